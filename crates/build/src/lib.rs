@@ -1,0 +1,1 @@
+//! lamina's image builder.

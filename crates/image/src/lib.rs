@@ -1,0 +1,1 @@
+//! OCI image model, deterministic layer writer, local store, OCI layout / docker-archive I/O.

@@ -1,0 +1,2 @@
+//! lamina-ric: the Runtime Interface Client.
+fn main() {}

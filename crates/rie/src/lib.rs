@@ -1,0 +1,1 @@
+//! lamina's Lambda emulator core.

@@ -1,0 +1,34 @@
+//! Names of the environment variables the platform sets (§9).
+
+/// `host:port` of the Runtime API, no scheme or path.
+pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+/// Function name.
+pub const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// Function version (`$LATEST`).
+pub const FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+/// Memory size in MB; the context exposes it as a string.
+pub const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// CloudWatch log group.
+pub const LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
+/// CloudWatch log stream.
+pub const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
+/// `on-demand`, `provisioned-concurrency` or `snap-start`.
+pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// Region.
+pub const REGION: &str = "AWS_REGION";
+/// Region, again (current docs set both).
+pub const DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// The handler string; for images the entrypoint sets it from CMD\[0\].
+pub const HANDLER: &str = "_HANDLER";
+/// Per-invoke trace id, set by the runtime client.
+pub const X_AMZN_TRACE_ID: &str = "_X_AMZN_TRACE_ID";
+/// `/var/task`.
+pub const TASK_ROOT: &str = "LAMBDA_TASK_ROOT";
+/// `/var/runtime`.
+pub const RUNTIME_DIR: &str = "LAMBDA_RUNTIME_DIR";
+/// Timeout in seconds, read by emulators (not set in the cloud).
+pub const FUNCTION_TIMEOUT: &str = "AWS_LAMBDA_FUNCTION_TIMEOUT";
+/// `Text` or `JSON`.
+pub const LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+/// `TRACE` … `FATAL`.
+pub const LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
