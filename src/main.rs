@@ -1,2 +1,71 @@
-//! The `lamina` command line.
-fn main() {}
+//! The `lamina` command line: parse, dispatch, report errors. Each command lives in
+//! `commands/`; nothing else happens here.
+
+mod cli;
+mod commands;
+mod config;
+mod docker;
+mod output;
+mod ric;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::commands::Globals;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed pipe (`lamina … | head`) is not an error (ripgrep does the same).
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let cache = match cli.cache {
+        Some(dir) => dir,
+        None => commands::default_cache()?,
+    };
+    let store = cli.store.unwrap_or_else(|| cache.join("store"));
+    let globals = Globals {
+        json: cli.json,
+        cache,
+        store,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match &cli.command {
+        Command::Build(args) => runtime.block_on(commands::build::run(&globals, args)),
+        Command::Rie(args) => runtime.block_on(commands::rie::run(&globals, args)),
+        Command::Base(cmd) => commands::base::run(&globals, cmd),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,lamina=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

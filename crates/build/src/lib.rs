@@ -1,1 +1,11 @@
-//! lamina's image builder.
+//! lamina's image builder: from a function folder to an image in lamina's store.
+//!
+//! - [`debian`] assembles base runtimes from pinned Debian packages, with no daemon;
+//! - [`pipeline`] plans the layers (base, runtime client, code), writes them with
+//!   `lamina-image`'s deterministic writer and produces the config and manifest.
+//!
+//! The builder does not know the emulator or Docker.
+#![warn(rust_2018_idioms)]
+
+pub mod debian;
+pub mod pipeline;

@@ -1,2 +1,106 @@
-//! lamina-ric: the Runtime Interface Client.
-fn main() {}
+//! lamina-ric: the Runtime Interface Client lamina puts in every image.
+//!
+//! Usage: `lamina-ric [HANDLER]` (the image's `ENTRYPOINT` is `/var/runtime/lamina-ric` and its
+//! `CMD` the handler). It connects to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`
+//! and runs handlers with one of four runtime kinds (`config::RuntimeKind`).
+//!
+//! Environment read by the RIC itself (everything is also passed through to workers):
+//! `AWS_LAMBDA_RUNTIME_API`, `_HANDLER` (when no argument), `LAMBDA_TASK_ROOT`
+//! (default `/var/task`), `LAMBDA_RUNTIME_DIR` (default `/var/runtime`), `LAMINA_RUNTIME`
+//! (`python`, `node`, `exec`, `bootstrap`; else auto-detected), `LAMINA_PYTHON` (interpreter,
+//! default `python3`), `LAMINA_PYTHON_ADAPTER` (default
+//! `/var/runtime/lamina/python/bootstrap.py`), `_LAMBDA_TELEMETRY_LOG_FD` (only to keep the
+//! worker's pipes off it).
+//!
+//! Built fully static (glibc, `+crt-static`), with a current-thread tokio runtime and an
+//! HTTP/1 client only.
+
+mod bootstrap;
+mod client;
+mod config;
+mod exec;
+mod framing;
+mod process;
+mod python;
+mod runtime;
+
+use lamina_runtime_api::env;
+
+use crate::client::RuntimeClient;
+use crate::config::{Config, RuntimeKind};
+use crate::exec::ExecWorker;
+use crate::python::PythonWorker;
+use crate::runtime::{error_body, runtime_loop, Fatal};
+
+/// Exit code for usage and configuration errors.
+const EXIT_USAGE: i32 = 2;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let config = match Config::from_env(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lamina-ric: {e}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    let Some(api) = config.api else {
+        eprintln!(
+            "lamina-ric: {} is not set. The embedded emulator is not in this build yet; run the \
+             image under `lamina rie`, or set {} to the Runtime API's host:port",
+            env::RUNTIME_API,
+            env::RUNTIME_API
+        );
+        std::process::exit(EXIT_USAGE);
+    };
+    if config.kind == RuntimeKind::Bootstrap {
+        std::process::exit(bootstrap::exec(&config));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let rt = rt.unwrap_or_else(|e| {
+        eprintln!("lamina-ric: cannot start the async runtime: {e}");
+        std::process::exit(1)
+    });
+    rt.block_on(async {
+        if let Err(e) = process::forward_termination_signals() {
+            eprintln!("lamina-ric: cannot install signal handlers: {e}");
+        }
+        let mut client = RuntimeClient::new(api);
+        let fatal = serve(&config, &mut client).await;
+        fatal.exit(&mut client).await
+    })
+}
+
+/// Initialise the worker for the configured kind and run the loop until something is fatal.
+async fn serve(config: &Config, client: &mut RuntimeClient) -> Fatal {
+    let result = match config.kind {
+        RuntimeKind::Python => match PythonWorker::start(config).await {
+            Ok(mut worker) => runtime_loop(client, &mut worker).await,
+            Err(fatal) => return fatal,
+        },
+        RuntimeKind::Exec => match ExecWorker::new(config) {
+            Ok(mut worker) => runtime_loop(client, &mut worker).await,
+            Err(fatal) => return fatal,
+        },
+        // TODO(node): a persistent Node worker with the adapter from base-images/node.
+        RuntimeKind::Node => return unsupported("node"),
+        RuntimeKind::Bootstrap => {
+            unreachable!("bootstrap is exec'ed before the async runtime starts")
+        }
+    };
+    match result {
+        Err(fatal) => fatal,
+        Ok(never) => match never {},
+    }
+}
+
+fn unsupported(kind: &str) -> Fatal {
+    let message = format!("lamina-ric: the {kind} runtime is not supported by this build yet");
+    eprintln!("{message}");
+    Fatal::Init {
+        error_type: "Runtime.InvalidEntrypoint".into(),
+        body: error_body(&message, "Runtime.InvalidEntrypoint", "", &[]),
+    }
+}

@@ -1,1 +1,151 @@
-//! lamina's Lambda emulator core.
+//! lamina's Lambda emulator core: the Invoke API, one Runtime API per environment, the
+//! environment pool and the platform's log lines, with the cloud's bodies and codes
+//! (`shared/reference/runtime-api.md`, cited as `§n`).
+//!
+//! The core does not know Docker: environments run in a [`Sandbox`] — [`ProcessSandbox`]
+//! (local processes) or, with the `docker` feature, [`docker::DockerSandbox`].
+//!
+//! ```no_run
+//! # async fn run() -> lamina_rie::Result<()> {
+//! use std::sync::Arc;
+//! use lamina_rie::{Emulator, FunctionConfig, LogSink, ProcessSandbox};
+//! let bound = Emulator::bind("127.0.0.1:9000".parse().unwrap()).await?;
+//! let mut f = FunctionConfig::new("hello");
+//! f.command = Some(vec!["./bootstrap".into()]);
+//! let sandbox = Arc::new(ProcessSandbox::default());
+//! bound.serve(vec![f], sandbox, LogSink::stdout(), async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+#![warn(missing_docs, rust_2018_idioms)]
+
+pub mod config;
+#[cfg(feature = "docker")]
+pub mod docker;
+mod environment;
+pub mod error;
+mod http_util;
+mod invoke_api;
+pub mod logs;
+mod pool;
+pub mod process;
+mod runtime_api;
+pub mod sandbox;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use config::FunctionConfig;
+pub use error::{Error, Result};
+pub use logs::{LogEvent, LogSink};
+pub use process::ProcessSandbox;
+pub use sandbox::{EnvSpec, ExitStatus, Sandbox, SandboxHandle, Started};
+
+/// How long open invoke connections may take to finish after shutdown was asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Entry point: bind the Invoke API first (so a port in use is reported before any container
+/// starts), then serve.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// Listen on `addr` for the Invoke API (lamina's default is `127.0.0.1:9000`; binding
+    /// elsewhere exposes the functions to the network).
+    pub async fn bind(addr: SocketAddr) -> Result<BoundEmulator> {
+        let listener = TcpListener::bind(addr).await.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::AddrInUse {
+                Error::PortInUse {
+                    ip: addr.ip(),
+                    port: addr.port(),
+                }
+            } else {
+                Error::Bind { addr, source }
+            }
+        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        Ok(BoundEmulator { listener, local })
+    }
+}
+
+/// An emulator whose Invoke API port is open but not yet served.
+#[derive(Debug)]
+pub struct BoundEmulator {
+    listener: TcpListener,
+    local: SocketAddr,
+}
+
+impl BoundEmulator {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serve `functions` until `shutdown` resolves; then stop accepting, kill every
+    /// environment, let open invokes answer, and remove what the sandbox created.
+    ///
+    /// Fails before serving if a function's configuration is invalid or the sandbox cannot run
+    /// it (e.g. its image is missing). Whatever happens, the sandbox is shut down on return.
+    pub async fn serve(
+        self,
+        functions: Vec<FunctionConfig>,
+        sandbox: Arc<dyn Sandbox>,
+        log_sink: LogSink,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
+        let served = self
+            .serve_inner(functions, sandbox.clone(), log_sink, shutdown)
+            .await;
+        let cleaned = sandbox.shutdown().await;
+        served.and(cleaned)
+    }
+
+    async fn serve_inner(
+        self,
+        functions: Vec<FunctionConfig>,
+        sandbox: Arc<dyn Sandbox>,
+        log_sink: LogSink,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
+        if functions.is_empty() {
+            return Err(Error::NoFunctions);
+        }
+        let mut names = HashSet::new();
+        for f in &functions {
+            f.validate()?;
+            if !names.insert(f.name.clone()) {
+                return Err(Error::DuplicateFunction(f.name.clone()));
+            }
+            sandbox.prepare(f).await?;
+        }
+        let pools = functions
+            .into_iter()
+            .map(|f| Arc::new(pool::Pool::new(f, sandbox.clone(), log_sink.clone())))
+            .collect();
+        let router = Arc::new(invoke_api::Router::new(pools));
+        let stop = {
+            let router = router.clone();
+            async move {
+                shutdown.await;
+                for pool in router.pools() {
+                    pool.shutdown().await;
+                }
+            }
+        };
+        let served = router.clone();
+        http_util::accept_loop(
+            self.listener,
+            move |req| invoke_api::handle(served.clone(), req),
+            stop,
+            SHUTDOWN_GRACE,
+        )
+        .await;
+        Ok(())
+    }
+}

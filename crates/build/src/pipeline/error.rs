@@ -1,0 +1,75 @@
+//! The build pipeline's errors: each names the bad input and how to fix it.
+
+use std::path::PathBuf;
+
+/// What can stop a build.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The function folder does not exist.
+    #[error("function folder `{0}` does not exist; pass the folder that holds your handler (and lamina.toml)")]
+    DirMissing(PathBuf),
+    /// The function folder is a file.
+    #[error("`{0}` is not a folder; pass the folder that holds your handler (and lamina.toml)")]
+    NotADir(PathBuf),
+    /// No handler was given anywhere.
+    #[error("no handler given for `{0}`: set `handler = \"app.handler\"` in lamina.toml or pass --handler")]
+    NoHandler(PathBuf),
+    /// The runtime is not one lamina can assemble.
+    #[error("unknown runtime `{given}`; lamina can build: {known}")]
+    UnknownRuntime {
+        /// What was asked for.
+        given: String,
+        /// What exists.
+        known: String,
+    },
+    /// The platform is not one Lambda runs.
+    #[error("unknown platform `{0}`; Lambda runs linux/amd64 and linux/arm64")]
+    UnknownPlatform(String),
+    /// The function name breaks Lambda's naming rules.
+    #[error("invalid function name `{0}`: use 1 to 64 letters, digits, `-` or `_`")]
+    InvalidName(String),
+    /// Memory out of Lambda's range.
+    #[error("memory {0} MB is outside Lambda's range of 128 to 10240 MB")]
+    InvalidMemory(u64),
+    /// Timeout out of Lambda's range.
+    #[error("timeout {0} s is outside Lambda's range of 1 to 900 seconds")]
+    InvalidTimeout(f64),
+    /// An environment entry is not `KEY=VALUE` with a valid key.
+    #[error("invalid environment variable `{0}`: expected KEY=VALUE, KEY made of letters, digits and `_`, not starting with a digit")]
+    InvalidEnv(String),
+    /// The handler string is not `module.function`.
+    #[error("malformed handler `{handler}`: {why}")]
+    MalformedHandler {
+        /// The handler as given.
+        handler: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The handler's module file is not in the folder.
+    #[error("handler `{handler}` needs {expected} (or a package of that name) in {dir}, but there is none; check the handler string or add the file")]
+    HandlerFileMissing {
+        /// The handler as given.
+        handler: String,
+        /// The file that was looked for.
+        expected: PathBuf,
+        /// The function folder.
+        dir: PathBuf,
+    },
+    /// Reading a file of the function failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Writing layers or the image failed.
+    #[error(transparent)]
+    Image(#[from] lamina_image::Error),
+    /// Assembling the base from Debian packages failed.
+    #[error(transparent)]
+    Base(#[from] crate::debian::Error),
+}
+
+/// Result with [`BuildError`].
+pub type Result<T> = std::result::Result<T, BuildError>;

@@ -1,0 +1,83 @@
+//! Handler strings: check that `module.function` is well formed and that the module's file is
+//! in the function folder, before anything is built.
+//!
+//! Mirrors the Python RIC's resolution (language-runtimes.md §3): the **last** dot separates
+//! the function; `/` or `.` in the module part are package separators.
+
+use std::path::{Path, PathBuf};
+
+use super::error::{BuildError, Result};
+use super::spec::Runtime;
+
+/// Check `handler` for `runtime` against the files in `dir`; returns the module file found.
+pub fn check(runtime: Runtime, handler: &str, dir: &Path) -> Result<Option<PathBuf>> {
+    match runtime {
+        Runtime::Python313 => check_python(handler, dir).map(Some),
+        // A custom runtime interprets its handler itself.
+        Runtime::Provided => Ok(None),
+    }
+}
+
+fn check_python(handler: &str, dir: &Path) -> Result<PathBuf> {
+    let malformed = |why: &str| BuildError::MalformedHandler {
+        handler: handler.to_owned(),
+        why: why.to_owned(),
+    };
+    let (module, function) = handler
+        .rsplit_once('.')
+        .ok_or_else(|| malformed("expected module.function, e.g. app.handler"))?;
+    if module.is_empty() || function.is_empty() {
+        return Err(malformed("expected module.function, e.g. app.handler"));
+    }
+    if !is_identifier(function) {
+        return Err(malformed("the function part is not a Python identifier"));
+    }
+    let parts: Vec<&str> = module.split(['.', '/']).collect();
+    if parts.iter().any(|p| !is_identifier(p)) {
+        return Err(malformed(
+            "each part of the module path must be a Python identifier",
+        ));
+    }
+    let rel: PathBuf = parts.iter().collect();
+    let as_file = dir.join(&rel).with_extension("py");
+    let as_package = dir.join(&rel).join("__init__.py");
+    for candidate in [&as_file, &as_package] {
+        if candidate.is_file() {
+            return Ok(candidate.clone());
+        }
+    }
+    Err(BuildError::HandlerFileMissing {
+        handler: handler.to_owned(),
+        expected: as_file,
+        dir: dir.to_path_buf(),
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_handlers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.py"), "def handler(e, c): pass\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("pkg/sub")).unwrap();
+        std::fs::write(dir.path().join("pkg/sub/mod.py"), "").unwrap();
+
+        assert!(check(Runtime::Python313, "app.handler", dir.path()).is_ok());
+        assert!(check(Runtime::Python313, "pkg.sub.mod.fn", dir.path()).is_ok());
+        assert!(check(Runtime::Python313, "pkg/sub/mod.fn", dir.path()).is_ok());
+        let err = check(Runtime::Python313, "handler", dir.path()).unwrap_err();
+        assert!(matches!(err, BuildError::MalformedHandler { .. }), "{err}");
+        let err = check(Runtime::Python313, "missing.handler", dir.path()).unwrap_err();
+        assert!(err.to_string().contains("missing.py"), "{err}");
+        assert!(check(Runtime::Python313, "app.", dir.path()).is_err());
+        assert!(check(Runtime::Python313, "../x.handler", dir.path()).is_err());
+    }
+}

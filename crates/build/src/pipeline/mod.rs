@@ -1,0 +1,251 @@
+//! The build pipeline: plan → layers → config → manifest.
+//!
+//! An image is four layers, ordered by how rarely they change, so that an edit to the handler
+//! rebuilds (and later re-uploads) only the last one:
+//! 1. the base runtime, from pinned Debian packages (cached by the lock's hash);
+//! 2. lamina-ric and its language adapters under `/var/runtime`;
+//! 3. (later) dependencies;
+//! 4. the function code under `/var/task`.
+//!
+//! Every layer is deterministic (lamina-image's writer), and `created`/mtimes come from
+//! `SOURCE_DATE_EPOCH` or the Unix epoch, so the same inputs give the same manifest digest.
+
+pub mod bases;
+pub mod error;
+pub mod handler;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use lamina_image::{
+    write_image, write_layer, BuiltImage, ImageSpec, LayerDescriptor, LayerPlan, LayerSettings,
+    Store,
+};
+
+pub use error::{BuildError, Result};
+pub use spec::{Arch, FunctionSpec, Runtime};
+
+/// Where lamina-ric lives in the image; the image's ENTRYPOINT.
+pub const RIC_PATH: &str = "/var/runtime/lamina-ric";
+/// The Python adapter that lamina-ric's worker runs.
+pub const PYTHON_ADAPTER_PATH: &str = "var/runtime/lamina/python/bootstrap.py";
+/// The adapter's source, shipped in the client layer.
+pub const PYTHON_ADAPTER: &str = include_str!("../../../../base-images/python/bootstrap.py");
+
+/// The environment of Lambda's own base images (images-and-registries.md §2).
+pub const LAMBDA_ENV: [(&str, &str); 6] = [
+    ("LANG", "en_US.UTF-8"),
+    ("TZ", ":/etc/localtime"),
+    ("PATH", "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+    (
+        "LD_LIBRARY_PATH",
+        "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+    ),
+    ("LAMBDA_TASK_ROOT", "/var/task"),
+    ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
+];
+
+/// Image labels that carry the function's settings to `lamina rie` (Lambda ignores labels).
+pub mod labels {
+    /// Function name.
+    pub const NAME: &str = "dev.lamina.function.name";
+    /// Runtime name.
+    pub const RUNTIME: &str = "dev.lamina.function.runtime";
+    /// Handler string.
+    pub const HANDLER: &str = "dev.lamina.function.handler";
+    /// Memory in MB.
+    pub const MEMORY: &str = "dev.lamina.function.memory";
+    /// Timeout in seconds.
+    pub const TIMEOUT: &str = "dev.lamina.function.timeout";
+}
+
+/// Everything one build needs.
+pub struct BuildInputs<'a> {
+    /// The function folder.
+    pub dir: &'a Path,
+    /// The validated function.
+    pub spec: &'a FunctionSpec,
+    /// The static lamina-ric binary to inject.
+    pub ric_binary: &'a [u8],
+    /// Seconds since the epoch for `created` and every mtime (`SOURCE_DATE_EPOCH`).
+    pub source_date_epoch: u64,
+}
+
+/// One layer of the result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LayerReport {
+    /// `base`, `runtime-client` or `code`.
+    pub name: &'static str,
+    /// What was written.
+    pub descriptor: LayerDescriptor,
+    /// True when the layer came from the cache without being written again.
+    pub cached: bool,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuildOutput {
+    /// The image in the store.
+    pub image: BuiltImage,
+    /// Its layers, in order.
+    pub layers: Vec<LayerReport>,
+}
+
+/// Build the image for `inputs` into `store`; `stage` is told what is happening.
+pub fn build(
+    store: &Store,
+    cache_root: &Path,
+    inputs: &BuildInputs<'_>,
+    stage: &dyn Fn(&str),
+) -> Result<BuildOutput> {
+    let spec = inputs.spec;
+    let dir = inputs.dir;
+    if !dir.exists() {
+        return Err(BuildError::DirMissing(dir.to_path_buf()));
+    }
+    if !dir.is_dir() {
+        return Err(BuildError::NotADir(dir.to_path_buf()));
+    }
+    spec.validate()?;
+    handler::check(spec.runtime, &spec.handler, dir)?;
+
+    let settings = LayerSettings {
+        mtime: inputs.source_date_epoch,
+        ..LayerSettings::default()
+    };
+    let mut layers = Vec::with_capacity(3);
+
+    stage(&format!(
+        "base {} ({})",
+        spec.runtime.name(),
+        spec.arch.name()
+    ));
+    let (base, cached) = bases::base_layer(store, cache_root, spec.runtime, spec.arch, &settings)?;
+    layers.push(LayerReport {
+        name: "base",
+        descriptor: base,
+        cached,
+    });
+
+    stage("runtime client");
+    let mut client = LayerPlan::new();
+    client.add_bytes(
+        RIC_PATH.trim_start_matches('/'),
+        inputs.ric_binary.to_vec(),
+        true,
+    )?;
+    if spec.runtime == Runtime::Python313 {
+        client.add_bytes(
+            PYTHON_ADAPTER_PATH,
+            PYTHON_ADAPTER.as_bytes().to_vec(),
+            false,
+        )?;
+    }
+    let (descriptor, cached) = write_layer(store, &client, &settings)?;
+    layers.push(LayerReport {
+        name: "runtime-client",
+        descriptor,
+        cached,
+    });
+
+    stage("function code");
+    let mut code = LayerPlan::new();
+    code.add_tree(dir, "var/task", &skip_in_code)?;
+    let (descriptor, cached) = write_layer(store, &code, &settings)?;
+    layers.push(LayerReport {
+        name: "code",
+        descriptor,
+        cached,
+    });
+
+    stage("image config and manifest");
+    let image = write_image(store, &image_spec(spec, inputs.source_date_epoch, &layers))?;
+    Ok(BuildOutput { image, layers })
+}
+
+/// What never goes into `/var/task`: lamina's own config, VCS data and Python caches.
+fn skip_in_code(rel: &Path, is_dir: bool) -> bool {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let top_level = rel.components().count() == 1;
+    (top_level && name == "lamina.toml")
+        || (is_dir && matches!(name, ".git" | "__pycache__" | ".lamina" | ".venv"))
+        || (!is_dir && (name.ends_with(".pyc") || name == ".DS_Store"))
+}
+
+fn image_spec(spec: &FunctionSpec, epoch: u64, layers: &[LayerReport]) -> ImageSpec {
+    let mut env: Vec<String> = LAMBDA_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    env.push(format!("LAMINA_RUNTIME={}", spec.runtime.ric_kind()));
+    for (k, v) in &spec.env {
+        env.retain(|e| !e.starts_with(&format!("{k}=")));
+        env.push(format!("{k}={v}"));
+    }
+    let labels = BTreeMap::from([
+        (labels::NAME.to_owned(), spec.name.clone()),
+        (labels::RUNTIME.to_owned(), spec.runtime.name().to_owned()),
+        (labels::HANDLER.to_owned(), spec.handler.clone()),
+        (labels::MEMORY.to_owned(), spec.memory_mb.to_string()),
+        (labels::TIMEOUT.to_owned(), spec.timeout_s.to_string()),
+    ]);
+    let history = |r: &LayerReport| match r.name {
+        "base" => format!("lamina: base {} from Debian packages", spec.runtime.name()),
+        "runtime-client" => format!("lamina: {RIC_PATH}"),
+        _ => "lamina: function code in /var/task".to_owned(),
+    };
+    ImageSpec {
+        architecture: spec.arch.name().to_owned(),
+        os: "linux".to_owned(),
+        entrypoint: vec![RIC_PATH.to_owned()],
+        cmd: vec![spec.handler.clone()],
+        working_dir: "/var/task".to_owned(),
+        env,
+        labels,
+        created: rfc3339(epoch),
+        layers: layers
+            .iter()
+            .map(|r| (r.descriptor.clone(), history(r)))
+            .collect(),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (civil-from-days, proleptic Gregorian).
+pub fn rfc3339(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn code_skips() {
+        assert!(skip_in_code(Path::new("lamina.toml"), false));
+        assert!(!skip_in_code(Path::new("sub/lamina.toml"), false));
+        assert!(skip_in_code(Path::new("a/__pycache__"), true));
+        assert!(skip_in_code(Path::new("a/x.pyc"), false));
+        assert!(!skip_in_code(Path::new("app.py"), false));
+    }
+}

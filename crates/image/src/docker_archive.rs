@@ -1,0 +1,112 @@
+//! docker-archive output: one tar that both `docker load` (any version) and OCI tools read.
+//!
+//! The dual form of reference §5: an OCI layout (`oci-layout`, `index.json`, `blobs/sha256/…`)
+//! plus Docker's `manifest.json` whose `Config` and `Layers` point into `blobs/sha256/`. Layers
+//! stay gzip (loaders decompress them). Blobs are streamed from the store into the tar; entries
+//! are written with the same deterministic headers as layers, so the archive is reproducible.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::manifest::canonical_json;
+use crate::oci_layout::{
+    image_blobs, index_json, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE,
+};
+use crate::reference::Reference;
+use crate::store::Store;
+use crate::tarball;
+
+/// mtime of every archive entry.
+const ARCHIVE_MTIME: u64 = 0;
+
+/// One entry of Docker's `manifest.json`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerManifestEntry {
+    config: String,
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
+/// Stream a docker-archive of `manifest` tagged with `repo_tags` (e.g. `calculator:latest`) to `out`.
+///
+/// Returns `out` once the archive is complete (not flushed beyond what the tar writer does).
+pub fn write_docker_archive<W: Write>(
+    store: &Store,
+    manifest: &Digest,
+    repo_tags: &[String],
+    out: W,
+) -> Result<W> {
+    let blobs = image_blobs(store, manifest)?;
+    let refs = repo_tags
+        .iter()
+        .map(|t| Reference::parse(t))
+        .collect::<Result<Vec<_>>>()?;
+    let blob_path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+
+    let docker_manifest = [DockerManifestEntry {
+        config: blob_path(&blobs.config),
+        repo_tags: refs.iter().map(Reference::full).collect(),
+        layers: blobs.layers.iter().map(blob_path).collect(),
+    }];
+    let annotations = refs
+        .iter()
+        .map(|r| {
+            HashMap::from([
+                (ANNOTATION_CONTAINERD_NAME.to_string(), r.qualified()),
+                (ANNOTATION_REF_NAME.to_string(), r.tag.clone()),
+            ])
+        })
+        .collect();
+    let index = index_json(&blobs, annotations)?;
+    let manifest_json = canonical_json(&docker_manifest, "manifest.json")?;
+
+    let archive = std::path::Path::new("docker-archive");
+    let tar_err = |e| Error::Io {
+        action: "write",
+        path: archive.into(),
+        source: e,
+    };
+    let mut tar = tarball::builder(out);
+    tarball::append_dir(&mut tar, "blobs", ARCHIVE_MTIME).map_err(tar_err)?;
+    tarball::append_dir(&mut tar, "blobs/sha256", ARCHIVE_MTIME).map_err(tar_err)?;
+    for (digest, size) in &blobs.all {
+        let file = store.open_blob(digest)?;
+        let n = tarball::append_file(
+            &mut tar,
+            &blob_path(digest),
+            0o644,
+            *size,
+            ARCHIVE_MTIME,
+            file,
+        )
+        .map_err(tar_err)?;
+        if n != *size {
+            return Err(Error::SizeMismatch {
+                digest: digest.clone(),
+                expected: *size,
+                actual: n,
+            });
+        }
+    }
+    for (name, data) in [
+        ("index.json", &index[..]),
+        ("manifest.json", &manifest_json),
+        ("oci-layout", OCI_LAYOUT_FILE.as_bytes()),
+    ] {
+        tarball::append_file(
+            &mut tar,
+            name,
+            0o644,
+            data.len() as u64,
+            ARCHIVE_MTIME,
+            data,
+        )
+        .map_err(tar_err)?;
+    }
+    tar.into_inner().map_err(tar_err)
+}

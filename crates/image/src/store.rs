@@ -1,0 +1,331 @@
+//! The local content-addressed store (`~/.cache/lamina` by default).
+//!
+//! Layout under the root:
+//! - `blobs/sha256/<hex>`: every blob (layers, configs, manifests), named by its digest;
+//! - `tmp/`: temp files, on the same filesystem so finished blobs are renamed into place;
+//! - `layers/<key hex>.json`: layer cache, input key → [`LayerDescriptor`];
+//! - `refs/<name>`: tag → manifest digest (`/` and `:` in the name are percent-encoded).
+//!
+//! Every write is a temp file + fsync + rename, so readers never see a partial blob or entry.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::layer::LayerDescriptor;
+use crate::reference::Reference;
+
+/// A content-addressed blob store with a layer cache and named refs.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) a store at `root`.
+    pub fn open(root: &Path) -> Result<Self> {
+        let store = Store {
+            root: root.to_path_buf(),
+        };
+        for dir in [
+            store.blobs_dir(),
+            store.tmp_dir(),
+            store.root.join("layers"),
+            store.root.join("refs"),
+        ] {
+            fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+        }
+        Ok(store)
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with digest `d` lives (whether or not it exists).
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.blobs_dir().join(d.hex())
+    }
+
+    /// True if the blob is present.
+    pub fn has_blob(&self, d: &Digest) -> bool {
+        self.blob_path(d).is_file()
+    }
+
+    /// Size of the blob on disk, or None if it is absent.
+    pub fn blob_len(&self, d: &Digest) -> Option<u64> {
+        fs::metadata(self.blob_path(d))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+    }
+
+    /// Open a blob for streaming, with a clear error if it is missing.
+    pub fn open_blob(&self, d: &Digest) -> Result<File> {
+        let path = self.blob_path(d);
+        File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::BlobMissing {
+                digest: d.clone(),
+                path: path.clone(),
+            },
+            _ => Error::Io {
+                action: "open",
+                path: path.clone(),
+                source: e,
+            },
+        })
+    }
+
+    /// Read a small blob (manifest, config) whole, refusing more than `max` bytes, and verify its digest.
+    pub fn read_small_blob(&self, d: &Digest, max: u64, what: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(d);
+        let mut data = Vec::new();
+        self.open_blob(d)?
+            .take(max + 1)
+            .read_to_end(&mut data)
+            .map_err(Error::io("read", &path))?;
+        if data.len() as u64 > max {
+            return Err(Error::UnsupportedManifest {
+                digest: d.clone(),
+                reason: format!("{what} is larger than {max} bytes; it is probably not a {what}"),
+            });
+        }
+        let actual = Digest::sha256_of(&data);
+        if &actual != d {
+            return Err(Error::DigestMismatch {
+                what: format!("{what} blob {}", path.display()),
+                expected: d.clone(),
+                actual,
+            });
+        }
+        Ok(data)
+    }
+
+    /// Store a small in-memory blob atomically; returns its digest. Idempotent.
+    pub fn put_bytes(&self, data: &[u8]) -> Result<Digest> {
+        let digest = Digest::sha256_of(data);
+        if self.has_blob(&digest) {
+            return Ok(digest);
+        }
+        let mut tmp = self.temp_file()?;
+        let tmp_path = tmp.path().to_path_buf();
+        tmp.write_all(data).map_err(Error::io("write", &tmp_path))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(Error::io("sync", &tmp_path))?;
+        self.commit_temp(tmp, &digest)?;
+        Ok(digest)
+    }
+
+    /// A new temp file in `root/tmp` (same filesystem as the blobs); deleted if dropped uncommitted.
+    pub fn temp_file(&self) -> Result<NamedTempFile> {
+        let dir = self.tmp_dir();
+        tempfile::Builder::new()
+            .prefix(".blob-")
+            .tempfile_in(&dir)
+            .map_err(Error::io("create temp file in", &dir))
+    }
+
+    /// Move a finished, synced temp file into place as the blob `expected`.
+    ///
+    /// The caller vouches that the content hashes to `expected` (it computed the digest while
+    /// writing). If the blob already exists the temp file is discarded.
+    pub fn commit_temp(&self, tmp: NamedTempFile, expected: &Digest) -> Result<()> {
+        let dest = self.blob_path(expected);
+        if dest.is_file() {
+            return Ok(());
+        }
+        tmp.persist(&dest).map_err(|e| Error::Io {
+            action: "move blob into",
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        sync_dir(&self.blobs_dir())
+    }
+
+    /// The cached descriptor of a layer by input key, if any.
+    pub fn cached_layer(&self, key: &Digest) -> Result<Option<LayerDescriptor>> {
+        let path = self.layer_entry_path(key);
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::Io {
+                    action: "read layer cache entry",
+                    path,
+                    source: e,
+                })
+            }
+        };
+        match serde_json::from_slice(&data) {
+            Ok(desc) => Ok(Some(desc)),
+            Err(e) => {
+                // A corrupt entry is a miss: the layer is rewritten and the entry replaced.
+                tracing::warn!(path = %path.display(), error = %e, "ignoring corrupt layer cache entry");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Record a layer's descriptor under its input key.
+    pub fn cache_layer(&self, key: &Digest, desc: &LayerDescriptor) -> Result<()> {
+        let data = serde_json::to_vec(desc).map_err(|e| Error::Json {
+            what: "layer cache entry".into(),
+            source: e,
+        })?;
+        self.write_atomic(&self.layer_entry_path(key), &data)
+    }
+
+    /// Point the tag `name` (e.g. `calculator:latest`; tag defaults to `latest`) at a manifest.
+    pub fn set_ref(&self, name: &str, manifest: &Digest) -> Result<()> {
+        let path = self.ref_path(name)?;
+        self.write_atomic(&path, format!("{manifest}\n").as_bytes())
+    }
+
+    /// The manifest a tag points at, if the tag exists.
+    pub fn get_ref(&self, name: &str) -> Result<Option<Digest>> {
+        let path = self.ref_path(name)?;
+        match fs::read_to_string(&path) {
+            Ok(s) => s.trim().parse().map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io {
+                action: "read ref",
+                path,
+                source: e,
+            }),
+        }
+    }
+
+    /// All tags in the store with their manifests, sorted by name.
+    pub fn list_refs(&self) -> Result<Vec<(String, Digest)>> {
+        let dir = self.root.join("refs");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(Error::io("list directory", &dir))? {
+            let entry = entry.map_err(Error::io("list directory", &dir))?;
+            let Some(file) = entry.file_name().to_str().map(decode_ref) else {
+                continue;
+            };
+            if file.starts_with('.') {
+                continue;
+            }
+            if let Some(d) = self.get_ref(&file)? {
+                out.push((file, d));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs").join("sha256")
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn layer_entry_path(&self, key: &Digest) -> PathBuf {
+        self.root.join("layers").join(format!("{}.json", key.hex()))
+    }
+
+    fn ref_path(&self, name: &str) -> Result<PathBuf> {
+        let full = Reference::parse(name)?.full();
+        Ok(self
+            .root
+            .join("refs")
+            .join(full.replace('/', "%2F").replace(':', "%3A")))
+    }
+
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<()> {
+        let mut tmp = self.temp_file()?;
+        let tmp_path = tmp.path().to_path_buf();
+        tmp.write_all(data).map_err(Error::io("write", &tmp_path))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(Error::io("sync", &tmp_path))?;
+        tmp.persist(path).map_err(|e| Error::Io {
+            action: "replace",
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+}
+
+fn decode_ref(file: &str) -> String {
+    file.replace("%2F", "/").replace("%3A", ":")
+}
+
+/// fsync a directory so a rename into it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(Error::io("sync directory", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_bytes_is_content_addressed_and_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = store.put_bytes(b"{}").unwrap();
+        assert_eq!(d, Digest::sha256_of(b"{}"));
+        assert_eq!(fs::read(store.blob_path(&d)).unwrap(), b"{}");
+        assert_eq!(store.put_bytes(b"{}").unwrap(), d);
+        assert_eq!(store.read_small_blob(&d, 10, "test").unwrap(), b"{}");
+        assert!(
+            fs::read_dir(dir.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "temp files left behind"
+        );
+    }
+
+    #[test]
+    fn corrupt_blob_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = store.put_bytes(b"original").unwrap();
+        fs::write(store.blob_path(&d), b"tampered").unwrap();
+        assert!(matches!(
+            store.read_small_blob(&d, 100, "test"),
+            Err(Error::DigestMismatch { .. })
+        ));
+        let missing = Digest::sha256_of(b"nope");
+        assert!(matches!(
+            store.open_blob(&missing),
+            Err(Error::BlobMissing { .. })
+        ));
+    }
+
+    #[test]
+    fn refs_round_trip_and_default_to_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = Digest::sha256_of(b"m");
+        store.set_ref("calculator", &d).unwrap();
+        store.set_ref("localhost:5000/team/app:v1", &d).unwrap();
+        assert_eq!(store.get_ref("calculator:latest").unwrap(), Some(d.clone()));
+        assert_eq!(store.get_ref("other:latest").unwrap(), None);
+        let names: Vec<String> = store
+            .list_refs()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["calculator:latest", "localhost:5000/team/app:v1"]);
+        assert!(matches!(
+            store.set_ref("Bad Name", &d),
+            Err(Error::InvalidReference { .. })
+        ));
+    }
+}

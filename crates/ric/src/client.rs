@@ -1,0 +1,267 @@
+//! The Runtime API client: `GET /next`, `POST /response`, `POST /error`, `POST /init/error`.
+//!
+//! One keep-alive HTTP/1.1 connection to an IP address (no DNS, no TLS), reopened if the
+//! server closes it. `/next` has no read timeout: the process may be frozen between events
+//! (runtime-api.md §1.2). The event body is handed out unread so a worker can stream it.
+//! Paths and header names come from `lamina_runtime_api`, never from here.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use lamina_runtime_api::{headers as h, paths, Invocation};
+use tokio::net::TcpStream;
+
+/// The error type the Python RIC uses for a failed Runtime API call (language-runtimes.md §7).
+pub const CLIENT_ERROR_TYPE: &str = "Runtime.LambdaRuntimeClientError";
+/// Python drops the X-Ray cause header when it is this big or bigger (language-runtimes.md §5).
+const MAX_XRAY_CAUSE: usize = 1024 * 1024;
+
+/// A failed Runtime API call. All are fatal to the runtime: it logs and exits non-zero, and
+/// the platform reports `Runtime.ExitError`.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The TCP connection could not be opened.
+    #[error("cannot connect to the Lambda Runtime API at {addr}: {source}")]
+    Connect {
+        /// The Runtime API address.
+        addr: SocketAddr,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// The HTTP exchange failed (connection reset, malformed reply…).
+    #[error("Request to Lambda Runtime '{endpoint}' endpoint failed. Reason: '{source}'")]
+    Http {
+        /// The path called.
+        endpoint: String,
+        /// The transport error.
+        source: hyper::Error,
+    },
+    /// The Runtime API answered with an unexpected status (AWS's wording, `lambda_runtime_client.py`).
+    #[error("Request to Lambda Runtime '{endpoint}' endpoint failed. Reason: '{status}'. Response body: '{body}'")]
+    Status {
+        /// The path called.
+        endpoint: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The reply body, lossily decoded.
+        body: String,
+    },
+    /// The `/next` reply broke the wire contract (e.g. no request id).
+    #[error("LAMBDA_RUNTIME Failed to get next invocation: {0}")]
+    Contract(#[from] lamina_runtime_api::Error),
+}
+
+/// One event as received from `/next`, its body not yet read.
+pub struct Event {
+    /// The reply's headers, decoded.
+    pub invocation: Invocation,
+    /// The event payload, to be streamed.
+    pub body: Incoming,
+    /// `Content-Length` of the payload, when the server sent one.
+    pub content_length: Option<u64>,
+}
+
+/// A client for one Runtime API endpoint.
+pub struct RuntimeClient {
+    addr: SocketAddr,
+    host: HeaderValue,
+    conn: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl RuntimeClient {
+    /// A client for `addr`; the connection is opened on first use.
+    pub fn new(addr: SocketAddr) -> Self {
+        let host =
+            HeaderValue::from_str(&addr.to_string()).expect("a socket address is a valid header");
+        Self {
+            addr,
+            host,
+            conn: None,
+        }
+    }
+
+    /// `GET /next`: wait (without timeout) for the next event.
+    pub async fn next(&mut self) -> Result<Event, ClientError> {
+        let resp = self
+            .call(Method::GET, paths::NEXT, Bytes::new(), &[])
+            .await?;
+        let resp = expect_status(paths::NEXT, resp, StatusCode::OK).await?;
+        let invocation = Invocation::from_headers(resp.headers())?;
+        let content_length = resp
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        Ok(Event {
+            invocation,
+            body: resp.into_body(),
+            content_length,
+        })
+    }
+
+    /// `POST /invocation/{id}/response` with the handler's result.
+    pub async fn post_response(
+        &mut self,
+        request_id: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<(), ClientError> {
+        let path = paths::response(request_id);
+        let headers = [(header::CONTENT_TYPE.as_str(), content_type)];
+        let resp = self.call(Method::POST, &path, body, &headers).await?;
+        drain(expect_status(&path, resp, StatusCode::ACCEPTED).await?).await
+    }
+
+    /// `POST /invocation/{id}/error`. Never carries `Lambda-Runtime-Function-Error-Type`:
+    /// AWS's RICs send it on `/init/error` only (language-runtimes.md §5).
+    pub async fn post_error(
+        &mut self,
+        request_id: &str,
+        body: Bytes,
+        xray_cause: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let path = paths::error(request_id);
+        let mut headers = vec![(header::CONTENT_TYPE.as_str(), "application/json")];
+        if let Some(cause) = xray_cause.filter(|c| c.len() < MAX_XRAY_CAUSE) {
+            if HeaderValue::from_str(cause).is_ok() {
+                headers.push((h::XRAY_ERROR_CAUSE, cause));
+            }
+        }
+        let resp = self.call(Method::POST, &path, body, &headers).await?;
+        drain(expect_status(&path, resp, StatusCode::ACCEPTED).await?).await
+    }
+
+    /// `POST /init/error` with `Lambda-Runtime-Function-Error-Type: <error_type>`.
+    pub async fn post_init_error(
+        &mut self,
+        error_type: &str,
+        body: Bytes,
+    ) -> Result<(), ClientError> {
+        let headers = [
+            (header::CONTENT_TYPE.as_str(), "application/json"),
+            (h::FUNCTION_ERROR_TYPE, error_type),
+        ];
+        let resp = self
+            .call(Method::POST, paths::INIT_ERROR, body, &headers)
+            .await?;
+        drain(expect_status(paths::INIT_ERROR, resp, StatusCode::ACCEPTED).await?).await
+    }
+
+    /// Send one request on the kept-alive connection, opening a new one if the server
+    /// closed it. A request that fails on a reused connection before any reply is retried
+    /// once on a fresh one (the server may have closed it while we were idle).
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Result<Response<Incoming>, ClientError> {
+        let mut fresh = false;
+        loop {
+            if self.conn.as_ref().is_none_or(|c| c.is_closed()) {
+                self.conn = Some(self.connect().await?);
+                fresh = true;
+            }
+            let req = self.build(method.clone(), path, body.clone(), headers);
+            let conn = self.conn.as_mut().expect("connection was just opened");
+            let sent = match conn.ready().await {
+                Ok(()) => conn.send_request(req).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(resp) => return Ok(resp),
+                Err(e)
+                    if !fresh
+                        && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) =>
+                {
+                    self.conn = None;
+                }
+                Err(source) => {
+                    self.conn = None;
+                    return Err(ClientError::Http {
+                        endpoint: path.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = path.parse().expect("Runtime API paths are valid URIs");
+        let map = req.headers_mut();
+        map.insert(header::HOST, self.host.clone());
+        map.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("lamina-ric/", env!("CARGO_PKG_VERSION"))),
+        );
+        for (name, value) in headers {
+            if let (Ok(n), Ok(v)) = (
+                header::HeaderName::try_from(*name),
+                HeaderValue::from_str(value),
+            ) {
+                map.insert(n, v);
+            }
+        }
+        req
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let connect_err = |source| ClientError::Connect {
+            addr: self.addr,
+            source,
+        };
+        let stream = TcpStream::connect(self.addr).await.map_err(connect_err)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| connect_err(std::io::Error::other(e)))?;
+        tokio::spawn(async move {
+            // Ends when the server closes the connection; the next call reconnects.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+}
+
+/// Pass a reply through if it has the expected status; otherwise read its body into the error.
+async fn expect_status(
+    endpoint: &str,
+    resp: Response<Incoming>,
+    want: StatusCode,
+) -> Result<Response<Incoming>, ClientError> {
+    // Any 2xx is accepted: emulators differ on 200 vs 202 for posts.
+    if resp.status() == want || resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status().as_u16();
+    let body = match resp.into_body().collect().await {
+        Ok(b) => String::from_utf8_lossy(&b.to_bytes()).into_owned(),
+        Err(e) => format!("<unreadable: {e}>"),
+    };
+    Err(ClientError::Status {
+        endpoint: endpoint.to_owned(),
+        status,
+        body,
+    })
+}
+
+/// Read a reply body to its end so the connection can carry the next request.
+async fn drain(resp: Response<Incoming>) -> Result<(), ClientError> {
+    // A body cut short only costs the connection (reopened on the next call).
+    let _ = resp.into_body().collect().await;
+    Ok(())
+}

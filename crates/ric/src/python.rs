@@ -1,0 +1,213 @@
+//! The Python worker: one persistent interpreter running `base-images/python/bootstrap.py`.
+//!
+//! The interpreter's stdout/stderr are inherited (user output goes straight to the container's
+//! output); RIC and adapter speak the `framing` protocol on two extra pipes. The handler is
+//! imported once, before the first `/next`: [`PythonWorker::start`] returns only after the
+//! adapter said `ready` (or reports its init error).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+use crate::client::{ClientError, Event};
+use crate::config::Config;
+use crate::framing::{self, Header};
+use crate::process::{self, PipedChild};
+use crate::runtime::{error_body, Fatal, Outcome, Worker};
+
+/// Overrides the interpreter (default `python3` on `PATH`).
+pub const ENV_INTERPRETER: &str = "LAMINA_PYTHON";
+/// Overrides the adapter's path (tests point it at the repository's copy).
+pub const ENV_ADAPTER: &str = "LAMINA_PYTHON_ADAPTER";
+/// Where `lamina build` puts the adapter.
+pub const DEFAULT_ADAPTER: &str = "/var/runtime/lamina/python/bootstrap.py";
+/// The telemetry fd the platform may pass; the worker's pipes must not land on it.
+const TELEMETRY_FD: &str = "_LAMBDA_TELEMETRY_LOG_FD";
+
+/// A running, initialised Python worker.
+pub struct PythonWorker {
+    child: Child,
+    to_worker: pipe::Sender,
+    from_worker: pipe::Receiver,
+}
+
+impl PythonWorker {
+    /// Start the interpreter and wait until the handler is imported.
+    pub async fn start(config: &Config) -> Result<Self, Fatal> {
+        let interpreter = std::env::var_os(ENV_INTERPRETER).unwrap_or_else(|| "python3".into());
+        let adapter = std::env::var_os(ENV_ADAPTER)
+            .map_or_else(|| PathBuf::from(DEFAULT_ADAPTER), PathBuf::from);
+        let (fd_in, fd_out) = worker_fds();
+        let mut cmd = Command::new(&interpreter);
+        cmd.arg(&adapter)
+            .arg(&config.handler)
+            .current_dir(&config.task_root)
+            .env(framing::ENV_FD_IN, fd_in.to_string())
+            .env(framing::ENV_FD_OUT, fd_out.to_string());
+        let PipedChild {
+            child,
+            to_child,
+            from_child,
+        } = process::spawn_with_pipes(cmd, fd_in, fd_out)
+            .map_err(|e| cannot_start(&interpreter, &adapter, e))?;
+        let mut worker = Self {
+            child,
+            to_worker: to_child,
+            from_worker: from_child,
+        };
+        match worker.read().await? {
+            (Header::Ready, _) => Ok(worker),
+            (Header::InitError { error_type }, body) => {
+                // The adapter exits 1 by itself after reporting; reap it so it is not a zombie.
+                let _ = worker.child.wait().await;
+                Err(Fatal::Init {
+                    error_type,
+                    body: body.into(),
+                })
+            }
+            (other, _) => Err(Fatal::Protocol(format!("unexpected {other:?} during init"))),
+        }
+    }
+
+    /// Read one message; EOF means the worker died, so report how it ended.
+    async fn read(&mut self) -> Result<(Header, Vec<u8>), Fatal> {
+        match framing::read_message(&mut self.from_worker).await {
+            Ok(Some(message)) => Ok(message),
+            Ok(None) => Err(self.died().await),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                Err(Fatal::Protocol(e.to_string()))
+            }
+            Err(_) => Err(self.died().await),
+        }
+    }
+
+    async fn died(&mut self) -> Fatal {
+        match self.child.wait().await {
+            Ok(status) => {
+                process::clear_child();
+                Fatal::WorkerExited(status)
+            }
+            Err(e) => Fatal::Protocol(format!("cannot wait for the worker: {e}")),
+        }
+    }
+
+    /// Send the invoke header, then the event body, streamed from the HTTP response when its
+    /// length is known.
+    async fn send_event(&mut self, event: Event) -> Result<(), SendError> {
+        let inv = event.invocation;
+        let header = Header::Invoke {
+            request_id: inv.request_id,
+            deadline_ms: inv.deadline_ms,
+            invoked_function_arn: inv.invoked_function_arn,
+            trace_id: inv.trace_id,
+            client_context: inv.client_context,
+            cognito_identity: inv.cognito_identity,
+            tenant_id: inv.tenant_id,
+            content_type: inv.content_type,
+        };
+        let mut body = event.body;
+        let Some(len) = event.content_length else {
+            let bytes = body.collect().await.map_err(SendError::Http)?.to_bytes();
+            framing::write_message(&mut self.to_worker, &header, &bytes).await?;
+            return Ok(());
+        };
+        framing::write_header(&mut self.to_worker, &header, len).await?;
+        let mut sent = 0u64;
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(SendError::Http)?.into_data() {
+                sent += data.len() as u64;
+                if sent > len {
+                    break;
+                }
+                self.to_worker.write_all(&data).await?;
+            }
+        }
+        if sent != len {
+            return Err(SendError::Length {
+                declared: len,
+                got: sent,
+            });
+        }
+        self.to_worker.flush().await?;
+        Ok(())
+    }
+}
+
+enum SendError {
+    /// Writing to the worker failed: it has most likely died.
+    Pipe,
+    /// Reading the event from the Runtime API failed.
+    Http(hyper::Error),
+    /// The event body did not match its Content-Length.
+    Length { declared: u64, got: u64 },
+}
+
+impl From<std::io::Error> for SendError {
+    fn from(_: std::io::Error) -> Self {
+        Self::Pipe
+    }
+}
+
+impl Worker for PythonWorker {
+    async fn invoke(&mut self, event: Event) -> Result<Outcome, Fatal> {
+        match self.send_event(event).await {
+            Ok(()) => {}
+            Err(SendError::Pipe) => return Err(self.died().await),
+            Err(SendError::Http(source)) => {
+                return Err(ClientError::Http {
+                    endpoint: lamina_runtime_api::paths::NEXT.into(),
+                    source,
+                }
+                .into())
+            }
+            Err(SendError::Length { declared, got }) => {
+                return Err(Fatal::Protocol(format!(
+                    "event body was {got} bytes, Content-Length said {declared}"
+                )))
+            }
+        }
+        match self.read().await? {
+            (Header::Response { content_type }, body) => Ok(Outcome::Response {
+                content_type,
+                body: body.into(),
+            }),
+            (Header::Error { xray_cause, .. }, body) => Ok(Outcome::Error {
+                body: body.into(),
+                xray_cause,
+            }),
+            (other, _) => Err(Fatal::Protocol(format!(
+                "unexpected {other:?} during an invoke"
+            ))),
+        }
+    }
+}
+
+/// fds 3 and 4, unless the platform's telemetry fd is one of them.
+fn worker_fds() -> (i32, i32) {
+    let telemetry = std::env::var(TELEMETRY_FD)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok());
+    let mut free = (framing::WORKER_FD_IN..).filter(|fd| Some(*fd) != telemetry);
+    let fd_in = free.next().unwrap_or(framing::WORKER_FD_IN);
+    let fd_out = free.next().unwrap_or(framing::WORKER_FD_OUT);
+    (fd_in, fd_out)
+}
+
+/// An init error for an interpreter or adapter that cannot be started.
+fn cannot_start(interpreter: &OsString, adapter: &std::path::Path, e: std::io::Error) -> Fatal {
+    let message = format!(
+        "lamina-ric: cannot start the Python worker `{} {}`: {e} (set {ENV_INTERPRETER} to the interpreter's path)",
+        interpreter.to_string_lossy(),
+        adapter.display()
+    );
+    eprintln!("{message}");
+    Fatal::Init {
+        error_type: "Runtime.InvalidEntrypoint".into(),
+        body: Bytes::from(error_body(&message, "Runtime.InvalidEntrypoint", "", &[]).to_vec()),
+    }
+}

@@ -1,0 +1,491 @@
+//! [`DockerSandbox`]: one container per environment on a private bridge network, locked down
+//! as design.md's security bullet asks (non-root user, read-only root, writable `/tmp`, no
+//! capabilities, no privilege gain, the function's memory limit).
+//!
+//! Every container and network carries the label `dev.lamina.rie=<session>` (plus the owning
+//! process id and host), so [`DockerSandbox::cleanup_stale`] can remove what a crashed session
+//! left behind.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
+    ListNetworksOptions, RemoveContainerOptions, StatsOptions,
+};
+use bollard::Docker;
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+
+use crate::config::FunctionConfig;
+use crate::error::{Error, Result};
+use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started};
+
+/// Label naming the session that owns a container or network.
+pub const LABEL_SESSION: &str = "dev.lamina.rie";
+/// Label holding the owning process id.
+pub const LABEL_PID: &str = "dev.lamina.rie.pid";
+/// Label holding the owning host name.
+pub const LABEL_HOST: &str = "dev.lamina.rie.host";
+/// Label holding the function name (containers only).
+pub const LABEL_FUNCTION: &str = "dev.lamina.rie.function";
+/// The unprivileged `uid:gid` runtimes run as.
+pub const RUNTIME_USER: &str = "993:990";
+/// Options of the writable `/tmp` (512 MB, as Lambda's default ephemeral storage).
+pub const TMP_OPTIONS: &str = "rw,nosuid,nodev,size=512m,mode=1777";
+
+/// Runs environments as Docker containers.
+pub struct DockerSandbox {
+    docker: Docker,
+    session: String,
+    network: String,
+    gateway: IpAddr,
+}
+
+impl std::fmt::Debug for DockerSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DockerSandbox")
+            .field("session", &self.session)
+            .field("network", &self.network)
+            .field("gateway", &self.gateway)
+            .finish()
+    }
+}
+
+/// A new short random session id (8 hex digits).
+pub fn new_session_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn failed(action: impl Into<String>) -> impl FnOnce(DockerError) -> Error {
+    let action = action.into();
+    move |e| Error::Docker {
+        action,
+        reason: e.to_string(),
+    }
+}
+
+fn is_not_found(e: &DockerError) -> bool {
+    matches!(
+        e,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl DockerSandbox {
+    /// Connect to the local Docker Engine (negotiating the API version) and create this
+    /// session's private network `lamina-<session>`.
+    pub async fn connect(session: &str) -> Result<Self> {
+        let unreachable = |e: DockerError| Error::DockerUnreachable {
+            host: docker_host(),
+            reason: e.to_string(),
+        };
+        let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        let network = format!("lamina-{session}");
+        let labels = Self::labels(session);
+        docker
+            .create_network(NetworkCreateRequest {
+                name: network.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .await
+            .map_err(failed(format!("create network {network}")))?;
+        let sandbox_without_gateway = |docker: Docker| Self {
+            docker,
+            session: session.to_owned(),
+            network: network.clone(),
+            gateway: IpAddr::from([0, 0, 0, 0]),
+        };
+        let inspected = docker
+            .inspect_network(
+                &network,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await;
+        let gateway = inspected
+            .as_ref()
+            .ok()
+            .and_then(|n| n.ipam.as_ref())
+            .and_then(|i| i.config.as_ref())
+            .and_then(|c| {
+                c.iter()
+                    .find_map(|c| c.gateway.as_deref()?.parse::<IpAddr>().ok())
+            });
+        match gateway {
+            Some(gateway) => Ok(Self {
+                gateway,
+                ..sandbox_without_gateway(docker)
+            }),
+            None => {
+                let s = sandbox_without_gateway(docker);
+                let _ = s.docker.remove_network(&s.network).await;
+                Err(Error::Docker {
+                    action: format!("tell the gateway address of network {network}"),
+                    reason: match inspected {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "the network has no IPv4 gateway".into(),
+                    },
+                })
+            }
+        }
+    }
+
+    fn labels(session: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_SESSION.to_owned(), session.to_owned()),
+            (LABEL_PID.to_owned(), std::process::id().to_string()),
+            (LABEL_HOST.to_owned(), host_name()),
+        ])
+    }
+
+    /// This session's id.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    /// The private network's name.
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    /// Remove containers and networks left by lamina sessions whose process is gone (same
+    /// host, pid no longer running). Returns how many objects were removed.
+    pub async fn cleanup_stale(&self) -> Result<usize> {
+        let me = host_name();
+        let stale = |labels: &HashMap<String, String>| -> bool {
+            let Some(session) = labels.get(LABEL_SESSION) else {
+                return false;
+            };
+            if session == &self.session || labels.get(LABEL_HOST) != Some(&me) {
+                return false;
+            }
+            match labels.get(LABEL_PID).and_then(|p| p.parse::<u32>().ok()) {
+                Some(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                None => true,
+            }
+        };
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL_SESSION.to_owned()])]);
+        let mut removed = 0;
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(failed("list lamina's containers"))?;
+        for c in containers {
+            if let (Some(id), Some(labels)) = (c.id, c.labels) {
+                if stale(&labels) && self.remove_container(&id).await {
+                    removed += 1;
+                }
+            }
+        }
+        let networks = self
+            .docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(failed("list lamina's networks"))?;
+        for n in networks {
+            if let (Some(id), Some(labels)) = (n.id, n.labels) {
+                if stale(&labels) && self.docker.remove_network(&id).await.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn remove_container(&self, id: &str) -> bool {
+        remove(&self.docker, id).await
+    }
+}
+
+async fn remove(docker: &Docker, id: &str) -> bool {
+    docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .is_ok()
+}
+
+impl Sandbox for DockerSandbox {
+    fn bind_ip(&self) -> IpAddr {
+        self.gateway
+    }
+
+    fn prepare<'a>(&'a self, function: &'a FunctionConfig) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let image = function
+                .image
+                .as_deref()
+                .ok_or_else(|| Error::NoImage(function.name.clone()))?;
+            match self.docker.inspect_image(image).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Err(Error::ImageNotFound(image.to_owned())),
+                Err(e) => Err(failed(format!("inspect image {image}"))(e)),
+            }
+        })
+    }
+
+    fn start<'a>(&'a self, spec: &'a EnvSpec) -> BoxFuture<'a, Result<Started>> {
+        Box::pin(async move {
+            let image = spec
+                .image
+                .clone()
+                .ok_or_else(|| Error::NoImage(spec.function.clone()))?;
+            let name = format!(
+                "lamina-{}-{}-{}",
+                self.session, spec.function, spec.env_number
+            );
+            let mut labels = Self::labels(&self.session);
+            labels.insert(LABEL_FUNCTION.into(), spec.function.clone());
+            let memory =
+                i64::try_from(spec.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX);
+            let body = ContainerCreateBody {
+                image: Some(image.clone()),
+                env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                cmd: spec.command.clone(),
+                user: Some(RUNTIME_USER.into()),
+                labels: Some(labels),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(false),
+                open_stdin: Some(false),
+                host_config: Some(HostConfig {
+                    memory: Some(memory),
+                    memory_swap: Some(memory),
+                    readonly_rootfs: Some(true),
+                    tmpfs: Some(HashMap::from([("/tmp".to_owned(), TMP_OPTIONS.to_owned())])),
+                    cap_drop: Some(vec!["ALL".into()]),
+                    security_opt: Some(vec!["no-new-privileges".into()]),
+                    network_mode: Some(self.network.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let created = self
+                .docker
+                .create_container(
+                    Some(CreateContainerOptions {
+                        name: Some(name.clone()),
+                        ..Default::default()
+                    }),
+                    body,
+                )
+                .await
+                .map_err(|e| match e {
+                    e if is_not_found(&e) => Error::ImageNotFound(image.clone()),
+                    e => failed(format!("create container {name}"))(e),
+                })?;
+            let id = created.id;
+            // Attach before starting, so no output is missed.
+            let attached = self
+                .docker
+                .attach_container(
+                    &id,
+                    Some(AttachContainerOptions {
+                        stdout: true,
+                        stderr: true,
+                        stream: true,
+                        logs: true,
+                        ..Default::default()
+                    }),
+                )
+                .await;
+            let attached = match attached {
+                Ok(a) => a,
+                Err(e) => {
+                    remove(&self.docker, &id).await;
+                    return Err(failed(format!("attach to container {name}"))(e));
+                }
+            };
+            let started_at = Instant::now();
+            if let Err(e) = self.docker.start_container(&id, None).await {
+                remove(&self.docker, &id).await;
+                return Err(failed(format!("start container {name}"))(e));
+            }
+            let output = attached
+                .output
+                .take_while(|r| std::future::ready(r.is_ok()))
+                .filter_map(|r| {
+                    std::future::ready(match r {
+                        Ok(bollard::container::LogOutput::StdOut { message })
+                        | Ok(bollard::container::LogOutput::StdErr { message })
+                        | Ok(bollard::container::LogOutput::Console { message }) => Some(message),
+                        _ => None,
+                    })
+                })
+                .boxed();
+            let handle = Arc::new(ContainerHandle {
+                docker: self.docker.clone(),
+                container: id.clone(),
+                name,
+                exit: ExitCell::new(),
+                peak: Arc::new(AtomicU64::new(0)),
+            });
+            tokio::spawn(watch_exit(self.docker.clone(), id, handle.exit.clone()));
+            Ok(Started {
+                handle,
+                output,
+                started_at,
+            })
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let filters = HashMap::from([(
+                "label".to_owned(),
+                vec![format!("{LABEL_SESSION}={}", self.session)],
+            )]);
+            // Environments being killed are removed by their own watchers at the same time;
+            // Docker refuses a second removal in progress, so look again until none is left.
+            for attempt in 0..50 {
+                let containers = self
+                    .docker
+                    .list_containers(Some(ListContainersOptions {
+                        all: true,
+                        filters: Some(filters.clone()),
+                        ..Default::default()
+                    }))
+                    .await
+                    .map_err(failed("list this session's containers"))?;
+                if containers.is_empty() {
+                    break;
+                }
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                for c in containers {
+                    if let Some(id) = c.id {
+                        remove(&self.docker, &id).await;
+                    }
+                }
+            }
+            match self.docker.remove_network(&self.network).await {
+                Ok(()) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) => Err(failed(format!("remove network {}", self.network))(e)),
+            }
+        })
+    }
+}
+
+/// Wait for the container to end, read how (exit code, OOM kill), then remove it.
+async fn watch_exit(docker: Docker, id: String, exit: ExitCell) {
+    let code = match docker.wait_container(&id, None).next().await {
+        Some(Ok(r)) => r.status_code,
+        Some(Err(DockerError::DockerContainerWaitError { code, .. })) => code,
+        _ => -1,
+    };
+    let state = docker
+        .inspect_container(&id, None)
+        .await
+        .ok()
+        .and_then(|c| c.state);
+    let oom = state.as_ref().and_then(|s| s.oom_killed).unwrap_or(false);
+    let code = state.and_then(|s| s.exit_code).unwrap_or(code);
+    exit.set(if oom {
+        ExitStatus::OomKilled
+    } else if (129..=159).contains(&code) {
+        // Docker reports a death by signal N as 128 + N.
+        ExitStatus::Signal((code - 128) as i32)
+    } else {
+        ExitStatus::Code(code)
+    });
+    remove(&docker, &id).await;
+}
+
+struct ContainerHandle {
+    docker: Docker,
+    container: String,
+    name: String,
+    exit: ExitCell,
+    peak: Arc<AtomicU64>,
+}
+
+impl SandboxHandle for ContainerHandle {
+    fn id(&self) -> &str {
+        &self.name
+    }
+
+    fn wait(&self) -> BoxFuture<'_, ExitStatus> {
+        Box::pin(self.exit.wait())
+    }
+
+    fn kill(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.exit.get().is_none() {
+                let _ = self
+                    .docker
+                    .kill_container(
+                        &self.container,
+                        Some(KillContainerOptions {
+                            signal: "SIGKILL".into(),
+                        }),
+                    )
+                    .await;
+            }
+        })
+    }
+
+    fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(async move {
+            if self.exit.get().is_none() {
+                let stats = self
+                    .docker
+                    .stats(
+                        &self.container,
+                        Some(StatsOptions {
+                            stream: false,
+                            one_shot: true,
+                        }),
+                    )
+                    .next()
+                    .await;
+                // cgroup v1 keeps the peak (`max_usage`); v2 only the current usage.
+                if let Some(m) = stats.and_then(|s| s.ok()).and_then(|s| s.memory_stats) {
+                    if let Some(b) = m.max_usage.or(m.usage) {
+                        self.peak.fetch_max(b, Ordering::Relaxed);
+                    }
+                }
+            }
+            match self.peak.load(Ordering::Relaxed) {
+                0 => None,
+                n => Some(n),
+            }
+        })
+    }
+}

@@ -1,0 +1,142 @@
+//! Small HTTP helpers shared by the two servers: capped body reading and response building.
+
+use std::convert::Infallible;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+/// The response body type of both servers.
+pub(crate) type Body = Full<Bytes>;
+
+/// A request body read with a cap.
+pub(crate) enum Capped {
+    /// The whole body, and its trailers if any.
+    Whole(Bytes, Option<HeaderMap>),
+    /// The body was larger than the cap; `size` is its length (declared or counted).
+    TooLarge { size: usize },
+}
+
+/// Bodies declared larger than this are refused without being read at all.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+
+/// Read a body of at most `limit` bytes. Bytes past the limit are counted and dropped, never
+/// buffered, so the client can finish sending and read the refusal (clients that are cut off
+/// mid-upload report a broken pipe instead); a declared length over [`DRAIN_MAX`] is refused
+/// without reading.
+pub(crate) async fn read_capped(
+    headers: &HeaderMap,
+    mut body: Incoming,
+    limit: usize,
+) -> Result<Capped, hyper::Error> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared.filter(|n| *n > limit.max(DRAIN_MAX)) {
+        return Ok(Capped::TooLarge { size: n });
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(1 << 20));
+    let mut total = 0usize;
+    let mut trailers = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        match frame.into_data() {
+            Ok(data) => {
+                total = total.saturating_add(data.len());
+                if total <= limit {
+                    buf.extend_from_slice(&data);
+                } else if !buf.is_empty() {
+                    buf = BytesMut::new();
+                }
+            }
+            Err(frame) => {
+                if let Ok(t) = frame.into_trailers() {
+                    trailers = Some(t);
+                }
+            }
+        }
+    }
+    if total > limit {
+        return Ok(Capped::TooLarge { size: total });
+    }
+    Ok(Capped::Whole(buf.freeze(), trailers))
+}
+
+/// A response with a body and a content type.
+pub(crate) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// An empty response.
+pub(crate) fn empty(status: u16) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r
+}
+
+/// Accept HTTP/1 connections until `stop` resolves, then let open connections finish their
+/// current request (idle keep-alive connections close at once), for at most `grace`.
+/// Connection tasks live in a [`JoinSet`] owned by this future, so dropping or aborting it
+/// drops every connection.
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    handler: F,
+    stop: impl std::future::Future<Output = ()>,
+    grace: std::time::Duration,
+) where
+    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let mut conns = JoinSet::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(stop);
+    loop {
+        while conns.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            () = &mut stop => break,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let mut stop_rx = stop_rx.clone();
+        conns.spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler(req).await) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            // Half-close: a client that shuts its write side after the request (e.g. `nc`)
+            // still gets its long-polled answer.
+            let conn = hyper::server::conn::http1::Builder::new()
+                .half_close(true)
+                .serve_connection(io, svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = stop_rx.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+}

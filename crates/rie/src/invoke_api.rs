@@ -1,0 +1,269 @@
+//! The Invoke API front door (runtime-api.md §4): `POST /2015-03-31/functions/{name}/invocations`,
+//! routed by function name (`function` also names the single function served), answering with
+//! the cloud's status codes, headers and bodies.
+//!
+//! Sync invokes answer as soon as the runtime does; `Event` invokes are accepted with 202 and
+//! run in the background; `DryRun` is validated and answered 204.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use lamina_runtime_api::body::ServiceError;
+use lamina_runtime_api::headers as h;
+use lamina_runtime_api::invocation::function_arn;
+use lamina_runtime_api::limits::{MAX_ASYNC_REQUEST, MAX_CLIENT_CONTEXT, MAX_SYNC_REQUEST};
+use lamina_runtime_api::paths::{invoke_function_name, DEFAULT_FUNCTION};
+use lamina_runtime_api::trace;
+
+use crate::config::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
+use crate::environment::{Answer, InvokeRequest};
+use crate::http_util::{empty, read_capped, respond, Body, Capped};
+use crate::pool::Pool;
+
+/// Longest wait for an invoke's `REPORT` when the invoker asked for its log tail.
+const TAIL_WAIT: Duration = Duration::from_secs(2);
+
+/// The functions served, by name.
+pub(crate) struct Router {
+    pools: HashMap<String, Arc<Pool>>,
+    /// The only function's name, when there is exactly one (the `function` alias).
+    single: Option<String>,
+    region: String,
+    account_id: String,
+}
+
+impl Router {
+    pub(crate) fn new(pools: Vec<Arc<Pool>>) -> Self {
+        let (region, account_id) = pools
+            .first()
+            .map(|p| (p.function().region.clone(), p.function().account_id.clone()))
+            .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
+        let single = (pools.len() == 1).then(|| pools[0].function().name.clone());
+        Self {
+            pools: pools
+                .into_iter()
+                .map(|p| (p.function().name.clone(), p))
+                .collect(),
+            single,
+            region,
+            account_id,
+        }
+    }
+
+    pub(crate) fn pools(&self) -> impl Iterator<Item = &Arc<Pool>> {
+        self.pools.values()
+    }
+
+    fn find(&self, name: &str) -> Option<&Arc<Pool>> {
+        self.pools.get(name).or_else(|| match &self.single {
+            Some(only) if name == DEFAULT_FUNCTION => self.pools.get(only),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+fn service_error(e: &ServiceError) -> Response<Body> {
+    let mut r = respond(e.status, "application/json", e.to_json());
+    r.headers_mut().insert(
+        HeaderName::from_static(h::ERROR_TYPE),
+        HeaderValue::from_static(e.error_type),
+    );
+    r
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Serve one Invoke API request.
+pub(crate) async fn handle(router: Arc<Router>, req: Request<Incoming>) -> Response<Body> {
+    let request_id = trace::request_id();
+    let mut r = match invoke(&router, req, &request_id).await {
+        Ok(r) => r,
+        Err(e) => service_error(&e),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        r.headers_mut()
+            .insert(HeaderName::from_static(h::AMZN_REQUEST_ID), v);
+    }
+    r
+}
+
+async fn invoke(
+    router: &Router,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>, ServiceError> {
+    let (parts, body) = req.into_parts();
+    // Read (or drain, past the cap) the body before any answer, so a refusal does not cut the
+    // client off mid-upload.
+    let limit = match header(&parts.headers, h::INVOCATION_TYPE) {
+        Some("Event") => MAX_ASYNC_REQUEST,
+        _ => MAX_SYNC_REQUEST,
+    };
+    let payload = read_capped(&parts.headers, body, limit).await;
+    let Some(name) =
+        invoke_function_name(parts.uri.path()).filter(|_| parts.method == Method::POST)
+    else {
+        // TODO: the streaming route, `/2021-11-15/functions/{name}/response-streaming-invocations`.
+        return Err(ServiceError {
+            status: 404,
+            error_type: "UnknownOperationException",
+            fault: "User",
+            message: format!("Unknown operation {} {}", parts.method, parts.uri.path()),
+        });
+    };
+    let arn = |n: &str| function_arn(&router.region, &router.account_id, n);
+    let pool = router
+        .find(name)
+        .ok_or_else(|| ServiceError::not_found_arn(&arn(name)))?;
+    let qualifier = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "Qualifier")
+            .map(|(_, v)| v.replace("%24", "$"))
+    });
+    if let Some(q) = qualifier.filter(|q| q != "$LATEST") {
+        return Err(ServiceError::not_found_arn(&format!(
+            "{}:{q}",
+            pool.function().arn()
+        )));
+    }
+    let headers = &parts.headers;
+    let kind = match header(headers, h::INVOCATION_TYPE) {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(ServiceError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            )))
+        }
+    };
+    let want_tail = match header(headers, h::LOG_TYPE) {
+        None | Some("None") => false,
+        Some("Tail") => kind == InvocationType::RequestResponse,
+        Some(other) => {
+            return Err(ServiceError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]"
+            )))
+        }
+    };
+    let client_context = client_context(headers)?;
+    let payload = match payload {
+        Ok(Capped::Whole(b, _)) => b,
+        Ok(Capped::TooLarge { .. }) => return Err(ServiceError::request_too_large(limit)),
+        Err(e) => {
+            return Err(ServiceError::invalid_content(format!(
+                "cannot read the request body: {e}"
+            )))
+        }
+    };
+    // The cloud only takes JSON payloads; an empty one reaches the handler as `{}`.
+    let payload = if payload.iter().all(u8::is_ascii_whitespace) {
+        Bytes::from_static(b"{}")
+    } else if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
+        return Err(ServiceError::invalid_content(format!(
+            "Could not parse request body into json: {e}"
+        )));
+    } else {
+        payload
+    };
+    if kind == InvocationType::DryRun {
+        return Ok(empty(204));
+    }
+    let admission = pool.admit()?;
+    let req = InvokeRequest {
+        request_id: request_id.to_owned(),
+        trace_id: header(headers, h::AMZN_TRACE_ID)
+            .map(str::to_owned)
+            .unwrap_or_else(trace::new_trace_header),
+        client_context,
+        tenant_id: header(headers, h::AMZ_TENANT_ID).map(str::to_owned),
+        payload,
+        want_tail,
+    };
+    if kind == InvocationType::Event {
+        // TODO: a durable on-disk queue with the cloud's retries and on-failure destination
+        // (design.md "Run"); for now the event runs once, in the background.
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let reply = pool.invoke(admission, req).await;
+            if let Answer::Service(e) = reply.answer {
+                tracing::warn!(
+                    "event invoke of `{}` failed: {}",
+                    pool.function().name,
+                    e.message
+                );
+            }
+        });
+        return Ok(empty(202));
+    }
+    let reply = pool.invoke(admission, req).await;
+    let (mut r, unhandled) = match reply.answer {
+        Answer::Success { body, content_type } => (respond(200, &content_type, body), false),
+        Answer::FunctionError { body, content_type } => (respond(200, &content_type, body), true),
+        Answer::Service(e) => return Err(e),
+    };
+    let out = r.headers_mut();
+    out.insert(
+        HeaderName::from_static(h::EXECUTED_VERSION),
+        HeaderValue::from_static("$LATEST"),
+    );
+    if unhandled {
+        out.insert(
+            HeaderName::from_static(h::FUNCTION_ERROR),
+            HeaderValue::from_static("Unhandled"),
+        );
+    }
+    if let Some(tail) = reply.tail {
+        if let Ok(Ok(bytes)) = tokio::time::timeout(TAIL_WAIT, tail).await {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            if let Ok(v) = HeaderValue::from_str(&b64) {
+                out.insert(HeaderName::from_static(h::LOG_RESULT), v);
+            }
+        }
+    }
+    Ok(r)
+}
+
+/// `X-Amz-Client-Context`: at most 3,583 bytes of base64 JSON, delivered decoded (§4). The
+/// AWS emulator answers bad base64 with a 500 (§10); the cloud with a 400.
+fn client_context(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
+    let Some(raw) = header(headers, h::AMZ_CLIENT_CONTEXT) else {
+        return Ok(None);
+    };
+    if raw.len() > MAX_CLIENT_CONTEXT {
+        return Err(ServiceError::invalid_parameter(format!(
+            "Client context must be at most {MAX_CLIENT_CONTEXT} bytes of base64"
+        )));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|s| serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok())
+        .ok_or_else(|| {
+            ServiceError::invalid_parameter(
+                "Client context must be a valid Base64-encoded JSON object",
+            )
+        })?;
+    Ok(Some(decoded))
+}

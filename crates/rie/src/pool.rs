@@ -1,0 +1,154 @@
+//! The environments of one function: reuse an idle one, start a new one while under the
+//! function's concurrency, otherwise wait in a bounded queue; a full queue is answered with
+//! `TooManyRequestsException` (429).
+//!
+//! Two semaphores carry the rules: `admission` (concurrency + queue length) is taken without
+//! waiting when the invoke arrives — failing means 429 — and `running` (concurrency) is
+//! awaited before an environment is taken, so at most `concurrency` environments exist.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use lamina_runtime_api::body::ServiceError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::FunctionConfig;
+use crate::environment::{Answer, Environment, InvokeRequest, Reply};
+use crate::logs::LogSink;
+use crate::sandbox::Sandbox;
+
+pub(crate) struct Pool {
+    function: Arc<FunctionConfig>,
+    sandbox: Arc<dyn Sandbox>,
+    sink: LogSink,
+    admission: Arc<Semaphore>,
+    running: Arc<Semaphore>,
+    idle: Mutex<Vec<Arc<Environment>>>,
+    live: Mutex<Vec<Weak<Environment>>>,
+    numbers: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// A place in a function's queue, taken when an invoke is accepted.
+pub(crate) struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Pool {
+    pub(crate) fn new(function: FunctionConfig, sandbox: Arc<dyn Sandbox>, sink: LogSink) -> Self {
+        let c = function.concurrency.max(1);
+        Self {
+            admission: Arc::new(Semaphore::new(c.saturating_add(function.max_queued))),
+            running: Arc::new(Semaphore::new(c)),
+            function: Arc::new(function),
+            sandbox,
+            sink,
+            idle: Mutex::new(Vec::new()),
+            live: Mutex::new(Vec::new()),
+            numbers: AtomicU64::new(1),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn function(&self) -> &FunctionConfig {
+        &self.function
+    }
+
+    /// Take a place in the queue, or say why not (429 when full).
+    pub(crate) fn admit(&self) -> Result<Admission, ServiceError> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(ServiceError::service("the emulator is shutting down"));
+        }
+        self.admission
+            .clone()
+            .try_acquire_owned()
+            .map(Admission)
+            .map_err(|_| ServiceError::too_many_requests())
+    }
+
+    /// Run an admitted invoke to its answer.
+    pub(crate) async fn invoke(&self, admission: Admission, req: InvokeRequest) -> Reply {
+        let _admission = admission;
+        let Ok(_running) = self.running.clone().acquire_owned().await else {
+            return service("the emulator is shutting down".into());
+        };
+        let env = match self.take_idle() {
+            Some(env) => env,
+            None => match self.cold_start(&req).await {
+                Ok(env) => env,
+                Err(reply) => return reply,
+            },
+        };
+        let reply = env.invoke(req).await;
+        if env.is_alive() && !self.closed.load(Ordering::SeqCst) {
+            lock(&self.idle).push(env);
+        }
+        reply
+    }
+
+    fn take_idle(&self) -> Option<Arc<Environment>> {
+        let mut idle = lock(&self.idle);
+        while let Some(env) = idle.pop() {
+            if env.is_alive() {
+                return Some(env);
+            }
+        }
+        None
+    }
+
+    async fn cold_start(&self, req: &InvokeRequest) -> Result<Arc<Environment>, Reply> {
+        let number = self.numbers.fetch_add(1, Ordering::Relaxed);
+        let env = Environment::launch(
+            self.function.clone(),
+            self.sandbox.as_ref(),
+            self.sink.clone(),
+            number,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!("function `{}`: {e}", self.function.name);
+            service(format!(
+                "cannot start an environment for `{}`: {e}",
+                self.function.name
+            ))
+        })?;
+        let env = Arc::new(env);
+        {
+            let mut live = lock(&self.live);
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Arc::downgrade(&env));
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            env.kill().await;
+        }
+        match env.wait_init().await {
+            Ok(()) => Ok(env),
+            Err((failure, init)) => Err(env.init_failed(req, failure, init)),
+        }
+    }
+
+    /// Refuse new invokes and kill every environment (in-flight invokes get the cloud's
+    /// runtime-exit answer).
+    pub(crate) async fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.admission.close();
+        self.running.close();
+        lock(&self.idle).clear();
+        let live: Vec<_> = lock(&self.live)
+            .drain(..)
+            .filter_map(|w| w.upgrade())
+            .collect();
+        for env in live {
+            env.kill().await;
+        }
+    }
+}
+
+fn service(message: String) -> Reply {
+    Reply {
+        answer: Answer::Service(ServiceError::service(message)),
+        tail: None,
+    }
+}

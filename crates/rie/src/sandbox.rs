@@ -1,0 +1,165 @@
+//! The seam between the emulator core and whatever runs a runtime: a [`Sandbox`] starts one
+//! environment's process (a container, a local process) and hands back a [`SandboxHandle`]
+//! and its output.
+//!
+//! The core never knows Docker; it only asks a sandbox where its Runtime API listeners must
+//! listen ([`Sandbox::bind_ip`]) so the runtime inside can reach them, and what became of a
+//! runtime it started ([`SandboxHandle::wait`]).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use lamina_runtime_api::body::ExitReason;
+use tokio::sync::watch;
+
+use crate::config::FunctionConfig;
+use crate::error::Result;
+
+/// What a sandbox needs to start one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvSpec {
+    /// Function name.
+    pub function: String,
+    /// A number unique among this function's environments (for names of containers).
+    pub env_number: u64,
+    /// Image reference, for sandboxes that run images.
+    pub image: Option<String>,
+    /// Command override (container CMD, or program + arguments).
+    pub command: Option<Vec<String>>,
+    /// The whole environment: the platform's variables (incl. `AWS_LAMBDA_RUNTIME_API`) and the user's.
+    pub env: Vec<(String, String)>,
+    /// Memory limit in MB.
+    pub memory_mb: u64,
+}
+
+/// How a runtime's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Exited with this code.
+    Code(i64),
+    /// Killed by this signal.
+    Signal(i32),
+    /// Killed by the kernel for exceeding its memory limit.
+    OomKilled,
+}
+
+impl ExitStatus {
+    /// The cloud's wording of this exit (`exit status 42`, `signal: killed`).
+    pub fn reason(&self) -> ExitReason {
+        match *self {
+            Self::Code(c) => ExitReason::Code(c),
+            Self::Signal(s) => ExitReason::Signal(s),
+            Self::OomKilled => ExitReason::Signal(9),
+        }
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OomKilled => f.write_str("killed for exceeding its memory limit"),
+            other => write!(f, "{}", other.reason()),
+        }
+    }
+}
+
+/// The runtime's stdout and stderr, merged, in arrival order.
+pub type OutputStream = BoxStream<'static, Bytes>;
+
+/// A started environment.
+pub struct Started {
+    /// Control of the running runtime.
+    pub handle: Arc<dyn SandboxHandle>,
+    /// Its output.
+    pub output: OutputStream,
+    /// When the runtime's process was started: the origin of Init Duration.
+    pub started_at: Instant,
+}
+
+/// Something that runs environments: Docker containers, local processes.
+pub trait Sandbox: Send + Sync {
+    /// The address every Runtime API listener must bind to so that runtimes started by this
+    /// sandbox, and only they, can reach it (Docker: the private network's gateway).
+    fn bind_ip(&self) -> IpAddr;
+
+    /// Check that a function can be started (e.g. that its image exists), before serving.
+    fn prepare<'a>(&'a self, function: &'a FunctionConfig) -> BoxFuture<'a, Result<()>> {
+        let _ = function;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// How long a runtime's output must be quiet before an invoke's `END` is printed: the
+    /// time output may still be in flight from the runtime to us. The next event to the same
+    /// environment waits this long; the invoker's answer never does.
+    fn output_settle(&self) -> std::time::Duration {
+        crate::logs::QUIET
+    }
+
+    /// Start one environment's runtime.
+    fn start<'a>(&'a self, spec: &'a EnvSpec) -> BoxFuture<'a, Result<Started>>;
+
+    /// Remove everything this sandbox created (containers, networks). Idempotent.
+    fn shutdown(&self) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Control of one running runtime.
+pub trait SandboxHandle: Send + Sync {
+    /// A short name for logs (container name, process id).
+    fn id(&self) -> &str;
+
+    /// Resolve when the runtime has ended; any number of callers may wait.
+    fn wait(&self) -> BoxFuture<'_, ExitStatus>;
+
+    /// Kill the runtime (SIGKILL). Idempotent; returns once the kill was requested.
+    fn kill(&self) -> BoxFuture<'_, ()>;
+
+    /// Peak memory used so far, in bytes, if the sandbox can measure it.
+    fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>>;
+}
+
+/// A one-shot, many-reader cell for an exit status, shared by the sandbox implementations.
+#[derive(Debug, Clone)]
+pub(crate) struct ExitCell {
+    tx: Arc<watch::Sender<Option<ExitStatus>>>,
+}
+
+impl ExitCell {
+    pub(crate) fn new() -> Self {
+        Self {
+            tx: Arc::new(watch::channel(None).0),
+        }
+    }
+
+    pub(crate) fn set(&self, status: ExitStatus) {
+        self.tx.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(status);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub(crate) fn get(&self) -> Option<ExitStatus> {
+        *self.tx.borrow()
+    }
+
+    pub(crate) async fn wait(&self) -> ExitStatus {
+        let mut rx = self.tx.subscribe();
+        loop {
+            if let Some(s) = *rx.borrow_and_update() {
+                return s;
+            }
+            if rx.changed().await.is_err() {
+                // Unreachable while `self` holds the sender; treat as killed.
+                return ExitStatus::Signal(9);
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The emulator driving a real container through `DockerSandbox`. Runs only with
+//! `LAMINA_DOCKER_TESTS=1` (and `--features docker`); builds its own busybox image, no registry.
+#![cfg(feature = "docker")]
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use common::Harness;
+use lamina_rie::docker::{new_session_id, DockerSandbox};
+use lamina_rie::{Emulator, FunctionConfig, LogSink};
+
+const IMAGE: &str = "lamina-rie-test:busybox";
+
+const BUILD: &str = r#"
+set -eu
+d=$(mktemp -d)
+trap 'rm -rf "$d"' EXIT
+mkdir -p "$d/bin" "$d/tmp" "$d/var/runtime"
+cp /bin/busybox "$d/bin/busybox"
+for a in sh nc cat grep sed tr id touch echo; do ln -s busybox "$d/bin/$a"; done
+cat > "$d/var/runtime/bootstrap" <<'SH'
+#!/bin/sh
+# A custom runtime in busybox sh. It speaks HTTP/1.0 through `nc`: busybox-static's `wget`
+# segfaults under this Docker's default seccomp profile.
+echo "init: running as $(id -u):$(id -g)"
+HOST=${AWS_LAMBDA_RUNTIME_API%:*}
+PORT=${AWS_LAMBDA_RUNTIME_API##*:}
+P=/2018-06-01/runtime
+http() { # METHOD PATH [BODY]
+  if [ -n "${3:-}" ]; then
+    printf '%s %s HTTP/1.0\r\nHost: rt\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' "$1" "$2" "${#3}" "$3" | nc "$HOST" "$PORT"
+  else
+    printf '%s %s HTTP/1.0\r\nHost: rt\r\n\r\n' "$1" "$2" | nc "$HOST" "$PORT"
+  fi
+}
+while true; do
+  http GET $P/invocation/next | tr -d '\r' > /tmp/next
+  RID=$(grep -i '^lambda-runtime-aws-request-id:' /tmp/next | sed 's/^[^:]*: *//')
+  EVENT=$(sed '1,/^$/d' /tmp/next)
+  echo "handling $RID"
+  case "$EVENT" in *'"exit"'*) exit 3;; esac
+  if touch /rootfs-is-writable 2>/dev/null; then RO=false; else RO=true; fi
+  echo scratch > /tmp/scratch || echo "cannot write /tmp"
+  http POST $P/invocation/$RID/response "{\"event\":$EVENT,\"uid\":\"$(id -u)\",\"readonly\":$RO,\"fn\":\"$AWS_LAMBDA_FUNCTION_NAME\"}" > /dev/null
+done
+SH
+chmod 755 "$d" "$d/var/runtime/bootstrap"
+# Docker 20.10 gives the tmpfs on /tmp the mode of the image's /tmp, whatever `mode=` says.
+chmod 1777 "$d/tmp"
+tar -C "$d" -c . | docker import -c 'ENTRYPOINT ["/var/runtime/bootstrap"]' - "$1" >/dev/null
+"#;
+
+fn sh(script: &str, args: &[&str]) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn enabled() -> bool {
+    if std::env::var("LAMINA_DOCKER_TESTS").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("skipped: set LAMINA_DOCKER_TESTS=1 to run tests against the local Docker Engine");
+    false
+}
+
+#[tokio::test]
+async fn invokes_a_container_and_cleans_up() {
+    if !enabled() {
+        return;
+    }
+    sh(BUILD, &[IMAGE]);
+    let session = new_session_id();
+    let sandbox = Arc::new(DockerSandbox::connect(&session).await.unwrap());
+    let network = sandbox.network().to_owned();
+    let mut f = FunctionConfig::new("busy");
+    f.image = Some(IMAGE.into());
+    let h = Harness::start(vec![f], sandbox).await;
+
+    let a = h.invoke("busy", r#"{"n":1}"#, &[]).await;
+    assert_eq!(a.status, 200, "{:?}\n{}", a.body, h.log_text());
+    let v = a.json();
+    assert_eq!(v["event"]["n"], 1, "{v}\n{}", h.log_text());
+    assert_eq!(v["uid"], "993", "non-root");
+    assert_eq!(v["readonly"], true, "read-only root filesystem");
+    assert_eq!(v["fn"], "busy");
+    assert_eq!(a.header("x-amz-executed-version"), Some("$LATEST"));
+
+    let a = h.invoke("function", r#"{"n":2}"#, &[]).await;
+    assert_eq!(a.json()["event"]["n"], 2);
+
+    let a = h.invoke("busy", r#"{"exit":true}"#, &[]).await;
+    assert_eq!(a.header("x-amz-function-error"), Some("Unhandled"));
+    assert_eq!(a.json()["errorType"], "Runtime.ExitError");
+    assert!(a.json()["errorMessage"]
+        .as_str()
+        .unwrap()
+        .ends_with("Runtime exited with error: exit status 3"));
+
+    let a = h.invoke("busy", r#"{"n":4}"#, &[]).await;
+    assert_eq!(a.status, 200);
+    let log = h.wait_reports(4).await;
+    assert!(log.contains("init: running as 993:990"), "{log}");
+    assert_eq!(log.matches("Init Duration").count(), 2, "{log}");
+    assert!(!log.contains("Max Memory Used: 0 MB"), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    let start = lines.iter().position(|l| l.starts_with("START")).unwrap();
+    assert!(
+        lines[start + 1].starts_with("handling "),
+        "output after START:\n{log}"
+    );
+    assert!(
+        lines[start + 2].starts_with("END "),
+        "END after output:\n{log}"
+    );
+    eprintln!("{log}");
+
+    h.shutdown().await.unwrap();
+    let left = sh(
+        "docker ps -aq --filter label=dev.lamina.rie=$1",
+        &[&session],
+    );
+    assert!(left.trim().is_empty(), "containers left: {left}");
+    let nets = sh("docker network ls -q --filter name=$1", &[&network]);
+    assert!(nets.trim().is_empty(), "network left: {nets}");
+}
+
+#[tokio::test]
+async fn a_missing_image_is_reported_before_serving() {
+    if !enabled() {
+        return;
+    }
+    let session = new_session_id();
+    let sandbox = Arc::new(DockerSandbox::connect(&session).await.unwrap());
+    let network = sandbox.network().to_owned();
+    let mut f = FunctionConfig::new("ghost");
+    f.image = Some("lamina-no-such-image:nope".into());
+    let bound = Emulator::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let err = bound
+        .serve(vec![f], sandbox, LogSink::discard(), std::future::pending())
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        err.to_string(),
+        "image `lamina-no-such-image:nope` not found in the local Docker Engine: build it with `lamina build --load` or `docker pull` it"
+    );
+    let nets = sh("docker network ls -q --filter name=$1", &[&network]);
+    assert!(nets.trim().is_empty(), "network left: {nets}");
+}

@@ -1,0 +1,148 @@
+//! Command-line surface: the argument structs of every `lamina` command.
+//!
+//! The build arguments double as the schema of `lamina.toml` (serde), as cargo-lambda does, so
+//! a flag and a config key can never mean different things. Validation lives in `config.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+/// Build AWS Lambda container images without a daemon, and run them locally with the cloud's
+/// event flow.
+#[derive(Debug, Parser)]
+#[command(name = "lamina", version, about, long_about = None)]
+pub struct Cli {
+    /// Print machine-readable JSON results instead of progress and prose.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging (-v: debug, -vv: trace). `RUST_LOG` also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Where lamina keeps downloads, layers and images [default: ~/.cache/lamina].
+    #[arg(long, global = true, env = "LAMINA_CACHE", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Where lamina keeps built images and layers [default: CACHE/store].
+    #[arg(long, global = true, env = "LAMINA_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a function image from a handler folder.
+    Build(BuildArgs),
+    /// Serve a function image (or a folder, built first) on the Lambda invoke API.
+    Rie(RieArgs),
+    /// Assemble, lock and list base runtimes.
+    #[command(subcommand)]
+    Base(BaseCommand),
+}
+
+/// Function settings, from flags or from `lamina.toml` (flags win).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionArgs {
+    /// Function name [default: the folder's name].
+    #[arg(long)]
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Base runtime: python3.13 or provided.
+    #[arg(long)]
+    #[serde(default)]
+    pub runtime: Option<String>,
+    /// Handler, e.g. `app.handler` (module.function).
+    #[arg(long)]
+    #[serde(default)]
+    pub handler: Option<String>,
+    /// Memory size in MB (128 to 10240) [default: 128].
+    #[arg(long)]
+    #[serde(default)]
+    pub memory: Option<u64>,
+    /// Timeout in seconds (1 to 900) [default: 3].
+    #[arg(long)]
+    #[serde(default)]
+    pub timeout: Option<f64>,
+    /// Architecture: linux/amd64 or linux/arm64 [default: linux/amd64].
+    #[arg(long)]
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Environment variable baked into the image, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    #[serde(default, deserialize_with = "crate::config::env_table")]
+    pub env: Vec<String>,
+}
+
+/// `lamina build`.
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// The function folder (holds the handler and optionally `lamina.toml`).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Name the image in the local store (and in Docker with --load), e.g. `calculator` or
+    /// `calculator:v2` [default: the function name].
+    #[arg(short, long)]
+    pub tag: Option<String>,
+    /// Also load the image into the local Docker Engine.
+    #[arg(long)]
+    pub load: bool,
+    /// Write the image out: `oci:PATH` (OCI layout folder) or `docker-archive:PATH` (tar).
+    #[arg(long, value_name = "FORMAT:PATH")]
+    pub output: Option<String>,
+    #[command(flatten)]
+    pub function: FunctionArgs,
+}
+
+/// `lamina rie`.
+#[derive(Debug, Clone, Args)]
+pub struct RieArgs {
+    /// An image in the local store or Docker (`calculator`, `calculator:v2`), or a function
+    /// folder, which is built first.
+    pub target: String,
+    /// Port of the invoke API.
+    #[arg(short, long, default_value_t = 9000)]
+    pub port: u16,
+    /// Address of the invoke API. Anything but loopback exposes your function to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Function timeout in seconds [default: the image's, else 3].
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Memory limit in MB [default: the image's, else 128].
+    #[arg(long)]
+    pub memory: Option<u64>,
+    /// Environments run at once; further invokes wait their turn.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Extra environment variable for the function, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// File of KEY=VALUE lines to add to the function's environment.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+}
+
+/// `lamina base …`.
+#[derive(Debug, Subcommand)]
+pub enum BaseCommand {
+    /// List the base runtimes lamina can assemble.
+    List,
+    /// Resolve a base's package list against the Debian mirror and rewrite its lock file.
+    Lock {
+        /// Base name, e.g. python3.13.
+        name: String,
+        /// The `base-images` folder whose recipe and lock to use.
+        #[arg(long, default_value = "base-images")]
+        dir: PathBuf,
+    },
+    /// Download and unpack a base into the cache (what `lamina build` does on first use).
+    Build {
+        /// Base name, e.g. python3.13.
+        name: String,
+        /// Architecture: amd64 or arm64.
+        #[arg(long, default_value = "amd64")]
+        arch: String,
+    },
+}

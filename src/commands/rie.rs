@@ -1,0 +1,119 @@
+//! `lamina rie`: serve an image (built first when given a folder) on the Lambda invoke API,
+//! with environments run as containers in the local Docker Engine.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use lamina_build::pipeline::labels;
+use lamina_rie::docker::DockerSandbox;
+use lamina_rie::{Emulator, FunctionConfig, LogSink};
+
+use super::build::{build_dir, normalise_reference};
+use super::Globals;
+use crate::cli::{FunctionArgs, RieArgs};
+use crate::{config, docker};
+
+/// `lamina rie`.
+pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    let store = globals.store()?;
+    let target = Path::new(&args.target);
+    let (reference, manifest) = if target.is_dir() {
+        let built = build_dir(globals, &store, target, &FunctionArgs::default(), None)?;
+        eprintln!("built {} from {}", built.reference, target.display());
+        (built.reference, Some(built.output.image.manifest_digest))
+    } else {
+        let reference = normalise_reference(&args.target).with_context(|| {
+            format!(
+                "`{}` is neither a function folder nor an image name",
+                args.target
+            )
+        })?;
+        let manifest = store.get_ref(&reference)?;
+        (reference, manifest)
+    };
+
+    // Bind first: a busy port is reported before any container starts.
+    let addr = SocketAddr::new(args.host, args.port);
+    let bound = Emulator::bind(addr).await?;
+
+    let docker = docker::connect().await?;
+    match &manifest {
+        Some(manifest) => {
+            if docker::ensure_loaded(&docker, &store, manifest, &reference).await? {
+                eprintln!("loaded {reference} into Docker");
+            }
+        }
+        None => {
+            if docker::image_id(&docker, &reference).await?.is_none() {
+                bail!(
+                    "image `{reference}` is neither in lamina's store nor in Docker; build it with `lamina build DIR --tag {reference}`"
+                );
+            }
+        }
+    }
+    let image_labels = docker
+        .inspect_image(&reference)
+        .await
+        .with_context(|| format!("cannot inspect image `{reference}`"))?
+        .config
+        .and_then(|c| c.labels)
+        .unwrap_or_default();
+
+    let label_f64 = |key: &str| image_labels.get(key).and_then(|v| v.parse::<f64>().ok());
+    let name = image_labels.get(labels::NAME).cloned().unwrap_or_else(|| {
+        reference
+            .split([':', '/'])
+            .rev()
+            .nth(1)
+            .unwrap_or("function")
+            .to_owned()
+    });
+    let timeout_s = args.timeout.or(label_f64(labels::TIMEOUT)).unwrap_or(3.0);
+    if !(timeout_s > 0.0 && timeout_s <= 900.0) {
+        bail!("--timeout {timeout_s} is outside Lambda's range of 1 to 900 seconds");
+    }
+    let memory_mb = args
+        .memory
+        .or(label_f64(labels::MEMORY).map(|m| m as u64))
+        .unwrap_or(128);
+    if !(128..=10_240).contains(&memory_mb) {
+        bail!("--memory {memory_mb} is outside Lambda's range of 128 to 10240 MB");
+    }
+    let mut env = Vec::new();
+    if let Some(file) = &args.env_file {
+        env.extend(config::read_env_file(file)?);
+    }
+    for pair in &args.env {
+        env.push(lamina_build::pipeline::spec::parse_env_pair(pair)?);
+    }
+
+    let mut function = FunctionConfig::new(name.clone());
+    function.image = Some(reference.clone());
+    function.memory_mb = memory_mb;
+    function.timeout = Duration::from_secs_f64(timeout_s);
+    function.env = env;
+    function.concurrency = args.concurrency;
+    let sandbox = DockerSandbox::connect(&lamina_rie::docker::new_session_id()).await?;
+    if let Err(e) = sandbox.cleanup_stale().await {
+        tracing::warn!("could not remove containers left by an earlier lamina rie: {e}");
+    }
+    let sandbox = Arc::new(sandbox);
+    let local = bound.local_addr();
+    eprintln!(
+        "serving {name} ({reference}) on http://{local}/2015-03-31/functions/function/invocations — Ctrl-C to stop"
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("stopping: removing containers and network");
+    };
+    bound
+        .serve(vec![function], sandbox, LogSink::stdout(), shutdown)
+        .await?;
+    Ok(())
+}

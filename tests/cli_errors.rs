@@ -1,0 +1,105 @@
+//! Bad input gets a clear error naming the problem and the fix, a failing exit code, and
+//! never a panic.
+
+mod common;
+
+use std::net::TcpListener;
+
+use common::*;
+
+fn fails_with(cmd: &mut std::process::Command, needles: &[&str]) {
+    let out = run(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{cmd:?} should fail:\n{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in:\n{stderr}");
+    }
+}
+
+#[test]
+fn missing_folder() {
+    fails_with(
+        lamina().args(["build", "/nonexistent/fn"]),
+        &["/nonexistent/fn", "does not exist"],
+    );
+}
+
+#[test]
+fn no_handler_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("lamina.toml"),
+        "handler = \"app.handler\"\n",
+    )
+    .expect("write");
+    fails_with(
+        lamina().arg("build").arg(dir.path()),
+        &["app.py", "app.handler"],
+    );
+}
+
+#[test]
+fn no_handler_given() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("app.py"), "def handler(e, c): pass\n").expect("write");
+    fails_with(
+        lamina().arg("build").arg(dir.path()),
+        &["no handler", "--handler"],
+    );
+}
+
+#[test]
+fn malformed_handler() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("app.py"), "def handler(e, c): pass\n").expect("write");
+    fails_with(
+        lamina()
+            .arg("build")
+            .arg(dir.path())
+            .args(["--handler", "apphandler"]),
+        &["malformed handler `apphandler`"],
+    );
+}
+
+#[test]
+fn bad_config_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("lamina.toml"), "memory = \"lots\"\n").expect("write");
+    fails_with(lamina().arg("build").arg(dir.path()), &["lamina.toml"]);
+}
+
+#[test]
+fn docker_not_reachable() {
+    fails_with(
+        lamina()
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .args(["rie", "some-image", "--port", &free_port().to_string()]),
+        &["cannot reach the Docker daemon", "/nonexistent/docker.sock"],
+    );
+}
+
+#[test]
+fn port_in_use() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    fails_with(
+        lamina().args(["rie", "some-image", "--port", &port]),
+        &[&port, "in use"],
+    );
+}
+
+#[test]
+fn unknown_image() {
+    require_docker();
+    fails_with(
+        lamina().args([
+            "rie",
+            "lamina-no-such-image:nope",
+            "--port",
+            &free_port().to_string(),
+        ]),
+        &["lamina-no-such-image:nope", "lamina build"],
+    );
+}

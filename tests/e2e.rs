@@ -1,0 +1,280 @@
+//! End to end through the real CLI, the real Docker daemon and the real base runtime:
+//! build the calculator, serve it, invoke it with curl-shaped requests.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const TAG: &str = "lamina-e2e/calculator:test";
+
+fn event(name: &str) -> Vec<u8> {
+    std::fs::read(root().join("examples/calculator/events").join(name)).expect("event file")
+}
+
+fn build_calculator() -> Value {
+    let out = run_ok(
+        lamina()
+            .args(["build", "examples/calculator", "--tag", TAG, "--json"])
+            .current_dir(root()),
+    );
+    serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("--json output is not JSON ({e}): {out}"))
+}
+
+#[test]
+fn build_serve_invoke_calculator() {
+    require_docker();
+    let built = build_calculator();
+    assert_eq!(built["reference"], TAG);
+    let layers = built["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 3, "base, runtime client, code: {built}");
+
+    let mut rie = Rie::start(TAG, &[]);
+
+    // The image Docker runs is the one we built, configured as Lambda's base images are.
+    let inspect: Value =
+        serde_json::from_str(&docker(&["image", "inspect", TAG])).expect("inspect json");
+    let config = &inspect[0]["Config"];
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/var/runtime/lamina-ric"])
+    );
+    assert_eq!(config["Cmd"], serde_json::json!(["app.handler"]));
+    assert_eq!(config["WorkingDir"], "/var/task");
+    let env: Vec<&str> = config["Env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for want in [
+        "LAMBDA_TASK_ROOT=/var/task",
+        "LAMBDA_RUNTIME_DIR=/var/runtime",
+        "LANG=en_US.UTF-8",
+        "TZ=:/etc/localtime",
+    ] {
+        assert!(env.contains(&want), "{want} missing from {env:?}");
+    }
+    assert!(
+        env.iter().any(|e| e.starts_with("PATH=/var/lang/bin:")),
+        "{env:?}"
+    );
+    assert_eq!(
+        inspect[0]["Id"], built["configDigest"],
+        "Docker runs the image lamina built"
+    );
+
+    // The README's curl.
+    let ok = post(
+        rie.port,
+        INVOKE,
+        &[],
+        br#"{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}"#,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(ok.header("x-amz-function-error").is_none());
+    assert_eq!(ok.header("x-amz-executed-version"), Some("$LATEST"));
+    let proxy = ok.json();
+    assert_eq!(proxy["statusCode"], 200);
+    let body: Value =
+        serde_json::from_str(proxy["body"].as_str().expect("body string")).expect("inner json");
+    assert_eq!(body["result"], 2.0);
+    assert!(
+        ok.text().starts_with(r#"{"statusCode": 200, "#),
+        "Python's json.dumps layout: {}",
+        ok.text()
+    );
+
+    // The same function by name, warm: one environment, init reported once.
+    let warm = post(
+        rie.port,
+        "/2015-03-31/functions/calculator/invocations",
+        &[],
+        &event("divide.json"),
+    );
+    assert_eq!(warm.status, 200, "{}", warm.text());
+
+    // An unhandled exception: 200, X-Amz-Function-Error, the AWS Python error shape.
+    let err = post(rie.port, INVOKE, &[], &event("divide-by-zero.json"));
+    assert_eq!(err.status, 200, "{}", err.text());
+    assert_eq!(err.header("x-amz-function-error"), Some("Unhandled"));
+    let e = err.json();
+    assert_eq!(e["errorType"], "ZeroDivisionError");
+    assert_eq!(e["errorMessage"], "float division by zero");
+    let trace = e["stackTrace"].as_array().expect("stackTrace is a list");
+    assert!(
+        trace
+            .iter()
+            .any(|f| f.as_str().is_some_and(|s| s.contains("/var/task/app.py"))),
+        "the stack names the handler file: {e}"
+    );
+    assert!(
+        e["requestId"].as_str().is_some_and(|id| id.len() == 36),
+        "{e}"
+    );
+
+    // Platform log lines, in the cloud's order, Init Duration on the first invoke only.
+    let out = rie.wait_stdout(
+        &format!("END RequestId: {}", e["requestId"].as_str().unwrap_or("")),
+        Duration::from_secs(10),
+    );
+    let starts = out
+        .lines()
+        .filter(|l| l.starts_with("START RequestId: "))
+        .count();
+    let reports: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("REPORT RequestId: "))
+        .collect();
+    assert_eq!(starts, 3, "{out}");
+    assert_eq!(reports.len(), 3, "{out}");
+    assert!(reports[0].contains("\tInit Duration: "), "{}", reports[0]);
+    assert!(
+        !reports[1].contains("Init Duration"),
+        "warm invoke has no init: {}",
+        reports[1]
+    );
+    assert!(
+        reports[0].contains("\tMemory Size: 128 MB\t"),
+        "{}",
+        reports[0]
+    );
+    assert!(
+        reports[0].ends_with('\t'),
+        "REPORT ends with a tab: {:?}",
+        reports[0]
+    );
+    assert!(
+        out.contains("[ERROR] ZeroDivisionError: float division by zero"),
+        "{out}"
+    );
+    let first_start = out.find("START RequestId:").expect("start");
+    let first_end = out.find("END RequestId:").expect("end");
+    let logged = out.find("[INFO]").expect("the handler's logger.info line");
+    assert!(
+        first_start < logged && logged < first_end,
+        "function output sits between START and END:\n{out}"
+    );
+
+    // Ctrl-C removes the containers and the network.
+    let status = rie.interrupt();
+    assert!(
+        status.success(),
+        "lamina rie exit: {status}\n{}",
+        rie.stderr()
+    );
+    let left = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("ancestor={TAG}"),
+        "--format",
+        "{{.ID}}",
+    ]);
+    assert!(left.trim().is_empty(), "containers left behind: {left}");
+    let nets = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        "name=lamina-",
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert!(nets.trim().is_empty(), "networks left behind: {nets}");
+}
+
+#[test]
+fn same_inputs_same_digest() {
+    let a = tempfile::tempdir().expect("tmp");
+    let b = tempfile::tempdir().expect("tmp");
+    let build = |store: &std::path::Path| -> Value {
+        let out = run_ok(
+            lamina()
+                .env("LAMINA_STORE", store)
+                .args(["build", "examples/calculator", "--json"])
+                .current_dir(root()),
+        );
+        serde_json::from_str(out.trim()).expect("json")
+    };
+    let first = build(a.path());
+    let second = build(b.path());
+    assert!(
+        first["layers"]
+            .as_array()
+            .is_some_and(|l| l.iter().all(|l| l["cached"] == false)),
+        "{first}"
+    );
+    assert_eq!(
+        first["manifestDigest"], second["manifestDigest"],
+        "two fresh stores, one digest"
+    );
+
+    // A one-line change rebuilds only the code layer and changes the digest.
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_tree(&root().join("examples/calculator"), dir.path());
+    let app = dir.path().join("app.py");
+    let mut text = std::fs::read_to_string(&app).expect("read");
+    text.push_str("\n# changed\n");
+    std::fs::write(&app, text).expect("write");
+    let out = run_ok(
+        lamina()
+            .env("LAMINA_STORE", a.path())
+            .args(["build", "--json"])
+            .arg(dir.path())
+            .args(["--name", "calculator"]),
+    );
+    let third: Value = serde_json::from_str(out.trim()).expect("json");
+    let cached: Vec<bool> = third["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| l["cached"] == true)
+        .collect();
+    assert_eq!(cached, vec![true, true, false], "{third}");
+    assert_ne!(third["manifestDigest"], first["manifestDigest"]);
+}
+
+#[test]
+fn oci_layout_output() {
+    let out_dir = tempfile::tempdir().expect("tmp");
+    let layout = out_dir.path().join("calc-oci");
+    let out = run_ok(
+        lamina()
+            .args(["build", "examples/calculator", "--json", "--output"])
+            .arg(format!("oci:{}", layout.display()))
+            .current_dir(root()),
+    );
+    let built: Value = serde_json::from_str(out.trim()).expect("json");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json"))
+            .expect("index json");
+    assert_eq!(index["manifests"][0]["digest"], built["manifestDigest"]);
+    assert_eq!(
+        index["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let digest = built["manifestDigest"].as_str().expect("digest");
+    let manifest_path = layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(manifest_path).expect("manifest")).expect("json");
+    for layer in manifest["layers"].as_array().expect("layers") {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
+        let hex = layer["digest"]
+            .as_str()
+            .expect("digest")
+            .trim_start_matches("sha256:")
+            .to_owned();
+        let size = std::fs::metadata(layout.join("blobs/sha256").join(hex))
+            .expect("blob")
+            .len();
+        assert_eq!(Some(size), layer["size"].as_u64());
+    }
+}
