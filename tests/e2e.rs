@@ -118,7 +118,10 @@ fn build_serve_invoke_calculator() {
 
     // Platform log lines, in the cloud's order, Init Duration on the first invoke only.
     let out = rie.wait_stdout(
-        &format!("END RequestId: {}", e["requestId"].as_str().unwrap_or("")),
+        &format!(
+            "REPORT RequestId: {}",
+            e["requestId"].as_str().unwrap_or("")
+        ),
         Duration::from_secs(10),
     );
     let starts = out

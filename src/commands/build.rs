@@ -52,7 +52,10 @@ pub fn build_dir(
     tag: Option<&str>,
 ) -> Result<Built> {
     let spec = config::resolve(dir, flags)?;
-    let reference = normalise_reference(tag.unwrap_or(&spec.name))?;
+    let reference = match tag {
+        Some(tag) => normalise_reference(tag)?,
+        None => normalise_reference(&reference_from_name(&spec.name))?,
+    };
     let progress = Progress::new(globals.json, &format!("building {reference}"));
     let inputs = BuildInputs {
         dir,
@@ -208,6 +211,18 @@ pub fn normalise_reference(reference: &str) -> Result<String> {
     Ok(format!("{repo}:{tag}"))
 }
 
+/// An image name for a function name: Docker wants lowercase and no leading or trailing
+/// separators (`My_Func` → `my_func`, `.tmpX` → `tmpx`).
+fn reference_from_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let trimmed = lower.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.is_empty() {
+        "function".into()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
 /// `SOURCE_DATE_EPOCH`, or 0: the same inputs give the same digest on any day.
 fn source_date_epoch() -> Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -236,6 +251,14 @@ mod tests {
         );
         assert!(normalise_reference("Calc").is_err());
         assert!(normalise_reference("calc:").is_err());
+    }
+
+    #[test]
+    fn names_become_references() {
+        assert_eq!(reference_from_name("My_Func"), "my_func");
+        assert_eq!(reference_from_name("-tmpAbC"), "tmpabc");
+        assert_eq!(reference_from_name("__"), "function");
+        assert!(normalise_reference(&reference_from_name("-x-")).is_ok());
     }
 
     #[test]

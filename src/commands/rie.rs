@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use lamina_build::pipeline::labels;
 use lamina_rie::docker::DockerSandbox;
-use lamina_rie::{Emulator, FunctionConfig, LogSink};
+use lamina_rie::{Emulator, FunctionConfig, LogEvent, LogSink};
 
 use super::build::{build_dir, normalise_reference};
 use super::Globals;
@@ -113,7 +113,32 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         eprintln!("stopping: removing containers and network");
     };
     bound
-        .serve(vec![function], sandbox, LogSink::stdout(), shutdown)
+        .serve(vec![function], sandbox, log_sink(), shutdown)
         .await?;
     Ok(())
+}
+
+/// Function logs on stdout. Lambda's runtimes join a multi-line record (a traceback) with
+/// `\r` so that CloudWatch keeps it as one event (language-runtimes.md §8); on a terminal a
+/// bare `\r` would make the lines overwrite each other, so there it is shown as a newline.
+/// Piped output keeps the bytes exactly as the function wrote them.
+fn log_sink() -> LogSink {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stdout().is_terminal() {
+        return LogSink::stdout();
+    }
+    LogSink::new(|event| {
+        let mut out = std::io::stdout().lock();
+        let _ = match event {
+            LogEvent::Platform { line, .. } => writeln!(out, "{line}"),
+            LogEvent::Output { bytes, .. } => {
+                let shown: Vec<u8> = bytes
+                    .iter()
+                    .map(|&b| if b == b'\r' { b'\n' } else { b })
+                    .collect();
+                out.write_all(&shown)
+            }
+        };
+        let _ = out.flush();
+    })
 }

@@ -170,7 +170,8 @@ pub struct Rie {
 }
 
 impl Rie {
-    /// Start `lamina rie TARGET --port P ARGS…` and wait until the invoke API accepts.
+    /// Start `lamina rie TARGET --port P ARGS…` and wait until it says it is serving (the
+    /// port is bound earlier, before the image is loaded into Docker).
     pub fn start(target: &str, args: &[&str]) -> Rie {
         let port = free_port();
         let mut child = lamina()
@@ -190,7 +191,9 @@ impl Rie {
         };
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
-            if TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok() {
+            if rie.stderr().contains("serving ")
+                && TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok()
+            {
                 return rie;
             }
             if let Ok(Some(status)) = rie.child.try_wait() {

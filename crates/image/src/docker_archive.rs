@@ -72,8 +72,8 @@ pub fn write_docker_archive<W: Write>(
         source: e,
     };
     let mut tar = tarball::builder(out);
-    tarball::append_dir(&mut tar, "blobs", ARCHIVE_MTIME).map_err(tar_err)?;
-    tarball::append_dir(&mut tar, "blobs/sha256", ARCHIVE_MTIME).map_err(tar_err)?;
+    tarball::append_dir(&mut tar, "blobs", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
+    tarball::append_dir(&mut tar, "blobs/sha256", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
     for (digest, size) in &blobs.all {
         let file = store.open_blob(digest)?;
         let n = tarball::append_file(

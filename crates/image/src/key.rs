@@ -61,7 +61,7 @@ impl LayerPlan {
             let content = match kind {
                 EntryKind::File { source, size, .. } => Some(hash_file(source, *size)?),
                 EntryKind::Bytes { data, .. } => Some(Digest::sha256_of(data)),
-                EntryKind::Dir | EntryKind::Symlink { .. } => None,
+                EntryKind::Dir | EntryKind::SharedDir | EntryKind::Symlink { .. } => None,
             };
             key.entry(path, kind, content.as_ref());
         }

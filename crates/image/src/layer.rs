@@ -23,7 +23,7 @@ use crate::tarball;
 
 /// Identifies the tar dialect and gzip backend; part of every input key, so changing how layers
 /// are written (and thus their digests) invalidates the cache. Bump on any output change.
-pub const WRITER_VERSION: &str = "lamina-layer/1 tar=gnu gzip=flate2-zlib-rs";
+pub const WRITER_VERSION: &str = "lamina-layer/2 tar=gnu gzip=flate2-zlib-rs";
 
 /// Default gzip level: 1, the fastest, matching the `pigz -1` throughput target. The compressed
 /// digest depends on it (only the diffID is level-independent).
@@ -83,7 +83,8 @@ impl LayerPlan {
         let entries: u64 = self
             .entries()
             .map(|(path, kind)| {
-                let path_len = path.len() + usize::from(*kind == EntryKind::Dir);
+                let is_dir = matches!(kind, EntryKind::Dir | EntryKind::SharedDir);
+                let path_len = path.len() + usize::from(is_dir);
                 let link_len = match kind {
                     EntryKind::Symlink { target } => target.len(),
                     _ => 0,
@@ -176,8 +177,8 @@ fn write_entries<W: Write>(
             source: e,
         };
         let content = match kind {
-            EntryKind::Dir => {
-                tarball::append_dir(tar, path, mtime).map_err(entry_err)?;
+            EntryKind::Dir | EntryKind::SharedDir => {
+                tarball::append_dir(tar, path, kind.mode(), mtime).map_err(entry_err)?;
                 None
             }
             EntryKind::Symlink { target } => {

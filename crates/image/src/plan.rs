@@ -19,12 +19,18 @@ pub const MODE_EXEC: u32 = 0o755;
 pub const MODE_FILE: u32 = 0o644;
 /// Mode of symlinks (what GNU tar and Docker record).
 pub const MODE_LINK: u32 = 0o777;
+/// Mode of shared scratch directories such as `/tmp`: world-writable with the sticky bit.
+/// The one exception to 0755/0644, kept because Docker gives a `/tmp` tmpfs the image's mode
+/// for it, so a non-root function could not write to `/tmp` otherwise.
+pub const MODE_SHARED_DIR: u32 = 0o1777;
 
 /// One entry of a layer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryKind {
     /// A directory (mode 0755).
     Dir,
+    /// A world-writable sticky directory such as `/tmp` (mode 1777).
+    SharedDir,
     /// A regular file streamed from the host at write time.
     File {
         /// Host path to read.
@@ -52,7 +58,7 @@ impl EntryKind {
     /// Short name used in messages and in the cache key.
     pub fn name(&self) -> &'static str {
         match self {
-            EntryKind::Dir => "directory",
+            EntryKind::Dir | EntryKind::SharedDir => "directory",
             EntryKind::File { .. } | EntryKind::Bytes { .. } => "file",
             EntryKind::Symlink { .. } => "symlink",
         }
@@ -62,6 +68,7 @@ impl EntryKind {
     pub fn mode(&self) -> u32 {
         match self {
             EntryKind::Dir => MODE_EXEC,
+            EntryKind::SharedDir => MODE_SHARED_DIR,
             EntryKind::File { executable, .. } | EntryKind::Bytes { executable, .. } => {
                 if *executable {
                     MODE_EXEC
@@ -78,7 +85,7 @@ impl EntryKind {
         match self {
             EntryKind::File { size, .. } => *size,
             EntryKind::Bytes { data, .. } => data.len() as u64,
-            EntryKind::Dir | EntryKind::Symlink { .. } => 0,
+            EntryKind::Dir | EntryKind::SharedDir | EntryKind::Symlink { .. } => 0,
         }
     }
 }
@@ -125,6 +132,11 @@ impl LayerPlan {
     /// Add a directory (and its parents).
     pub fn add_dir(&mut self, path: &str) -> Result<()> {
         self.insert(path, EntryKind::Dir)
+    }
+
+    /// Add a world-writable sticky directory such as `/tmp` (mode 1777).
+    pub fn add_shared_dir(&mut self, path: &str) -> Result<()> {
+        self.insert(path, EntryKind::SharedDir)
     }
 
     /// Add a host file; it is executable in the image if any x bit is set on the host.
@@ -253,7 +265,15 @@ impl LayerPlan {
                 format!("{dest}/{rel_str}")
             };
             if ft.is_dir() {
-                self.add_dir(&in_image)?;
+                let mode = fs::symlink_metadata(&host)
+                    .map_err(Error::io("read metadata of", &host))?
+                    .permissions()
+                    .mode();
+                if mode & MODE_SHARED_DIR == MODE_SHARED_DIR {
+                    self.add_shared_dir(&in_image)?;
+                } else {
+                    self.add_dir(&in_image)?;
+                }
                 self.walk(&host, &rel_child, dest, skip, policy)?;
             } else if ft.is_file() {
                 self.add_file(&in_image, &host)?;
@@ -292,7 +312,8 @@ impl LayerPlan {
                 self.entries.insert(path.to_string(), kind);
                 Ok(())
             }
-            Some(EntryKind::Dir) if kind == EntryKind::Dir => Ok(()),
+            // A directory already planned (plain or shared) satisfies a parent insertion.
+            Some(EntryKind::Dir | EntryKind::SharedDir) if kind == EntryKind::Dir => Ok(()),
             Some(existing) => Err(Error::PathConflict {
                 path: path.to_string(),
                 existing: existing.name(),

@@ -30,8 +30,13 @@ fn header(kind: EntryType, mode: u32, size: u64, mtime: u64) -> Header {
 }
 
 /// Append a directory; `path` has no trailing slash, the entry name gets one.
-pub(crate) fn append_dir<W: Write>(b: &mut Builder<W>, path: &str, mtime: u64) -> io::Result<()> {
-    let mut h = header(EntryType::Directory, 0o755, 0, mtime);
+pub(crate) fn append_dir<W: Write>(
+    b: &mut Builder<W>,
+    path: &str,
+    mode: u32,
+    mtime: u64,
+) -> io::Result<()> {
+    let mut h = header(EntryType::Directory, mode, 0, mtime);
     b.append_data(&mut h, format!("{path}/"), io::empty())
 }
 

@@ -336,3 +336,30 @@ fn dotdot_and_absolute_plan_paths_are_refused() {
     ));
     assert!(plan.is_empty());
 }
+
+#[test]
+fn sticky_world_writable_dirs_keep_1777_and_others_are_normalised() {
+    let src = tempfile::tempdir().unwrap();
+    fs::create_dir(src.path().join("tmp")).unwrap();
+    fs::set_permissions(src.path().join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::create_dir(src.path().join("open")).unwrap();
+    fs::set_permissions(src.path().join("open"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::write(src.path().join("tmp/f"), b"x").unwrap();
+    let mut plan = LayerPlan::new();
+    plan.add_tree(src.path(), "", &|_, _| false).unwrap();
+    let (_d, store) = fresh_store();
+    let (desc, _) = write_layer(&store, &plan, &LayerSettings::default()).unwrap();
+    let modes: Vec<(String, u32)> = read_layer(&store, &desc.digest)
+        .into_iter()
+        .map(|e| (e.path, e.mode))
+        .collect();
+    assert_eq!(
+        modes,
+        vec![
+            ("open/".into(), 0o755),
+            ("tmp/".into(), 0o1777),
+            ("tmp/f".into(), 0o644)
+        ]
+    );
+    assert_eq!(plan.uncompressed_estimate(), desc.uncompressed_size);
+}

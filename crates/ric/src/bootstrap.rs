@@ -3,8 +3,9 @@
 //! The RIC replaces itself with it (`execve`), as `/lambda-entrypoint.sh` does on AWS's base
 //! images: same pid (so signals and exit status are the runtime's own), same environment,
 //! plus `_HANDLER` when a handler was given, and no arguments.
-// TODO(embedded mode): without AWS_LAMBDA_RUNTIME_API the RIC will serve the Runtime API
-// itself and must then spawn and supervise the bootstrap as a child instead of exec'ing it.
+//!
+//! In embedded mode the emulator runs a second `lamina-ric` as its runtime, and that one execs
+//! the bootstrap: the emulator supervises it as a child like any other runtime.
 
 use std::os::unix::process::CommandExt;
 

@@ -2,7 +2,9 @@
 //!
 //! Usage: `lamina-ric [HANDLER]` (the image's `ENTRYPOINT` is `/var/runtime/lamina-ric` and its
 //! `CMD` the handler). It connects to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`
-//! and runs handlers with one of four runtime kinds (`config::RuntimeKind`).
+//! and runs handlers with one of four runtime kinds (`config::RuntimeKind`). Without
+//! `AWS_LAMBDA_RUNTIME_API` it is its own emulator, serving the invoke API on `:8080` like
+//! `aws-lambda-rie` (`embedded`, which lists the variables that mode reads).
 //!
 //! Environment read by the RIC itself (everything is also passed through to workers):
 //! `AWS_LAMBDA_RUNTIME_API`, `_HANDLER` (when no argument), `LAMBDA_TASK_ROOT`
@@ -18,13 +20,13 @@
 mod bootstrap;
 mod client;
 mod config;
+mod embedded;
 mod exec;
 mod framing;
 mod process;
 mod python;
+mod reaper;
 mod runtime;
-
-use lamina_runtime_api::env;
 
 use crate::client::RuntimeClient;
 use crate::config::{Config, RuntimeKind};
@@ -45,13 +47,7 @@ fn main() {
         }
     };
     let Some(api) = config.api else {
-        eprintln!(
-            "lamina-ric: {} is not set. The embedded emulator is not in this build yet; run the \
-             image under `lamina rie`, or set {} to the Runtime API's host:port",
-            env::RUNTIME_API,
-            env::RUNTIME_API
-        );
-        std::process::exit(EXIT_USAGE);
+        std::process::exit(embedded::run(&args, &config.handler));
     };
     if config.kind == RuntimeKind::Bootstrap {
         std::process::exit(bootstrap::exec(&config));

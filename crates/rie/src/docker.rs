@@ -331,11 +331,13 @@ impl Sandbox for DockerSandbox {
                     return Err(failed(format!("attach to container {name}"))(e));
                 }
             };
-            let started_at = Instant::now();
             if let Err(e) = self.docker.start_container(&id, None).await {
                 remove(&self.docker, &id).await;
                 return Err(failed(format!("start container {name}"))(e));
             }
+            // Init Duration counts the runtime's init, not the sandbox's provisioning (the
+            // cloud's figure excludes it): start the clock once the daemon says it started.
+            let started_at = Instant::now();
             let output = attached
                 .output
                 .take_while(|r| std::future::ready(r.is_ok()))

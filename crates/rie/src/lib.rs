@@ -26,6 +26,7 @@ pub mod error;
 mod http_util;
 mod invoke_api;
 pub mod logs;
+mod pgroup;
 mod pool;
 pub mod process;
 mod runtime_api;

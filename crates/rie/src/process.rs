@@ -1,13 +1,18 @@
 //! [`ProcessSandbox`]: environments as local child processes on 127.0.0.1.
 //!
 //! Used by tests and by `lamina-ric`'s embedded emulator, where the "sandbox" is the
-//! container lamina-ric already runs in. It enforces no memory limit; peak memory is the
-//! process's `VmHWM` (peak resident set) from `/proc`.
+//! container lamina-ric already runs in. Each runtime leads a process group of its own, so a
+//! kill (timeout, crash, shutdown) takes its workers along; when the leader exits by itself
+//! the rest of its group is killed too, as the cloud ends a whole sandbox.
+//!
+//! It isolates nothing and enforces no memory limit (the memory size is only reported);
+//! Max Memory Used is the sum of the group's peak resident sets (`VmHWM`) from `/proc`.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -19,20 +24,35 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::config::FunctionConfig;
 use crate::error::{Error, Result};
+use crate::pgroup::{group_peak_bytes, kill_group};
 use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started};
 
-/// Runs each environment as a child process of this one, inheriting its environment plus the
-/// platform's variables.
+/// Runs each environment as a child process of this one (and leader of its own process
+/// group), inheriting this process's environment plus the platform's variables.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessSandbox {
     command: Vec<String>,
+    live: Arc<LiveGroups>,
+}
+
+/// The process groups of the runtimes still running, by group id, with their exit cells.
+#[derive(Debug, Default)]
+struct LiveGroups(Mutex<HashMap<u32, ExitCell>>);
+
+impl LiveGroups {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ExitCell>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl ProcessSandbox {
     /// A sandbox running `command` (program then arguments) unless a function overrides it
     /// with [`FunctionConfig::command`].
     pub fn new(command: Vec<String>) -> Self {
-        Self { command }
+        Self {
+            command,
+            live: Arc::default(),
+        }
     }
 
     fn command_for<'a>(&'a self, over: Option<&'a Vec<String>>) -> Option<&'a [String]> {
@@ -77,12 +97,14 @@ impl Sandbox for ProcessSandbox {
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
+                .process_group(0)
                 .kill_on_drop(true);
             let started_at = Instant::now();
             let mut child = cmd.spawn().map_err(|source| Error::Spawn {
                 program: argv[0].clone(),
                 source,
             })?;
+            // Only 0 when the child was already reaped, which cannot happen before a wait.
             let pid = child.id().unwrap_or(0);
             let (tx, rx) = mpsc::channel::<Bytes>(64);
             if let Some(out) = child.stdout.take() {
@@ -98,7 +120,14 @@ impl Sandbox for ProcessSandbox {
                 kill: Arc::new(Notify::new()),
                 peak: AtomicU64::new(0),
             });
-            tokio::spawn(supervise(child, handle.exit.clone(), handle.kill.clone()));
+            self.live.lock().insert(pid, handle.exit.clone());
+            tokio::spawn(supervise(
+                child,
+                pid,
+                handle.exit.clone(),
+                handle.kill.clone(),
+                self.live.clone(),
+            ));
             let output = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|b| (b, rx))
             })
@@ -111,8 +140,18 @@ impl Sandbox for ProcessSandbox {
         })
     }
 
+    /// Kill every runtime still running, with its group, and wait until each is reaped.
     fn shutdown(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            let live: Vec<(u32, ExitCell)> = self.live.lock().drain().collect();
+            for (pgid, _) in &live {
+                kill_group(*pgid);
+            }
+            for (_, exit) in live {
+                exit.wait().await;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -130,14 +169,30 @@ async fn forward(mut from: impl AsyncRead + Unpin, to: mpsc::Sender<Bytes>) {
     }
 }
 
-async fn supervise(mut child: Child, exit: ExitCell, kill: Arc<Notify>) {
+/// Wait for the runtime `child`, leader of group `pgid`, killing the group when asked; once
+/// the leader is gone, kill what is left of its group (a worker it spawned), then record how
+/// it ended.
+///
+/// The group is killed after the leader was reaped: were every member gone by then and the
+/// number reused by a new group leader, that group would be hit. Pids wrap only after
+/// `pid_max` new processes, and the window is microseconds.
+async fn supervise(
+    mut child: Child,
+    pgid: u32,
+    exit: ExitCell,
+    kill: Arc<Notify>,
+    live: Arc<LiveGroups>,
+) {
     let status = tokio::select! {
         s = child.wait() => s,
         () = kill.notified() => {
+            kill_group(pgid);
             let _ = child.start_kill();
             child.wait().await
         }
     };
+    kill_group(pgid);
+    live.lock().remove(&pgid);
     exit.set(match status {
         Ok(s) => from_std(s),
         Err(_) => ExitStatus::Signal(9),
@@ -179,11 +234,8 @@ impl SandboxHandle for ProcessHandle {
     fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async move {
             if self.exit.get().is_none() {
-                let path = format!("/proc/{}/status", self.pid);
-                if let Ok(text) = tokio::fs::read_to_string(path).await {
-                    if let Some(kb) = vm_hwm_kb(&text) {
-                        self.peak.fetch_max(kb * 1024, Ordering::Relaxed);
-                    }
+                if let Some(bytes) = group_peak_bytes(self.pid).await {
+                    self.peak.fetch_max(bytes, Ordering::Relaxed);
                 }
             }
             match self.peak.load(Ordering::Relaxed) {
@@ -191,24 +243,5 @@ impl SandboxHandle for ProcessHandle {
                 n => Some(n),
             }
         })
-    }
-}
-
-fn vm_hwm_kb(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn parses_vm_hwm() {
-        assert_eq!(
-            super::vm_hwm_kb("Name:\tx\nVmHWM:\t   5120 kB\nVmRSS:\t1 kB\n"),
-            Some(5120)
-        );
     }
 }

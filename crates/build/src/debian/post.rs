@@ -14,8 +14,9 @@ use super::error::{io_err, Error, Result};
 use super::recipe::{PostStep, Recipe};
 use super::unpack::{prepare_dest, resolve_in_root, set_mode};
 
-/// Applies `recipe.post` to the rootfs at `root`, in order.
-pub(crate) fn apply(recipe: &Recipe, root: &Path) -> Result<()> {
+/// Applies `recipe.post` to the rootfs at `root` (built for Debian architecture `arch`), in
+/// order.
+pub(crate) fn apply(recipe: &Recipe, root: &Path, arch: &str) -> Result<()> {
     for step in &recipe.post {
         match step {
             PostStep::Symlink { path, target } => {
@@ -39,6 +40,7 @@ pub(crate) fn apply(recipe: &Recipe, root: &Path) -> Result<()> {
                 set_mode(&dest, *mode)?;
             }
             PostStep::CaBundle { from, path } => ca_bundle(recipe, root, from, path)?,
+            PostStep::PyCompile { python, dirs } => py_compile(recipe, root, arch, python, dirs)?,
         }
     }
     Ok(())
@@ -124,7 +126,7 @@ mod tests {
              [[post]]\nkind = \"file\"\npath = \"etc/group\"\ncontent = \"root:x:0:\\n\"\n\
              [[post]]\nkind = \"ca-bundle\"\n",
         );
-        apply(&r, root.path()).unwrap();
+        apply(&r, root.path(), "amd64").unwrap();
         let p = root.path();
         assert_eq!(
             fs::read_link(p.join("usr/bin/python3")).unwrap(),
@@ -147,9 +149,89 @@ mod tests {
     #[test]
     fn empty_ca_bundle_names_the_package() {
         let root = tempfile::tempdir().unwrap();
-        let err = apply(&recipe("[[post]]\nkind = \"ca-bundle\"\n"), root.path()).unwrap_err();
+        let err = apply(
+            &recipe("[[post]]\nkind = \"ca-bundle\"\n"),
+            root.path(),
+            "amd64",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("ca-certificates"), "{err}");
     }
 
     use std::os::unix::fs::PermissionsExt;
+}
+
+/// The dynamic loader and library directory of a Debian architecture, if this host can run
+/// that architecture's binaries natively.
+fn native_loader(arch: &str) -> Option<(&'static str, &'static str)> {
+    match (arch, std::env::consts::ARCH) {
+        ("amd64", "x86_64") => Some(("usr/lib64/ld-linux-x86-64.so.2", "usr/lib/x86_64-linux-gnu")),
+        ("arm64", "aarch64") => {
+            Some(("usr/lib/ld-linux-aarch64.so.1", "usr/lib/aarch64-linux-gnu"))
+        }
+        _ => None,
+    }
+}
+
+/// Runs the rootfs's interpreter through the rootfs's own loader (no chroot, no root, no
+/// daemon): `compileall` with `unchecked-hash` pycs, whose content does not depend on source
+/// mtimes (the layer writer resets them), and with the rootfs prefix stripped from the paths
+/// recorded for tracebacks.
+fn py_compile(
+    recipe: &Recipe,
+    root: &Path,
+    arch: &str,
+    python: &str,
+    dirs: &[String],
+) -> Result<()> {
+    let Some((loader, libdir)) = native_loader(arch) else {
+        tracing::warn!(
+            recipe = %recipe.name,
+            arch,
+            "not byte-compiling Python: this host cannot run {arch} binaries; cold starts will compile in memory"
+        );
+        return Ok(());
+    };
+    let fail = |reason: String| Error::PostStep {
+        recipe: recipe.name.clone(),
+        step: "py-compile".to_owned(),
+        reason,
+    };
+    let mut cmd = std::process::Command::new(root.join(loader));
+    cmd.arg("--library-path")
+        .arg(root.join(libdir))
+        .arg(root.join(python))
+        .args([
+            "-s",
+            "-m",
+            "compileall",
+            "-q",
+            "-f",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+        ])
+        .arg(root)
+        .args(["-p", "/"])
+        .args(dirs.iter().map(|d| root.join(d)))
+        .env_clear()
+        .env("PYTHONHOME", root.join("usr"))
+        .env("LC_ALL", "C.UTF-8")
+        .env("PYTHONHASHSEED", "0")
+        // The compiler's own imports must not leave timestamp pycs (mtime-dependent, so
+        // neither reproducible nor valid once the layer writer resets mtimes); `-f` then
+        // compiles every file afresh.
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = cmd
+        .output()
+        .map_err(|e| fail(format!("cannot run {}: {e}", root.join(python).display())))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        return Err(fail(format!(
+            "compileall failed ({}): {stderr}{stdout}",
+            out.status
+        )));
+    }
+    Ok(())
 }

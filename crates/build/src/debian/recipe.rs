@@ -86,6 +86,16 @@ pub enum PostStep {
         #[serde(default = "default_ca_path")]
         path: String,
     },
+    /// Byte-compile Python sources with the rootfs's own interpreter (what Debian's
+    /// `py3compile` trigger does), so imports need not compile on every cold start in a
+    /// read-only filesystem. Runs only when the rootfs's architecture is the host's; skipped
+    /// with a warning otherwise.
+    PyCompile {
+        /// The interpreter, relative to the rootfs (e.g. `usr/bin/python3.13`).
+        python: String,
+        /// Directories to compile, relative to the rootfs.
+        dirs: Vec<String>,
+    },
 }
 
 impl PostStep {
@@ -96,6 +106,7 @@ impl PostStep {
             PostStep::Dir { .. } => "dir",
             PostStep::File { .. } => "file",
             PostStep::CaBundle { .. } => "ca-bundle",
+            PostStep::PyCompile { .. } => "py-compile",
         }
     }
 
@@ -104,6 +115,10 @@ impl PostStep {
             PostStep::Symlink { path, .. } | PostStep::Dir { path, .. } => vec![path],
             PostStep::File { path, .. } => vec![path],
             PostStep::CaBundle { from, path } => vec![from, path],
+            PostStep::PyCompile { python, dirs } => std::iter::once(python)
+                .chain(dirs)
+                .map(String::as_str)
+                .collect(),
         }
     }
 }

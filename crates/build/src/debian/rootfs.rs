@@ -156,7 +156,7 @@ fn build(recipe: &Recipe, arch: &str, debs: &[PathBuf], dir: &Path) -> Result<Ma
         bytes += unpack_deb(deb, &root, &filter)?.bytes;
     }
     merged_usr_links(&root)?;
-    super::post::apply(recipe, &root)?;
+    super::post::apply(recipe, &root, arch)?;
     if dir.exists() {
         // A previous build died between rename and marker; start over.
         fs::remove_dir_all(dir).map_err(io_err("remove incomplete rootfs", dir))?;

@@ -23,7 +23,7 @@ use super::error::{io_err, Error, Result};
 
 /// Bumped whenever unpacking or post-steps change what a rootfs contains; part of the
 /// rootfs cache key.
-pub(crate) const UNPACKER_VERSION: u32 = 1;
+pub(crate) const UNPACKER_VERSION: u32 = 2;
 
 /// Top-level directories that live under `/usr` on a merged-usr system.
 const MERGED: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32"];

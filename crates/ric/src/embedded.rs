@@ -1,0 +1,325 @@
+//! Embedded mode: `lamina-ric` started without `AWS_LAMBDA_RUNTIME_API` (a plain
+//! `docker run -p 9000:8080 IMAGE`) is its own emulator, as AWS's base images are with
+//! `aws-lambda-rie`: it serves the invoke API and runs *itself*, with the same arguments,
+//! as the runtime of a [`ProcessSandbox`] against a Runtime API on 127.0.0.1.
+//!
+//! Read from the environment (all of which also reaches the runtime):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `LAMINA_RIE_PORT` | invoke API port (`0`: any free one) | `8080` |
+//! | `LAMINA_RIE_HOST` | invoke API address | `0.0.0.0` |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | function name (the `function` path alias always works) | `function` |
+//! | `AWS_LAMBDA_FUNCTION_TIMEOUT` | timeout in seconds, fractions allowed, at most 900 | `300` |
+//! | `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | memory in MB, 128–10,240: reported, **not enforced** | `3008` |
+//! | `AWS_REGION` (else `AWS_DEFAULT_REGION`) | region in ARNs | `us-east-1` |
+//!
+//! The defaults are `aws-lambda-rie`'s, not the cloud's (3 s, 128 MB): a plain `docker run`
+//! of a lamina image behaves like one of an AWS base image. The RIC cannot see the image's
+//! labels, so `lamina.toml`'s memory and timeout apply only under `lamina rie`; pass them
+//! with `docker run -e` here. Unlike `aws-lambda-rie`, a malformed value is a clear error at
+//! start, never a panic.
+//!
+//! `0.0.0.0` is right inside a container, where Docker's port publishing must reach the port;
+//! on a host, set `LAMINA_RIE_HOST=127.0.0.1`. Output of the runtime and the `START`/`END`/
+//! `REPORT` lines go to stdout. SIGTERM or SIGINT stop serving, kill the runtime's process
+//! group and exit 0; a second one exits at once. As PID 1 it also reaps the orphans the
+//! killed groups leave (`reaper`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lamina_rie::config::{DEFAULT_REGION, MAX_MEMORY_MB, MAX_TIMEOUT};
+use lamina_rie::{Emulator, FunctionConfig, LogSink, ProcessSandbox};
+use lamina_runtime_api::env;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+/// The invoke API's port.
+pub const ENV_PORT: &str = "LAMINA_RIE_PORT";
+/// The invoke API's address.
+pub const ENV_HOST: &str = "LAMINA_RIE_HOST";
+/// Port when [`ENV_PORT`] is unset: `aws-lambda-rie`'s.
+const DEFAULT_PORT: u16 = 8080;
+/// Function name when `AWS_LAMBDA_FUNCTION_NAME` is unset: `aws-lambda-rie`'s.
+const DEFAULT_NAME: &str = "function";
+/// Timeout when `AWS_LAMBDA_FUNCTION_TIMEOUT` is unset: `aws-lambda-rie`'s.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Memory when `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is unset: `aws-lambda-rie`'s.
+const DEFAULT_MEMORY_MB: u64 = 3008;
+/// Exit code of a clean shutdown.
+const EXIT_OK: i32 = 0;
+/// Exit code when the emulator cannot start or fails.
+const EXIT_FAILED: i32 = 1;
+
+/// Why embedded mode cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    /// A variable has a value outside what it accepts.
+    #[error("{var}={value:?} is not {expected}")]
+    BadVar {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// The function configuration is refused by the emulator core.
+    #[error(transparent)]
+    Function(#[from] lamina_rie::Error),
+}
+
+/// What to serve, and where.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// The invoke API's address.
+    pub addr: SocketAddr,
+    /// The one function (its `command` is this binary and its arguments).
+    pub function: FunctionConfig,
+}
+
+impl Embedded {
+    /// Read the configuration through `get` (the process environment in production).
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        command: Vec<String>,
+    ) -> Result<Self, EmbeddedError> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let bad =
+            |var: &'static str, value: String, expected: &'static str| EmbeddedError::BadVar {
+                var,
+                value,
+                expected,
+            };
+        let port = match var(ENV_PORT) {
+            None => DEFAULT_PORT,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| bad(ENV_PORT, v, "a port number (0–65535)"))?,
+        };
+        let host = match var(ENV_HOST) {
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| bad(ENV_HOST, v, "an IP address such as 127.0.0.1"))?,
+        };
+        let mut function =
+            FunctionConfig::new(var(env::FUNCTION_NAME).unwrap_or_else(|| DEFAULT_NAME.into()));
+        function.timeout = match var(env::FUNCTION_TIMEOUT) {
+            None => DEFAULT_TIMEOUT,
+            Some(v) => parse_timeout(&v)
+                .ok_or_else(|| bad(env::FUNCTION_TIMEOUT, v, "a number of seconds in (0, 900]"))?,
+        };
+        function.memory_mb = match var(env::FUNCTION_MEMORY_SIZE) {
+            None => DEFAULT_MEMORY_MB,
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|mb| (128..=MAX_MEMORY_MB).contains(mb))
+                .ok_or_else(|| {
+                    bad(
+                        env::FUNCTION_MEMORY_SIZE,
+                        v,
+                        "a whole number of MB in 128–10240",
+                    )
+                })?,
+        };
+        function.region = var(env::REGION)
+            .or_else(|| var(env::DEFAULT_REGION))
+            .unwrap_or_else(|| DEFAULT_REGION.into());
+        function.command = Some(command);
+        function.validate()?;
+        Ok(Self {
+            addr: SocketAddr::new(host, port),
+            function,
+        })
+    }
+}
+
+/// Seconds, possibly fractional, in (0, 900].
+fn parse_timeout(v: &str) -> Option<Duration> {
+    let secs: f64 = v.trim().parse().ok()?;
+    let ok = secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT.as_secs_f64();
+    ok.then(|| Duration::from_secs_f64(secs))
+}
+
+/// This binary and its arguments (the handler): what the sandbox runs as the runtime.
+fn own_command(args: &[String]) -> Vec<String> {
+    let exe = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/proc/self/exe".into());
+    std::iter::once(exe)
+        .chain(args.iter().skip(1).cloned())
+        .collect()
+}
+
+/// Serve until SIGTERM/SIGINT; returns the process exit code.
+pub fn run(args: &[String], handler: &str) -> i32 {
+    let embedded = match Embedded::from_lookup(|k| std::env::var(k).ok(), own_command(args)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("lamina-ric: {e}");
+            return super::EXIT_USAGE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lamina-ric: cannot start the async runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    rt.block_on(serve(embedded, handler))
+}
+
+async fn serve(embedded: Embedded, handler: &str) -> i32 {
+    // Installed before anything starts, so an early `docker stop` is not lost.
+    let signals = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("lamina-ric: cannot install signal handlers: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    crate::reaper::spawn_if_init();
+    let bound = match Emulator::bind(embedded.addr).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("lamina-ric: {e}; set {ENV_PORT} to another port");
+            return EXIT_FAILED;
+        }
+    };
+    let f = &embedded.function;
+    let local = bound.local_addr();
+    eprintln!(
+        "lamina-ric: {} is not set: serving the Lambda invoke API on {local} and running `{handler}` \
+         as function `{}` ({} MB, not enforced; timeout {:?})",
+        env::RUNTIME_API,
+        f.name,
+        f.memory_mb,
+        f.timeout
+    );
+    let port = if local.ip().is_unspecified() {
+        eprintln!(
+            "lamina-ric: listening on all interfaces so that `docker run -p 9000:{}` reaches it; \
+             outside a container set {ENV_HOST}=127.0.0.1",
+            local.port()
+        );
+        "<published port>".to_owned()
+    } else {
+        local.port().to_string()
+    };
+    eprintln!(
+        "lamina-ric: try: curl -XPOST http://localhost:{port}/2015-03-31/functions/function/invocations -d '{{}}'"
+    );
+    let sandbox = Arc::new(ProcessSandbox::default());
+    let served = bound
+        .serve(
+            vec![embedded.function],
+            sandbox,
+            LogSink::stdout(),
+            termination(signals),
+        )
+        .await;
+    match served {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("lamina-ric: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Resolves at the first SIGTERM or SIGINT; a second one exits the process at once.
+async fn termination((mut term, mut int): (Signal, Signal)) {
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    eprintln!("lamina-ric: {name}: shutting down");
+    tokio::spawn(async move {
+        let sig = tokio::select! {
+            _ = term.recv() => libc::SIGTERM,
+            _ = int.recv() => libc::SIGINT,
+        };
+        std::process::exit(128 + sig);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Embedded, EmbeddedError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Embedded::from_lookup(
+            |k| map.get(k).cloned(),
+            vec!["/x/lamina-ric".into(), "app.handler".into()],
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_aws_emulators() {
+        let e = config(&[]).unwrap();
+        assert_eq!(e.addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(e.function.name, "function");
+        assert_eq!(e.function.timeout, Duration::from_secs(300));
+        assert_eq!(e.function.memory_mb, 3008);
+        assert_eq!(e.function.region, "us-east-1");
+        assert_eq!(
+            e.function.command.as_deref(),
+            Some(&["/x/lamina-ric".to_owned(), "app.handler".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn values_from_the_environment() {
+        let e = config(&[
+            (ENV_PORT, "9100"),
+            (ENV_HOST, "127.0.0.1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "calc"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "2.5"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(e.addr, "127.0.0.1:9100".parse().unwrap());
+        assert_eq!(e.function.name, "calc");
+        assert_eq!(e.function.timeout, Duration::from_millis(2500));
+        assert_eq!(e.function.memory_mb, 256);
+        assert_eq!(e.function.region, "eu-west-1");
+    }
+
+    #[test]
+    fn malformed_values_are_errors_not_panics() {
+        for (k, v) in [
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "ten"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "0"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "901"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "NaN"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1GB"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "a/b"),
+            (ENV_PORT, "70000"),
+            (ENV_HOST, "localhost"),
+        ] {
+            let err = config(&[(k, v)]).unwrap_err().to_string();
+            assert!(err.contains(k) || err.contains("a/b"), "{k}={v}: {err}");
+        }
+    }
+}
