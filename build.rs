@@ -62,7 +62,11 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static");
+    // Static glibc, symbols stripped (the client ships in every image; ~0.8 MB less).
+    cmd.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "-Ctarget-feature=+crt-static\x1f-Cstrip=symbols",
+    );
     let status = cmd.status().expect("run cargo to build lamina-ric");
     assert!(
         status.success(),

@@ -103,3 +103,46 @@ fn unknown_image() {
         &["lamina-no-such-image:nope", "lamina build"],
     );
 }
+
+#[test]
+fn bad_output_target() {
+    fails_with(
+        lamina()
+            .args(["build", "examples/calculator", "--output", "zip:/tmp/x"])
+            .current_dir(root()),
+        &["--output", "oci:PATH", "docker-archive:PATH"],
+    );
+}
+
+#[test]
+fn output_never_clobbers_a_folder_that_is_not_a_layout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let precious = dir.path().join("notes.txt");
+    std::fs::write(&precious, "keep me").expect("write");
+    fails_with(
+        lamina()
+            .args(["build", "examples/calculator", "--output"])
+            .arg(format!("oci:{}", dir.path().display()))
+            .current_dir(root()),
+        &[&dir.path().display().to_string()],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&precious).expect("still there"),
+        "keep me"
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "nothing half-written beside it: {names:?}");
+
+    let missing = dir.path().join("no/such/dir/calc.tar");
+    fails_with(
+        lamina()
+            .args(["build", "examples/calculator", "--output"])
+            .arg(format!("docker-archive:{}", missing.display()))
+            .current_dir(root()),
+        &["no/such/dir"],
+    );
+}

@@ -281,3 +281,59 @@ fn oci_layout_output() {
         assert_eq!(Some(size), layer["size"].as_u64());
     }
 }
+
+#[test]
+fn load_and_docker_archive_outputs() {
+    require_docker();
+    let tag = "lamina-e2e/calculator:load";
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", tag])
+        .output();
+    let out = run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--json",
+                "--load",
+                "--tag",
+                tag,
+            ])
+            .current_dir(root()),
+    );
+    let built: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(built["loaded"], true);
+    let id = docker(&["image", "inspect", "--format", "{{.Id}}", tag]);
+    assert_eq!(
+        id.trim(),
+        built["configDigest"].as_str().expect("config digest")
+    );
+
+    // A docker-archive `docker load` reads back as the same image under the same name.
+    let dir = tempfile::tempdir().expect("tmp");
+    let archive = dir.path().join("calc.tar");
+    let archive_tag = "lamina-e2e/calculator:archive";
+    run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--tag",
+                archive_tag,
+                "--output",
+            ])
+            .arg(format!("docker-archive:{}", archive.display()))
+            .current_dir(root()),
+    );
+    let loaded = docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
+    assert!(loaded.contains(archive_tag), "{loaded}");
+    let id = docker(&["image", "inspect", "--format", "{{.Id}}", archive_tag]);
+    assert_eq!(
+        id.trim(),
+        built["configDigest"].as_str().expect("config digest"),
+        "same inputs, same image"
+    );
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", tag, archive_tag])
+        .output();
+}

@@ -1,4 +1,5 @@
-//! The invoke loop, shared by every worker kind and by the future embedded mode.
+//! The invoke loop, shared by every worker kind (in embedded mode too: there the runtime is a
+//! second `lamina-ric`, started by the emulator, running this same loop).
 //!
 //! `runtime_loop` is the whole of language-runtimes.md §2: get an event, hand it to the
 //! worker, post what the worker says. Everything that is not the loop lives elsewhere: the

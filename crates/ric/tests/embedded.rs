@@ -305,3 +305,22 @@ fn a_malformed_timeout_is_a_clear_error() {
         emu.output()
     );
 }
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(ric_bin())
+        .arg("app.handler")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env("LAMINA_RIE_HOST", "127.0.0.1")
+        .env("LAMINA_RIE_PORT", &port)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already in use") && err.contains("LAMINA_RIE_PORT"),
+        "{err}"
+    );
+}

@@ -236,21 +236,6 @@ fn large_event_is_streamed_through() {
 }
 
 #[test]
-fn no_runtime_api_is_a_clear_error() {
-    let out = std::process::Command::new(ric_bin())
-        .arg("app.handler")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("AWS_LAMBDA_RUNTIME_API") && err.contains("lamina rie"),
-        "{err}"
-    );
-}
-
-#[test]
 fn other_exception_at_import_is_reported_with_its_class() {
     let root = task_root(&[("app.py", "import sys\nassert sys.path[0] == __import__('os').getcwd()\nraise ValueError('bad config')\n")]);
     let api = FakeApi::start();

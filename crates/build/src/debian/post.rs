@@ -100,67 +100,6 @@ fn collect_crts(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::debian::recipe::parse_recipe;
-
-    fn recipe(post: &str) -> Recipe {
-        parse_recipe(&format!(
-            "name = \"t\"\nmirror = \"http://m\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\npackages = [\"p\"]\n{post}"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn steps_apply_in_order() {
-        let root = tempfile::tempdir().unwrap();
-        let ca = root.path().join("usr/share/ca-certificates/mozilla");
-        fs::create_dir_all(&ca).unwrap();
-        fs::write(ca.join("B.crt"), "B").unwrap();
-        fs::write(ca.join("A.crt"), "A\n").unwrap();
-        fs::write(ca.join("README"), "no").unwrap();
-        let r = recipe(
-            "[[post]]\nkind = \"symlink\"\npath = \"usr/bin/python3\"\ntarget = \"python3.13\"\n\
-             [[post]]\nkind = \"dir\"\npath = \"tmp\"\nmode = 0o1777\n\
-             [[post]]\nkind = \"file\"\npath = \"etc/group\"\ncontent = \"root:x:0:\\n\"\n\
-             [[post]]\nkind = \"ca-bundle\"\n",
-        );
-        apply(&r, root.path(), "amd64").unwrap();
-        let p = root.path();
-        assert_eq!(
-            fs::read_link(p.join("usr/bin/python3")).unwrap(),
-            Path::new("python3.13")
-        );
-        assert_eq!(
-            fs::metadata(p.join("tmp")).unwrap().permissions().mode() & 0o7777,
-            0o1777
-        );
-        assert_eq!(
-            fs::read_to_string(p.join("etc/group")).unwrap(),
-            "root:x:0:\n"
-        );
-        assert_eq!(
-            fs::read_to_string(p.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),
-            "A\nB\n"
-        );
-    }
-
-    #[test]
-    fn empty_ca_bundle_names_the_package() {
-        let root = tempfile::tempdir().unwrap();
-        let err = apply(
-            &recipe("[[post]]\nkind = \"ca-bundle\"\n"),
-            root.path(),
-            "amd64",
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("ca-certificates"), "{err}");
-    }
-
-    use std::os::unix::fs::PermissionsExt;
-}
-
 /// The dynamic loader and library directory of a Debian architecture, if this host can run
 /// that architecture's binaries natively.
 fn native_loader(arch: &str) -> Option<(&'static str, &'static str)> {
@@ -234,4 +173,65 @@ fn py_compile(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debian::recipe::parse_recipe;
+
+    fn recipe(post: &str) -> Recipe {
+        parse_recipe(&format!(
+            "name = \"t\"\nmirror = \"http://m\"\nsuite = \"s\"\narchitectures = [\"amd64\"]\npackages = [\"p\"]\n{post}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn steps_apply_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        let ca = root.path().join("usr/share/ca-certificates/mozilla");
+        fs::create_dir_all(&ca).unwrap();
+        fs::write(ca.join("B.crt"), "B").unwrap();
+        fs::write(ca.join("A.crt"), "A\n").unwrap();
+        fs::write(ca.join("README"), "no").unwrap();
+        let r = recipe(
+            "[[post]]\nkind = \"symlink\"\npath = \"usr/bin/python3\"\ntarget = \"python3.13\"\n\
+             [[post]]\nkind = \"dir\"\npath = \"tmp\"\nmode = 0o1777\n\
+             [[post]]\nkind = \"file\"\npath = \"etc/group\"\ncontent = \"root:x:0:\\n\"\n\
+             [[post]]\nkind = \"ca-bundle\"\n",
+        );
+        apply(&r, root.path(), "amd64").unwrap();
+        let p = root.path();
+        assert_eq!(
+            fs::read_link(p.join("usr/bin/python3")).unwrap(),
+            Path::new("python3.13")
+        );
+        assert_eq!(
+            fs::metadata(p.join("tmp")).unwrap().permissions().mode() & 0o7777,
+            0o1777
+        );
+        assert_eq!(
+            fs::read_to_string(p.join("etc/group")).unwrap(),
+            "root:x:0:\n"
+        );
+        assert_eq!(
+            fs::read_to_string(p.join("etc/ssl/certs/ca-certificates.crt")).unwrap(),
+            "A\nB\n"
+        );
+    }
+
+    #[test]
+    fn empty_ca_bundle_names_the_package() {
+        let root = tempfile::tempdir().unwrap();
+        let err = apply(
+            &recipe("[[post]]\nkind = \"ca-bundle\"\n"),
+            root.path(),
+            "amd64",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("ca-certificates"), "{err}");
+    }
+
+    use std::os::unix::fs::PermissionsExt;
 }
