@@ -47,8 +47,8 @@ timeit() {
 }
 
 {
-  echo "| MiB (tar) | files | tool | s (median of $REPS) | MiB/s | lamina ÷ tool (speed) | peak RSS |"
-  echo "|---:|---:|---|---:|---:|---:|---:|"
+  echo "| MiB (tar) | files | tool | s (median of $REPS) | MiB/s | lamina ÷ tool (speed) | gzip bytes | peak RSS |"
+  echo "|---:|---:|---|---:|---:|---:|---:|---:|"
 } > "$OUT"
 
 for size in $SIZES; do
@@ -65,7 +65,7 @@ for size in $SIZES; do
   runs=()
   rss=()
   for _ in $(seq "$REPS"); do
-    line=$(/usr/bin/time -v -o "$TMP/time.txt" timeout 600 "$LB" "$tree" | head -1)
+    line=$(/usr/bin/time -v -o "$TMP/time.txt" timeout 600 "$LB" "$tree" | sed -n 1p)
     runs+=("$(sed -E 's/.* in ([0-9.]+)s.*/\1/' <<<"$line")")
     rss+=("$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/time.txt")")
   done
@@ -86,6 +86,12 @@ for size in $SIZES; do
     secs[$tool]=$(printf '%s\n' "${runs[@]}" | median)
     echo "size $size: $tool ${secs[$tool]}s" >&2
   done
+  # output sizes (not timed): same level, different deflate implementations
+  declare -A gz=()
+  gz[lamina]=$(sed -E 's/.* -> ([0-9]+) bytes.*/\1/' <<<"$line")
+  gz[pigz]=$(bash -c "$TARC | pigz -1 -p $NPROC | wc -c")
+  gz[gzip]=$(bash -c "$TARC | gzip -1 | wc -c")
+  gz[gzip+2sha]=${gz[gzip]}
   # pigz's peak RSS for comparison
   /usr/bin/time -v -o "$TMP/time.txt" bash -c "$TARC | pigz -1 -p $NPROC >/dev/null"
   pigz_rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/time.txt")
@@ -95,12 +101,24 @@ for size in $SIZES; do
     rate=$(echo "$mib / $s" | bc -l)
     ratio=$(echo "${secs[$tool]} / ${secs[lamina]}" | bc -l)
     r=""
-    [ "$tool" = lamina ] && r="$((lamina_rss_kb / 1024)) MiB"
-    [ "$tool" = pigz ] && r="$((pigz_rss / 1024)) MiB (bash+tar+pigz, largest one)"
-    printf '| %.0f | %d | %s | %.2f | %.0f | %.2f | %s |\n' "$mib" "$files" "${tool/|/\\|}" "$s" "$rate" "$ratio" "$r" >> "$OUT"
+    [ "$tool" = lamina ] && r="${lamina_rss_kb} KiB"
+    [ "$tool" = pigz ] && r="${pigz_rss} KiB (largest of tar, pigz)"
+    printf '| %.0f | %d | %s | %.2f | %.0f | %.2f | %s | %s |\n' "$mib" "$files" "${tool/|/\\|}" "$s" "$rate" "$ratio" "${gz[$tool]:-}" "$r" >> "$OUT"
   done
   rm -f "$TMP/t.tar"
-  unset secs cmds
+  unset secs cmds gz
+done
+
+# Peak RSS only (no peers), at larger sizes: does the writer's memory stay flat?
+for size in ${RSS_SIZES:-}; do
+  tree="$BENCH/trees/t$size"
+  python3 "$HERE/gen_tree.py" "$tree" "$size" 42
+  line=$(/usr/bin/time -v -o "$TMP/time.txt" timeout 1800 "$LB" "$tree" | sed -n 1p)
+  kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/time.txt")
+  s=$(sed -E 's/.* in ([0-9.]+)s.*/\1/' <<<"$line")
+  mib=$(sed -E 's/^([0-9]+) MiB.*/\1/' <<<"$line")
+  printf '| %s | %d | lamina (RSS run, 1 rep) | %s | %.0f | – | %s | %d KiB |\n' "$mib" "$(find "$tree" -type f | wc -l)" "$s" "$(echo "$mib / $s" | bc -l)" "$(sed -E 's/.* -> ([0-9]+) bytes.*/\1/' <<<"$line")" "$kb" >> "$OUT"
+  [ "${KEEP_TREES:-1}" = 1 ] || rm -rf "$tree"
 done
 
 echo

@@ -337,3 +337,30 @@ fn load_and_docker_archive_outputs() {
         .args(["rmi", "-f", tag, archive_tag])
         .output();
 }
+
+/// The README's first command: `lamina rie DIR` builds the folder, loads it and serves it.
+#[test]
+fn rie_builds_a_folder_first() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_tree(&root().join("examples/calculator"), dir.path());
+    let toml = std::fs::read_to_string(dir.path().join("lamina.toml")).expect("toml");
+    std::fs::write(
+        dir.path().join("lamina.toml"),
+        toml.replace("name = \"calculator\"", "name = \"lamina-e2e-dir\""),
+    )
+    .expect("write");
+    let mut rie = Rie::start(dir.path().to_str().expect("utf-8"), &[]);
+    assert!(
+        rie.stderr().contains("built lamina-e2e-dir:latest"),
+        "{}",
+        rie.stderr()
+    );
+    let ok = post(rie.port, INVOKE, &[], &event("divide.json"));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(ok.text().contains(r#"\"result\": 2.0"#), "{}", ok.text());
+    assert!(rie.interrupt().success());
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", "lamina-e2e-dir:latest"])
+        .output();
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Warm invoke latency and throughput: `lamina rie` against AWS's Runtime Interface Emulator, in
+# the same run, same function (examples/calculator), same base rootfs, same client.
+#
+#   benches/invoke.sh                          # N=500 sequential, 2000-invoke throughput runs
+#   N=200 TP_N=1000 TP_SECONDS=30 benches/invoke.sh
+#
+# Contenders (all on 127.0.0.1; every container named bench-*, removed on exit):
+#   lamina            lamina rie bench-calc --port 9300 (image from `lamina build`; runs the
+#                     function as a non-root container with lamina-ric, Runtime API on the host)
+#   aws-rie+awsric    AWS's RIE (aws-lambda-rie-x86_64 from the aws-sam-cli wheel) as the
+#                     entrypoint, running AWS's Python client (awslambdaric wheels for CPython
+#                     3.13) on lamina's python3.13 base rootfs, published with
+#                     docker run -p 127.0.0.1:9301:8080 (how AWS documents using it)
+#   aws-rie+awsric host   the same container on --network host, RIE bound to 127.0.0.1:9302
+#                     (no docker-proxy hop: the emulator's own floor)
+#   aws-rie+lamina-ric    AWS's RIE running lamina-ric inside the lamina-built image, published
+#                     on 127.0.0.1:9303 (separates client cost from emulator cost)
+# Throughput: CONCURRENCY=1 for every contender, then TP_CONC (default 4) concurrent clients
+# against lamina --concurrency TP_CONC and against the RIE with AWS_LAMBDA_MAX_CONCURRENCY=TP_CONC
+# (when that mode starts; otherwise the row says so).
+# Downloads (PyPI, cached in ~/.cache/lamina/bench, never in the repo): aws-sam-cli (no deps)
+# for the RIE binary; awslambdaric + deps as manylinux cp313 wheels.
+# Output: benches/out/invoke.md and benches/out/invoke.jsonl.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+N=${N:-500}
+TP_N=${TP_N:-2000}
+TP_SECONDS=${TP_SECONDS:-60}
+TP_CONC=${TP_CONC:-4}
+BENCH=${LAMINA_BENCH_DIR:-$HOME/.cache/lamina/bench}
+OUTDIR=${OUTDIR:-$HERE/out}
+DOCKER=${DOCKER:-/usr/bin/docker}
+[ -x "$DOCKER" ] || DOCKER=docker
+mkdir -p "$BENCH" "$OUTDIR"
+CLIENT="$HERE/invoke_client.py"
+
+(cd "$ROOT" && cargo build --release -q -p lamina)
+LAMINA="$ROOT/target/release/lamina"
+
+W=$(mktemp -d /tmp/bench-invoke.XXXXXX)
+RIE_PIDS=()
+cleanup() {
+  for p in "${RIE_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${RIE_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+    # containers a killed lamina rie could not remove itself
+    ids=$("$DOCKER" ps -aq --filter "label=dev.lamina.rie.pid=$p" 2>/dev/null || true)
+    [ -n "$ids" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1 || true
+  done
+  "$DOCKER" rm -f bench-awsric bench-awsric-host bench-rie-laminaric bench-awsric-mc >/dev/null 2>&1 || true
+  "$DOCKER" rmi -f bench-awsric:latest bench-rie-laminaric:latest bench-calc:latest >/dev/null 2>&1 || true
+  [ "${CLEAN_BASE:-0}" = 1 ] && "$DOCKER" rmi -f bench-base:py313 >/dev/null 2>&1
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+wait_ready() { # PORT: until an invoke answers 200 (bounded: 60 s)
+  for _ in $(seq 120); do
+    if curl -sf -m 5 -o /dev/null -XPOST "127.0.0.1:$1/2015-03-31/functions/function/invocations" \
+      -d '{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}'; then return 0; fi
+    sleep 0.5
+  done
+  echo "port $1 never answered" >&2
+  return 1
+}
+
+# --- downloads (idempotent) --------------------------------------------------------------------
+RIE_BIN="$BENCH/aws-lambda-rie-x86_64"
+if [ ! -x "$RIE_BIN" ]; then
+  mkdir -p "$BENCH/sam"
+  timeout 300 pip download -q --no-deps aws-sam-cli -d "$BENCH/sam"
+  python3 - "$BENCH" <<'PY'
+import glob, sys, zipfile
+z = zipfile.ZipFile(sorted(glob.glob(sys.argv[1] + "/sam/aws_sam_cli-*.whl"))[-1])
+open(sys.argv[1] + "/aws-lambda-rie-x86_64", "wb").write(z.read("samcli/local/rapid/aws-lambda-rie-x86_64"))
+PY
+  chmod +x "$RIE_BIN"
+fi
+SITE="$BENCH/awsric-site"
+AWSRIC_NOTE=""
+if [ ! -f "$SITE/.done" ]; then
+  rm -rf "$SITE"
+  mkdir -p "$BENCH/wheels" "$SITE"
+  if timeout 300 pip download -q --only-binary=:all: --python-version 3.13 \
+    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+    --platform manylinux1_x86_64 --platform manylinux_2_5_x86_64 \
+    awslambdaric -d "$BENCH/wheels" 2>"$W/pip.err"; then
+    for whl in "$BENCH"/wheels/*.whl; do python3 -m zipfile -e "$whl" "$SITE"; done
+    touch "$SITE/.done"
+  else
+    AWSRIC_NOTE="awslambdaric wheel download failed: $(tail -3 "$W/pip.err" | tr '\n' ' ')"
+  fi
+fi
+ls "$BENCH"/wheels/*.whl 2>/dev/null | xargs -n1 basename > "$W/wheels.txt" || true
+
+# --- images ------------------------------------------------------------------------------------
+ROOTFS=$("$LAMINA" --json base build python3.13 | python3 -c 'import json,sys; print(json.load(sys.stdin)["rootfs"])')
+have=$("$DOCKER" image inspect -f '{{index .Config.Labels "bench.rootfs"}}' bench-base:py313 2>/dev/null || true)
+if [ "$have" != "$ROOTFS" ]; then
+  tar --numeric-owner -C "$ROOTFS" -c . |
+    "$DOCKER" import --change "LABEL bench.rootfs=$ROOTFS" - bench-base:py313 >/dev/null
+fi
+STORE="$W/store"
+"$LAMINA" --store "$STORE" build "$ROOT/examples/calculator" --tag bench-calc --load >/dev/null
+
+C="$W/ctx"
+mkdir -p "$C"
+cp "$RIE_BIN" "$C/aws-lambda-rie"
+cp "$ROOT/examples/calculator/app.py" "$C/app.py"
+ENVS='ENV LANG=en_US.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime'
+if [ -f "$SITE/.done" ]; then
+  cp -r "$SITE" "$C/site"
+  cat >"$C/Dockerfile" <<EOF
+FROM bench-base:py313
+$ENVS PYTHONPATH=/var/runtime/site
+COPY aws-lambda-rie /aws-lambda-rie
+COPY site/ /var/runtime/site/
+COPY app.py /var/task/app.py
+WORKDIR /var/task
+ENTRYPOINT ["/aws-lambda-rie", "python3", "-m", "awslambdaric"]
+CMD ["app.handler"]
+EOF
+  DOCKER_BUILDKIT=1 "$DOCKER" build -q -t bench-awsric "$C" >/dev/null
+fi
+cat >"$C/Dockerfile.lr" <<'EOF'
+FROM bench-calc:latest
+COPY aws-lambda-rie /aws-lambda-rie
+ENTRYPOINT ["/aws-lambda-rie", "/var/runtime/lamina-ric"]
+CMD ["app.handler"]
+EOF
+DOCKER_BUILDKIT=1 "$DOCKER" build -q -f "$C/Dockerfile.lr" -t bench-rie-laminaric "$C" >/dev/null
+
+# --- run ---------------------------------------------------------------------------------------
+RESULTS="$W/results.jsonl"
+: >"$RESULTS"
+record() { # NAME MODE JSON
+  python3 -c 'import json,sys; d=json.loads(sys.argv[3]); d.update(name=sys.argv[1], mode=sys.argv[2]); print(json.dumps(d))' "$1" "$2" "$3" >>"$RESULTS"
+  echo "$1 $2 $3" >&2
+}
+measure() { # NAME PORT [CONC]
+  local conc=${3:-1}
+  wait_ready "$2"
+  if [ "$conc" = 1 ]; then
+    record "$1" latency "$(timeout 300 python3 "$CLIENT" latency "$2" "$N")"
+  fi
+  record "$1" "throughput-c$conc" "$(timeout $((TP_SECONDS + 60)) python3 "$CLIENT" throughput "$2" "$conc" "$TP_N" "$TP_SECONDS.0")"
+}
+start_lamina() { # PORT CONC
+  "$LAMINA" --store "$STORE" rie bench-calc --port "$1" --concurrency "$2" >"$W/lamina-$1.log" 2>&1 &
+  RIE_PIDS+=($!)
+}
+stop_lamina() {
+  local p=${RIE_PIDS[-1]}
+  kill -INT "$p"
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+}
+
+# One contender at a time so none competes with another for the 2 CPUs.
+start_lamina 9300 1
+measure lamina 9300
+stop_lamina
+
+if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
+  "$DOCKER" run -d --name bench-awsric --memory 128m -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
+  measure "aws-rie+awsric" 9301
+  "$DOCKER" rm -f bench-awsric >/dev/null
+  "$DOCKER" run -d --name bench-awsric-host --memory 128m --network host \
+    --entrypoint /aws-lambda-rie bench-awsric \
+    --runtime-interface-emulator-address 127.0.0.1:9302 --runtime-api-address 127.0.0.1:9312 \
+    python3 -m awslambdaric app.handler >/dev/null
+  measure "aws-rie+awsric (host net)" 9302
+  "$DOCKER" rm -f bench-awsric-host >/dev/null
+fi
+
+"$DOCKER" run -d --name bench-rie-laminaric --memory 128m -p 127.0.0.1:9303:8080 bench-rie-laminaric >/dev/null
+measure "aws-rie+lamina-ric" 9303
+"$DOCKER" rm -f bench-rie-laminaric >/dev/null
+
+# concurrency TP_CONC
+start_lamina 9300 "$TP_CONC"
+measure "lamina --concurrency $TP_CONC" 9300 "$TP_CONC"
+stop_lamina
+if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
+  "$DOCKER" run -d --name bench-awsric-mc --memory $((128 * TP_CONC))m -e AWS_LAMBDA_MAX_CONCURRENCY="$TP_CONC" \
+    -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
+  if measure "aws-rie+awsric MAX_CONCURRENCY=$TP_CONC" 9301 "$TP_CONC"; then :; else
+    record "aws-rie+awsric MAX_CONCURRENCY=$TP_CONC" "throughput-c$TP_CONC" '{"failed": "never answered"}'
+  fi
+  "$DOCKER" logs bench-awsric-mc >"$W/awsric-mc.log" 2>&1 || true
+  tail -5 "$W/awsric-mc.log" >&2
+  "$DOCKER" rm -f bench-awsric-mc >/dev/null
+fi
+
+python3 - "$RESULTS" "$AWSRIC_NOTE" <<'PY' | tee "$OUTDIR/invoke.md"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("\n| contender | mode | n | errors | p50 ms | p99 ms | req/s | lamina ÷ contender |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+ref = {r["mode"]: r for r in rows if r["name"].startswith("lamina")}
+for r in rows:
+    if "failed" in r:
+        print(f"| {r['name']} | {r['mode']} | – | – | – | – | – | {r['failed']} |")
+        continue
+    base = ref.get(r["mode"])
+    if r["mode"] == "latency":
+        ratio = f"{r['p50_ms'] / base['p50_ms']:.2f}× p50 speed" if base else ""
+        print(f"| {r['name']} | sequential, 1 conn | {r['n']} | {r['errors']} | {r['p50_ms']} | {r['p99_ms']} | – | {ratio} |")
+    else:
+        ratio = f"{base['rps'] / r['rps']:.2f}× req/s" if base else ""
+        print(f"| {r['name']} | {r['mode']} ({r['seconds']} s) | {r['n']} | {r['errors']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} | {ratio} |")
+if sys.argv[2]:
+    print("\n" + sys.argv[2])
+PY
+cp "$RESULTS" "$OUTDIR/invoke.jsonl"
+cat "$W/wheels.txt" | sed 's/^/wheel: /' >>"$OUTDIR/invoke.md"
