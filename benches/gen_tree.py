@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Write a deterministic tree of about SIZE_MB MiB into DIR: mixed compressible text and random bytes.
 
-    gen_tree.py DIR SIZE_MB [SEED]
+    gen_tree.py DIR SIZE_MB [SEED] [big]
 
 Same arguments, same bytes (random.Random with a fixed seed; no timestamps are relied on —
 layer writers normalise mtimes). About 60% of the bytes are word-salad text (gzip -1 shrinks
 it to roughly a third), 40% are random bytes (incompressible). File sizes are mixed: many small
 files (1–64 KiB) in nested folders plus one large one (1–8 MiB) in 200, like a real function bundle.
-A file DIR/.gen-stamp records the arguments, so rerunning with the same ones is a no-op.
+With "big", every file is 64 MiB (same text/random mix), so the file count stays small as the
+size grows (to tell memory per byte from memory per file). A file DIR/.gen-stamp records the arguments, so rerunning with the same ones is a no-op.
 """
 
 import os
@@ -38,8 +39,9 @@ def main():
         sys.exit(__doc__)
     root, size_mb = sys.argv[1], int(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 42
+    big_only = len(sys.argv) > 4 and sys.argv[4] == "big"
     stamp = os.path.join(root, ".gen-stamp")
-    want = f"{size_mb} {seed} v1\n"
+    want = f"{size_mb} {seed} v1{' big' if big_only else ''}\n"
     if os.path.exists(stamp) and open(stamp).read() == want:
         return
     if os.path.exists(root) and os.listdir(root):
@@ -54,7 +56,10 @@ def main():
     i = 0
     while written < total:
         big = i % 200 == 0
-        n = rng.randint(1 << 20, 8 << 20) if big else rng.randint(1 << 10, 64 << 10)
+        if big_only:
+            n = 64 << 20
+        else:
+            n = rng.randint(1 << 20, 8 << 20) if big else rng.randint(1 << 10, 64 << 10)
         n = min(n, total - written)
         if rng.random() < 0.6:
             off = rng.randrange(0, len(pool) - n) if n < len(pool) else 0

@@ -4,6 +4,7 @@
 #
 #   benches/layer.sh                     # sizes 200 and 800 MiB, 3 repetitions (median kept)
 #   SIZES="200 800 2000" REPS=5 benches/layer.sh
+#   RSS_SIZES=3000 BIG_SIZES="256 3072" benches/layer.sh   # also peak RSS at larger sizes
 #
 # For each size: a deterministic tree (benches/gen_tree.py, seed 42) under
 # ~/.cache/lamina/bench/trees/, page cache warmed, then timed (median of REPS):
@@ -110,14 +111,18 @@ for size in $SIZES; do
 done
 
 # Peak RSS only (no peers), at larger sizes: does the writer's memory stay flat?
-for size in ${RSS_SIZES:-}; do
-  tree="$BENCH/trees/t$size"
-  python3 "$HERE/gen_tree.py" "$tree" "$size" 42
+# RSS_SIZES: the same mixed tree (file count grows with size); BIG_SIZES: 64 MiB files only
+# (file count stays small), to separate memory per byte from memory per file.
+for spec in ${RSS_SIZES:-} $(for b in ${BIG_SIZES:-}; do echo "$b:big"; done); do
+  size=${spec%%:*}
+  kind=$([ "$spec" != "$size" ] && echo big || true)
+  tree="$BENCH/trees/t$size$kind"
+  python3 "$HERE/gen_tree.py" "$tree" "$size" 42 $kind
   line=$(/usr/bin/time -v -o "$TMP/time.txt" timeout 1800 "$LB" "$tree" | sed -n 1p)
   kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/time.txt")
   s=$(sed -E 's/.* in ([0-9.]+)s.*/\1/' <<<"$line")
   mib=$(sed -E 's/^([0-9]+) MiB.*/\1/' <<<"$line")
-  printf '| %s | %d | lamina (RSS run, 1 rep) | %s | %.0f | – | %s | %d KiB |\n' "$mib" "$(find "$tree" -type f | wc -l)" "$s" "$(echo "$mib / $s" | bc -l)" "$(sed -E 's/.* -> ([0-9]+) bytes.*/\1/' <<<"$line")" "$kb" >> "$OUT"
+  printf '| %s | %d | lamina (RSS run${kind:+, 64 MiB files}, 1 rep) | %s | %.0f | – | %s | %d KiB |\n' "$mib" "$(find "$tree" -type f | wc -l)" "$s" "$(echo "$mib / $s" | bc -l)" "$(sed -E 's/.* -> ([0-9]+) bytes.*/\1/' <<<"$line")" "$kb" >> "$OUT"
   [ "${KEEP_TREES:-1}" = 1 ] || rm -rf "$tree"
 done
 

@@ -162,7 +162,31 @@ fn build_serve_invoke_calculator() {
         "function output sits between START and END:\n{out}"
     );
 
-    // Ctrl-C removes the containers and the network.
+    // Ctrl-C removes the containers and the network (this session's: other tests may be
+    // serving at the same time).
+    let container = docker(&[
+        "ps",
+        "--filter",
+        &format!("ancestor={TAG}"),
+        "--format",
+        "{{.ID}}",
+    ]);
+    let container = container.trim();
+    assert!(
+        !container.is_empty() && !container.contains('\n'),
+        "one environment: {container:?}"
+    );
+    let network = docker(&[
+        "inspect",
+        "--format",
+        "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}",
+        container,
+    ]);
+    let network = network.trim().to_owned();
+    assert!(
+        network.starts_with("lamina-"),
+        "a private network: {network:?}"
+    );
     let status = rie.interrupt();
     assert!(
         status.success(),
@@ -178,15 +202,11 @@ fn build_serve_invoke_calculator() {
         "{{.ID}}",
     ]);
     assert!(left.trim().is_empty(), "containers left behind: {left}");
-    let nets = docker(&[
-        "network",
-        "ls",
-        "--filter",
-        "name=lamina-",
-        "--format",
-        "{{.Name}}",
-    ]);
-    assert!(nets.trim().is_empty(), "networks left behind: {nets}");
+    let nets = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !nets.lines().any(|n| n == network),
+        "network {network} left behind"
+    );
 }
 
 #[test]
