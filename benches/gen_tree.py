@@ -41,7 +41,7 @@ def main():
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 42
     big_only = len(sys.argv) > 4 and sys.argv[4] == "big"
     stamp = os.path.join(root, ".gen-stamp")
-    want = f"{size_mb} {seed} v1{' big' if big_only else ''}\n"
+    want = f"{size_mb} {seed} v2{' big' if big_only else ''}\n"
     if os.path.exists(stamp) and open(stamp).read() == want:
         return
     if os.path.exists(root) and os.listdir(root):
@@ -62,8 +62,11 @@ def main():
             n = rng.randint(1 << 20, 8 << 20) if big else rng.randint(1 << 10, 64 << 10)
         n = min(n, total - written)
         if rng.random() < 0.6:
-            off = rng.randrange(0, len(pool) - n) if n < len(pool) else 0
-            data = pool[off : off + n]
+            if n < len(pool):
+                off = rng.randrange(0, len(pool) - n)
+                data = pool[off : off + n]
+            else:  # big files: the pool repeated (its period is far beyond gzip's 32 KiB window)
+                data = (pool * (n // len(pool) + 1))[:n]
             # Sprinkle in fresh words so no two files share long identical runs.
             data = text_chunk(rng, min(256, n)) + data[min(256, n) :]
             name = f"f{i:06d}.py"

@@ -5,6 +5,7 @@
 #   benches/layer.sh                     # sizes 200 and 800 MiB, 3 repetitions (median kept)
 #   SIZES="200 800 2000" REPS=5 benches/layer.sh
 #   RSS_SIZES=3000 BIG_SIZES="256 3072" benches/layer.sh   # also peak RSS at larger sizes
+#   SIZES=" " BIG_SIZES=3072 benches/layer.sh             # only the RSS runs
 #
 # For each size: a deterministic tree (benches/gen_tree.py, seed 42) under
 # ~/.cache/lamina/bench/trees/, page cache warmed, then timed (median of REPS):
@@ -122,7 +123,8 @@ for spec in ${RSS_SIZES:-} $(for b in ${BIG_SIZES:-}; do echo "$b:big"; done); d
   kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/time.txt")
   s=$(sed -E 's/.* in ([0-9.]+)s.*/\1/' <<<"$line")
   mib=$(sed -E 's/^([0-9]+) MiB.*/\1/' <<<"$line")
-  printf '| %s | %d | lamina (RSS run${kind:+, 64 MiB files}, 1 rep) | %s | %.0f | – | %s | %d KiB |\n' "$mib" "$(find "$tree" -type f | wc -l)" "$s" "$(echo "$mib / $s" | bc -l)" "$(sed -E 's/.* -> ([0-9]+) bytes.*/\1/' <<<"$line")" "$kb" >> "$OUT"
+  label="lamina (RSS run${kind:+, 64 MiB files}, 1 rep)"
+  printf '| %s | %d | %s | %s | %.0f | – | %s | %d KiB |\n' "$mib" "$(find "$tree" -type f | wc -l)" "$label" "$s" "$(echo "$mib / $s" | bc -l)" "$(sed -E 's/.* -> ([0-9]+) bytes.*/\1/' <<<"$line")" "$kb" >> "$OUT"
   [ "${KEEP_TREES:-1}" = 1 ] || rm -rf "$tree"
 done
 

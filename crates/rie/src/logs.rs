@@ -11,7 +11,7 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -245,46 +245,16 @@ fn trim(c: &mut Vec<u8>) {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn now_parts() -> (i64, u32, u32, u64, u32) {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    (y, m, d, secs % 86_400, since.subsec_millis())
-}
-
 /// `2024-05-01T12:00:00.123Z`, now, in UTC.
 pub(crate) fn iso8601_now() -> String {
-    let (y, m, d, s, ms) = now_parts();
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
 /// A log stream name of the cloud's shape: `YYYY/MM/DD/[$LATEST]<32 hex>` (§9).
 pub(crate) fn log_stream_name() -> String {
-    let (y, m, d, _, _) = now_parts();
-    format!(
-        "{y:04}/{m:02}/{d:02}/[$LATEST]{}",
-        uuid::Uuid::new_v4().simple()
-    )
+    let today = iso8601_now();
+    let date = today.get(..10).unwrap_or("1970-01-01").replace('-', "/");
+    format!("{date}/[$LATEST]{}", uuid::Uuid::new_v4().simple())
 }
 
 #[cfg(test)]
@@ -292,10 +262,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    fn timestamps_have_the_cloud_shape() {
+        let now = iso8601_now();
+        assert_eq!(now.len(), "2024-05-01T12:00:00.123Z".len(), "{now}");
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+        let stream = log_stream_name();
+        assert_eq!(&stream[4..5], "/", "{stream}");
+        assert!(
+            stream[10..].starts_with("/[$LATEST]") && stream.len() == 10 + 10 + 32,
+            "{stream}"
+        );
     }
 
     #[test]
