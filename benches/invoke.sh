@@ -2,7 +2,8 @@
 # Warm invoke latency and throughput: `lamina rie` against AWS's Runtime Interface Emulator, in
 # the same run, same function (examples/calculator), same base rootfs, same client.
 #
-#   benches/invoke.sh                          # N=500 sequential, 2000-invoke throughput runs
+#   benches/invoke.sh       # N=500 sequential (at most LAT_SECONDS=120 s), 2000-invoke
+#                           # throughput runs (at most TP_SECONDS=60 s each)
 #   N=200 TP_N=1000 TP_SECONDS=30 benches/invoke.sh
 #
 # Contenders (all on 127.0.0.1; every container named bench-*, removed on exit):
@@ -10,7 +11,8 @@
 #                     function as a non-root container with lamina-ric, Runtime API on the host)
 #   aws-rie+awsric    AWS's RIE (aws-lambda-rie-x86_64 from the aws-sam-cli wheel) as the
 #                     entrypoint, running AWS's Python client (awslambdaric wheels for CPython
-#                     3.13) on lamina's python3.13 base rootfs, published with
+#                     3.13, plus libstdc++.so.6 from Debian's libstdc++6 which its native
+#                     extension needs) on lamina's python3.13 base rootfs, published with
 #                     docker run -p 127.0.0.1:9301:8080 (how AWS documents using it)
 #   aws-rie+awsric host   the same container on --network host, RIE bound to 127.0.0.1:9302
 #                     (no docker-proxy hop: the emulator's own floor)
@@ -27,6 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 N=${N:-500}
 TP_N=${TP_N:-2000}
+LAT_SECONDS=${LAT_SECONDS:-120}
 TP_SECONDS=${TP_SECONDS:-60}
 TP_CONC=${TP_CONC:-4}
 BENCH=${LAMINA_BENCH_DIR:-$HOME/.cache/lamina/bench}
@@ -94,6 +97,15 @@ if [ ! -f "$SITE/.done" ]; then
     AWSRIC_NOTE="awslambdaric wheel download failed: $(tail -3 "$W/pip.err" | tr '\n' ' ')"
   fi
 fi
+# awslambdaric's native extension (runtime_client*.so) links libstdc++.so.6, which lamina's
+# minimal python3.13 base does not carry (AWS's own base images do): take it from Debian's
+# libstdc++6 package (the host's release, via apt-get download; cached).
+if [ ! -f "$BENCH/libstdcxx/.done" ]; then
+  rm -rf "$BENCH/libstdcxx" && mkdir -p "$BENCH/debs" "$BENCH/libstdcxx"
+  (cd "$BENCH/debs" && timeout 120 apt-get download libstdc++6 >/dev/null 2>&1)
+  dpkg-deb -x "$(ls "$BENCH"/debs/libstdc++6_*.deb | tail -1)" "$BENCH/libstdcxx"
+  touch "$BENCH/libstdcxx/.done"
+fi
 ls "$BENCH"/wheels/*.whl 2>/dev/null | xargs -n1 basename > "$W/wheels.txt" || true
 
 # --- images ------------------------------------------------------------------------------------
@@ -113,12 +125,17 @@ cp "$ROOT/examples/calculator/app.py" "$C/app.py"
 ENVS='ENV LANG=en_US.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime'
 if [ -f "$SITE/.done" ]; then
   cp -r "$SITE" "$C/site"
+  # AWS_LAMBDA_MAX_CONCURRENCY mode ignores the command and looks for /var/runtime/bootstrap
+  printf '#!/bin/sh\nexec python3 -m awslambdaric "$_HANDLER"\n' >"$C/bootstrap" && chmod +x "$C/bootstrap"
+  mkdir -p "$C/lib" && cp -L "$BENCH"/libstdcxx/usr/lib/x86_64-linux-gnu/libstdc++.so.6 "$C/lib/"
   cat >"$C/Dockerfile" <<EOF
 FROM bench-base:py313
-$ENVS PYTHONPATH=/var/runtime/site
+$ENVS PYTHONPATH=/var/runtime/site LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib
 COPY aws-lambda-rie /aws-lambda-rie
+COPY lib/ /var/runtime/lib/
 COPY site/ /var/runtime/site/
 COPY app.py /var/task/app.py
+COPY bootstrap /var/runtime/bootstrap
 WORKDIR /var/task
 ENTRYPOINT ["/aws-lambda-rie", "python3", "-m", "awslambdaric"]
 CMD ["app.handler"]
@@ -144,7 +161,7 @@ measure() { # NAME PORT [CONC]
   local conc=${3:-1}
   wait_ready "$2"
   if [ "$conc" = 1 ]; then
-    record "$1" latency "$(timeout 300 python3 "$CLIENT" latency "$2" "$N")"
+    record "$1" latency "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency "$2" "$N" 5 "$LAT_SECONDS.0")"
   fi
   record "$1" "throughput-c$conc" "$(timeout $((TP_SECONDS + 60)) python3 "$CLIENT" throughput "$2" "$conc" "$TP_N" "$TP_SECONDS.0")"
 }
@@ -185,7 +202,7 @@ measure "lamina --concurrency $TP_CONC" 9300 "$TP_CONC"
 stop_lamina
 if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
   "$DOCKER" run -d --name bench-awsric-mc --memory $((128 * TP_CONC))m -e AWS_LAMBDA_MAX_CONCURRENCY="$TP_CONC" \
-    -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
+    -e _HANDLER=app.handler --entrypoint /aws-lambda-rie -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
   if measure "aws-rie+awsric MAX_CONCURRENCY=$TP_CONC" 9301 "$TP_CONC"; then :; else
     record "aws-rie+awsric MAX_CONCURRENCY=$TP_CONC" "throughput-c$TP_CONC" '{"failed": "never answered"}'
   fi
@@ -197,7 +214,7 @@ fi
 python3 - "$RESULTS" "$AWSRIC_NOTE" <<'PY' | tee "$OUTDIR/invoke.md"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("\n| contender | mode | n | errors | p50 ms | p99 ms | req/s | lamina ÷ contender |")
+print("\n| contender | mode | n | errors | p50 ms | p99 ms | req/s (ok only) | lamina speed ÷ contender speed |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 ref = {r["mode"]: r for r in rows if r["name"].startswith("lamina")}
 for r in rows:
@@ -206,11 +223,11 @@ for r in rows:
         continue
     base = ref.get(r["mode"])
     if r["mode"] == "latency":
-        ratio = f"{r['p50_ms'] / base['p50_ms']:.2f}× p50 speed" if base else ""
+        ratio = f"{r['p50_ms'] / base['p50_ms']:.3g} (p50)" if base else ""
         print(f"| {r['name']} | sequential, 1 conn | {r['n']} | {r['errors']} | {r['p50_ms']} | {r['p99_ms']} | – | {ratio} |")
     else:
-        ratio = f"{base['rps'] / r['rps']:.2f}× req/s" if base else ""
-        print(f"| {r['name']} | {r['mode']} ({r['seconds']} s) | {r['n']} | {r['errors']} | {r['p50_ms']} | {r['p99_ms']} | {r['rps']} | {ratio} |")
+        ratio = f"{base['ok_rps'] / r['ok_rps']:.3g} (req/s)" if base and r['ok_rps'] else ""
+        print(f"| {r['name']} | {r['mode']} ({r['seconds']} s) | {r['n']} | {r['errors']} | {r['p50_ms']} | {r['p99_ms']} | {r['ok_rps']} | {ratio} |")
 if sys.argv[2]:
     print("\n" + sys.argv[2])
 PY

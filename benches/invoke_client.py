@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Warm-invoke latency and throughput against a Lambda invoke API (stdlib only).
 
-    invoke_client.py latency    PORT [N=500] [WARMUP=20]
+    invoke_client.py latency    PORT [N=500] [WARMUP=5] [MAX_SECONDS=120]
     invoke_client.py throughput PORT [CONCURRENCY=4] [N=2000] [MAX_SECONDS=60]
 
-latency: one keep-alive connection, N sequential invokes after WARMUP unmeasured ones; prints
-JSON {n, errors, p50_ms, p90_ms, p99_ms, mean_ms, max_ms}.
+latency: one keep-alive connection, N sequential invokes after WARMUP unmeasured ones, stopping
+early at MAX_SECONDS (n then says how many ran); prints JSON {n, errors, p50_ms, p90_ms, p99_ms,
+mean_ms, max_ms}.
 throughput: CONCURRENCY threads, each with its own keep-alive connection, share a budget of N
 invokes and stop at MAX_SECONDS whichever comes first; prints JSON {n, errors, seconds, rps,
-p50_ms, p99_ms}. A response counts as an error unless it is 200 with the calculator's body
+ok_rps, p50_ms, p99_ms} (ok_rps counts only correct answers). A response counts as an error unless it is 200 with the calculator's body
 (and no X-Amz-Function-Error header).
 Every request goes to 127.0.0.1 only; every socket has a 30 s timeout.
 """
@@ -73,18 +74,21 @@ def ms(x):
     return None if x is None else round(x * 1000, 3)
 
 
-def latency(port, n=500, warmup=20):
+def latency(port, n=500, warmup=5, max_seconds=120.0):
     c = Client(port)
     for _ in range(warmup):
         c.invoke()
     times, errors = [], 0
+    deadline = time.monotonic() + max_seconds
     for _ in range(n):
+        if time.monotonic() > deadline:
+            break
         ok, t = c.invoke()
         errors += not ok
         times.append(t)
     times.sort()
     return {
-        "n": n,
+        "n": len(times),
         "errors": errors,
         "p50_ms": ms(pct(times, 50)),
         "p90_ms": ms(pct(times, 90)),
@@ -133,6 +137,7 @@ def throughput(port, concurrency=4, n=2000, max_seconds=60.0):
         "errors": errors[0],
         "seconds": round(secs, 3),
         "rps": round(len(times) / secs, 1),
+        "ok_rps": round((len(times) - errors[0]) / secs, 1),
         "p50_ms": ms(pct(times, 50)),
         "p99_ms": ms(pct(times, 99)),
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
@@ -465,18 +465,31 @@ impl SandboxHandle for ContainerHandle {
 
     fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async move {
+            // Fast path: the container's memory cgroup on this host, read directly (µs). The
+            // REPORT line waits for this figure and the next invoke waits for REPORT, so it
+            // must not cost a stats round trip per invoke.
+            if let Some(peak) = cgroup_peak(&self.container) {
+                self.peak.fetch_max(peak, Ordering::Relaxed);
+                return Some(self.peak.load(Ordering::Relaxed));
+            }
             if self.exit.get().is_none() {
-                let stats = self
-                    .docker
-                    .stats(
-                        &self.container,
-                        Some(StatsOptions {
-                            stream: false,
-                            one_shot: true,
-                        }),
-                    )
-                    .next()
-                    .await;
+                // A daemon elsewhere (DOCKER_HOST=tcp://…): ask it, but never wait long — a
+                // stats call can take a second or more; the last figure stands in.
+                let stats = tokio::time::timeout(
+                    STATS_WAIT,
+                    self.docker
+                        .stats(
+                            &self.container,
+                            Some(StatsOptions {
+                                stream: false,
+                                one_shot: true,
+                            }),
+                        )
+                        .next(),
+                )
+                .await
+                .ok()
+                .flatten();
                 // cgroup v1 keeps the peak (`max_usage`); v2 only the current usage.
                 if let Some(m) = stats.and_then(|s| s.ok()).and_then(|s| s.memory_stats) {
                     if let Some(b) = m.max_usage.or(m.usage) {
@@ -490,4 +503,24 @@ impl SandboxHandle for ContainerHandle {
             }
         })
     }
+}
+
+/// How long REPORT may wait for the daemon's memory figure when the cgroup can't be read.
+const STATS_WAIT: Duration = Duration::from_millis(50);
+
+/// Peak memory of a container from its memory cgroup, when the daemon runs on this host:
+/// cgroup v1 `memory.max_usage_in_bytes` or v2 `memory.peak`, under the cgroupfs or the
+/// systemd driver's layout.
+fn cgroup_peak(container_id: &str) -> Option<u64> {
+    if container_id.is_empty() || !container_id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    [
+        format!("/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes"),
+        format!("/sys/fs/cgroup/memory/system.slice/docker-{container_id}.scope/memory.max_usage_in_bytes"),
+        format!("/sys/fs/cgroup/docker/{container_id}/memory.peak"),
+        format!("/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak"),
+    ]
+    .iter()
+    .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
 }

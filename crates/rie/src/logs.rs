@@ -23,7 +23,7 @@ use crate::sandbox::{OutputStream, SandboxHandle};
 
 /// How long the output must have been silent before `END` is printed, unless the sandbox
 /// says otherwise ([`crate::Sandbox::output_settle`]).
-pub const QUIET: Duration = Duration::from_millis(5);
+pub const QUIET: Duration = Duration::from_millis(2);
 /// Longest wait for the output to settle.
 pub const MAX_SETTLE: Duration = Duration::from_millis(100);
 
