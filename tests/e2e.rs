@@ -150,6 +150,17 @@ fn build_serve_invoke_calculator() {
         "REPORT ends with a tab: {:?}",
         reports[0]
     );
+    // Measured from the container's memory accounting, never an echo of Memory Size.
+    let used: u64 = reports[0]
+        .split("\tMax Memory Used: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no Max Memory Used in {:?}", reports[0]));
+    assert!(
+        (2..128).contains(&used),
+        "implausible Max Memory Used {used} MB"
+    );
     assert!(
         out.contains("[ERROR] ZeroDivisionError: float division by zero"),
         "{out}"
