@@ -146,3 +146,24 @@ fn output_never_clobbers_a_folder_that_is_not_a_layout() {
         &["no/such/dir"],
     );
 }
+
+#[test]
+fn platform_without_a_matching_client() {
+    let other = if cfg!(target_arch = "aarch64") {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    fails_with(
+        lamina()
+            .args(["build", "examples/calculator", "--platform", other])
+            .current_dir(root()),
+        &["lamina-ric", other, "LAMINA_RIC_BINARY"],
+    );
+    fails_with(
+        lamina()
+            .args(["build", "examples/calculator", "--platform", "linux/s390x"])
+            .current_dir(root()),
+        &["unknown platform `linux/s390x`"],
+    );
+}

@@ -55,6 +55,14 @@ pub enum BuildError {
         /// The function folder.
         dir: PathBuf,
     },
+    /// The runtime client to inject is not built for the image's architecture.
+    #[error("this lamina carries lamina-ric for {have}, so it cannot build a linux/{want} image: build lamina for {want}, or set LAMINA_RIC_BINARY to a static {want} lamina-ric when building lamina")]
+    ClientArchMismatch {
+        /// Architecture of the embedded client.
+        have: String,
+        /// Architecture asked for.
+        want: String,
+    },
     /// Reading a file of the function failed.
     #[error("cannot read {path}: {source}")]
     Io {

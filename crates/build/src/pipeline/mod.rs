@@ -109,6 +109,17 @@ pub fn build(
     }
     spec.validate()?;
     handler::check(spec.runtime, &spec.handler, dir)?;
+    match Arch::of_elf(inputs.ric_binary) {
+        Some(have) if have == spec.arch => {}
+        have => {
+            return Err(BuildError::ClientArchMismatch {
+                have: have
+                    .map_or("an unknown architecture", Arch::name)
+                    .to_owned(),
+                want: spec.arch.name().to_owned(),
+            })
+        }
+    }
 
     let settings = LayerSettings {
         mtime: inputs.source_date_epoch,

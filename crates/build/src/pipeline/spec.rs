@@ -78,6 +78,19 @@ impl Arch {
         }
     }
 
+    /// The architecture of an ELF executable (its `e_machine`), if it is one lamina knows.
+    pub fn of_elf(binary: &[u8]) -> Option<Self> {
+        if binary.get(..4) != Some(b"\x7fELF".as_slice()) {
+            return None;
+        }
+        // e_machine: a little-endian u16 at offset 18 (both architectures are little-endian).
+        match binary.get(18..20)? {
+            [0x3e, 0x00] => Some(Self::Amd64),
+            [0xb7, 0x00] => Some(Self::Arm64),
+            _ => None,
+        }
+    }
+
     /// The architecture this lamina binary runs on.
     pub fn host() -> Self {
         if cfg!(target_arch = "aarch64") {
@@ -204,6 +217,13 @@ mod tests {
             .contains("python3.13"));
         assert_eq!(Arch::parse("linux/arm64").unwrap(), Arch::Arm64);
         assert!(Arch::parse("linux/s390x").is_err());
+        let mut elf = vec![0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[18] = 0xb7;
+        assert_eq!(Arch::of_elf(&elf), Some(Arch::Arm64));
+        elf[18] = 0x3e;
+        assert_eq!(Arch::of_elf(&elf), Some(Arch::Amd64));
+        assert_eq!(Arch::of_elf(b"#!/bin/sh"), None);
         assert_eq!(parse_env_pair("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert!(parse_env_pair("=x").is_err());
     }
