@@ -282,6 +282,7 @@ fn oci_layout_output() {
             .current_dir(root()),
     );
     let built: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(built["output"], format!("oci:{}", layout.display()));
     let index: Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index.json"))
             .expect("index json");

@@ -35,6 +35,15 @@ impl OutputTarget {
     }
 }
 
+impl std::fmt::Display for OutputTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Oci(p) => write!(f, "oci:{}", p.display()),
+            Self::DockerArchive(p) => write!(f, "docker-archive:{}", p.display()),
+        }
+    }
+}
+
 /// A finished build, as the other commands use it.
 pub struct Built {
     /// The store reference, `name:tag`.
@@ -156,7 +165,7 @@ fn report(globals: &Globals, built: &Built, output: Option<&OutputTarget>, loade
             "uncompressedSize": image.uncompressed_size,
             "layers": layers,
             "loaded": loaded,
-            "output": output.map(|o| format!("{o:?}")),
+            "output": output.map(OutputTarget::to_string),
         });
         println!("{out}");
         return;
@@ -268,6 +277,8 @@ mod tests {
             OutputTarget::Oci("out".into())
         );
         assert!(OutputTarget::parse("zip:out").is_err());
+        let archive = OutputTarget::parse("docker-archive:a.tar").unwrap();
+        assert_eq!(archive.to_string(), "docker-archive:a.tar");
         assert!(OutputTarget::parse("oci:").is_err());
     }
 }
