@@ -170,6 +170,14 @@ impl DockerSandbox {
         &self.network
     }
 
+    /// A started container's address on the private network.
+    async fn container_ip(&self, id: &str) -> Option<IpAddr> {
+        let inspect = self.docker.inspect_container(id, None).await.ok()?;
+        let networks = inspect.network_settings?.networks?;
+        let endpoint = networks.get(&self.network)?;
+        endpoint.ip_address.as_deref()?.parse().ok()
+    }
+
     /// Remove containers and networks left by lamina sessions whose process is gone (same
     /// host, pid no longer running). Returns how many objects were removed.
     pub async fn cleanup_stale(&self) -> Result<usize> {
@@ -338,6 +346,10 @@ impl Sandbox for DockerSandbox {
             // Init Duration counts the runtime's init, not the sandbox's provisioning (the
             // cloud's figure excludes it): start the clock once the daemon says it started.
             let started_at = Instant::now();
+            let peer = self.container_ip(&id).await;
+            if peer.is_none() {
+                tracing::warn!(container = %name, "no address on {}: its Runtime API accepts any peer", self.network);
+            }
             let output = attached
                 .output
                 .take_while(|r| std::future::ready(r.is_ok()))
@@ -362,6 +374,7 @@ impl Sandbox for DockerSandbox {
                 handle,
                 output,
                 started_at,
+                peer,
             })
         })
     }

@@ -106,13 +106,6 @@ impl Environment {
             .local_addr()
             .map_err(|source| Error::RuntimeApiListener { ip, source })?;
         let (rt, next_tx) = RuntimeState::new();
-        let served = rt.clone();
-        let server = AbortOnDrop(tokio::spawn(accept_loop(
-            listener,
-            move |req| runtime_api::handle(served.clone(), req),
-            std::future::pending(),
-            Duration::ZERO,
-        )));
         let spec = EnvSpec {
             function: function.name.clone(),
             env_number: number,
@@ -122,6 +115,16 @@ impl Environment {
             memory_mb: function.memory_mb,
         };
         let started = sandbox.start(&spec).await?;
+        // Serve only once the sandbox has said who the runtime is: a runtime that connects
+        // earlier waits in the listen backlog, and any other peer is turned away.
+        let served = rt.clone();
+        let server = AbortOnDrop(tokio::spawn(accept_loop(
+            listener,
+            move |req| runtime_api::handle(served.clone(), req),
+            std::future::pending(),
+            Duration::ZERO,
+            started.peer,
+        )));
         let pump = logs::spawn_pump(
             function.name.as_str().into(),
             sink,

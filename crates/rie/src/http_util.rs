@@ -88,11 +88,14 @@ pub(crate) fn empty(status: u16) -> Response<Body> {
 /// current request (idle keep-alive connections close at once), for at most `grace`.
 /// Connection tasks live in a [`JoinSet`] owned by this future, so dropping or aborting it
 /// drops every connection.
+///
+/// A connection from a peer other than `only_from` (when given) is closed unanswered.
 pub(crate) async fn accept_loop<F, Fut>(
     listener: TcpListener,
     handler: F,
     stop: impl std::future::Future<Output = ()>,
     grace: std::time::Duration,
+    only_from: Option<std::net::IpAddr>,
 ) where
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
@@ -107,6 +110,10 @@ pub(crate) async fn accept_loop<F, Fut>(
             a = listener.accept() => a,
         };
         let stream = match accepted {
+            Ok((_, peer)) if only_from.is_some_and(|ip| ip != peer.ip()) => {
+                tracing::warn!(%peer, "refused a Runtime API connection from outside its environment");
+                continue;
+            }
             Ok((s, _)) => s,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");

@@ -145,6 +145,7 @@ impl BoundEmulator {
             move |req| invoke_api::handle(served.clone(), req),
             stop,
             SHUTDOWN_GRACE,
+            None,
         )
         .await;
         Ok(())

@@ -136,6 +136,8 @@ impl Sandbox for ProcessSandbox {
                 handle,
                 output,
                 started_at,
+                // Local processes all connect from loopback: there is no telling them apart.
+                peer: None,
             })
         })
     }

@@ -79,6 +79,10 @@ pub struct Started {
     pub output: OutputStream,
     /// When the runtime's process was started: the origin of Init Duration.
     pub started_at: Instant,
+    /// The only address the environment's Runtime API listener accepts connections from
+    /// (Docker: the container's address on the private network), so a listener serves its own
+    /// environment and no other; `None` accepts any peer that can reach the bind address.
+    pub peer: Option<IpAddr>,
 }
 
 /// Something that runs environments: Docker containers, local processes.

@@ -103,6 +103,41 @@ async fn invokes_a_container_and_cleans_up() {
     let a = h.invoke("function", r#"{"n":2}"#, &[]).await;
     assert_eq!(a.json()["event"]["n"], 2);
 
+    // The environment's Runtime API answers its own container only: the same request from
+    // the host (another peer on the private network) is closed unanswered.
+    let api = sh(
+        "docker ps -q --filter label=dev.lamina.rie=$1 | head -n1 | xargs docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' | sed -n 's/^AWS_LAMBDA_RUNTIME_API=//p'",
+        &[&session],
+    );
+    let api = api.trim();
+    assert!(
+        api.contains(':'),
+        "no AWS_LAMBDA_RUNTIME_API in the container: {api:?}"
+    );
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(api).await.unwrap();
+        let _ = s
+            .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        buf
+    })
+    .await
+    .expect("the listener must close a foreign connection, not hold it");
+    assert!(
+        answer.is_empty(),
+        "a foreign peer got an answer: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    let a = h.invoke("busy", r#"{"n":3}"#, &[]).await;
+    assert_eq!(
+        a.json()["event"]["n"],
+        3,
+        "the runtime itself is still served"
+    );
+
     let a = h.invoke("busy", r#"{"exit":true}"#, &[]).await;
     assert_eq!(a.header("x-amz-function-error"), Some("Unhandled"));
     assert_eq!(a.json()["errorType"], "Runtime.ExitError");
@@ -113,7 +148,7 @@ async fn invokes_a_container_and_cleans_up() {
 
     let a = h.invoke("busy", r#"{"n":4}"#, &[]).await;
     assert_eq!(a.status, 200);
-    let log = h.wait_reports(4).await;
+    let log = h.wait_reports(5).await;
     assert!(log.contains("init: running as 993:990"), "{log}");
     assert_eq!(log.matches("Init Duration").count(), 2, "{log}");
     assert!(!log.contains("Max Memory Used: 0 MB"), "{log}");
