@@ -391,7 +391,13 @@ fn rie_builds_a_folder_first() {
     let ok = post(rie.port, INVOKE, &[], &event("divide.json"));
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert!(ok.text().contains(r#"\"result\": 2.0"#), "{}", ok.text());
-    assert!(rie.interrupt().success());
+    // SIGTERM cleans up like Ctrl-C.
+    assert!(rie.signal("TERM").success(), "{}", rie.stderr());
+    let left = docker(&["ps", "-aq", "--filter", "ancestor=lamina-e2e-dir:latest"]);
+    assert!(
+        left.trim().is_empty(),
+        "containers left after SIGTERM: {left}"
+    );
     let _ = std::process::Command::new("docker")
         .args(["rmi", "-f", "lamina-e2e-dir:latest"])
         .output();

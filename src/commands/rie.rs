@@ -109,7 +109,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         "serving {name} ({reference}) on http://{local}/2015-03-31/functions/function/invocations — Ctrl-C to stop"
     );
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
         eprintln!("stopping: removing containers and network");
     };
     bound
@@ -141,4 +141,21 @@ fn log_sink() -> LogSink {
         };
         let _ = out.flush();
     })
+}
+
+/// Ctrl-C, or SIGTERM (`kill`, a CI runner, `docker stop` of a container running lamina):
+/// either way the containers and the network are removed before exiting.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -234,8 +234,14 @@ impl Rie {
 
     /// Ctrl-C, as a user would, and wait for the exit.
     pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        self.signal("INT")
+    }
+
+    /// Send a signal (`INT`, `TERM`) and wait for the exit.
+    pub fn signal(&mut self, name: &str) -> std::process::ExitStatus {
         let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -244,7 +250,7 @@ impl Rie {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("lamina rie did not stop on SIGINT:\n{}", self.stderr());
+                panic!("lamina rie did not stop on SIG{name}:\n{}", self.stderr());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
