@@ -167,3 +167,21 @@ fn platform_without_a_matching_client() {
         &["unknown platform `linux/s390x`"],
     );
 }
+
+#[test]
+fn provided_with_nothing_to_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("run.sh"), "#!/bin/sh\n").expect("write");
+    fails_with(
+        lamina().arg("build").arg(dir.path()).args([
+            "--runtime",
+            "provided",
+            "--handler",
+            "run.sh",
+        ]),
+        &[
+            "runtime `provided` needs an executable `bootstrap`",
+            "chmod +x",
+        ],
+    );
+}

@@ -402,3 +402,39 @@ fn rie_builds_a_folder_first() {
         .args(["rmi", "-f", "lamina-e2e-dir:latest"])
         .output();
 }
+
+/// The OS-only `provided` base with a plain executable as the handler: event on stdin,
+/// response on stdout, a non-zero exit reported as a function error.
+#[test]
+fn provided_base_runs_an_executable_handler() {
+    require_docker();
+    let tag = "lamina-e2e/exec-sh:test";
+    run_ok(
+        lamina()
+            .args(["build", "examples/exec-sh", "--tag", tag])
+            .current_dir(root()),
+    );
+    let mut rie = Rie::start(tag, &[]);
+    let ok = post(rie.port, INVOKE, &[], br#"{"a":1}"#);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(ok.header("x-amz-function-error").is_none(), "{}", ok.text());
+    let body = ok.json();
+    assert_eq!(body["echo"]["a"], 1, "{body}");
+    assert_eq!(body["requestId"].as_str().map(str::len), Some(36), "{body}");
+
+    let failed = post(rie.port, INVOKE, &[], br#"{"fail":true}"#);
+    assert_eq!(failed.status, 200);
+    assert_eq!(failed.header("x-amz-function-error"), Some("Unhandled"));
+    let e = failed.json();
+    assert_eq!(e["errorType"], "Runtime.ExitError", "{e}");
+    assert!(
+        e["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("asked to fail")),
+        "{e}"
+    );
+    assert!(rie.interrupt().success());
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", tag])
+        .output();
+}

@@ -63,6 +63,14 @@ pub enum BuildError {
         /// Architecture asked for.
         want: String,
     },
+    /// An OS-only function has nothing to run.
+    #[error("runtime `provided` needs an executable `bootstrap` in {dir} (a custom runtime) or a handler naming an executable file in it (run per event: event on stdin, response on stdout); handler `{handler}` is neither — check the name and `chmod +x` it")]
+    NothingToRun {
+        /// The handler as given.
+        handler: String,
+        /// The function folder.
+        dir: PathBuf,
+    },
     /// Reading a file of the function failed.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -13,8 +13,7 @@ use super::spec::Runtime;
 pub fn check(runtime: Runtime, handler: &str, dir: &Path) -> Result<Option<PathBuf>> {
     match runtime {
         Runtime::Python313 => check_python(handler, dir).map(Some),
-        // A custom runtime interprets its handler itself.
-        Runtime::Provided => Ok(None),
+        Runtime::Provided => check_provided(handler, dir).map(Some),
     }
 }
 
@@ -53,6 +52,33 @@ fn check_python(handler: &str, dir: &Path) -> Result<PathBuf> {
     })
 }
 
+/// An OS-only function needs something to run: its own `bootstrap` (a custom runtime, which
+/// interprets the handler itself) or a handler naming an executable in the folder (run once
+/// per event, event on stdin, response on stdout).
+fn check_provided(handler: &str, dir: &Path) -> Result<PathBuf> {
+    let bootstrap = dir.join("bootstrap");
+    if is_executable(&bootstrap) {
+        return Ok(bootstrap);
+    }
+    let named = dir.join(handler);
+    let inside = !handler.is_empty()
+        && Path::new(handler)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if inside && is_executable(&named) {
+        return Ok(named);
+    }
+    Err(BuildError::NothingToRun {
+        handler: handler.to_owned(),
+        dir: dir.to_path_buf(),
+    })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
@@ -79,5 +105,31 @@ mod tests {
         assert!(err.to_string().contains("missing.py"), "{err}");
         assert!(check(Runtime::Python313, "app.", dir.path()).is_err());
         assert!(check(Runtime::Python313, "../x.handler", dir.path()).is_err());
+    }
+
+    #[test]
+    fn provided_needs_a_bootstrap_or_an_executable_handler() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tool.sh"), "#!/bin/sh\n").unwrap();
+        let err = check(Runtime::Provided, "tool.sh", dir.path()).unwrap_err();
+        assert!(
+            matches!(err, BuildError::NothingToRun { .. }),
+            "not executable yet: {err}"
+        );
+        std::fs::set_permissions(
+            dir.path().join("tool.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert!(check(Runtime::Provided, "tool.sh", dir.path()).is_ok());
+        assert!(check(Runtime::Provided, "../tool.sh", dir.path()).is_err());
+        std::fs::write(dir.path().join("bootstrap"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            dir.path().join("bootstrap"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert!(check(Runtime::Provided, "anything", dir.path()).is_ok());
     }
 }

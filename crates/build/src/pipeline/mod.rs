@@ -186,7 +186,9 @@ fn skip_in_code(rel: &Path, is_dir: bool) -> bool {
 
 fn image_spec(spec: &FunctionSpec, epoch: u64, layers: &[LayerReport]) -> ImageSpec {
     let mut env: Vec<String> = LAMBDA_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.push(format!("LAMINA_RUNTIME={}", spec.runtime.ric_kind()));
+    if let Some(kind) = spec.runtime.ric_kind() {
+        env.push(format!("LAMINA_RUNTIME={kind}"));
+    }
     for (k, v) in &spec.env {
         env.retain(|e| !e.starts_with(&format!("{k}=")));
         env.push(format!("{k}={v}"));

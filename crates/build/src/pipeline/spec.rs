@@ -42,11 +42,12 @@ impl Runtime {
         }
     }
 
-    /// The value of `LAMINA_RUNTIME` that tells lamina-ric how to run the handler.
-    pub fn ric_kind(self) -> &'static str {
+    /// The value of `LAMINA_RUNTIME` that tells lamina-ric how to run the handler; `None`
+    /// lets it detect a custom runtime (`bootstrap`) or a plain executable handler.
+    pub fn ric_kind(self) -> Option<&'static str> {
         match self {
-            Self::Python313 => "python",
-            Self::Provided => "bootstrap",
+            Self::Python313 => Some("python"),
+            Self::Provided => None,
         }
     }
 }
