@@ -86,13 +86,7 @@ impl FunctionConfig {
                 reason,
             })
         };
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
+        if !lamina_runtime_api::limits::is_valid_function_name(&self.name) {
             return bad("the name must be 1–64 letters, digits, `-` or `_`".into());
         }
         if !(128..=MAX_MEMORY_MB).contains(&self.memory_mb) {

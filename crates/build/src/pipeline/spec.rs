@@ -129,13 +129,7 @@ pub struct FunctionSpec {
 impl FunctionSpec {
     /// Check every field against Lambda's limits.
     pub fn validate(&self) -> Result<()> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !name_ok {
+        if !lamina_runtime_api::limits::is_valid_function_name(&self.name) {
             return Err(BuildError::InvalidName(self.name.clone()));
         }
         if !MEMORY_RANGE.contains(&self.memory_mb) {
