@@ -161,7 +161,10 @@ async fn copy_tail(mut from: impl AsyncRead + Unpin) -> Vec<u8> {
         if n == 0 {
             break;
         }
+        // tokio's stderr hands the write to a blocking thread: flush, so the bytes are on fd 2
+        // before the invoke is reported (and its END line printed), and never lost on exit.
         let _ = ours.write_all(&buf[..n]).await;
+        let _ = ours.flush().await;
         tail.extend_from_slice(&buf[..n]);
         if tail.len() > 2 * STDERR_TAIL {
             tail.drain(..tail.len() - STDERR_TAIL);
