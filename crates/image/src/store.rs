@@ -112,12 +112,7 @@ impl Store {
         if self.has_blob(&digest) {
             return Ok(digest);
         }
-        let mut tmp = self.temp_file()?;
-        let tmp_path = tmp.path().to_path_buf();
-        tmp.write_all(data).map_err(Error::io("write", &tmp_path))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(Error::io("sync", &tmp_path))?;
+        let tmp = self.synced_temp(data)?;
         self.commit_temp(tmp, &digest)?;
         Ok(digest)
     }
@@ -241,13 +236,19 @@ impl Store {
             .join(full.replace('/', "%2F").replace(':', "%3A")))
     }
 
-    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<()> {
+    /// `data` in a new temp file of the store, synced to disk, ready to be renamed into place.
+    fn synced_temp(&self, data: &[u8]) -> Result<NamedTempFile> {
         let mut tmp = self.temp_file()?;
         let tmp_path = tmp.path().to_path_buf();
         tmp.write_all(data).map_err(Error::io("write", &tmp_path))?;
         tmp.as_file()
             .sync_all()
             .map_err(Error::io("sync", &tmp_path))?;
+        Ok(tmp)
+    }
+
+    fn write_atomic(&self, path: &Path, data: &[u8]) -> Result<()> {
+        let tmp = self.synced_temp(data)?;
         tmp.persist(path).map_err(|e| Error::Io {
             action: "replace",
             path: path.to_path_buf(),

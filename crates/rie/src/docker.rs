@@ -170,6 +170,22 @@ impl DockerSandbox {
         &self.network
     }
 
+    /// Every container, running or not, matching `filters`.
+    async fn list_containers(
+        &self,
+        filters: &HashMap<String, Vec<String>>,
+        what: &'static str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        self.docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters.clone()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(failed(what))
+    }
+
     /// A started container's address on the private network.
     async fn container_ip(&self, id: &str) -> Option<IpAddr> {
         let inspect = self.docker.inspect_container(id, None).await.ok()?;
@@ -197,14 +213,8 @@ impl DockerSandbox {
         let filters = HashMap::from([("label".to_owned(), vec![LABEL_SESSION.to_owned()])]);
         let mut removed = 0;
         let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters.clone()),
-                ..Default::default()
-            }))
-            .await
-            .map_err(failed("list lamina's containers"))?;
+            .list_containers(&filters, "list lamina's containers")
+            .await?;
         for c in containers {
             if let (Some(id), Some(labels)) = (c.id, c.labels) {
                 if stale(&labels) && self.remove_container(&id).await {
@@ -389,14 +399,8 @@ impl Sandbox for DockerSandbox {
             // Docker refuses a second removal in progress, so look again until none is left.
             for attempt in 0..50 {
                 let containers = self
-                    .docker
-                    .list_containers(Some(ListContainersOptions {
-                        all: true,
-                        filters: Some(filters.clone()),
-                        ..Default::default()
-                    }))
-                    .await
-                    .map_err(failed("list this session's containers"))?;
+                    .list_containers(&filters, "list this session's containers")
+                    .await?;
                 if containers.is_empty() {
                     break;
                 }
