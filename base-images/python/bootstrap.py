@@ -437,22 +437,17 @@ def _get_log_level_from_env_var(log_level):
     return {None: "", "TRACE": "DEBUG"}.get(log_level, log_level).upper()
 
 
-_JSON_FRAME_TYPES = {
-    logging.NOTSET: 0xA55A0002.to_bytes(4, "big"),
-    logging.DEBUG: 0xA55A000A.to_bytes(4, "big"),
-    logging.INFO: 0xA55A000E.to_bytes(4, "big"),
-    logging.WARNING: 0xA55A0012.to_bytes(4, "big"),
-    logging.ERROR: 0xA55A0016.to_bytes(4, "big"),
-    logging.CRITICAL: 0xA55A001A.to_bytes(4, "big"),
+# Frame type = base | level mask (language-runtimes.md §8, telemetry log fd).
+_LEVEL_MASKS = {
+    logging.NOTSET: 0x00,
+    logging.DEBUG: 0x08,
+    logging.INFO: 0x0C,
+    logging.WARNING: 0x10,
+    logging.ERROR: 0x14,
+    logging.CRITICAL: 0x18,
 }
-_TEXT_FRAME_TYPES = {
-    logging.NOTSET: 0xA55A0003.to_bytes(4, "big"),
-    logging.DEBUG: 0xA55A000B.to_bytes(4, "big"),
-    logging.INFO: 0xA55A000F.to_bytes(4, "big"),
-    logging.WARNING: 0xA55A0013.to_bytes(4, "big"),
-    logging.ERROR: 0xA55A0017.to_bytes(4, "big"),
-    logging.CRITICAL: 0xA55A001B.to_bytes(4, "big"),
-}
+_JSON_FRAME_TYPES = {lvl: (0xA55A0002 | m).to_bytes(4, "big") for lvl, m in _LEVEL_MASKS.items()}
+_TEXT_FRAME_TYPES = {lvl: (0xA55A0003 | m).to_bytes(4, "big") for lvl, m in _LEVEL_MASKS.items()}
 _DEFAULT_FRAME_TYPE = _TEXT_FRAME_TYPES[logging.NOTSET]
 
 _AWS_LAMBDA_LOG_FORMAT = LogFormat.from_str(os.environ.get("AWS_LAMBDA_LOG_FORMAT"))
