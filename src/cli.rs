@@ -6,6 +6,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lamina_runtime_api::function::{
+    Arch, Concurrency, EnvVar, EphemeralStorage, FunctionName, MemorySize, Runtime, Settings,
+    Timeout,
+};
 use serde::Deserialize;
 
 /// Build AWS Lambda container images without a daemon, and run them locally with the cloud's
@@ -41,38 +45,64 @@ pub enum Command {
     Base(BaseCommand),
 }
 
-/// Function settings, from flags or from `lamina.toml` (flags win).
+/// Function settings, from flags or from `lamina.toml` (flags win). Every value is one of the
+/// function model's types, so a flag and a config key go through the same rule and message.
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionArgs {
     /// Function name [default: the folder's name].
     #[arg(long)]
     #[serde(default)]
-    pub name: Option<String>,
-    /// Base runtime: python3.13 or provided.
+    pub name: Option<FunctionName>,
+    /// Base runtime: python3.13 or provided [default: python3.13].
     #[arg(long)]
     #[serde(default)]
-    pub runtime: Option<String>,
+    pub runtime: Option<Runtime>,
     /// Handler, e.g. `app.handler` (module.function).
     #[arg(long)]
     #[serde(default)]
     pub handler: Option<String>,
     /// Memory size in MB (128 to 10240) [default: 128].
+    #[arg(long, value_name = "MB")]
+    #[serde(default)]
+    pub memory: Option<MemorySize>,
+    /// Timeout in whole seconds (1 to 900) [default: 3].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(default)]
+    pub timeout: Option<Timeout>,
+    /// Size of /tmp in MB (512 to 10240) [default: 512].
+    #[arg(long, value_name = "MB")]
+    #[serde(default)]
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    /// Architecture: linux/amd64 or linux/arm64 [default: the host's].
     #[arg(long)]
     #[serde(default)]
-    pub memory: Option<u64>,
-    /// Timeout in seconds (1 to 900) [default: 3].
-    #[arg(long)]
-    #[serde(default)]
-    pub timeout: Option<f64>,
-    /// Architecture: linux/amd64 or linux/arm64 [default: linux/amd64].
-    #[arg(long)]
-    #[serde(default)]
-    pub platform: Option<String>,
+    pub platform: Option<Arch>,
     /// Environment variable baked into the image, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     #[serde(default, deserialize_with = "crate::config::env_table")]
-    pub env: Vec<String>,
+    pub env: Vec<EnvVar>,
+    /// Environments `lamina rie` runs at once (lamina.toml only; `lamina rie --concurrency`).
+    #[arg(skip)]
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
+}
+
+impl FunctionArgs {
+    /// These settings in the model's terms.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            name: self.name.clone(),
+            runtime: self.runtime,
+            handler: self.handler.clone(),
+            arch: self.platform,
+            memory: self.memory,
+            timeout: self.timeout,
+            ephemeral_storage: self.ephemeral_storage,
+            env: self.env.iter().cloned().collect(),
+            concurrency: self.concurrency,
+        }
+    }
 }
 
 /// `lamina build`.
@@ -107,18 +137,19 @@ pub struct RieArgs {
     /// Address of the invoke API. Anything but loopback exposes your function to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
-    /// Function timeout in seconds [default: the image's, else 3].
-    #[arg(long)]
-    pub timeout: Option<f64>,
-    /// Memory limit in MB [default: the image's, else 128].
-    #[arg(long)]
-    pub memory: Option<u64>,
-    /// Environments run at once; further invokes wait their turn.
-    #[arg(long, default_value_t = 1)]
-    pub concurrency: usize,
+    /// Function timeout in whole seconds, 1 to 900 [default: the image's, else 3].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<Timeout>,
+    /// Memory limit in MB, 128 to 10240 [default: the image's, else 128].
+    #[arg(long, value_name = "MB")]
+    pub memory: Option<MemorySize>,
+    /// Environments run at once, 1 to 1000; further invokes wait their turn [default: the
+    /// image's, else 1].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<Concurrency>,
     /// Extra environment variable for the function, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
-    pub env: Vec<String>,
+    pub env: Vec<EnvVar>,
     /// File of KEY=VALUE lines to add to the function's environment.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,

@@ -1,22 +1,17 @@
-//! Function settings: `lamina.toml` merged with flags (flags win), then validated into a
-//! [`FunctionSpec`].
+//! Function settings: `lamina.toml` under flags (flags win), resolved into the one function
+//! model, [`Function`]. The rules themselves live in `lamina_runtime_api::function`; this
+//! module only finds the file, layers the sources and says where a bad value came from.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use lamina_build::pipeline::{spec::parse_env_pair, Arch, FunctionSpec, Runtime};
+use lamina_runtime_api::function::{EnvVar, EnvWarning, Environment, Function, FunctionName};
 use serde::{Deserialize, Deserializer};
 
 use crate::cli::FunctionArgs;
 
 /// The config file read from a function folder.
 pub const CONFIG_FILE: &str = "lamina.toml";
-
-/// Defaults when neither flags nor lamina.toml say (Lambda's own defaults).
-const DEFAULT_MEMORY_MB: u64 = 128;
-const DEFAULT_TIMEOUT_S: f64 = 3.0;
-const DEFAULT_RUNTIME: &str = "python3.13";
 
 /// Read `dir/lamina.toml` if there is one.
 pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
@@ -28,14 +23,14 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
     };
     toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not valid: expected keys name, runtime, handler, memory, timeout, platform and an [env] table",
+            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, concurrency and an [env] table)",
             path.display()
         )
     })
 }
 
-/// Flags over file over defaults, validated.
-pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<FunctionSpec> {
+/// Flags over file over Lambda's defaults.
+pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Function> {
     if !dir.exists() {
         bail!(
             "function folder `{}` does not exist; pass the folder that holds your handler (and lamina.toml)",
@@ -44,83 +39,60 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<FunctionSpec> {
     }
     if !dir.is_dir() {
         bail!(
-            "`{}` is not a folder; pass the folder that holds your handler",
+            "`{}` is not a folder; pass the folder that holds your handler (and lamina.toml)",
             dir.display()
         );
     }
-    let file = load_file(dir)?;
-    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
-
-    let name = match pick(&flags.name, &file.name) {
-        Some(name) => name,
-        None => default_name(dir)?,
-    };
-    let runtime =
-        Runtime::parse(&pick(&flags.runtime, &file.runtime).unwrap_or(DEFAULT_RUNTIME.into()))?;
-    let handler = pick(&flags.handler, &file.handler).with_context(|| {
+    let mut settings = flags.settings().over(load_file(dir)?.settings());
+    if settings.name.is_none() {
+        settings.name = Some(default_name(dir)?);
+    }
+    let function = settings.resolve().with_context(|| {
         format!(
-            "no handler given for {}: set `handler = \"app.handler\"` in {} or pass --handler",
-            dir.display(),
-            CONFIG_FILE
+            "no handler given for {}: set `handler = \"app.handler\"` in {CONFIG_FILE} or pass --handler",
+            dir.display()
         )
     })?;
-    let arch = match pick(&flags.platform, &file.platform) {
-        Some(p) => Arch::parse(&p)?,
-        None => Arch::host(),
-    };
-    let mut env = Vec::new();
-    for pair in file.env.iter().chain(&flags.env) {
-        let (k, v) = parse_env_pair(pair)?;
-        env.retain(|(key, _): &(String, String)| key != &k);
-        env.push((k, v));
+    warn_about_env(&function.env, true);
+    Ok(function)
+}
+
+/// Print the model's warnings about an environment; `baked` when it goes into an image
+/// (credentials there are a leak; given to `lamina rie` they are how a local run gets them).
+pub fn warn_about_env(env: &Environment, baked: bool) {
+    for warning in env.warnings() {
+        if baked || !matches!(warning, EnvWarning::Credential(_)) {
+            eprintln!("warning: {warning}");
+        }
     }
-    let spec = FunctionSpec {
-        name,
-        runtime,
-        handler,
-        memory_mb: flags.memory.or(file.memory).unwrap_or(DEFAULT_MEMORY_MB),
-        timeout_s: flags.timeout.or(file.timeout).unwrap_or(DEFAULT_TIMEOUT_S),
-        arch,
-        env,
-    };
-    spec.validate()?;
-    Ok(spec)
 }
 
 /// The folder's name, made into a valid function name.
-fn default_name(dir: &Path) -> Result<String> {
-    let abs: PathBuf =
+fn default_name(dir: &Path) -> Result<FunctionName> {
+    let abs =
         std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     let raw = abs
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("function");
-    let name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    Ok(if name.is_empty() {
-        "function".into()
-    } else {
-        name
-    })
+    Ok(FunctionName::sanitised(raw))
 }
 
 /// `[env]` in lamina.toml is a table; flags are `KEY=VALUE` strings. Accept the table.
-pub fn env_table<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
-    let table = BTreeMap::<String, String>::deserialize(d)?;
-    Ok(table.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+pub fn env_table<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<EnvVar>, D::Error> {
+    let env = Environment::deserialize(d)?;
+    Ok(env
+        .iter()
+        .map(|(k, v)| EnvVar {
+            key: k.to_owned(),
+            value: v.to_owned(),
+        })
+        .collect())
 }
 
-/// Parse `--env-file` lines: `KEY=VALUE`, blank lines and `#` comments ignored.
-pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>> {
+/// Parse `--env-file` lines: `KEY=VALUE`, blank lines and `#` comments ignored, an
+/// `export ` prefix and quotes around the value dropped.
+pub fn read_env_file(path: &Path) -> Result<Vec<EnvVar>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read env file {}", path.display()))?;
     let mut out = Vec::new();
@@ -130,9 +102,11 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>> {
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let (k, v) = parse_env_pair(line)
-            .with_context(|| format!("{}:{}: expected KEY=VALUE", path.display(), n + 1))?;
-        out.push((k, v.trim_matches('"').to_owned()));
+        let mut var: EnvVar = line
+            .parse()
+            .with_context(|| format!("{}:{}", path.display(), n + 1))?;
+        var.value = var.value.trim_matches('"').to_owned();
+        out.push(var);
     }
     Ok(out)
 }
@@ -147,19 +121,22 @@ mod tests {
         std::fs::write(dir.path().join("app.py"), "def handler(e, c): pass\n").unwrap();
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            "name = \"calc\"\nhandler = \"app.handler\"\nmemory = 256\n[env]\nA = \"1\"\n",
+            "name = \"calc\"\nhandler = \"app.handler\"\nmemory = 256\n[env]\nAA = \"1\"\nBB = 2\n",
         )
         .unwrap();
         let flags = FunctionArgs {
-            memory: Some(512),
-            env: vec!["A=2".into()],
+            memory: Some("512".parse().unwrap()),
+            env: vec!["AA=2".parse().unwrap()],
             ..Default::default()
         };
-        let spec = resolve(dir.path(), &flags).unwrap();
-        assert_eq!(spec.name, "calc");
-        assert_eq!(spec.memory_mb, 512);
-        assert_eq!(spec.timeout_s, 3.0);
-        assert_eq!(spec.env, vec![("A".to_owned(), "2".to_owned())]);
+        let f = resolve(dir.path(), &flags).unwrap();
+        assert_eq!(f.name.as_str(), "calc");
+        assert_eq!(f.memory.mb(), 512);
+        assert_eq!(f.timeout.secs(), 3);
+        assert_eq!(
+            f.env.iter().collect::<Vec<_>>(),
+            vec![("BB", "2"), ("AA", "2")]
+        );
     }
 
     #[test]
@@ -168,5 +145,18 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "handlr = \"x\"\n").unwrap();
         let err = resolve(dir.path(), &FunctionArgs::default()).unwrap_err();
         assert!(format!("{err:#}").contains("lamina.toml"), "{err:#}");
+    }
+
+    #[test]
+    fn env_files_take_export_and_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "# c\nexport AB=\"x y\"\n\nCD=1=2\n").unwrap();
+        let vars = read_env_file(&path).unwrap();
+        assert_eq!(vars[0].to_string(), "AB=x y");
+        assert_eq!(vars[1].to_string(), "CD=1=2");
+        std::fs::write(&path, "1X=2\n").unwrap();
+        let err = format!("{:#}", read_env_file(&path).unwrap_err());
+        assert!(err.contains(".env:1") && err.contains("`1X`"), "{err}");
     }
 }

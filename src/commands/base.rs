@@ -31,8 +31,8 @@ pub fn run(globals: &Globals, cmd: &BaseCommand) -> Result<()> {
             println!("wrote {}", path.display());
         }
         BaseCommand::Build { name, arch } => {
-            let runtime = Runtime::parse(name)?;
-            let arch = lamina_build::pipeline::Arch::parse(arch)?;
+            let runtime: Runtime = name.parse()?;
+            let arch: lamina_build::pipeline::Arch = arch.parse()?;
             let (recipe_text, lock_text) = bases::embedded(runtime);
             let recipe = debian::parse_recipe(recipe_text)?;
             let lock = debian::parse_lock(lock_text)?;

@@ -60,15 +60,15 @@ pub fn build_dir(
     flags: &crate::cli::FunctionArgs,
     tag: Option<&str>,
 ) -> Result<Built> {
-    let spec = config::resolve(dir, flags)?;
+    let function = config::resolve(dir, flags)?;
     let reference = match tag {
         Some(tag) => normalise_reference(tag)?,
-        None => normalise_reference(&reference_from_name(&spec.name))?,
+        None => normalise_reference(&reference_from_name(function.name.as_str()))?,
     };
     let progress = Progress::new(globals.json, &format!("building {reference}"));
     let inputs = BuildInputs {
         dir,
-        spec: &spec,
+        function: &function,
         ric_binary: ric::BINARY,
         source_date_epoch: source_date_epoch()?,
     };

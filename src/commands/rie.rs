@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use lamina_build::pipeline::labels;
 use lamina_rie::docker::DockerSandbox;
 use lamina_rie::{Emulator, FunctionConfig, LogEvent, LogSink};
+use lamina_runtime_api::function::FunctionName;
 
 use super::build::{build_dir, normalise_reference};
 use super::Globals;
@@ -18,9 +18,6 @@ use crate::{config, docker};
 
 /// `lamina rie`.
 pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
-    }
     let store = globals.store()?;
     let target = Path::new(&args.target);
     let (reference, manifest) = if target.is_dir() {
@@ -65,40 +62,26 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         .and_then(|c| c.labels)
         .unwrap_or_default();
 
-    let label_f64 = |key: &str| image_labels.get(key).and_then(|v| v.parse::<f64>().ok());
-    let name = image_labels.get(labels::NAME).cloned().unwrap_or_else(|| {
-        reference
-            .split([':', '/'])
-            .rev()
-            .nth(1)
-            .unwrap_or("function")
-            .to_owned()
-    });
-    let timeout_s = args.timeout.or(label_f64(labels::TIMEOUT)).unwrap_or(3.0);
-    if !(timeout_s > 0.0 && timeout_s <= 900.0) {
-        bail!("--timeout {timeout_s} is outside Lambda's range of 1 to 900 seconds");
-    }
-    let memory_mb = args
-        .memory
-        .or(label_f64(labels::MEMORY).map(|m| m as u64))
-        .unwrap_or(128);
-    if !(128..=10_240).contains(&memory_mb) {
-        bail!("--memory {memory_mb} is outside Lambda's range of 128 to 10240 MB");
-    }
+    let from_image = labels::read(|k| image_labels.get(k).cloned())
+        .with_context(|| format!("cannot read the function settings of image `{reference}`"))?;
+    let name = from_image
+        .name
+        .unwrap_or_else(|| FunctionName::sanitised(repository_name(&reference)));
+    let mut function = FunctionConfig::new(name.clone());
+    function.image = Some(reference.clone());
+    function.memory = args.memory.or(from_image.memory).unwrap_or_default();
+    function.timeout = args.timeout.or(from_image.timeout).unwrap_or_default();
+    function.concurrency = args
+        .concurrency
+        .or(from_image.concurrency)
+        .unwrap_or_default();
     let mut env = Vec::new();
     if let Some(file) = &args.env_file {
         env.extend(config::read_env_file(file)?);
     }
-    for pair in &args.env {
-        env.push(lamina_build::pipeline::spec::parse_env_pair(pair)?);
-    }
-
-    let mut function = FunctionConfig::new(name.clone());
-    function.image = Some(reference.clone());
-    function.memory_mb = memory_mb;
-    function.timeout = Duration::from_secs_f64(timeout_s);
-    function.env = env;
-    function.concurrency = args.concurrency;
+    env.extend(args.env.iter().cloned());
+    function.env = env.into_iter().collect();
+    config::warn_about_env(&function.env, false);
     let sandbox = DockerSandbox::connect(&lamina_rie::docker::new_session_id()).await?;
     if let Err(e) = sandbox.cleanup_stale().await {
         tracing::warn!("could not remove containers left by an earlier lamina rie: {e}");
@@ -116,6 +99,13 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         .serve(vec![function], sandbox, log_sink(), shutdown)
         .await?;
     Ok(())
+}
+
+/// The last path component of a reference's repository: `calculator` of
+/// `localhost:5000/team/calculator:v2`.
+fn repository_name(reference: &str) -> &str {
+    let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
+    repo.rsplit('/').next().unwrap_or(repo)
 }
 
 /// Function logs on stdout. Lambda's runtimes join a multi-line record (a traceback) with

@@ -51,6 +51,15 @@ pub enum ClientError {
         /// The reply body, lossily decoded.
         body: String,
     },
+    /// A request could not be formed from what the Runtime API handed out (e.g. a request
+    /// id too long for a URI even when percent-encoded).
+    #[error("cannot call the Lambda Runtime '{endpoint}' endpoint: {reason}")]
+    Request {
+        /// The path that was to be called (cut to 200 characters).
+        endpoint: String,
+        /// Why the request is not valid.
+        reason: String,
+    },
     /// The `/next` reply broke the wire contract (e.g. no request id).
     #[error("LAMBDA_RUNTIME Failed to get next invocation: {0}")]
     Contract(#[from] lamina_runtime_api::Error),
@@ -76,8 +85,9 @@ pub struct RuntimeClient {
 impl RuntimeClient {
     /// A client for `addr`; the connection is opened on first use.
     pub fn new(addr: SocketAddr) -> Self {
-        let host =
-            HeaderValue::from_str(&addr.to_string()).expect("a socket address is a valid header");
+        // A socket address is always a valid header value; the fallback is never taken.
+        let host = HeaderValue::from_str(&addr.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("127.0.0.1"));
         Self {
             addr,
             host,
@@ -163,12 +173,14 @@ impl RuntimeClient {
     ) -> Result<Response<Incoming>, ClientError> {
         let mut fresh = false;
         loop {
-            if self.conn.as_ref().is_none_or(|c| c.is_closed()) {
-                self.conn = Some(self.connect().await?);
-                fresh = true;
-            }
-            let req = self.build(method.clone(), path, body.clone(), headers);
-            let conn = self.conn.as_mut().expect("connection was just opened");
+            let req = self.build(method.clone(), path, body.clone(), headers)?;
+            let conn = match self.conn.as_mut() {
+                Some(conn) if !conn.is_closed() => conn,
+                _ => {
+                    fresh = true;
+                    self.conn.insert(self.connect().await?)
+                }
+            };
             let sent = match conn.ready().await {
                 Ok(()) => conn.send_request(req).await,
                 Err(e) => Err(e),
@@ -198,10 +210,15 @@ impl RuntimeClient {
         path: &str,
         body: Bytes,
         headers: &[(&str, &str)],
-    ) -> Request<Full<Bytes>> {
+    ) -> Result<Request<Full<Bytes>>, ClientError> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = method;
-        *req.uri_mut() = path.parse().expect("Runtime API paths are valid URIs");
+        *req.uri_mut() = path
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| ClientError::Request {
+                endpoint: path.chars().take(200).collect(),
+                reason: e.to_string(),
+            })?;
         let map = req.headers_mut();
         map.insert(header::HOST, self.host.clone());
         map.insert(
@@ -216,7 +233,7 @@ impl RuntimeClient {
                 map.insert(n, v);
             }
         }
-        req
+        Ok(req)
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {

@@ -10,7 +10,7 @@
 //! | `LAMINA_RIE_PORT` | invoke API port (`0`: any free one) | `8080` |
 //! | `LAMINA_RIE_HOST` | invoke API address | `0.0.0.0` |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | function name (the `function` path alias always works) | `function` |
-//! | `AWS_LAMBDA_FUNCTION_TIMEOUT` | timeout in seconds, fractions allowed, at most 900 | `300` |
+//! | `AWS_LAMBDA_FUNCTION_TIMEOUT` | timeout in whole seconds, 1–900 | `300` |
 //! | `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` | memory in MB, 128–10,240: reported, **not enforced** | `3008` |
 //! | `AWS_REGION` (else `AWS_DEFAULT_REGION`) | region in ARNs | `us-east-1` |
 //!
@@ -26,13 +26,13 @@
 //! group and exit 0; a second one exits at once. As PID 1 it also reaps the orphans the
 //! killed groups leave (`reaper`).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
-
-use lamina_rie::config::{DEFAULT_REGION, MAX_MEMORY_MB, MAX_TIMEOUT};
+use lamina_rie::config::DEFAULT_REGION;
 use lamina_rie::{Emulator, FunctionConfig, LogSink, ProcessSandbox};
 use lamina_runtime_api::env;
+use lamina_runtime_api::function::{FunctionError, MemorySize, Timeout};
+use lamina_runtime_api::limits::{RIE_DEFAULT_MEMORY_MB, RIE_DEFAULT_TIMEOUT_S};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// The invoke API's port.
@@ -43,10 +43,6 @@ pub const ENV_HOST: &str = "LAMINA_RIE_HOST";
 const DEFAULT_PORT: u16 = 8080;
 /// Function name when `AWS_LAMBDA_FUNCTION_NAME` is unset: `aws-lambda-rie`'s.
 const DEFAULT_NAME: &str = "function";
-/// Timeout when `AWS_LAMBDA_FUNCTION_TIMEOUT` is unset: `aws-lambda-rie`'s.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
-/// Memory when `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` is unset: `aws-lambda-rie`'s.
-const DEFAULT_MEMORY_MB: u64 = 3008;
 /// Exit code of a clean shutdown.
 const EXIT_OK: i32 = 0;
 /// Exit code when the emulator cannot start or fails.
@@ -55,7 +51,7 @@ const EXIT_FAILED: i32 = 1;
 /// Why embedded mode cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
-    /// A variable has a value outside what it accepts.
+    /// A variable of lamina's own has a value outside what it accepts.
     #[error("{var}={value:?} is not {expected}")]
     BadVar {
         /// The variable.
@@ -65,9 +61,14 @@ pub enum EmbeddedError {
         /// What it must be.
         expected: &'static str,
     },
-    /// The function configuration is refused by the emulator core.
-    #[error(transparent)]
-    Function(#[from] lamina_rie::Error),
+    /// A function setting breaks one of Lambda's rules (the function model's message).
+    #[error("{var}: {source}")]
+    Function {
+        /// The variable.
+        var: &'static str,
+        /// The rule it breaks.
+        source: FunctionError,
+    },
 }
 
 /// What to serve, and where.
@@ -92,6 +93,36 @@ impl Embedded {
                 value,
                 expected,
             };
+        // The function's settings go through the one model, so a value refused here is
+        // refused with the same words by `lamina build` and `lamina rie`.
+        fn setting<T: std::str::FromStr<Err = FunctionError>>(
+            var: &'static str,
+            value: Option<String>,
+            default: impl FnOnce() -> T,
+        ) -> Result<T, EmbeddedError> {
+            match value {
+                None => Ok(default()),
+                Some(v) => v
+                    .parse()
+                    .map_err(|source| EmbeddedError::Function { var, source }),
+            }
+        }
+        let name = setting(env::FUNCTION_NAME, var(env::FUNCTION_NAME), || {
+            lamina_runtime_api::function::FunctionName::sanitised(DEFAULT_NAME)
+        })?;
+        let mut function = FunctionConfig::new(name);
+        // The defaults are aws-lambda-rie's (300 s, 3008 MB), not the cloud's.
+        function.timeout = setting(env::FUNCTION_TIMEOUT, var(env::FUNCTION_TIMEOUT), || {
+            Timeout::from_secs(RIE_DEFAULT_TIMEOUT_S).unwrap_or_default()
+        })?;
+        function.memory = setting(
+            env::FUNCTION_MEMORY_SIZE,
+            var(env::FUNCTION_MEMORY_SIZE),
+            || MemorySize::from_mb(RIE_DEFAULT_MEMORY_MB).unwrap_or_default(),
+        )?;
+        function.region = var(env::REGION)
+            .or_else(|| var(env::DEFAULT_REGION))
+            .unwrap_or_else(|| DEFAULT_REGION.into());
         let port = match var(ENV_PORT) {
             None => DEFAULT_PORT,
             Some(v) => v
@@ -106,45 +137,12 @@ impl Embedded {
                 .parse()
                 .map_err(|_| bad(ENV_HOST, v, "an IP address such as 127.0.0.1"))?,
         };
-        let mut function =
-            FunctionConfig::new(var(env::FUNCTION_NAME).unwrap_or_else(|| DEFAULT_NAME.into()));
-        function.timeout = match var(env::FUNCTION_TIMEOUT) {
-            None => DEFAULT_TIMEOUT,
-            Some(v) => parse_timeout(&v)
-                .ok_or_else(|| bad(env::FUNCTION_TIMEOUT, v, "a number of seconds in (0, 900]"))?,
-        };
-        function.memory_mb = match var(env::FUNCTION_MEMORY_SIZE) {
-            None => DEFAULT_MEMORY_MB,
-            Some(v) => v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|mb| (128..=MAX_MEMORY_MB).contains(mb))
-                .ok_or_else(|| {
-                    bad(
-                        env::FUNCTION_MEMORY_SIZE,
-                        v,
-                        "a whole number of MB in 128–10240",
-                    )
-                })?,
-        };
-        function.region = var(env::REGION)
-            .or_else(|| var(env::DEFAULT_REGION))
-            .unwrap_or_else(|| DEFAULT_REGION.into());
         function.command = Some(command);
-        function.validate()?;
         Ok(Self {
             addr: SocketAddr::new(host, port),
             function,
         })
     }
-}
-
-/// Seconds, possibly fractional, in (0, 900].
-fn parse_timeout(v: &str) -> Option<Duration> {
-    let secs: f64 = v.trim().parse().ok()?;
-    let ok = secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT.as_secs_f64();
-    ok.then(|| Duration::from_secs_f64(secs))
 }
 
 /// This binary and its arguments (the handler): what the sandbox runs as the runtime.
@@ -206,8 +204,8 @@ async fn serve(embedded: Embedded, handler: &str) -> i32 {
          as function `{}` ({} MB, not enforced; timeout {:?})",
         env::RUNTIME_API,
         f.name,
-        f.memory_mb,
-        f.timeout
+        f.memory,
+        f.timeout.duration()
     );
     let port = if local.ip().is_unspecified() {
         eprintln!(
@@ -277,9 +275,9 @@ mod tests {
     fn defaults_are_the_aws_emulators() {
         let e = config(&[]).unwrap();
         assert_eq!(e.addr, "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(e.function.name, "function");
-        assert_eq!(e.function.timeout, Duration::from_secs(300));
-        assert_eq!(e.function.memory_mb, 3008);
+        assert_eq!(e.function.name.as_str(), "function");
+        assert_eq!(e.function.timeout.secs(), 300);
+        assert_eq!(e.function.memory.mb(), 3008);
         assert_eq!(e.function.region, "us-east-1");
         assert_eq!(
             e.function.command.as_deref(),
@@ -293,15 +291,15 @@ mod tests {
             (ENV_PORT, "9100"),
             (ENV_HOST, "127.0.0.1"),
             ("AWS_LAMBDA_FUNCTION_NAME", "calc"),
-            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "2.5"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "25"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
             ("AWS_DEFAULT_REGION", "eu-west-1"),
         ])
         .unwrap();
         assert_eq!(e.addr, "127.0.0.1:9100".parse().unwrap());
-        assert_eq!(e.function.name, "calc");
-        assert_eq!(e.function.timeout, Duration::from_millis(2500));
-        assert_eq!(e.function.memory_mb, 256);
+        assert_eq!(e.function.name.as_str(), "calc");
+        assert_eq!(e.function.timeout.secs(), 25);
+        assert_eq!(e.function.memory.mb(), 256);
         assert_eq!(e.function.region, "eu-west-1");
     }
 
@@ -312,6 +310,7 @@ mod tests {
             ("AWS_LAMBDA_FUNCTION_TIMEOUT", "0"),
             ("AWS_LAMBDA_FUNCTION_TIMEOUT", "901"),
             ("AWS_LAMBDA_FUNCTION_TIMEOUT", "NaN"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "2.5"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1GB"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
             ("AWS_LAMBDA_FUNCTION_NAME", "a/b"),

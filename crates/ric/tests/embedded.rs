@@ -300,7 +300,9 @@ fn a_malformed_timeout_is_a_clear_error() {
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(status.code(), Some(2), "{}", emu.output());
     assert!(
-        emu.output().contains("AWS_LAMBDA_FUNCTION_TIMEOUT=\"ten\""),
+        emu.output().contains(
+            "AWS_LAMBDA_FUNCTION_TIMEOUT: timeout `ten` is not valid: Lambda accepts a whole number of seconds from 1 to 900"
+        ),
         "{}",
         emu.output()
     );

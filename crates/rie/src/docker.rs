@@ -268,7 +268,7 @@ impl Sandbox for DockerSandbox {
             let image = function
                 .image
                 .as_deref()
-                .ok_or_else(|| Error::NoImage(function.name.clone()))?;
+                .ok_or_else(|| Error::NoImage(function.name.to_string()))?;
             match self.docker.inspect_image(image).await {
                 Ok(_) => Ok(()),
                 Err(e) if is_not_found(&e) => Err(Error::ImageNotFound(image.to_owned())),

@@ -107,12 +107,12 @@ impl Environment {
             .map_err(|source| Error::RuntimeApiListener { ip, source })?;
         let (rt, next_tx) = RuntimeState::new();
         let spec = EnvSpec {
-            function: function.name.clone(),
+            function: function.name.to_string(),
             env_number: number,
             image: function.image.clone(),
             command: function.command.clone(),
             env: environment_variables(&function, addr),
-            memory_mb: function.memory_mb,
+            memory_mb: function.memory.mb(),
         };
         let started = sandbox.start(&spec).await?;
         // Serve only once the sandbox has said who the runtime is: a runtime that connects
@@ -234,7 +234,7 @@ impl Environment {
         let report = Report {
             request_id: id.clone(),
             duration_ms: 0.0,
-            memory_size_mb: self.function.memory_mb,
+            memory_size_mb: self.function.memory.mb(),
             max_memory_used_mb: 0,
             init_duration_ms: Some(ms(init)),
             status,
@@ -250,10 +250,10 @@ impl Environment {
             let _ = gate.await;
         }
         let id = req.request_id.clone();
-        let timeout = self.function.timeout;
+        let timeout = self.function.timeout.duration();
         let invocation = Invocation {
             request_id: id.clone(),
-            deadline_ms: epoch_ms().saturating_add(self.function.timeout_ms()),
+            deadline_ms: epoch_ms().saturating_add(self.function.timeout.millis()),
             invoked_function_arn: self.function.arn(),
             trace_id: Some(req.trace_id.clone()),
             client_context: req.client_context.clone(),
@@ -314,7 +314,7 @@ impl Environment {
             Some(RuntimeOutcome::Exited(s)) => (exit_answer(&id, s), ReportStatus::Error, None),
             None => {
                 self.kill().await;
-                let ms_ = self.function.timeout_ms();
+                let ms_ = self.function.timeout.millis();
                 (
                     platform(PlatformError::timeout(&id, ms_)),
                     ReportStatus::Timeout,
@@ -330,7 +330,7 @@ impl Environment {
         let report = Report {
             request_id: id,
             duration_ms: ms(duration),
-            memory_size_mb: self.function.memory_mb,
+            memory_size_mb: self.function.memory.mb(),
             max_memory_used_mb: 0,
             init_duration_ms: init.map(ms),
             status,
@@ -406,26 +406,23 @@ fn epoch_ms() -> u64 {
 fn environment_variables(f: &FunctionConfig, runtime_api: SocketAddr) -> Vec<(String, String)> {
     let platform: Vec<(&str, String)> = vec![
         (vars::RUNTIME_API, runtime_api.to_string()),
-        (vars::FUNCTION_NAME, f.name.clone()),
+        (vars::FUNCTION_NAME, f.name.to_string()),
         (vars::FUNCTION_VERSION, "$LATEST".into()),
-        (vars::FUNCTION_MEMORY_SIZE, f.memory_mb.to_string()),
+        (vars::FUNCTION_MEMORY_SIZE, f.memory.to_string()),
         (vars::LOG_GROUP_NAME, format!("/aws/lambda/{}", f.name)),
         (vars::LOG_STREAM_NAME, logs::log_stream_name()),
         (vars::REGION, f.region.clone()),
         (vars::DEFAULT_REGION, f.region.clone()),
         (vars::INITIALIZATION_TYPE, "on-demand".into()),
     ];
-    let mut out: Vec<(String, String)> = Vec::with_capacity(f.env.len() + platform.len());
-    for (k, v) in &f.env {
-        if platform.iter().any(|(p, _)| p == k) {
-            tracing::warn!(
-                "function `{}`: `{k}` is reserved by the platform; ignoring it",
-                f.name
-            );
-        } else {
-            out.push((k.clone(), v.clone()));
-        }
-    }
+    // The function model has already warned the user about these keys (Lambda overrides
+    // them in the cloud too); here they are simply replaced.
+    let mut out: Vec<(String, String)> = f
+        .env
+        .iter()
+        .filter(|(k, _)| !platform.iter().any(|(p, _)| p == k))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
     out.extend(platform.into_iter().map(|(k, v)| (k.to_owned(), v)));
     out
 }
@@ -436,8 +433,10 @@ mod tests {
 
     #[test]
     fn platform_variables_win() {
-        let mut f = FunctionConfig::new("calc");
-        f.env = vec![("AWS_REGION".into(), "x".into()), ("MY".into(), "1".into())];
+        let mut f = FunctionConfig::new("calc".parse().unwrap());
+        f.env = vec![("AWS_REGION".into(), "x".into()), ("MY".into(), "1".into())]
+            .try_into()
+            .unwrap();
         let env = environment_variables(&f, "127.0.0.1:9001".parse().unwrap());
         let get = |k: &str| {
             env.iter()

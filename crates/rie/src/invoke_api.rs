@@ -44,11 +44,11 @@ impl Router {
             .first()
             .map(|p| (p.function().region.clone(), p.function().account_id.clone()))
             .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
-        let single = (pools.len() == 1).then(|| pools[0].function().name.clone());
+        let single = (pools.len() == 1).then(|| pools[0].function().name.to_string());
         Self {
             pools: pools
                 .into_iter()
-                .map(|p| (p.function().name.clone(), p))
+                .map(|p| (p.function().name.to_string(), p))
                 .collect(),
             single,
             region,

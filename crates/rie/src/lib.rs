@@ -10,7 +10,7 @@
 //! use std::sync::Arc;
 //! use lamina_rie::{Emulator, FunctionConfig, LogSink, ProcessSandbox};
 //! let bound = Emulator::bind("127.0.0.1:9000".parse().unwrap()).await?;
-//! let mut f = FunctionConfig::new("hello");
+//! let mut f = FunctionConfig::new("hello".parse().expect("a valid name"));
 //! f.command = Some(vec!["./bootstrap".into()]);
 //! let sandbox = Arc::new(ProcessSandbox::default());
 //! bound.serve(vec![f], sandbox, LogSink::stdout(), async { let _ = tokio::signal::ctrl_c().await; }).await
@@ -119,9 +119,8 @@ impl BoundEmulator {
         }
         let mut names = HashSet::new();
         for f in &functions {
-            f.validate()?;
             if !names.insert(f.name.clone()) {
-                return Err(Error::DuplicateFunction(f.name.clone()));
+                return Err(Error::DuplicateFunction(f.name.to_string()));
             }
             sandbox.prepare(f).await?;
         }

@@ -38,7 +38,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Pool {
     pub(crate) fn new(function: FunctionConfig, sandbox: Arc<dyn Sandbox>, sink: LogSink) -> Self {
-        let c = function.concurrency.max(1);
+        let c = function.concurrency.get();
         Self {
             admission: Arc::new(Semaphore::new(c.saturating_add(function.max_queued))),
             running: Arc::new(Semaphore::new(c)),

@@ -76,7 +76,7 @@ impl Sandbox for ProcessSandbox {
             match self.command_for(function.command.as_ref()) {
                 Some(_) => Ok(()),
                 None => Err(Error::Config {
-                    function: function.name.clone(),
+                    function: function.name.to_string(),
                     reason: "no command to run: give the process sandbox a command".into(),
                 }),
             }

@@ -87,7 +87,7 @@ async fn invokes_a_container_and_cleans_up() {
     let session = new_session_id();
     let sandbox = Arc::new(DockerSandbox::connect(&session).await.unwrap());
     let network = sandbox.network().to_owned();
-    let mut f = FunctionConfig::new("busy");
+    let mut f = FunctionConfig::new("busy".parse().unwrap());
     f.image = Some(IMAGE.into());
     let h = Harness::start(vec![f], sandbox).await;
 
@@ -182,7 +182,7 @@ async fn a_missing_image_is_reported_before_serving() {
     let session = new_session_id();
     let sandbox = Arc::new(DockerSandbox::connect(&session).await.unwrap());
     let network = sandbox.network().to_owned();
-    let mut f = FunctionConfig::new("ghost");
+    let mut f = FunctionConfig::new("ghost".parse().unwrap());
     f.image = Some("lamina-no-such-image:nope".into());
     let bound = Emulator::bind("127.0.0.1:0".parse().unwrap())
         .await

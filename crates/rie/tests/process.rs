@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use common::{fake_function, Harness};
+use lamina_runtime_api::function::{Concurrency, Timeout};
 use serde_json::json;
 
 fn pid(a: &common::Answer) -> u64 {
@@ -18,7 +19,9 @@ async fn success_carries_the_runtime_body_and_cloud_headers() {
     f.env = vec![
         ("MY_VAR".into(), "mine".into()),
         ("AWS_REGION".into(), "nope".into()),
-    ];
+    ]
+    .try_into()
+    .unwrap();
     let h = Harness::start_process(vec![f]).await;
     let a = h.invoke("echo", r#"{"action":"echo","n":1}"#, &[]).await;
     assert_eq!(a.status, 200);
@@ -151,7 +154,7 @@ async fn warm_environment_is_reused_and_a_crash_gets_a_fresh_one() {
 #[tokio::test]
 async fn timeout_kills_the_environment_with_the_cloud_body() {
     let mut f = fake_function("slow");
-    f.timeout = Duration::from_millis(1500);
+    f.timeout = Timeout::from_secs(1).unwrap();
     let h = Harness::start_process(vec![f]).await;
     let before = pid(&h.invoke("slow", r#"{"action":"pid"}"#, &[]).await);
     let t0 = std::time::Instant::now();
@@ -160,7 +163,7 @@ async fn timeout_kills_the_environment_with_the_cloud_body() {
         .await;
     let took = t0.elapsed();
     assert!(
-        took >= Duration::from_millis(1500) && took < Duration::from_secs(5),
+        took >= Duration::from_secs(1) && took < Duration::from_secs(5),
         "{took:?} {:?} {}",
         a.body,
         h.log_text()
@@ -170,7 +173,7 @@ async fn timeout_kills_the_environment_with_the_cloud_body() {
     let rid = a.header("x-amzn-requestid").unwrap().to_owned();
     assert_eq!(
         a.json(),
-        json!({"errorType":"Sandbox.Timedout","errorMessage":format!("RequestId: {rid} Error: Task timed out after 1.50 seconds")})
+        json!({"errorType":"Sandbox.Timedout","errorMessage":format!("RequestId: {rid} Error: Task timed out after 1.00 seconds")})
     );
     let after = pid(&h.invoke("slow", r#"{"action":"pid"}"#, &[]).await);
     assert_ne!(before, after);
@@ -181,7 +184,7 @@ async fn timeout_kills_the_environment_with_the_cloud_body() {
         .unwrap();
     assert!(report.ends_with("Status: timeout\t"), "{report}");
     assert!(
-        log.contains(&format!("{rid} Task timed out after 1.50 seconds")),
+        log.contains(&format!("{rid} Task timed out after 1.00 seconds")),
         "{log}"
     );
     h.shutdown().await.unwrap();
@@ -351,7 +354,7 @@ async fn invoke_api_validates_like_the_cloud() {
 #[tokio::test]
 async fn a_full_queue_answers_429() {
     let mut f = fake_function("busy");
-    f.concurrency = 1;
+    f.concurrency = Concurrency::new(1).unwrap();
     f.max_queued = 0;
     let h = std::sync::Arc::new(Harness::start_process(vec![f]).await);
     let slow = {
@@ -376,7 +379,7 @@ async fn a_full_queue_answers_429() {
 #[tokio::test]
 async fn queued_invokes_wait_for_the_environment() {
     let mut f = fake_function("q");
-    f.concurrency = 1;
+    f.concurrency = Concurrency::new(1).unwrap();
     let h = std::sync::Arc::new(Harness::start_process(vec![f]).await);
     let mut tasks = Vec::new();
     for _ in 0..6 {
@@ -398,7 +401,9 @@ async fn queued_invokes_wait_for_the_environment() {
 #[tokio::test]
 async fn init_error_is_reported_to_the_invoker() {
     let mut f = fake_function("broken");
-    f.env = vec![("FAKE_INIT_ERROR".into(), "1".into())];
+    f.env = vec![("FAKE_INIT_ERROR".into(), "1".into())]
+        .try_into()
+        .unwrap();
     let h = Harness::start_process(vec![f]).await;
     let a = h.invoke("broken", "{}", &[]).await;
     assert_eq!(a.status, 200);

@@ -72,8 +72,9 @@ impl Invocation {
         let text = |name: &'static str| -> Result<Option<String>> {
             match headers.get(name) {
                 None => Ok(None),
-                Some(v) => v
-                    .to_str()
+                // UTF-8 rather than `to_str`'s visible ASCII: a non-ASCII id or trace
+                // header is still one the runtime can answer.
+                Some(v) => std::str::from_utf8(v.as_bytes())
                     .map(|s| (!s.is_empty()).then(|| s.to_owned()))
                     .map_err(|e| Error::InvalidHeader {
                         name,
@@ -85,9 +86,9 @@ impl Invocation {
         let deadline_ms = text(h::DEADLINE_MS)?
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(u64::MAX);
-        let content_type = match headers.get(CONTENT_TYPE) {
-            Some(v) => v.to_str().unwrap_or(DEFAULT_CONTENT_TYPE).to_owned(),
-            None => DEFAULT_CONTENT_TYPE.to_owned(),
+        let content_type = match headers.get(CONTENT_TYPE).map(|v| v.to_str()) {
+            Some(Ok(v)) if !v.trim().is_empty() => v.to_owned(),
+            _ => DEFAULT_CONTENT_TYPE.to_owned(),
         };
         Ok(Self {
             request_id,

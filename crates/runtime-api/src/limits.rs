@@ -1,4 +1,5 @@
-//! Payload limits, in exact bytes (§1.8).
+//! Lambda's numeric limits, in one place: payloads (§1.8), init, and the function settings
+//! the model in [`crate::function`] enforces. Nothing else in lamina writes these numbers.
 
 /// Largest synchronous invoke request: 6 MiB.
 pub const MAX_SYNC_REQUEST: usize = 6_291_456;
@@ -13,22 +14,33 @@ pub const TAIL_LOG_BYTES: usize = 4_096;
 /// Init phase limit, in milliseconds (§2 lifecycle).
 pub const INIT_TIMEOUT_MS: u64 = 10_000;
 
-/// Lambda's rule for a function name: 1 to 64 letters, digits, `-` or `_`.
-pub fn is_valid_function_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn function_names() {
-        assert!(super::is_valid_function_name("calc_v2-x"));
-        assert!(!super::is_valid_function_name(""));
-        assert!(!super::is_valid_function_name("a b"));
-        assert!(!super::is_valid_function_name(&"x".repeat(65)));
-    }
-}
+/// Longest function name (`FunctionName`, `CreateFunction` API).
+pub const MAX_FUNCTION_NAME: usize = 64;
+/// Smallest memory size, in MB (`MemorySize`, `CreateFunction` API).
+pub const MIN_MEMORY_MB: u64 = 128;
+/// Largest memory size, in MB.
+pub const MAX_MEMORY_MB: u64 = 10_240;
+/// Memory size when none is configured, in MB.
+pub const DEFAULT_MEMORY_MB: u64 = 128;
+/// Shortest timeout, in whole seconds (`Timeout`, an integer in the API).
+pub const MIN_TIMEOUT_S: u64 = 1;
+/// Longest timeout, in whole seconds.
+pub const MAX_TIMEOUT_S: u64 = 900;
+/// Timeout when none is configured, in seconds.
+pub const DEFAULT_TIMEOUT_S: u64 = 3;
+/// Smallest `/tmp`, in MB (`EphemeralStorage.Size`).
+pub const MIN_EPHEMERAL_STORAGE_MB: u64 = 512;
+/// Largest `/tmp`, in MB.
+pub const MAX_EPHEMERAL_STORAGE_MB: u64 = 10_240;
+/// `/tmp` when none is configured, in MB.
+pub const DEFAULT_EPHEMERAL_STORAGE_MB: u64 = 512;
+/// Total size of a function's environment variables (keys and values), in bytes.
+pub const MAX_ENVIRONMENT_BYTES: usize = 4_096;
+/// Most concurrent executions of one function: the default account quota, which is what a
+/// function's reserved concurrency can at most be set to.
+pub const MAX_CONCURRENCY: usize = 1_000;
+/// Memory the AWS emulator (`aws-lambda-rie`) reports when `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
+/// is unset (it is not the cloud's default).
+pub const RIE_DEFAULT_MEMORY_MB: u64 = 3_008;
+/// Timeout of the AWS emulator when `AWS_LAMBDA_FUNCTION_TIMEOUT` is unset, in seconds.
+pub const RIE_DEFAULT_TIMEOUT_S: u64 = 300;

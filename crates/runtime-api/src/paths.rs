@@ -13,12 +13,28 @@ pub const PING: &str = "/ping";
 
 /// Path the runtime posts a successful result to.
 pub fn response(request_id: &str) -> String {
-    format!("{INVOCATION_PREFIX}{request_id}/response")
+    format!("{INVOCATION_PREFIX}{}/response", segment(request_id))
 }
 
 /// Path the runtime posts an invoke error to.
 pub fn error(request_id: &str) -> String {
-    format!("{INVOCATION_PREFIX}{request_id}/error")
+    format!("{INVOCATION_PREFIX}{}/error", segment(request_id))
+}
+
+/// A request id as one path segment: every byte outside RFC 3986's unreserved set is
+/// percent-encoded, so an id with a space, a `/`, `..` or non-ASCII text still makes a valid
+/// path that cannot climb out of `/invocation/` (the platform's ids are UUIDs, which pass
+/// through unchanged). `.` is encoded too, so `..` never reads as a dot-segment.
+fn segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A Runtime API route, parsed from a request path.
@@ -114,6 +130,19 @@ mod tests {
             None
         );
         assert_eq!(RuntimeRoute::parse("/nope"), None);
+    }
+
+    #[test]
+    fn request_ids_stay_one_segment() {
+        let uuid = "8f50c6b4-0000-4000-8000-000000000000";
+        assert_eq!(
+            response(uuid),
+            format!("{INVOCATION_PREFIX}{uuid}/response")
+        );
+        assert_eq!(
+            error("../a b/ü"),
+            format!("{INVOCATION_PREFIX}%2E%2E%2Fa%20b%2F%C3%BC/error")
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub const FAKE_RUNTIME: &str = concat!(
 );
 
 pub fn fake_function(name: &str) -> FunctionConfig {
-    let mut f = FunctionConfig::new(name);
+    let mut f = FunctionConfig::new(name.parse().expect("a valid function name"));
     f.command = Some(vec!["python3".into(), "-u".into(), FAKE_RUNTIME.into()]);
     f
 }

@@ -11,32 +11,14 @@ pub enum BuildError {
     /// The function folder is a file.
     #[error("`{0}` is not a folder; pass the folder that holds your handler (and lamina.toml)")]
     NotADir(PathBuf),
-    /// No handler was given anywhere.
-    #[error("no handler given for `{0}`: set `handler = \"app.handler\"` in lamina.toml or pass --handler")]
-    NoHandler(PathBuf),
-    /// The runtime is not one lamina can assemble.
-    #[error("unknown runtime `{given}`; lamina can build: {known}")]
-    UnknownRuntime {
-        /// What was asked for.
-        given: String,
-        /// What exists.
-        known: String,
+    /// An image label lamina wrote holds a value the function model refuses.
+    #[error("image label `{label}`: {source}; rebuild the image with this lamina")]
+    Label {
+        /// The label.
+        label: &'static str,
+        /// The rule it breaks.
+        source: lamina_runtime_api::function::FunctionError,
     },
-    /// The platform is not one Lambda runs.
-    #[error("unknown platform `{0}`; Lambda runs linux/amd64 and linux/arm64")]
-    UnknownPlatform(String),
-    /// The function name breaks Lambda's naming rules.
-    #[error("invalid function name `{0}`: use 1 to 64 letters, digits, `-` or `_`")]
-    InvalidName(String),
-    /// Memory out of Lambda's range.
-    #[error("memory {0} MB is outside Lambda's range of 128 to 10240 MB")]
-    InvalidMemory(u64),
-    /// Timeout out of Lambda's range.
-    #[error("timeout {0} s is outside Lambda's range of 1 to 900 seconds")]
-    InvalidTimeout(f64),
-    /// An environment entry is not `KEY=VALUE` with a valid key.
-    #[error("invalid environment variable `{0}`: expected KEY=VALUE, KEY made of letters, digits and `_`, not starting with a digit")]
-    InvalidEnv(String),
     /// The handler string is not `module.function`.
     #[error("malformed handler `{handler}`: {why}")]
     MalformedHandler {

@@ -7,7 +7,7 @@ use lamina_image::{write_layer, LayerDescriptor, LayerPlan, LayerSettings, Store
 use sha2::{Digest as _, Sha256};
 
 use super::error::Result;
-use super::spec::{Arch, Runtime};
+use super::{Arch, Runtime};
 use crate::debian;
 
 /// Recipe and lock texts of a runtime's base, as committed in `base-images/<name>/`.

@@ -13,7 +13,6 @@
 pub mod bases;
 pub mod error;
 pub mod handler;
-pub mod spec;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,7 +23,7 @@ use lamina_image::{
 };
 
 pub use error::{BuildError, Result};
-pub use spec::{Arch, FunctionSpec, Runtime};
+pub use lamina_runtime_api::function::{Arch, Function, Runtime};
 
 /// Where lamina-ric lives in the image; the image's ENTRYPOINT.
 pub const RIC_PATH: &str = "/var/runtime/lamina-ric";
@@ -58,14 +57,46 @@ pub mod labels {
     pub const MEMORY: &str = "dev.lamina.function.memory";
     /// Timeout in seconds.
     pub const TIMEOUT: &str = "dev.lamina.function.timeout";
+    /// Size of `/tmp` in MB.
+    pub const EPHEMERAL_STORAGE: &str = "dev.lamina.function.ephemeral-storage";
+    /// Environments `lamina rie` runs at once.
+    pub const CONCURRENCY: &str = "dev.lamina.function.concurrency";
+
+    use lamina_runtime_api::function::Settings;
+
+    use super::{BuildError, Result};
+
+    /// The settings an image's labels carry, read back through the function model (an
+    /// image without lamina's labels gives empty settings).
+    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+        fn one<T: std::str::FromStr<Err = lamina_runtime_api::function::FunctionError>>(
+            get: &impl Fn(&str) -> Option<String>,
+            label: &'static str,
+        ) -> Result<Option<T>> {
+            get(label)
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|source| BuildError::Label { label, source })
+        }
+        Ok(Settings {
+            name: one(&get, NAME)?,
+            runtime: one(&get, RUNTIME)?,
+            handler: get(HANDLER),
+            memory: one(&get, MEMORY)?,
+            timeout: one(&get, TIMEOUT)?,
+            ephemeral_storage: one(&get, EPHEMERAL_STORAGE)?,
+            concurrency: one(&get, CONCURRENCY)?,
+            ..Settings::default()
+        })
+    }
 }
 
 /// Everything one build needs.
 pub struct BuildInputs<'a> {
     /// The function folder.
     pub dir: &'a Path,
-    /// The validated function.
-    pub spec: &'a FunctionSpec,
+    /// The function (valid by construction: the model's types hold Lambda's rules).
+    pub function: &'a Function,
     /// The static lamina-ric binary to inject.
     pub ric_binary: &'a [u8],
     /// Seconds since the epoch for `created` and every mtime (`SOURCE_DATE_EPOCH`).
@@ -99,7 +130,7 @@ pub fn build(
     inputs: &BuildInputs<'_>,
     stage: &dyn Fn(&str),
 ) -> Result<BuildOutput> {
-    let spec = inputs.spec;
+    let spec = inputs.function;
     let dir = inputs.dir;
     if !dir.exists() {
         return Err(BuildError::DirMissing(dir.to_path_buf()));
@@ -107,7 +138,6 @@ pub fn build(
     if !dir.is_dir() {
         return Err(BuildError::NotADir(dir.to_path_buf()));
     }
-    spec.validate()?;
     handler::check(spec.runtime, &spec.handler, dir)?;
     match Arch::of_elf(inputs.ric_binary) {
         Some(have) if have == spec.arch => {}
@@ -184,21 +214,26 @@ fn skip_in_code(rel: &Path, is_dir: bool) -> bool {
         || (!is_dir && (name.ends_with(".pyc") || name == ".DS_Store"))
 }
 
-fn image_spec(spec: &FunctionSpec, epoch: u64, layers: &[LayerReport]) -> ImageSpec {
+fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec {
     let mut env: Vec<String> = LAMBDA_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
     if let Some(kind) = spec.runtime.ric_kind() {
         env.push(format!("LAMINA_RUNTIME={kind}"));
     }
-    for (k, v) in &spec.env {
+    for (k, v) in spec.env.iter() {
         env.retain(|e| !e.starts_with(&format!("{k}=")));
         env.push(format!("{k}={v}"));
     }
     let labels = BTreeMap::from([
-        (labels::NAME.to_owned(), spec.name.clone()),
+        (labels::NAME.to_owned(), spec.name.to_string()),
         (labels::RUNTIME.to_owned(), spec.runtime.name().to_owned()),
         (labels::HANDLER.to_owned(), spec.handler.clone()),
-        (labels::MEMORY.to_owned(), spec.memory_mb.to_string()),
-        (labels::TIMEOUT.to_owned(), spec.timeout_s.to_string()),
+        (labels::MEMORY.to_owned(), spec.memory.to_string()),
+        (labels::TIMEOUT.to_owned(), spec.timeout.to_string()),
+        (
+            labels::EPHEMERAL_STORAGE.to_owned(),
+            spec.ephemeral_storage.to_string(),
+        ),
+        (labels::CONCURRENCY.to_owned(), spec.concurrency.to_string()),
     ]);
     let history = |r: &LayerReport| match r.name {
         "base" => format!("lamina: base {} from Debian packages", spec.runtime.name()),

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::{BuildError, Result};
-use super::spec::Runtime;
+use super::Runtime;
 
 /// Check `handler` for `runtime` against the files in `dir`; returns the module file found.
 pub fn check(runtime: Runtime, handler: &str, dir: &Path) -> Result<Option<PathBuf>> {
