@@ -34,7 +34,8 @@ impl Recorded {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(Invocation, Vec<u8>)>,
+    /// Raw `/next` reply headers (value bytes as sent) and body.
+    queue: VecDeque<(Vec<(String, Vec<u8>)>, Vec<u8>)>,
     posts: Vec<Recorded>,
     nexts: usize,
 }
@@ -66,11 +67,21 @@ impl FakeApi {
 
     /// Queue an event with the given metadata.
     pub fn push(&self, invocation: Invocation, body: &[u8]) {
+        let headers = invocation.to_headers().unwrap();
+        let pairs = headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        self.push_raw(pairs, body);
+    }
+
+    /// Queue an event whose `/next` reply carries exactly these headers, unchecked.
+    pub fn push_raw(&self, headers: Vec<(String, Vec<u8>)>, body: &[u8]) {
         let (lock, cv) = &*self.state;
         lock.lock()
             .unwrap()
             .queue
-            .push_back((invocation, body.to_vec()));
+            .push_back((headers, body.to_vec()));
         cv.notify_all();
     }
 
@@ -122,28 +133,25 @@ impl FakeApi {
         let mut state = lock.lock().unwrap();
         state.nexts += 1;
         cv.notify_all();
-        let (inv, body) = loop {
+        let (headers, body) = loop {
             if let Some(e) = state.queue.pop_front() {
                 break e;
             }
             state = cv.wait(state).unwrap();
         };
-        let headers = inv.to_headers().unwrap();
-        let pairs: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-            .collect();
-        reply(200, &pairs, &body)
+        reply(200, &headers, &body)
     }
 }
 
-fn reply(status: u16, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+fn reply(status: u16, headers: &[(String, Vec<u8>)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len()).into_bytes();
     for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
     }
-    out.push_str("\r\n");
-    let mut out = out.into_bytes();
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
     out
 }
