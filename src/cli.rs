@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lamina_image::Reference;
 use lamina_runtime_api::function::{
     Arch, Concurrency, EnvVar, EphemeralStorage, FunctionName, MemorySize, Runtime, Settings,
     Timeout,
@@ -114,7 +115,7 @@ pub struct BuildArgs {
     /// Name the image in the local store (and in Docker with --load), e.g. `calculator` or
     /// `calculator:v2` [default: the function name].
     #[arg(short, long)]
-    pub tag: Option<String>,
+    pub tag: Option<Reference>,
     /// Also load the image into the local Docker Engine.
     #[arg(long)]
     pub load: bool,

@@ -1,5 +1,6 @@
-//! The local Docker Engine, as the CLI needs it: connect (with version negotiation), and make
-//! sure an image from lamina's store is loaded — streamed as a docker-archive, never buffered.
+//! The local Docker Engine, as the CLI needs it: make sure an image from lamina's store is
+//! loaded — streamed as a docker-archive, never buffered. The connection itself is made in
+//! one place, `lamina_rie::docker::connect`, and handed in.
 
 use std::io::Write;
 
@@ -8,27 +9,11 @@ use bollard::query_parameters::ImportImageOptionsBuilder;
 use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use lamina_image::{Digest, Store};
-
-/// Connect to the daemon named by `DOCKER_HOST` (or the default socket) and agree on an API
-/// version (Debian's docker.io 20.10 speaks 1.41).
-pub async fn connect() -> Result<Docker> {
-    let where_ =
-        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let hint = || {
-        format!(
-            "cannot reach the Docker daemon at {where_}: start it (`dockerd &` or `systemctl start docker`) or set DOCKER_HOST"
-        )
-    };
-    let docker = Docker::connect_with_local_defaults().with_context(hint)?;
-    let docker = docker.negotiate_version().await.with_context(hint)?;
-    docker.ping().await.with_context(hint)?;
-    Ok(docker)
-}
+use lamina_image::{Digest, Reference, Store};
 
 /// The image id Docker has for `reference`, if any.
-pub async fn image_id(docker: &Docker, reference: &str) -> Result<Option<String>> {
-    match docker.inspect_image(reference).await {
+pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<String>> {
+    match docker.inspect_image(&reference.to_string()).await {
         Ok(inspect) => Ok(inspect.id),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -43,7 +28,7 @@ pub async fn ensure_loaded(
     docker: &Docker,
     store: &Store,
     manifest: &Digest,
-    reference: &str,
+    reference: &Reference,
 ) -> Result<bool> {
     let config = lamina_image::read_manifest(store, manifest)?
         .config()
@@ -55,7 +40,7 @@ pub async fn ensure_loaded(
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let store = store.clone();
     let manifest = manifest.clone();
-    let tags = vec![reference.to_owned()];
+    let tags = vec![reference.clone()];
     let writer = tokio::task::spawn_blocking(move || -> Result<()> {
         let sink = ChannelWriter { tx: tx.clone() };
         let mut sink = lamina_image::write_docker_archive(&store, &manifest, &tags, sink)?;

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lamina_build::pipeline::{self, BuildInputs, BuildOutput};
-use lamina_image::Store;
+use lamina_image::{Reference, Store};
+use lamina_runtime_api::function::FunctionName;
 use serde_json::json;
 
 use super::Globals;
@@ -47,7 +48,7 @@ impl std::fmt::Display for OutputTarget {
 /// A finished build, as the other commands use it.
 pub struct Built {
     /// The store reference, `name:tag`.
-    pub reference: String,
+    pub reference: Reference,
     /// The pipeline's result.
     pub output: BuildOutput,
 }
@@ -58,12 +59,12 @@ pub fn build_dir(
     store: &Store,
     dir: &Path,
     flags: &crate::cli::FunctionArgs,
-    tag: Option<&str>,
+    tag: Option<&Reference>,
 ) -> Result<Built> {
     let function = config::resolve(dir, flags)?;
     let reference = match tag {
-        Some(tag) => normalise_reference(tag)?,
-        None => normalise_reference(&reference_from_name(function.name.as_str()))?,
+        Some(tag) => tag.clone(),
+        None => reference_from_name(&function.name)?,
     };
     let progress = Progress::new(globals.json, &format!("building {reference}"));
     let inputs = BuildInputs {
@@ -98,14 +99,19 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         &store,
         &args.dir,
         &args.function,
-        args.tag.as_deref(),
+        args.tag.as_ref(),
     )?;
     let manifest = &built.output.image.manifest_digest;
 
     match &output_target {
         Some(OutputTarget::Oci(path)) => {
-            lamina_image::write_oci_layout(&store, manifest, path, Some(&built.reference))
-                .with_context(|| format!("cannot write the OCI layout {}", path.display()))?;
+            lamina_image::write_oci_layout(
+                &store,
+                manifest,
+                path,
+                Some(&built.reference.to_string()),
+            )
+            .with_context(|| format!("cannot write the OCI layout {}", path.display()))?;
         }
         Some(OutputTarget::DockerArchive(path)) => {
             write_archive(&store, manifest, &built.reference, path)?
@@ -113,7 +119,7 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         None => {}
     }
     let loaded = if args.load {
-        let docker = docker::connect().await?;
+        let docker = lamina_rie::docker::connect().await?;
         docker::ensure_loaded(&docker, &store, manifest, &built.reference).await?;
         true
     } else {
@@ -128,7 +134,7 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
 fn write_archive(
     store: &Store,
     manifest: &lamina_image::Digest,
-    reference: &str,
+    reference: &Reference,
     path: &Path,
 ) -> Result<()> {
     let parent = match path.parent() {
@@ -138,7 +144,8 @@ fn write_archive(
     let tmp = tempfile::NamedTempFile::new_in(parent)
         .with_context(|| format!("cannot create a file in {}", parent.display()))?;
     let file = std::io::BufWriter::new(tmp);
-    let file = lamina_image::write_docker_archive(store, manifest, &[reference.to_owned()], file)?;
+    let file =
+        lamina_image::write_docker_archive(store, manifest, std::slice::from_ref(reference), file)?;
     let tmp = file.into_inner().context("cannot finish the archive")?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
@@ -159,7 +166,7 @@ fn report(globals: &Globals, built: &Built, output: Option<&OutputTarget>, loade
             })
             .collect();
         let out = json!({
-            "reference": built.reference,
+            "reference": built.reference.to_string(),
             "manifestDigest": image.manifest_digest.to_string(),
             "configDigest": image.config_digest.to_string(),
             "uncompressedSize": image.uncompressed_size,
@@ -189,47 +196,27 @@ fn report(globals: &Globals, built: &Built, output: Option<&OutputTarget>, loade
     }
 }
 
-/// `calculator` → `calculator:latest`; refuses what Docker would refuse.
-pub fn normalise_reference(reference: &str) -> Result<String> {
-    let (repo, tag) = match reference.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
-        _ => (reference, "latest"),
-    };
-    // A registry host (`localhost:5000/`, `123.dkr.ecr.…/`) may carry a port and capitals.
-    let path = match repo.split_once('/') {
-        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => rest,
-        _ => repo,
-    };
-    let repo_ok = !path.is_empty()
-        && path
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
-        && !path.starts_with(['.', '-', '_', '/'])
-        && !path.ends_with(['.', '-', '_', '/']);
-    let tag_ok = !tag.is_empty()
-        && tag.len() <= 128
-        && tag
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        && !tag.starts_with(['.', '-']);
-    if !repo_ok || !tag_ok {
-        bail!(
-            "invalid image name `{reference}`: use lowercase letters, digits, `.`, `_`, `-` and `/`, with an optional :tag"
-        );
+/// The image name for a function with no `--tag`: its name in lowercase (`My_Func` →
+/// `my_func:latest`), with any separator run Docker refuses turned into one `-`.
+fn reference_from_name(name: &FunctionName) -> Result<Reference> {
+    let lower = name.as_str().to_ascii_lowercase();
+    if let Ok(r) = Reference::parse(&lower) {
+        return Ok(r);
     }
-    Ok(format!("{repo}:{tag}"))
-}
-
-/// An image name for a function name: Docker wants lowercase and no leading or trailing
-/// separators (`My_Func` → `my_func`, `.tmpX` → `tmpx`).
-fn reference_from_name(name: &str) -> String {
-    let lower = name.to_ascii_lowercase();
-    let trimmed = lower.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    if trimmed.is_empty() {
-        "function".into()
+    let mut out = String::with_capacity(lower.len());
+    for c in lower.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_end_matches('-');
+    Ok(Reference::parse(if trimmed.is_empty() {
+        "function"
     } else {
-        trimmed.to_owned()
-    }
+        trimmed
+    })?)
 }
 
 /// `SOURCE_DATE_EPOCH`, or 0: the same inputs give the same digest on any day.
@@ -248,26 +235,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn references() {
-        assert_eq!(
-            normalise_reference("calculator").unwrap(),
-            "calculator:latest"
-        );
-        assert_eq!(normalise_reference("calc:v2").unwrap(), "calc:v2");
-        assert_eq!(
-            normalise_reference("localhost:5000/calc").unwrap(),
-            "localhost:5000/calc:latest"
-        );
-        assert!(normalise_reference("Calc").is_err());
-        assert!(normalise_reference("calc:").is_err());
-    }
-
-    #[test]
     fn names_become_references() {
-        assert_eq!(reference_from_name("My_Func"), "my_func");
-        assert_eq!(reference_from_name("-tmpAbC"), "tmpabc");
-        assert_eq!(reference_from_name("__"), "function");
-        assert!(normalise_reference(&reference_from_name("-x-")).is_ok());
+        let r = |n: &str| {
+            reference_from_name(&n.parse().unwrap())
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(r("My_Func"), "my_func:latest");
+        assert_eq!(r("-tmpAbC"), "tmpabc:latest");
+        assert_eq!(r("__"), "function:latest");
+        assert_eq!(r("a_-b"), "a-b:latest");
+        assert_eq!(r("a___b-"), "a-b:latest");
     }
 
     #[test]

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use lamina_build::pipeline::labels;
+use lamina_image::Reference;
 use lamina_rie::docker::DockerSandbox;
 use lamina_rie::{Emulator, FunctionConfig, LogEvent, LogSink};
 use lamina_runtime_api::function::FunctionName;
 
-use super::build::{build_dir, normalise_reference};
+use super::build::build_dir;
 use super::Globals;
 use crate::cli::{FunctionArgs, RieArgs};
 use crate::{config, docker};
@@ -25,7 +26,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         eprintln!("built {} from {}", built.reference, target.display());
         (built.reference, Some(built.output.image.manifest_digest))
     } else {
-        let reference = normalise_reference(&args.target).with_context(|| {
+        let reference = Reference::parse(&args.target).with_context(|| {
             format!(
                 "`{}` is neither a function folder nor an image name",
                 args.target
@@ -39,7 +40,8 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     let addr = SocketAddr::new(args.host, args.port);
     let bound = Emulator::bind(addr).await?;
 
-    let docker = docker::connect().await?;
+    // The one connection to Docker, used for loading and by the sandbox.
+    let docker = lamina_rie::docker::connect().await?;
     match &manifest {
         Some(manifest) => {
             if docker::ensure_loaded(&docker, &store, manifest, &reference).await? {
@@ -55,7 +57,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         }
     }
     let image_labels = docker
-        .inspect_image(&reference)
+        .inspect_image(&reference.to_string())
         .await
         .with_context(|| format!("cannot inspect image `{reference}`"))?
         .config
@@ -66,9 +68,9 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         .with_context(|| format!("cannot read the function settings of image `{reference}`"))?;
     let name = from_image
         .name
-        .unwrap_or_else(|| FunctionName::sanitised(repository_name(&reference)));
+        .unwrap_or_else(|| FunctionName::sanitised(reference.short_name()));
     let mut function = FunctionConfig::new(name.clone());
-    function.image = Some(reference.clone());
+    function.image = Some(reference.to_string());
     function.memory = args.memory.or(from_image.memory).unwrap_or_default();
     function.timeout = args.timeout.or(from_image.timeout).unwrap_or_default();
     function.concurrency = args
@@ -82,7 +84,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     env.extend(args.env.iter().cloned());
     function.env = env.into_iter().collect();
     config::warn_about_env(&function.env, false);
-    let sandbox = DockerSandbox::connect(&lamina_rie::docker::new_session_id()).await?;
+    let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
     if let Err(e) = sandbox.cleanup_stale().await {
         tracing::warn!("could not remove containers left by an earlier lamina rie: {e}");
     }
@@ -99,13 +101,6 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         .serve(vec![function], sandbox, log_sink(), shutdown)
         .await?;
     Ok(())
-}
-
-/// The last path component of a reference's repository: `calculator` of
-/// `localhost:5000/team/calculator:v2`.
-fn repository_name(reference: &str) -> &str {
-    let repo = reference.rsplit_once(':').map_or(reference, |(r, _)| r);
-    repo.rsplit('/').next().unwrap_or(repo)
 }
 
 /// Function logs on stdout. Lambda's runtimes join a multi-line record (a traceback) with

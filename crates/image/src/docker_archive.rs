@@ -32,25 +32,21 @@ struct DockerManifestEntry {
     layers: Vec<String>,
 }
 
-/// Stream a docker-archive of `manifest` tagged with `repo_tags` (e.g. `calculator:latest`) to `out`.
+/// Stream a docker-archive of `manifest` tagged with `refs` (e.g. `calculator:latest`) to `out`.
 ///
 /// Returns `out` once the archive is complete (not flushed beyond what the tar writer does).
 pub fn write_docker_archive<W: Write>(
     store: &Store,
     manifest: &Digest,
-    repo_tags: &[String],
+    refs: &[Reference],
     out: W,
 ) -> Result<W> {
     let blobs = image_blobs(store, manifest)?;
-    let refs = repo_tags
-        .iter()
-        .map(|t| Reference::parse(t))
-        .collect::<Result<Vec<_>>>()?;
     let blob_path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
 
     let docker_manifest = [DockerManifestEntry {
         config: blob_path(&blobs.config),
-        repo_tags: refs.iter().map(Reference::full).collect(),
+        repo_tags: refs.iter().map(Reference::to_string).collect(),
         layers: blobs.layers.iter().map(blob_path).collect(),
     }];
     let annotations = refs
@@ -58,7 +54,10 @@ pub fn write_docker_archive<W: Write>(
         .map(|r| {
             HashMap::from([
                 (ANNOTATION_CONTAINERD_NAME.to_string(), r.qualified()),
-                (ANNOTATION_REF_NAME.to_string(), r.tag.clone()),
+                (
+                    ANNOTATION_REF_NAME.to_string(),
+                    r.tag().unwrap_or(crate::reference::DEFAULT_TAG).to_owned(),
+                ),
             ])
         })
         .collect();

@@ -1,106 +1,228 @@
-//! Validation and normalisation of image references (`calculator:latest`, `registry:5000/team/app:v1`).
+//! Image references, parsed once: `calculator`, `calculator:v2`, `team/app`,
+//! `localhost:5000/team/app:v1`, `123456789012.dkr.ecr.us-east-1.amazonaws.com/fn@sha256:…`.
 //!
-//! Follows Docker's reference grammar (distribution `reference/regexp.go`): an optional registry
-//! host (with port), lowercase path components separated by `/`, and a tag of 1–128 characters
-//! `[A-Za-z0-9_][A-Za-z0-9_.-]*`. A missing tag means `latest`. Digest references are not names.
+//! Docker's grammar (distribution `reference/regexp.go`, `normalize.go`): an optional registry
+//! host — a first component with a `.` or `:`, `localhost`, or capitals, possibly `[ipv6]:port`
+//! — then lowercase path components joined by `/` (`.`, one or two `_`, or any run of `-`
+//! between alphanumerics), then an optional `:tag` (1–128 of `[A-Za-z0-9_.-]`, not starting
+//! with `.` or `-`) and an optional `@algorithm:hex` digest. Without a host the registry is
+//! Docker Hub (`docker.io`), and a one-component path is in `library/`. Without tag or digest
+//! the tag is `latest`. Everything that names an image — the CLI, the store, Docker loads and
+//! (next) the registry client — takes this type, never a string.
 
+use std::fmt;
+use std::str::FromStr;
+
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 
-/// Longest repository name Docker accepts.
+/// Docker Hub's name in references.
+pub const DOCKER_HUB: &str = "docker.io";
+/// Where Docker Hub's registry API actually answers.
+pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+/// Longest repository name Docker accepts (host and path).
 const MAX_NAME_LEN: usize = 255;
 /// Longest tag Docker accepts.
 const MAX_TAG_LEN: usize = 128;
+/// The tag of a reference that gives neither tag nor digest.
+pub const DEFAULT_TAG: &str = "latest";
 
-/// A validated reference, split into repository and tag.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A parsed, normalised image reference.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
-    /// Repository, e.g. `calculator` or `123.dkr.ecr.us-east-1.amazonaws.com/app`.
-    pub repository: String,
-    /// Tag, e.g. `latest`.
-    pub tag: String,
+    registry: String,
+    path: String,
+    tag: Option<String>,
+    digest: Option<Digest>,
 }
 
 impl Reference {
-    /// Parse and validate `name[:tag]`; the tag defaults to `latest`.
-    pub fn parse(name: &str) -> Result<Reference> {
-        let bad = |reason| {
-            Err(Error::InvalidReference {
-                name: name.to_string(),
-                reason,
-            })
+    /// Parse and normalise a reference.
+    pub fn parse(text: &str) -> Result<Reference> {
+        let bad = |reason: &'static str| Error::InvalidReference {
+            name: text.to_owned(),
+            reason,
         };
-        if name.contains('@') {
-            return bad("digest references cannot be used as a name; use repo:tag");
-        }
-        // The tag is after the last ':' that follows the last '/' (a ':' before it is a port).
+        let (name, digest) = match text.split_once('@') {
+            Some((name, d)) => (
+                name,
+                Some(d.parse::<Digest>().map_err(|_| {
+                    bad("the digest must be sha256: followed by 64 lowercase hex digits")
+                })?),
+            ),
+            None => (text, None),
+        };
+        // The tag is after a ':' that follows the last '/' (a ':' before it is a port).
         let last_slash = name.rfind('/').map_or(0, |i| i + 1);
         let (repository, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], &name[last_slash + i + 1..]),
-            None => (name, "latest"),
+            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+            None => (name, None),
         };
-        if !valid_tag(tag) {
-            return bad(
-                "tag must be 1-128 characters of [A-Za-z0-9_.-] not starting with '.' or '-'",
-            );
+        if let Some(tag) = tag {
+            if !valid_tag(tag) {
+                return Err(bad(
+                    "the tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'",
+                ));
+            }
         }
         if repository.is_empty() || repository.len() > MAX_NAME_LEN {
-            return bad("repository name must be 1-255 characters");
+            return Err(bad("the repository name must be 1-255 characters"));
         }
-        let mut parts: Vec<&str> = repository.split('/').collect();
-        if parts.len() > 1 && looks_like_host(parts[0]) {
-            if !valid_host(parts[0]) {
-                return bad("registry host must be a DNS name or IP with an optional :port");
+        let (registry, path) = match repository.split_once('/') {
+            Some((first, rest)) if looks_like_host(first) => {
+                if !valid_host(first) {
+                    return Err(bad(
+                        "the registry host must be a DNS name or IP address with an optional :port",
+                    ));
+                }
+                (first.to_owned(), rest.to_owned())
             }
-            parts.remove(0);
+            _ => (DOCKER_HUB.to_owned(), repository.to_owned()),
+        };
+        if !path.split('/').all(valid_component) {
+            return Err(bad(
+                "repository components must be lowercase letters and digits, separated by '.', '_', '__', '-' or '/'",
+            ));
         }
-        if !parts.iter().all(|p| valid_component(p)) {
-            return bad("repository components must be lowercase [a-z0-9] separated by '.', '_', '__' or '-'");
-        }
+        // Docker Hub's official images live in `library/`; `index.docker.io` is its old name.
+        let registry = if registry == "index.docker.io" {
+            DOCKER_HUB.to_owned()
+        } else {
+            registry
+        };
+        let path = if registry == DOCKER_HUB && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path
+        };
+        let tag = match (tag, &digest) {
+            (Some(t), _) => Some(t.to_owned()),
+            (None, None) => Some(DEFAULT_TAG.to_owned()),
+            (None, Some(_)) => None,
+        };
         Ok(Reference {
-            repository: repository.to_string(),
-            tag: tag.to_string(),
+            registry,
+            path,
+            tag,
+            digest,
         })
     }
 
-    /// `repository:tag`.
-    pub fn full(&self) -> String {
-        format!("{}:{}", self.repository, self.tag)
+    /// The registry host as written (`docker.io` for Docker Hub), with its port.
+    pub fn registry(&self) -> &str {
+        &self.registry
     }
 
-    /// Docker's fully qualified form: `docker.io/library/` added to bare names, as containerd stores them.
+    /// Where the registry's API answers: Docker Hub's is not `docker.io` itself.
+    pub fn registry_api_host(&self) -> &str {
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API
+        } else {
+            &self.registry
+        }
+    }
+
+    /// The repository path inside the registry (`library/calculator`, `team/app`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The tag, if the reference has one (`latest` when it gave neither tag nor digest).
+    pub fn tag(&self) -> Option<&str> {
+        self.tag.as_deref()
+    }
+
+    /// The digest, for `name@sha256:…`.
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
+    }
+
+    /// The last path component (`app` of `localhost:5000/team/app:v1`).
+    pub fn short_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// The repository as Docker shows it: without `docker.io/` and `library/`.
+    pub fn familiar_name(&self) -> String {
+        if self.registry == DOCKER_HUB {
+            self.path
+                .strip_prefix("library/")
+                .unwrap_or(&self.path)
+                .to_owned()
+        } else {
+            format!("{}/{}", self.registry, self.path)
+        }
+    }
+
+    /// The same repository with another tag (and no digest).
+    pub fn with_tag(&self, tag: &str) -> Result<Reference> {
+        Reference::parse(&format!("{}:{tag}", self.familiar_name()))
+    }
+
+    /// Docker's fully qualified form, as containerd stores names:
+    /// `docker.io/library/calculator:latest`.
     pub fn qualified(&self) -> String {
-        let first = self.repository.split('/').next().unwrap_or_default();
-        let has_host = self.repository.contains('/') && looks_like_host(first);
-        let repo = match (has_host, self.repository.contains('/')) {
-            (true, _) => self.repository.clone(),
-            (false, true) => format!("docker.io/{}", self.repository),
-            (false, false) => format!("docker.io/library/{}", self.repository),
-        };
-        format!("{repo}:{}", self.tag)
+        format!("{}/{}{}", self.registry, self.path, self.suffix())
+    }
+
+    fn suffix(&self) -> String {
+        let mut s = String::new();
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d.as_str());
+        }
+        s
     }
 }
 
+/// The familiar form Docker prints: `calculator:latest`, `localhost:5000/team/app:v1`,
+/// `app@sha256:…`.
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.familiar_name(), self.suffix())
+    }
+}
+
+impl FromStr for Reference {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+/// Docker's rule for telling a registry host from a first path component.
 fn looks_like_host(s: &str) -> bool {
-    s.contains('.')
-        || s.contains(':')
-        || s == "localhost"
-        || s.bytes().any(|b| b.is_ascii_uppercase())
+    s.contains(['.', ':']) || s == "localhost" || s.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 fn valid_host(s: &str) -> bool {
+    // `[ipv6]` or `[ipv6]:port`.
+    if let Some(rest) = s.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(valid_port);
+        return addr.parse::<std::net::Ipv6Addr>().is_ok() && port_ok;
+    }
     let (host, port) = match s.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (s, None),
     };
-    let port_ok =
-        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
-    port_ok && host.split('.').all(label_ok)
+    port.is_none_or(valid_port) && host.split('.').all(label_ok)
+}
+
+fn valid_port(p: &str) -> bool {
+    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn valid_component(s: &str) -> bool {
@@ -142,51 +264,4 @@ fn valid_tag(t: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_docker_style_names() {
-        let r = Reference::parse("calculator").unwrap();
-        assert_eq!(
-            (r.full(), r.qualified()),
-            (
-                "calculator:latest".into(),
-                "docker.io/library/calculator:latest".into()
-            )
-        );
-        let r = Reference::parse("localhost:5000/team/my-app:v1.2_x").unwrap();
-        assert_eq!(
-            (r.repository.as_str(), r.tag.as_str()),
-            ("localhost:5000/team/my-app", "v1.2_x")
-        );
-        assert_eq!(r.qualified(), "localhost:5000/team/my-app:v1.2_x");
-        let r =
-            Reference::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com/fn__a:latest").unwrap();
-        assert_eq!(r.tag, "latest");
-        assert_eq!(
-            Reference::parse("team/app:1").unwrap().qualified(),
-            "docker.io/team/app:1"
-        );
-    }
-
-    #[test]
-    fn refuses_bad_names() {
-        let long_tag = format!("a:{}", "t".repeat(129));
-        for bad in [
-            "",
-            "Calc:1",
-            "calc:",
-            "calc:-x",
-            "a..b",
-            "-a",
-            "a/",
-            "/a",
-            "a@sha256:00",
-            "a:b c",
-            &long_tag,
-        ] {
-            assert!(Reference::parse(bad).is_err(), "{bad:?} accepted");
-        }
-    }
-}
+mod tests;

@@ -176,15 +176,20 @@ impl Store {
         self.write_atomic(&self.layer_entry_path(key), &data)
     }
 
-    /// Point the tag `name` (e.g. `calculator:latest`; tag defaults to `latest`) at a manifest.
-    pub fn set_ref(&self, name: &str, manifest: &Digest) -> Result<()> {
-        let path = self.ref_path(name)?;
+    /// Point a tagged reference (`calculator:latest`) at a manifest. A reference by digest
+    /// names its manifest already and cannot be pointed anywhere.
+    pub fn set_ref(&self, reference: &Reference, manifest: &Digest) -> Result<()> {
+        let path = self.ref_path(reference)?;
         self.write_atomic(&path, format!("{manifest}\n").as_bytes())
     }
 
-    /// The manifest a tag points at, if the tag exists.
-    pub fn get_ref(&self, name: &str) -> Result<Option<Digest>> {
-        let path = self.ref_path(name)?;
+    /// The manifest a reference names in this store, if any: the tag's target, or for
+    /// `name@sha256:…` that digest when its blob is here.
+    pub fn get_ref(&self, reference: &Reference) -> Result<Option<Digest>> {
+        if let Some(d) = reference.digest() {
+            return Ok(self.has_blob(d).then(|| d.clone()));
+        }
+        let path = self.ref_path(reference)?;
         match fs::read_to_string(&path) {
             Ok(s) => s.trim().parse().map(Some),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -208,7 +213,10 @@ impl Store {
             if file.starts_with('.') {
                 continue;
             }
-            if let Some(d) = self.get_ref(&file)? {
+            let Ok(reference) = Reference::parse(&file) else {
+                continue;
+            };
+            if let Some(d) = self.get_ref(&reference)? {
                 out.push((file, d));
             }
         }
@@ -228,8 +236,15 @@ impl Store {
         self.root.join("layers").join(format!("{}.json", key.hex()))
     }
 
-    fn ref_path(&self, name: &str) -> Result<PathBuf> {
-        let full = Reference::parse(name)?.full();
+    /// A tag's file: its familiar form (`calculator:latest`) with `/` and `:` escaped.
+    fn ref_path(&self, reference: &Reference) -> Result<PathBuf> {
+        if reference.digest().is_some() || reference.tag().is_none() {
+            return Err(Error::InvalidReference {
+                name: reference.to_string(),
+                reason: "only a tag can be set in the store; use name:tag",
+            });
+        }
+        let full = reference.to_string();
         Ok(self
             .root
             .join("refs")
@@ -313,10 +328,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let d = Digest::sha256_of(b"m");
-        store.set_ref("calculator", &d).unwrap();
-        store.set_ref("localhost:5000/team/app:v1", &d).unwrap();
-        assert_eq!(store.get_ref("calculator:latest").unwrap(), Some(d.clone()));
-        assert_eq!(store.get_ref("other:latest").unwrap(), None);
+        let r = |s: &str| Reference::parse(s).unwrap();
+        store.set_ref(&r("calculator"), &d).unwrap();
+        store.set_ref(&r("localhost:5000/team/app:v1"), &d).unwrap();
+        assert_eq!(
+            store.get_ref(&r("calculator:latest")).unwrap(),
+            Some(d.clone())
+        );
+        assert_eq!(store.get_ref(&r("other:latest")).unwrap(), None);
         let names: Vec<String> = store
             .list_refs()
             .unwrap()
@@ -324,9 +343,15 @@ mod tests {
             .map(|(n, _)| n)
             .collect();
         assert_eq!(names, ["calculator:latest", "localhost:5000/team/app:v1"]);
+        let by_digest = r(&format!("calculator@{d}"));
         assert!(matches!(
-            store.set_ref("Bad Name", &d),
+            store.set_ref(&by_digest, &d),
             Err(Error::InvalidReference { .. })
         ));
+        assert_eq!(
+            store.get_ref(&by_digest).unwrap(),
+            None,
+            "no such blob here"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use lamina_image::{
     read_config, read_manifest, write_docker_archive, write_image, write_layer, write_oci_layout,
-    Digest, Error, ImageSpec, LayerDescriptor, LayerPlan, LayerSettings, Store,
+    Digest, Error, ImageSpec, LayerDescriptor, LayerPlan, LayerSettings, Reference, Store,
     MAX_UNCOMPRESSED_SIZE,
 };
 use serde_json::Value;
@@ -288,10 +288,10 @@ fn docker_archive_has_oci_layout_and_docker_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let (digest, layers) = small_image(&store);
-    let tags = vec![
-        "calculator:latest".to_string(),
-        "localhost:5000/team/calc:v1".to_string(),
-    ];
+    let tags: Vec<Reference> = ["calculator:latest", "localhost:5000/team/calc:v1"]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
     let archive = write_docker_archive(&store, &digest, &tags, Vec::new()).unwrap();
     let again = write_docker_archive(&store, &digest, &tags, Vec::new()).unwrap();
     assert_eq!(archive, again, "archive must be reproducible");
@@ -354,11 +354,6 @@ fn docker_archive_has_oci_layout_and_docker_manifest() {
     let manifest: Value =
         serde_json::from_slice(get(&format!("blobs/sha256/{}", digest.hex()))).unwrap();
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
-
-    assert!(matches!(
-        write_docker_archive(&store, &digest, &["Bad Tag".to_string()], Vec::new()),
-        Err(Error::InvalidReference { .. })
-    ));
 }
 
 /// `docker load`s the archive into the real daemon; fails loudly if Docker is unusable.
@@ -372,7 +367,9 @@ fn docker_loads_the_archive() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("store")).unwrap();
     let (digest, _) = small_image(&store);
-    let tag = format!("lamina-image-test:{}", std::process::id());
+    let tag: Reference = format!("lamina-image-test:{}", std::process::id())
+        .parse()
+        .unwrap();
     let path = dir.path().join("image.tar");
     let file = fs::File::create(&path).unwrap();
     write_docker_archive(&store, &digest, std::slice::from_ref(&tag), file).unwrap();
@@ -390,7 +387,7 @@ fn docker_loads_the_archive() {
         String::from_utf8_lossy(&load.stderr)
     );
     assert!(
-        stdout.contains(&tag),
+        stdout.contains(&tag.to_string()),
         "docker load did not report {tag}: {stdout}"
     );
 
@@ -401,12 +398,12 @@ fn docker_loads_the_archive() {
             "--format",
             "{{.Architecture}} {{json .Config.Entrypoint}} {{len .RootFS.Layers}}",
         ])
-        .arg(&tag)
+        .arg(tag.to_string())
         .output()
         .expect("run docker image inspect");
     let _ = Command::new("docker")
         .args(["image", "rm", "-f"])
-        .arg(&tag)
+        .arg(tag.to_string())
         .output();
     assert!(
         inspect.status.success(),

@@ -2,7 +2,8 @@
 //!
 //! Failures of a single invoke are not errors of this kind: they travel to the invoker as the
 //! cloud's bodies (`lamina_runtime_api::body`). These are failures to set up or run the
-//! emulator itself: a port in use, an unreachable Docker daemon, a missing image.
+//! emulator itself: a port in use, a function the sandbox cannot run. What a sandbox
+//! raises (Docker's errors) reaches the core boxed, as [`Error::Sandbox`].
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -36,9 +37,6 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// Accepting connections on the invoke API failed.
-    #[error("the invoke API stopped accepting connections: {0}")]
-    Serve(#[source] io::Error),
     /// `serve` was given no function.
     #[error("no function to serve: give at least one image or folder")]
     NoFunctions,
@@ -62,30 +60,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The Docker daemon did not answer.
-    #[error(
-        "cannot reach the Docker daemon at {host}: start it (`dockerd`, `systemctl start docker`) or set DOCKER_HOST ({reason})"
-    )]
-    DockerUnreachable {
-        /// `DOCKER_HOST` or the default socket.
-        host: String,
-        /// The client's reason.
-        reason: String,
-    },
-    /// A function's image is not in the local Docker Engine.
-    #[error("image `{0}` not found in the local Docker Engine: build it with `lamina build --load` or `docker pull` it")]
-    ImageNotFound(String),
-    /// A function served through Docker has no image.
-    #[error("function `{0}` has no image: the Docker sandbox needs one")]
-    NoImage(String),
-    /// A Docker API call failed.
-    #[error("Docker could not {action}: {reason}")]
-    Docker {
-        /// What lamina asked for, e.g. "create network lamina-ab12".
-        action: String,
-        /// Docker's answer.
-        reason: String,
-    },
+    /// The sandbox failed (Docker unreachable, an image missing…); its error says why.
+    #[error(transparent)]
+    Sandbox(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Result with this crate's [`Error`].

@@ -85,7 +85,11 @@ async fn invokes_a_container_and_cleans_up() {
     }
     sh(BUILD, &[IMAGE]);
     let session = new_session_id();
-    let sandbox = Arc::new(DockerSandbox::connect(&session).await.unwrap());
+    let sandbox = Arc::new(
+        DockerSandbox::new(lamina_rie::docker::connect().await.unwrap(), &session)
+            .await
+            .unwrap(),
+    );
     let network = sandbox.network().to_owned();
     let mut f = FunctionConfig::new("busy".parse().unwrap());
     f.image = Some(IMAGE.into());
@@ -180,7 +184,11 @@ async fn a_missing_image_is_reported_before_serving() {
         return;
     }
     let session = new_session_id();
-    let sandbox = Arc::new(DockerSandbox::connect(&session).await.unwrap());
+    let sandbox = Arc::new(
+        DockerSandbox::new(lamina_rie::docker::connect().await.unwrap(), &session)
+            .await
+            .unwrap(),
+    );
     let network = sandbox.network().to_owned();
     let mut f = FunctionConfig::new("ghost".parse().unwrap());
     f.image = Some("lamina-no-such-image:nope".into());
@@ -194,7 +202,7 @@ async fn a_missing_image_is_reported_before_serving() {
 
     assert_eq!(
         err.to_string(),
-        "image `lamina-no-such-image:nope` not found in the local Docker Engine: build it with `lamina build --load` or `docker pull` it"
+        "image `lamina-no-such-image:nope` is not in the local Docker Engine: load it (`lamina build --load`, `docker load`) or pull it"
     );
     let nets = sh("docker network ls -q --filter name=$1", &[&network]);
     assert!(nets.trim().is_empty(), "network left: {nets}");

@@ -32,10 +32,12 @@ impl Recorded {
     }
 }
 
+/// `/next` reply headers (value bytes as sent) and body.
+type RawEvent = (Vec<(String, Vec<u8>)>, Vec<u8>);
+
 #[derive(Default)]
 struct State {
-    /// Raw `/next` reply headers (value bytes as sent) and body.
-    queue: VecDeque<(Vec<(String, Vec<u8>)>, Vec<u8>)>,
+    queue: VecDeque<RawEvent>,
     posts: Vec<Recorded>,
     nexts: usize,
 }

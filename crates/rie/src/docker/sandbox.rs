@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
@@ -22,8 +21,9 @@ use bollard::Docker;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
+use super::DockerError;
 use crate::config::FunctionConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started};
 
 /// Label naming the session that owns a container or network.
@@ -62,28 +62,27 @@ pub fn new_session_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
-fn docker_host() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
-}
-
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
 }
 
-fn failed(action: impl Into<String>) -> impl FnOnce(DockerError) -> Error {
+fn failed(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> crate::Error {
     let action = action.into();
-    move |e| Error::Docker {
-        action,
-        reason: e.to_string(),
+    move |e| {
+        DockerError::Api {
+            action,
+            reason: e.to_string(),
+        }
+        .into()
     }
 }
 
-fn is_not_found(e: &DockerError) -> bool {
+fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
-        DockerError::DockerResponseServerError {
+        bollard::errors::Error::DockerResponseServerError {
             status_code: 404,
             ..
         }
@@ -91,16 +90,9 @@ fn is_not_found(e: &DockerError) -> bool {
 }
 
 impl DockerSandbox {
-    /// Connect to the local Docker Engine (negotiating the API version) and create this
-    /// session's private network `lamina-<session>`.
-    pub async fn connect(session: &str) -> Result<Self> {
-        let unreachable = |e: DockerError| Error::DockerUnreachable {
-            host: docker_host(),
-            reason: e.to_string(),
-        };
-        let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
-        let docker = docker.negotiate_version().await.map_err(unreachable)?;
-        docker.ping().await.map_err(unreachable)?;
+    /// Create this session's private network `lamina-<session>` on a connected daemon
+    /// (from [`super::connect`]).
+    pub async fn new(docker: Docker, session: &str) -> Result<Self> {
         let network = format!("lamina-{session}");
         let labels = Self::labels(session);
         docker
@@ -141,13 +133,14 @@ impl DockerSandbox {
             None => {
                 let s = sandbox_without_gateway(docker);
                 let _ = s.docker.remove_network(&s.network).await;
-                Err(Error::Docker {
+                Err(DockerError::Api {
                     action: format!("tell the gateway address of network {network}"),
                     reason: match inspected {
                         Err(e) => e.to_string(),
                         Ok(_) => "the network has no IPv4 gateway".into(),
                     },
-                })
+                }
+                .into())
             }
         }
     }
@@ -268,10 +261,12 @@ impl Sandbox for DockerSandbox {
             let image = function
                 .image
                 .as_deref()
-                .ok_or_else(|| Error::NoImage(function.name.to_string()))?;
+                .ok_or_else(|| DockerError::NoImage(function.name.to_string()))?;
             match self.docker.inspect_image(image).await {
                 Ok(_) => Ok(()),
-                Err(e) if is_not_found(&e) => Err(Error::ImageNotFound(image.to_owned())),
+                Err(e) if is_not_found(&e) => {
+                    Err(DockerError::ImageNotFound(image.to_owned()).into())
+                }
                 Err(e) => Err(failed(format!("inspect image {image}"))(e)),
             }
         })
@@ -282,7 +277,7 @@ impl Sandbox for DockerSandbox {
             let image = spec
                 .image
                 .clone()
-                .ok_or_else(|| Error::NoImage(spec.function.clone()))?;
+                .ok_or_else(|| DockerError::NoImage(spec.function.clone()))?;
             let name = format!(
                 "lamina-{}-{}-{}",
                 self.session, spec.function, spec.env_number
@@ -324,7 +319,7 @@ impl Sandbox for DockerSandbox {
                 )
                 .await
                 .map_err(|e| match e {
-                    e if is_not_found(&e) => Error::ImageNotFound(image.clone()),
+                    e if is_not_found(&e) => DockerError::ImageNotFound(image.clone()).into(),
                     e => failed(format!("create container {name}"))(e),
                 })?;
             let id = created.id;
@@ -426,7 +421,7 @@ impl Sandbox for DockerSandbox {
 async fn watch_exit(docker: Docker, id: String, exit: ExitCell) {
     let code = match docker.wait_container(&id, None).next().await {
         Some(Ok(r)) => r.status_code,
-        Some(Err(DockerError::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
         _ => -1,
     };
     let state = docker

@@ -1,0 +1,60 @@
+//! The one connection to the local Docker Engine: reads `DOCKER_HOST` (else the default
+//! socket), negotiates the API version (Debian's docker.io 20.10 speaks 1.41), pings, and
+//! explains the fix when the daemon is absent. Everything else in lamina receives the client.
+
+use bollard::Docker;
+
+/// What only Docker can get wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The daemon did not answer.
+    #[error(
+        "cannot reach the Docker daemon at {host}: start it (`dockerd &` or `systemctl start docker`) or set DOCKER_HOST ({reason})"
+    )]
+    Unreachable {
+        /// `DOCKER_HOST` or the default socket.
+        host: String,
+        /// The client's reason.
+        reason: String,
+    },
+    /// A function's image is not in the local Docker Engine.
+    #[error("image `{0}` is not in the local Docker Engine: load it (`lamina build --load`, `docker load`) or pull it")]
+    ImageNotFound(String),
+    /// A function served through Docker has no image.
+    #[error("function `{0}` has no image: the Docker sandbox needs one")]
+    NoImage(String),
+    /// A Docker API call failed.
+    #[error("Docker could not {action}: {reason}")]
+    Api {
+        /// What lamina asked for, e.g. "create network lamina-ab12".
+        action: String,
+        /// Docker's answer.
+        reason: String,
+    },
+}
+
+impl From<DockerError> for crate::Error {
+    fn from(e: DockerError) -> Self {
+        crate::Error::Sandbox(Box::new(e))
+    }
+}
+
+/// `DOCKER_HOST`, or the socket bollard uses when it is unset.
+pub fn docker_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+}
+
+/// Connect, negotiate the API version and ping.
+pub async fn connect() -> Result<Docker, DockerError> {
+    let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
+        host: docker_host(),
+        reason: e.to_string(),
+    };
+    let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    docker.ping().await.map_err(unreachable)?;
+    Ok(docker)
+}

@@ -1,0 +1,15 @@
+//! The Docker side of the emulator (feature `docker`): the one connection to the local Docker
+//! Engine that all of lamina uses ([`connect`]), the errors only Docker can raise
+//! ([`DockerError`]), and [`DockerSandbox`], which runs environments as containers.
+//!
+//! The emulator core never sees these types: the sandbox hands its errors to the core as
+//! [`crate::Error::Sandbox`].
+
+mod connect;
+mod sandbox;
+
+pub use connect::{connect, docker_host, DockerError};
+pub use sandbox::{
+    new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID, LABEL_SESSION,
+    RUNTIME_USER,
+};
