@@ -73,6 +73,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     function.image = Some(reference.to_string());
     function.memory = args.memory.or(from_image.memory).unwrap_or_default();
     function.timeout = args.timeout.or(from_image.timeout).unwrap_or_default();
+    function.ephemeral_storage = from_image.ephemeral_storage.unwrap_or_default();
     function.concurrency = args
         .concurrency
         .or(from_image.concurrency)

@@ -13,7 +13,7 @@ use oci_spec::image::{
 };
 
 use crate::error::{Error, Result};
-use crate::layer::LayerDescriptor;
+use crate::settings::LayerDescriptor;
 
 /// Everything needed to write an image's config and manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,15 +150,6 @@ impl ImageSpec {
 pub fn created_from_epoch(secs: u64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     humantime::format_rfc3339_seconds(at).to_string()
-}
-
-/// `created` from `SOURCE_DATE_EPOCH` when set to an integer, else the Unix epoch.
-pub fn created_from_env() -> String {
-    let secs = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    created_from_epoch(secs)
 }
 
 #[cfg(test)]

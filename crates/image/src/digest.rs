@@ -11,7 +11,12 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Error, Result};
+/// A string that is not a `sha256:<64 lowercase hex>` digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid digest {0:?}: expected \"sha256:\" followed by 64 lowercase hex digits")]
+pub struct DigestError(pub String);
+
+type Result<T> = std::result::Result<T, DigestError>;
 
 const PREFIX: &str = "sha256:";
 
@@ -42,7 +47,7 @@ impl Digest {
 
     /// Convert to the `oci-spec` digest type (infallible for a valid sha256 digest).
     pub fn to_oci(&self) -> Result<oci_spec::image::Digest> {
-        oci_spec::image::Digest::from_str(&self.0).map_err(|_| Error::InvalidDigest(self.0.clone()))
+        oci_spec::image::Digest::from_str(&self.0).map_err(|_| DigestError(self.0.clone()))
     }
 
     /// Convert from the `oci-spec` digest type; refuses algorithms other than sha256.
@@ -64,15 +69,15 @@ impl fmt::Debug for Digest {
 }
 
 impl FromStr for Digest {
-    type Err = Error;
+    type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Digest> {
         let hex = s
             .strip_prefix(PREFIX)
-            .ok_or_else(|| Error::InvalidDigest(s.to_string()))?;
+            .ok_or_else(|| DigestError(s.to_string()))?;
         let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !valid {
-            return Err(Error::InvalidDigest(s.to_string()));
+            return Err(DigestError(s.to_string()));
         }
         Ok(Digest(s.to_string()))
     }

@@ -27,8 +27,8 @@ pub enum Error {
     },
 
     /// A string is not a `sha256:<64 lowercase hex>` digest.
-    #[error("invalid digest {0:?}: expected \"sha256:\" followed by 64 lowercase hex digits")]
-    InvalidDigest(String),
+    #[error(transparent)]
+    InvalidDigest(#[from] crate::digest::DigestError),
 
     /// A path given to a layer plan is not a clean relative path.
     #[error("invalid layer path {path:?}: {reason}")]

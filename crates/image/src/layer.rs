@@ -12,89 +12,17 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 
 use flate2::{Compression, GzBuilder};
-use serde::{Deserialize, Serialize};
 
 use crate::digest::{Digest, HashingReader, HashingWriter};
 use crate::error::{Error, Result};
-use crate::key::KeyBuilder;
+use crate::key::{plan_key, KeyBuilder};
 use crate::plan::{EntryKind, LayerPlan};
+use crate::settings::{LayerDescriptor, LayerSettings};
 use crate::store::Store;
 use crate::tarball;
 
-/// Identifies the tar dialect and gzip backend; part of every input key, so changing how layers
-/// are written (and thus their digests) invalidates the cache. Bump on any output change.
-pub const WRITER_VERSION: &str = "lamina-layer/2 tar=gnu gzip=flate2-zlib-rs";
-
-/// Default gzip level: 1, the fastest, matching the `pigz -1` throughput target. The compressed
-/// digest depends on it (only the diffID is level-independent).
-pub const DEFAULT_GZIP_LEVEL: u32 = 1;
-
 /// Size of the buffer between the gzip stream and the temp file.
 const FILE_BUFFER: usize = 1 << 20;
-
-/// Knobs that change a layer's bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerSettings {
-    /// mtime of every entry: `SOURCE_DATE_EPOCH`, or 0.
-    pub mtime: u64,
-    /// gzip level 0–9 (default [`DEFAULT_GZIP_LEVEL`]).
-    pub gzip_level: u32,
-}
-
-impl Default for LayerSettings {
-    fn default() -> Self {
-        LayerSettings {
-            mtime: 0,
-            gzip_level: DEFAULT_GZIP_LEVEL,
-        }
-    }
-}
-
-impl LayerSettings {
-    /// Settings with mtime from `SOURCE_DATE_EPOCH` when set to a valid integer, else 0.
-    pub fn from_env() -> Self {
-        let mtime = std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        LayerSettings {
-            mtime,
-            ..LayerSettings::default()
-        }
-    }
-}
-
-/// What a manifest and config need to know about a written layer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LayerDescriptor {
-    /// sha256 of the uncompressed tar (goes into the config's `rootfs.diff_ids`).
-    pub diff_id: Digest,
-    /// sha256 of the gzip blob (the manifest's layer digest and the blob's file name).
-    pub digest: Digest,
-    /// Compressed size in bytes.
-    pub size: u64,
-    /// Uncompressed tar size in bytes (counts toward Lambda's 10 GiB limit).
-    pub uncompressed_size: u64,
-}
-
-impl LayerPlan {
-    /// Exact size of the uncompressed tar this plan produces.
-    pub fn uncompressed_estimate(&self) -> u64 {
-        let entries: u64 = self
-            .entries()
-            .map(|(path, kind)| {
-                let is_dir = matches!(kind, EntryKind::Dir | EntryKind::SharedDir);
-                let path_len = path.len() + usize::from(is_dir);
-                let link_len = match kind {
-                    EntryKind::Symlink { target } => target.len(),
-                    _ => 0,
-                };
-                tarball::entry_len(path_len, link_len, kind.size())
-            })
-            .sum();
-        entries + tarball::TRAILER_LEN
-    }
-}
 
 /// Write the layer into the store, or return the cached descriptor (`true`) if a layer with the
 /// same input key is already there.
@@ -112,13 +40,9 @@ pub fn write_layer(
             settings.gzip_level
         )));
     }
-    let key = plan.input_key(settings)?;
-    if let Some(desc) = store.cached_layer(&key)? {
-        if store.blob_len(&desc.digest) == Some(desc.size) {
-            tracing::debug!(key = %key, digest = %desc.digest, "layer cache hit");
-            return Ok((desc, true));
-        }
-        tracing::debug!(key = %key, digest = %desc.digest, "cached layer blob missing; rewriting");
+    let key = plan_key(plan, settings)?;
+    if let Some(desc) = cached(store, &key)? {
+        return Ok((desc, true));
     }
 
     let tmp = store.temp_file()?;
@@ -162,13 +86,46 @@ pub fn write_layer(
     Ok((desc, false))
 }
 
+/// The layer cached under `key`, as long as the store still holds its blob whole.
+fn cached(store: &Store, key: &Digest) -> Result<Option<LayerDescriptor>> {
+    match store.cached_layer(key)? {
+        Some(desc) if store.blob_len(&desc.digest) == Some(desc.size) => {
+            tracing::debug!(key = %key, digest = %desc.digest, "layer cache hit");
+            Ok(Some(desc))
+        }
+        Some(desc) => {
+            tracing::debug!(key = %key, digest = %desc.digest, "cached layer blob missing; rewriting");
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// The layer for a key that its caller computes from cheaper inputs than the plan's files
+/// (a base's recipe and lock rather than its unpacked rootfs): from the cache when the store
+/// still has it, else `plan()` is made, written and recorded under `key` too. Returns whether
+/// it came from the cache. Callers build `key` with [`KeyBuilder::new`], never by hand.
+pub fn layer_for_key<E: From<Error>>(
+    store: &Store,
+    key: &Digest,
+    settings: &LayerSettings,
+    plan: impl FnOnce() -> std::result::Result<LayerPlan, E>,
+) -> std::result::Result<(LayerDescriptor, bool), E> {
+    if let Some(desc) = cached(store, key)? {
+        return Ok((desc, true));
+    }
+    let (desc, _) = write_layer(store, &plan()?, settings)?;
+    store.cache_layer(key, &desc)?;
+    Ok((desc, false))
+}
+
 /// Write every entry of the plan; returns the input key of what was actually read.
 fn write_entries<W: Write>(
     tar: &mut tar::Builder<W>,
     plan: &LayerPlan,
     settings: &LayerSettings,
 ) -> Result<Digest> {
-    let mut key = KeyBuilder::new(settings);
+    let mut key = KeyBuilder::for_plan(settings);
     let mtime = settings.mtime;
     for (path, kind) in plan.entries() {
         let entry_err = |e: io::Error| Error::Io {

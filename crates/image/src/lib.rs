@@ -3,8 +3,11 @@
 //! The pieces, in the order a build uses them:
 //! - [`plan`]: [`LayerPlan`], what goes into a layer, with path and symlink safety checks;
 //! - [`layer`]: [`write_layer`], the one-pass tar → diffID → gzip → digest → store writer,
-//!   with its input-key cache ([`key`] computes the key);
+//!   with its input-key cache ([`layer_for_key`] for keys computed from other inputs);
+//! - [`key`]: [`KeyBuilder`], the one way a cache key is computed;
+//! - [`settings`]: what changes a layer's bytes, and [`LayerDescriptor`];
 //! - [`store`]: [`Store`], the content-addressed blob store, layer cache and refs;
+//! - [`reference`]: [`Reference`], image names parsed once;
 //! - [`config`] and [`manifest`]: [`ImageSpec`] → config and manifest blobs via [`write_image`];
 //! - [`oci_layout`] and [`docker_archive`]: exports of a stored image.
 //!
@@ -23,16 +26,19 @@ pub mod manifest;
 pub mod oci_layout;
 pub mod plan;
 pub mod reference;
+pub mod settings;
 pub mod store;
 mod tarball;
 
-pub use config::{created_from_env, created_from_epoch, ImageSpec, MAX_UNCOMPRESSED_SIZE};
+pub use config::{created_from_epoch, ImageSpec, MAX_UNCOMPRESSED_SIZE};
 pub use digest::{Digest, HashingReader, HashingWriter};
 pub use docker_archive::write_docker_archive;
 pub use error::{Error, Result};
-pub use layer::{write_layer, LayerDescriptor, LayerSettings, DEFAULT_GZIP_LEVEL, WRITER_VERSION};
+pub use key::{plan_key, KeyBuilder};
+pub use layer::{layer_for_key, write_layer};
 pub use manifest::{read_config, read_manifest, write_image, BuiltImage};
 pub use oci_layout::write_oci_layout;
 pub use plan::{EntryKind, LayerPlan};
 pub use reference::Reference;
+pub use settings::{LayerDescriptor, LayerSettings, DEFAULT_GZIP_LEVEL, WRITER_VERSION};
 pub use store::Store;

@@ -12,6 +12,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::tarball;
 
 /// Mode of directories and executables in every layer we write.
 pub const MODE_EXEC: u32 = 0o755;
@@ -407,6 +408,25 @@ fn special_kind(ft: &fs::FileType) -> &'static str {
         "block device"
     } else {
         "special file"
+    }
+}
+
+impl LayerPlan {
+    /// Exact size of the uncompressed tar this plan produces.
+    pub fn uncompressed_estimate(&self) -> u64 {
+        let entries: u64 = self
+            .entries()
+            .map(|(path, kind)| {
+                let is_dir = matches!(kind, EntryKind::Dir | EntryKind::SharedDir);
+                let path_len = path.len() + usize::from(is_dir);
+                let link_len = match kind {
+                    EntryKind::Symlink { target } => target.len(),
+                    _ => 0,
+                };
+                tarball::entry_len(path_len, link_len, kind.size())
+            })
+            .sum();
+        entries + tarball::TRAILER_LEN
     }
 }
 

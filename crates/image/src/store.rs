@@ -16,8 +16,8 @@ use tempfile::NamedTempFile;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::layer::LayerDescriptor;
 use crate::reference::Reference;
+use crate::settings::LayerDescriptor;
 
 /// A content-addressed blob store with a layer cache and named refs.
 #[derive(Clone, Debug)]
@@ -191,7 +191,7 @@ impl Store {
         }
         let path = self.ref_path(reference)?;
         match fs::read_to_string(&path) {
-            Ok(s) => s.trim().parse().map(Some),
+            Ok(s) => Ok(Some(s.trim().parse::<Digest>()?)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::Io {
                 action: "read ref",

@@ -215,7 +215,7 @@ fn cache_hit_returns_the_cached_descriptor_without_rewriting() {
     assert!(!hit);
 
     // Doctor the cache entry: a hit must return it verbatim (proving nothing was re-tarred).
-    let key = plan.input_key(&settings).unwrap();
+    let key = lamina_image::plan_key(&plan, &settings).unwrap();
     let entry = dir
         .path()
         .join("layers")

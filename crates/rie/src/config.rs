@@ -2,7 +2,9 @@
 //! environment, concurrency — checked by `lamina_runtime_api::function`), plus what only
 //! serving needs (region and account for ARNs, the queue bound, the image or command).
 
-use lamina_runtime_api::function::{Concurrency, Environment, FunctionName, MemorySize, Timeout};
+use lamina_runtime_api::function::{
+    Concurrency, Environment, EphemeralStorage, FunctionName, MemorySize, Timeout,
+};
 
 /// Region when none is configured.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -20,6 +22,8 @@ pub struct FunctionConfig {
     pub memory: MemorySize,
     /// Per-invoke timeout.
     pub timeout: Timeout,
+    /// Size of `/tmp`; the Docker sandbox mounts a tmpfs of this size.
+    pub ephemeral_storage: EphemeralStorage,
     /// The user's environment variables; the platform's own (§9) replace same-named ones.
     pub env: Environment,
     /// Region for ARNs and `AWS_REGION`.
@@ -43,6 +47,7 @@ impl FunctionConfig {
             name,
             memory: MemorySize::default(),
             timeout: Timeout::default(),
+            ephemeral_storage: EphemeralStorage::default(),
             env: Environment::default(),
             region: DEFAULT_REGION.into(),
             account_id: DEFAULT_ACCOUNT_ID.into(),

@@ -27,6 +27,7 @@ use crate::http_util::accept_loop;
 use crate::logs::{self, EndOfInvoke, LogSink, PumpMsg};
 use crate::runtime_api::{self, Assigned, InitSignal, RuntimeOutcome, RuntimeState};
 use crate::sandbox::{EnvSpec, ExitStatus, Sandbox, SandboxHandle};
+use crate::sync::lock;
 
 /// An invoke as the pool hands it to an environment.
 #[derive(Debug, Clone)]
@@ -113,6 +114,7 @@ impl Environment {
             command: function.command.clone(),
             env: environment_variables(&function, addr),
             memory_mb: function.memory.mb(),
+            tmp_mb: function.ephemeral_storage.mb(),
         };
         let started = sandbox.start(&spec).await?;
         // Serve only once the sandbox has said who the runtime is: a runtime that connects
@@ -173,11 +175,11 @@ impl Environment {
             match signal {
                 InitSignal::Ready(at) => {
                     let d = at.saturating_duration_since(self.started_at);
-                    *self.init_duration.lock().unwrap_or_else(|e| e.into_inner()) = Some(d);
+                    *lock(&self.init_duration) = Some(d);
                     // Init's output, still on its way, goes before the first START.
                     let (done, settled) = oneshot::channel();
                     let _ = self.pump.send(PumpMsg::Settle { done });
-                    *self.gate.lock().unwrap_or_else(|e| e.into_inner()) = Some(settled);
+                    *lock(&self.gate) = Some(settled);
                     return Ok(());
                 }
                 InitSignal::Failed { body, content_type } => {
@@ -245,7 +247,7 @@ impl Environment {
 
     /// Run one invoke on this (idle) environment.
     pub(crate) async fn invoke(&self, req: InvokeRequest) -> Reply {
-        let gate = self.gate.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let gate = lock(&self.gate).take();
         if let Some(gate) = gate {
             let _ = gate.await;
         }
@@ -322,11 +324,7 @@ impl Environment {
                 )
             }
         };
-        let init = self
-            .init_duration
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let init = lock(&self.init_duration).take();
         let report = Report {
             request_id: id,
             duration_ms: ms(duration),
@@ -347,7 +345,7 @@ impl Environment {
         want_tail: bool,
     ) -> Option<oneshot::Receiver<Bytes>> {
         let (ended, gate) = oneshot::channel();
-        *self.gate.lock().unwrap_or_else(|e| e.into_inner()) = Some(gate);
+        *lock(&self.gate) = Some(gate);
         let (tail_tx, tail_rx) = if want_tail {
             let (t, r) = oneshot::channel();
             (Some(t), Some(r))

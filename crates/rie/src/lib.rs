@@ -29,8 +29,10 @@ pub mod logs;
 mod pgroup;
 mod pool;
 pub mod process;
+pub mod procfs;
 mod runtime_api;
 pub mod sandbox;
+mod sync;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -4,7 +4,8 @@
 //! All of one environment's log traffic flows through one task, so order is by construction:
 //! the environment tells the pump "invoke started" before delivering the event and "invoke
 //! ended" after the runtime answered; the pump prints `END` only once the output has been
-//! quiet for [`QUIET`] (at most [`MAX_SETTLE`]), so output that is still in flight from the
+//! quiet for the sandbox's settling time ([`crate::sandbox::DEFAULT_OUTPUT_SETTLE`] unless it
+//! says otherwise; at most [`MAX_SETTLE`]), so output that is still in flight from the
 //! container lands before `END`. The invoker's answer never waits for this, and neither does
 //! the next event for longer than the settling.
 
@@ -21,9 +22,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::sandbox::{OutputStream, SandboxHandle};
 
-/// How long the output must have been silent before `END` is printed, unless the sandbox
-/// says otherwise ([`crate::Sandbox::output_settle`]).
-pub const QUIET: Duration = Duration::from_millis(2);
 /// Longest wait for the output to settle.
 pub const MAX_SETTLE: Duration = Duration::from_millis(100);
 

@@ -7,7 +7,7 @@
 //! awaited before an environment is taken, so at most `concurrency` environments exist.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use lamina_runtime_api::body::ServiceError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -16,6 +16,7 @@ use crate::config::FunctionConfig;
 use crate::environment::{Answer, Environment, InvokeRequest, Reply};
 use crate::logs::LogSink;
 use crate::sandbox::Sandbox;
+use crate::sync::lock;
 
 pub(crate) struct Pool {
     function: Arc<FunctionConfig>,
@@ -31,10 +32,6 @@ pub(crate) struct Pool {
 
 /// A place in a function's queue, taken when an invoke is accepted.
 pub(crate) struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 impl Pool {
     pub(crate) fn new(function: FunctionConfig, sandbox: Arc<dyn Sandbox>, sink: LogSink) -> Self {

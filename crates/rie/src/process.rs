@@ -41,7 +41,7 @@ struct LiveGroups(Mutex<HashMap<u32, ExitCell>>);
 
 impl LiveGroups {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ExitCell>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.0)
     }
 }
 

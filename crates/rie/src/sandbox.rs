@@ -20,6 +20,10 @@ use tokio::sync::watch;
 use crate::config::FunctionConfig;
 use crate::error::Result;
 
+/// How long a runtime's output must have been silent before an invoke's `END` is printed,
+/// unless the sandbox says otherwise ([`Sandbox::output_settle`]).
+pub const DEFAULT_OUTPUT_SETTLE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// What a sandbox needs to start one environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvSpec {
@@ -35,6 +39,8 @@ pub struct EnvSpec {
     pub env: Vec<(String, String)>,
     /// Memory limit in MB.
     pub memory_mb: u64,
+    /// Size of the writable `/tmp` in MB (the function's ephemeral storage).
+    pub tmp_mb: u64,
 }
 
 /// How a runtime's process ended.
@@ -101,7 +107,7 @@ pub trait Sandbox: Send + Sync {
     /// time output may still be in flight from the runtime to us. The next event to the same
     /// environment waits this long; the invoker's answer never does.
     fn output_settle(&self) -> std::time::Duration {
-        crate::logs::QUIET
+        DEFAULT_OUTPUT_SETTLE
     }
 
     /// Start one environment's runtime.

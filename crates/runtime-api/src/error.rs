@@ -14,9 +14,6 @@ pub enum Error {
         /// Why the value was refused.
         reason: String,
     },
-    /// `AWS_LAMBDA_RUNTIME_API` is not `host:port`.
-    #[error("AWS_LAMBDA_RUNTIME_API must be host:port with no scheme or path, got `{0}`")]
-    InvalidRuntimeApi(String),
 }
 
 /// Result with this crate's [`Error`].

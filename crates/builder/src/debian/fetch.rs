@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use lamina_image::{Digest, HashingWriter};
 
 use super::error::{io_err, Error, Result};
 use super::index::{parse_release, Release};
@@ -26,9 +26,9 @@ pub(crate) struct Fetcher {
     root: PathBuf,
 }
 
-/// What arrived: its sha256 (hex) and size.
+/// What arrived: its digest and size.
 struct Downloaded {
-    sha256: String,
+    digest: Digest,
     size: u64,
 }
 
@@ -168,7 +168,7 @@ impl Fetcher {
                 .map_err(io_err("create temporary file in", dir))?;
             let resp = self.get(url)?;
             let got = copy_hashing(resp, tmp.as_file_mut(), size, url)?;
-            if got.sha256 == sha256 && got.size == size {
+            if got.digest.hex() == sha256 && got.size == size {
                 tmp.persist(dest).map_err(|e| Error::Io {
                     action: "rename into",
                     path: dest.to_owned(),
@@ -177,11 +177,11 @@ impl Fetcher {
             }
             Ok(got)
         })?;
-        if got.sha256 != sha256 || got.size != size {
+        if got.digest.hex() != sha256 || got.size != size {
             return Err(Error::Checksum {
                 url: url.to_owned(),
                 expected: sha256.to_owned(),
-                actual: got.sha256,
+                actual: got.digest.hex().to_owned(),
                 expected_size: size,
                 actual_size: got.size,
             });
@@ -193,41 +193,20 @@ impl Fetcher {
 /// Copies `from` into `to` computing sha256 and size; stops reading past `limit + 1`
 /// bytes so a wrong or hostile response cannot fill the disk.
 fn copy_hashing(
-    mut from: impl Read,
+    from: impl Read,
     to: &mut std::fs::File,
     limit: u64,
     url: &str,
 ) -> Result<Downloaded> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::Io {
-                    action: "read response body of",
-                    path: PathBuf::from(url),
-                    source: e,
-                })
-            }
-        };
-        let chunk = &buf[..n];
-        hasher.update(chunk);
-        to.write_all(chunk)
-            .map_err(io_err("write download for", url))?;
-        size += n as u64;
-        if size > limit {
-            break;
-        }
-    }
-    to.flush().map_err(io_err("write download for", url))?;
-    Ok(Downloaded {
-        sha256: hex::encode(hasher.finalize()),
-        size,
-    })
+    let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(256 * 1024, to));
+    std::io::copy(&mut from.take(limit.saturating_add(1)), &mut writer).map_err(|e| Error::Io {
+        action: "download",
+        path: PathBuf::from(url),
+        source: e,
+    })?;
+    let (mut file, digest, size) = writer.finish();
+    file.flush().map_err(io_err("write download for", url))?;
+    Ok(Downloaded { digest, size })
 }
 
 fn file_len(path: &Path) -> Option<u64> {
@@ -272,7 +251,7 @@ mod tests {
             version: "1".into(),
             arch: "amd64".into(),
             filename: "pool/dash.deb".into(),
-            sha256: hex::encode(Sha256::digest(body)),
+            sha256: Digest::sha256_of(body).hex().to_owned(),
             size: body.len() as u64,
         }
     }

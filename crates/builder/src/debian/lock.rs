@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::error::{io_err, Error, Result};
 use super::fetch::Fetcher;
 use super::index::PackageIndex;
-use super::recipe::{sha256_tagged, Recipe};
+use lamina_image::Digest;
+
+use super::recipe::Recipe;
 use super::resolve::resolve;
 
 /// Version of the lock format written by this code.
@@ -29,7 +31,7 @@ pub struct Lock {
     /// The recipe's name.
     pub recipe: String,
     /// [`Recipe::resolve_hash`] of the recipe the lock was made from.
-    pub recipe_hash: String,
+    pub recipe_hash: Digest,
     /// Mirror the filenames are relative to.
     pub mirror: String,
     /// Suite that was resolved.
@@ -72,7 +74,7 @@ pub struct LockedPackage {
 impl Lock {
     /// Stable id of the rootfs built from this lock for `arch` with `recipe`'s layout
     /// (drop, keep, post-steps) and this unpacker's version; a cache key.
-    pub fn rootfs_hash(&self, recipe: &Recipe, arch: &str) -> Option<String> {
+    pub fn rootfs_hash(&self, recipe: &Recipe, arch: &str) -> Option<Digest> {
         let pins = self.arches.get(arch)?;
         let input = serde_json::json!({
             "unpacker": super::unpack::UNPACKER_VERSION,
@@ -82,7 +84,7 @@ impl Lock {
             "packages": pins.packages.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
             "layout": recipe.layout_fingerprint(),
         });
-        Some(sha256_tagged(input.to_string().as_bytes()))
+        Some(Digest::sha256_of(input.to_string().as_bytes()))
     }
 }
 
@@ -201,7 +203,7 @@ mod tests {
         Lock {
             version: LOCK_VERSION,
             recipe: "tiny".into(),
-            recipe_hash: "sha256:00".into(),
+            recipe_hash: Digest::sha256_of(b"recipe"),
             mirror: "http://deb.debian.org/debian".into(),
             suite: "trixie".into(),
             arches: BTreeMap::from([(

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
+use lamina_image::Digest;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::{io_err, Error, Result};
 
@@ -227,7 +227,7 @@ impl Recipe {
     /// Hash of everything that decides which packages get pinned (mirror, suite,
     /// components, architectures, packages, exclude), as `sha256:<hex>`. A lock whose
     /// `recipe_hash` differs is stale; editing `drop` or `post` does not need a new lock.
-    pub fn resolve_hash(&self) -> String {
+    pub fn resolve_hash(&self) -> Digest {
         let input = serde_json::json!({
             "mirror": self.mirror_url(),
             "suite": self.suite,
@@ -236,7 +236,7 @@ impl Recipe {
             "packages": self.packages,
             "exclude": self.exclude,
         });
-        sha256_tagged(input.to_string().as_bytes())
+        Digest::sha256_of(input.to_string().as_bytes())
     }
 
     /// Serialised form of what shapes the rootfs beyond the pinned packages (drop, keep,
@@ -244,11 +244,6 @@ impl Recipe {
     pub(crate) fn layout_fingerprint(&self) -> String {
         serde_json::json!({ "drop": self.drop, "keep": self.keep, "post": self.post }).to_string()
     }
-}
-
-/// `sha256:<hex>` of some bytes.
-pub(crate) fn sha256_tagged(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// True when `path` is relative, non-empty and has no `..` component.

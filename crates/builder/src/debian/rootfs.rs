@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use lamina_image::Digest;
+
 use super::error::{io_err, Error, Result};
 use super::fetch::Fetcher;
 use super::lock::{lock_arch, ArchLock, Lock};
@@ -32,7 +34,7 @@ pub struct RootfsInfo {
     /// The rootfs directory.
     pub path: PathBuf,
     /// Stable id of this rootfs (`sha256:<hex>`), usable as a cache key for its layers.
-    pub lock_hash: String,
+    pub lock_hash: Digest,
     /// Number of packages unpacked.
     pub packages: usize,
     /// Bytes of regular-file content in the rootfs.
@@ -74,9 +76,17 @@ pub fn ensure_rootfs(
             recipe: recipe.name.clone(),
             arch: arch.to_owned(),
         })?;
-        let lock_hash = lock.rootfs_hash(recipe, arch).unwrap_or_default();
-        let hex = lock_hash.trim_start_matches("sha256:");
-        let dir = cache.join("bases").join(&recipe.name).join(arch).join(hex);
+        let lock_hash = lock
+            .rootfs_hash(recipe, arch)
+            .ok_or_else(|| Error::ArchNotLocked {
+                recipe: recipe.name.clone(),
+                arch: arch.to_owned(),
+            })?;
+        let dir = cache
+            .join("bases")
+            .join(&recipe.name)
+            .join(arch)
+            .join(lock_hash.hex());
         let info = |marker: Marker| RootfsInfo {
             path: dir.join("rootfs"),
             lock_hash: lock_hash.clone(),

@@ -36,8 +36,10 @@ pub const LABEL_HOST: &str = "dev.lamina.rie.host";
 pub const LABEL_FUNCTION: &str = "dev.lamina.rie.function";
 /// The unprivileged `uid:gid` runtimes run as.
 pub const RUNTIME_USER: &str = "993:990";
-/// Options of the writable `/tmp` (512 MB, as Lambda's default ephemeral storage).
-pub const TMP_OPTIONS: &str = "rw,nosuid,nodev,size=512m,mode=1777";
+/// Options of the writable `/tmp`, sized by the function's ephemeral storage.
+fn tmp_options(mb: u64) -> String {
+    format!("rw,nosuid,nodev,size={mb}m,mode=1777")
+}
 
 /// Runs environments as Docker containers.
 pub struct DockerSandbox {
@@ -300,7 +302,10 @@ impl Sandbox for DockerSandbox {
                     memory: Some(memory),
                     memory_swap: Some(memory),
                     readonly_rootfs: Some(true),
-                    tmpfs: Some(HashMap::from([("/tmp".to_owned(), TMP_OPTIONS.to_owned())])),
+                    tmpfs: Some(HashMap::from([(
+                        "/tmp".to_owned(),
+                        tmp_options(spec.tmp_mb),
+                    )])),
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
                     network_mode: Some(self.network.clone()),

@@ -141,6 +141,19 @@ impl Harness {
         panic!("fewer than {n} REPORT lines:\n{}", self.log_text());
     }
 
+    /// The log once it contains `needle` (output printed after an invoke's answer may land
+    /// after its `END`), or a panic after 4 s.
+    pub async fn wait_log(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let text = self.log_text();
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{needle:?} never logged:\n{}", self.log_text());
+    }
+
     pub async fn shutdown(mut self) -> lamina_rie::Result<()> {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());

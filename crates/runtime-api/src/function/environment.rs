@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::FunctionError;
+use super::error::FunctionError;
 use crate::limits::MAX_ENVIRONMENT_BYTES;
 
 /// Keys the platform sets in every environment, replacing whatever the function configured

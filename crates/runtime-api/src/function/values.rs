@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{deserialize_scalar, FunctionError};
+use super::error::{deserialize_scalar, FunctionError};
 use crate::limits::{
     DEFAULT_EPHEMERAL_STORAGE_MB, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, MAX_CONCURRENCY,
     MAX_EPHEMERAL_STORAGE_MB, MAX_FUNCTION_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S,
@@ -30,6 +30,18 @@ deserialize_from_str!(
     EphemeralStorage,
     Concurrency
 );
+
+/// `Display` as the bare number, for the newtypes over one.
+macro_rules! display_number {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+display_number!(MemorySize, Timeout, EphemeralStorage, Concurrency);
 
 /// A whole number from `text`, also written as an integral float (`3.0`, as TOML allows).
 fn whole_number(text: &str) -> Option<u64> {
@@ -231,12 +243,6 @@ impl FromStr for MemorySize {
     }
 }
 
-impl fmt::Display for MemorySize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// Timeout, 1 to 900 whole seconds (`Timeout`, an integer in the API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timeout(u64);
@@ -281,12 +287,6 @@ impl FromStr for Timeout {
     }
 }
 
-impl fmt::Display for Timeout {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// Size of `/tmp`, 512 to 10,240 MB (`EphemeralStorage.Size`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EphemeralStorage(u64);
@@ -311,12 +311,6 @@ impl FromStr for EphemeralStorage {
             .filter(|mb| (MIN_EPHEMERAL_STORAGE_MB..=MAX_EPHEMERAL_STORAGE_MB).contains(mb))
             .map(Self)
             .ok_or_else(|| FunctionError::EphemeralStorage(s.to_owned()))
-    }
-}
-
-impl fmt::Display for EphemeralStorage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }
 
@@ -354,11 +348,5 @@ impl FromStr for Concurrency {
             .and_then(|n| usize::try_from(n).ok())
             .and_then(|n| Self::new(n).ok())
             .ok_or_else(|| FunctionError::Concurrency(s.to_owned()))
-    }
-}
-
-impl fmt::Display for Concurrency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
     }
 }

@@ -1,0 +1,73 @@
+//! The language adapters' own unit tests, run by the README's test command inside the base
+//! they ship in: `base-images/python/tests` under the python3.13 base's interpreter (not the
+//! host's), in a container of an image lamina built. A broken adapter assertion fails here.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// Build the calculator (python3.13 base) into Docker and run `python3 -m unittest` there on
+/// the adapter folder, mounted read-only.
+#[test]
+fn the_python_adapter_tests_pass_on_the_python313_base() {
+    require_docker();
+    let tag = "lamina-e2e/adapter-tests:latest";
+    run_ok(
+        lamina()
+            .args(["build", "examples/calculator", "--tag", tag, "--load"])
+            .current_dir(root()),
+    );
+    let adapter = root().join("base-images/python");
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-e",
+            "PYTHONDONTWRITEBYTECODE=1",
+        ])
+        .arg("-v")
+        .arg(format!("{}:/adapter:ro", adapter.display()))
+        .args(["--entrypoint", "python3", tag])
+        .args(["-m", "unittest", "discover", "-v", "-s", "/adapter/tests"])
+        .output()
+        .expect("run docker");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the adapter's tests failed:\n{text}");
+
+    // Every test in the folder ran (none was skipped by an import failure).
+    let defined: usize = std::fs::read_dir(adapter.join("tests"))
+        .expect("list tests")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("test_"))
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .expect("read test file")
+                .lines()
+                .filter(|l| l.trim_start().starts_with("def test_"))
+                .count()
+        })
+        .sum();
+    assert!(defined > 0);
+    assert!(
+        text.contains(&format!("Ran {defined} tests")) && text.trim_end().ends_with("OK"),
+        "expected {defined} tests to run and pass:\n{text}"
+    );
+    let version = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            tag,
+        ])
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .expect("run docker");
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), "3.13");
+}
