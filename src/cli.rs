@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use lamina_image::Reference;
 use lamina_runtime_api::function::{
-    Arch, Concurrency, EnvVar, EphemeralStorage, FunctionName, MemorySize, Runtime, Settings,
-    Timeout,
+    Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, MemorySize, Runtime,
+    Settings, Timeout,
 };
 use serde::Deserialize;
 
@@ -81,7 +81,7 @@ pub struct FunctionArgs {
     pub platform: Option<Arch>,
     /// Environment variable baked into the image, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
-    #[serde(default, deserialize_with = "crate::config::env_table")]
+    #[serde(default, deserialize_with = "env_table")]
     pub env: Vec<EnvVar>,
     /// Environments `lamina rie` runs at once (lamina.toml only; `lamina rie --concurrency`).
     #[arg(skip)]
@@ -104,6 +104,18 @@ impl FunctionArgs {
             concurrency: self.concurrency,
         }
     }
+}
+
+/// `[env]` in lamina.toml is a table; flags are `KEY=VALUE` strings. Accept the table.
+fn env_table<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<EnvVar>, D::Error> {
+    let env = Environment::deserialize(d)?;
+    Ok(env
+        .iter()
+        .map(|(k, v)| EnvVar {
+            key: k.to_owned(),
+            value: v.to_owned(),
+        })
+        .collect())
 }
 
 /// `lamina build`.

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use lamina_runtime_api::function::{EnvVar, EnvWarning, Environment, Function, FunctionName};
-use serde::{Deserialize, Deserializer};
 
 use crate::cli::FunctionArgs;
 
@@ -76,18 +75,6 @@ fn default_name(dir: &Path) -> Result<FunctionName> {
         .and_then(|n| n.to_str())
         .unwrap_or("function");
     Ok(FunctionName::sanitised(raw))
-}
-
-/// `[env]` in lamina.toml is a table; flags are `KEY=VALUE` strings. Accept the table.
-pub fn env_table<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<EnvVar>, D::Error> {
-    let env = Environment::deserialize(d)?;
-    Ok(env
-        .iter()
-        .map(|(k, v)| EnvVar {
-            key: k.to_owned(),
-            value: v.to_owned(),
-        })
-        .collect())
 }
 
 /// Parse `--env-file` lines: `KEY=VALUE`, blank lines and `#` comments ignored, an

@@ -26,6 +26,9 @@ pub(crate) struct Fetcher {
     root: PathBuf,
 }
 
+/// Longest a whole download may take (a large `.deb` on a slow mirror): a quarter hour.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 /// What arrived: its digest and size.
 struct Downloaded {
     digest: Digest,
@@ -38,7 +41,7 @@ impl Fetcher {
         let client = reqwest::blocking::Client::builder()
             .user_agent(concat!("lamina/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(900))
+            .timeout(DOWNLOAD_TIMEOUT)
             .build()
             .map_err(|source| Error::Http {
                 url: "(client setup)".to_owned(),

@@ -6,18 +6,15 @@
 //! package index, so a base is the same bytes until someone re-locks on purpose.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{io_err, Error, Result};
-use super::fetch::Fetcher;
-use super::index::PackageIndex;
 use lamina_image::Digest;
 
 use super::recipe::Recipe;
-use super::resolve::resolve;
 
 /// Version of the lock format written by this code.
 pub const LOCK_VERSION: u32 = 1;
@@ -86,57 +83,6 @@ impl Lock {
         });
         Some(Digest::sha256_of(input.to_string().as_bytes()))
     }
-}
-
-/// Resolves `recipe` for each of its architectures against the mirror's current index.
-///
-/// Indexes are cached content-addressed under `<cache>/debian/indexes/`; only the small
-/// `InRelease` is fetched every time.
-pub fn lock(recipe: &Recipe, cache: &Path) -> Result<Lock> {
-    let fetcher = Fetcher::new(cache)?;
-    let mut arches = BTreeMap::new();
-    for arch in &recipe.architectures {
-        arches.insert(arch.clone(), lock_arch(recipe, arch, &fetcher)?);
-    }
-    Ok(Lock {
-        version: LOCK_VERSION,
-        recipe: recipe.name.clone(),
-        recipe_hash: recipe.resolve_hash(),
-        mirror: recipe.mirror_url().to_owned(),
-        suite: recipe.suite.clone(),
-        arches,
-    })
-}
-
-/// Resolves one architecture (also used by `ensure_rootfs` when refreshing a stale lock).
-pub(crate) fn lock_arch(recipe: &Recipe, arch: &str, fetcher: &Fetcher) -> Result<ArchLock> {
-    tracing::info!(recipe = %recipe.name, arch, suite = %recipe.suite, "resolving packages");
-    let release = fetcher.release(recipe)?;
-    let mut index = PackageIndex::default();
-    for component in &recipe.components {
-        let path = fetcher.packages_index(recipe, &release, component, arch)?;
-        let file = std::fs::File::open(&path).map_err(io_err("open package index", &path))?;
-        let reader = BufReader::with_capacity(1 << 20, xz2::read::XzDecoder::new(file));
-        index.extend_from(reader, &format!("{component}/binary-{arch}/Packages.xz"))?;
-    }
-    let closure = resolve(recipe, &index, arch)?;
-    let packages: Vec<LockedPackage> = closure
-        .into_iter()
-        .map(|e| LockedPackage {
-            name: e.name.clone(),
-            version: e.version.clone(),
-            arch: e.architecture.clone(),
-            filename: e.filename.clone(),
-            sha256: e.sha256.clone(),
-            size: e.size,
-        })
-        .collect();
-    let bytes: u64 = packages.iter().map(|p| p.size).sum();
-    tracing::info!(recipe = %recipe.name, arch, packages = packages.len(), bytes, "resolved");
-    Ok(ArchLock {
-        release_date: release.date,
-        packages,
-    })
 }
 
 /// Parses a lock from its text (e.g. embedded with `include_str!`).

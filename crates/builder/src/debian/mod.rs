@@ -16,6 +16,7 @@ mod error;
 mod fetch;
 pub mod index;
 mod lock;
+mod pin;
 mod post;
 mod recipe;
 mod resolve;
@@ -24,9 +25,9 @@ mod unpack;
 
 pub use error::{Error, Result};
 pub use lock::{
-    load_lock, lock, parse_lock, render_lock, write_lock, ArchLock, Lock, LockedPackage,
-    LOCK_VERSION,
+    load_lock, parse_lock, render_lock, write_lock, ArchLock, Lock, LockedPackage, LOCK_VERSION,
 };
+pub use pin::lock;
 pub use recipe::{load_recipe, parse_recipe, PostStep, Recipe, ARCHITECTURES};
 pub use resolve::resolve;
 pub use rootfs::{ensure_rootfs, RootfsInfo, UnpackOptions};

@@ -15,7 +15,8 @@ use lamina_image::Digest;
 
 use super::error::{io_err, Error, Result};
 use super::fetch::Fetcher;
-use super::lock::{lock_arch, ArchLock, Lock};
+use super::lock::{ArchLock, Lock};
+use super::pin::lock_arch;
 use super::recipe::Recipe;
 use super::unpack::{unpack_deb, Filter};
 
