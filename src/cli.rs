@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use lamina_build::deps::Installer;
 use lamina_image::Reference;
 use lamina_runtime_api::function::{
     Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, MemorySize, Runtime,
@@ -83,6 +84,19 @@ pub struct FunctionArgs {
     #[arg(long = "env", value_name = "KEY=VALUE")]
     #[serde(default, deserialize_with = "env_table")]
     pub env: Vec<EnvVar>,
+    /// Python requirements to install into the image [default: requirements.txt, when the
+    /// folder has one].
+    #[arg(long, value_name = "FILE")]
+    #[serde(default)]
+    pub requirements: Option<PathBuf>,
+    /// Who installs the requirements: pip or uv [default: pip].
+    #[arg(long)]
+    #[serde(default)]
+    pub installer: Option<Installer>,
+    /// A folder of already-installed packages to use as the dependencies instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
+    #[serde(default)]
+    pub deps_dir: Option<PathBuf>,
     /// Environments `lamina rie` runs at once (lamina.toml only; `lamina rie --concurrency`).
     #[arg(skip)]
     #[serde(default)]

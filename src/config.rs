@@ -5,7 +5,10 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use lamina_runtime_api::function::{EnvVar, EnvWarning, Environment, Function, FunctionName};
+use lamina_build::deps::Deps;
+use lamina_runtime_api::function::{
+    EnvVar, EnvWarning, Environment, Function, FunctionName, Runtime,
+};
 
 use crate::cli::FunctionArgs;
 
@@ -22,14 +25,22 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
     };
     toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, concurrency and an [env] table)",
+            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, requirements, installer, deps_dir, concurrency and an [env] table)",
             path.display()
         )
     })
 }
 
+/// A function folder's settings, resolved.
+pub struct Resolved {
+    /// The function.
+    pub function: Function,
+    /// Its dependencies.
+    pub deps: Deps,
+}
+
 /// Flags over file over Lambda's defaults.
-pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Function> {
+pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Resolved> {
     if !dir.exists() {
         bail!(
             "function folder `{}` does not exist; pass the folder that holds your handler (and lamina.toml)",
@@ -42,7 +53,8 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Function> {
             dir.display()
         );
     }
-    let mut settings = flags.settings().over(load_file(dir)?.settings());
+    let file = load_file(dir)?;
+    let mut settings = flags.settings().over(file.settings());
     if settings.name.is_none() {
         settings.name = Some(default_name(dir)?);
     }
@@ -53,7 +65,40 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Function> {
         )
     })?;
     warn_about_env(&function.env, true);
-    Ok(function)
+    let deps = deps(dir, flags, &file, function.runtime);
+    Ok(Resolved { function, deps })
+}
+
+/// Where the dependencies come from: `--deps-dir`, `--requirements` (relative to the
+/// folder when given in lamina.toml), or the folder's own `requirements.txt` for Python.
+fn deps(dir: &Path, flags: &FunctionArgs, file: &FunctionArgs, runtime: Runtime) -> Deps {
+    let installer = flags.installer.or(file.installer).unwrap_or_default();
+    if let Some(d) = &flags.deps_dir {
+        return Deps::Dir(d.clone());
+    }
+    if let Some(r) = &flags.requirements {
+        return Deps::Requirements {
+            file: r.clone(),
+            installer,
+        };
+    }
+    if let Some(d) = &file.deps_dir {
+        return Deps::Dir(dir.join(d));
+    }
+    if let Some(r) = &file.requirements {
+        return Deps::Requirements {
+            file: dir.join(r),
+            installer,
+        };
+    }
+    let default = dir.join("requirements.txt");
+    if runtime.ric_kind() == Some("python") && default.is_file() {
+        return Deps::Requirements {
+            file: default,
+            installer,
+        };
+    }
+    Deps::None
 }
 
 /// Print the model's warnings about an environment; `baked` when it goes into an image
@@ -116,7 +161,7 @@ mod tests {
             env: vec!["AA=2".parse().unwrap()],
             ..Default::default()
         };
-        let f = resolve(dir.path(), &flags).unwrap();
+        let f = resolve(dir.path(), &flags).unwrap().function;
         assert_eq!(f.name.as_str(), "calc");
         assert_eq!(f.memory.mb(), 512);
         assert_eq!(f.timeout.secs(), 3);

@@ -2,13 +2,19 @@
 //! loaded — streamed as a docker-archive, never buffered. The connection itself is made in
 //! one place, `lamina_rie::docker::connect`, and handed in.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use anyhow::{bail, Context, Result};
-use bollard::query_parameters::ImportImageOptionsBuilder;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, ImportImageOptionsBuilder, LogsOptions, RemoveContainerOptions,
+    StartContainerOptions, WaitContainerOptions,
+};
 use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use lamina_build::deps::{ContainerJob, ContainerRunner};
 use lamina_image::{Digest, Reference, Store};
 
 /// The image id Docker has for `reference`, if any.
@@ -90,5 +96,123 @@ impl Write for ChannelWriter {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Runs the builder's container jobs (dependency installers) on the local Docker Engine,
+/// from the build's own thread (it blocks on the async client).
+pub struct DockerRunner {
+    handle: tokio::runtime::Handle,
+    store: Store,
+    docker: tokio::sync::OnceCell<Docker>,
+}
+
+impl DockerRunner {
+    /// A runner that connects on first use (a build without dependencies needs no daemon),
+    /// or uses `docker` when the caller is already connected.
+    pub fn new(handle: tokio::runtime::Handle, store: Store, docker: Option<Docker>) -> Self {
+        Self {
+            handle,
+            store,
+            docker: tokio::sync::OnceCell::new_with(docker),
+        }
+    }
+
+    /// The Docker client, connecting now if nothing has yet.
+    pub async fn docker(&self) -> Result<&Docker> {
+        Ok(self
+            .docker
+            .get_or_try_init(|| async { lamina_rie::docker::connect().await })
+            .await?)
+    }
+
+    async fn run_async(&self, job: &ContainerJob, output: &mut dyn FnMut(&[u8])) -> Result<i64> {
+        let docker = self.docker().await?;
+        ensure_loaded(docker, &self.store, &job.image, &job.name).await?;
+        let body = ContainerCreateBody {
+            image: Some(job.name.to_string()),
+            cmd: Some(job.command.clone()),
+            env: Some(job.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            user: Some(job.user.clone()),
+            working_dir: Some("/tmp".into()),
+            labels: Some(HashMap::from([(
+                "dev.lamina.build".to_owned(),
+                "installer".to_owned(),
+            )])),
+            host_config: Some(HostConfig {
+                binds: Some(
+                    job.mounts
+                        .iter()
+                        .map(|m| {
+                            let mode = if m.read_only { "ro" } else { "rw" };
+                            format!("{}:{}:{mode}", m.host.display(), m.container)
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .context("cannot create the installer's container")?
+            .id;
+        let ran = async {
+            docker
+                .start_container(&id, None::<StartContainerOptions>)
+                .await
+                .context("cannot start the installer's container")?;
+            let mut logs = docker.logs(
+                &id,
+                Some(LogsOptions {
+                    follow: true,
+                    stdout: true,
+                    stderr: true,
+                    ..Default::default()
+                }),
+            );
+            while let Some(chunk) = logs.next().await {
+                match chunk {
+                    Ok(out) => output(&out.into_bytes()),
+                    Err(e) => bail!("lost the installer's output: {e}"),
+                }
+            }
+            let code = match docker
+                .wait_container(&id, None::<WaitContainerOptions>)
+                .next()
+                .await
+            {
+                Some(Ok(r)) => r.status_code,
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                Some(Err(e)) => bail!("cannot wait for the installer's container: {e}"),
+                None => -1,
+            };
+            Ok(code)
+        }
+        .await;
+        let _ = docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await;
+        ran
+    }
+}
+
+impl ContainerRunner for DockerRunner {
+    fn run(
+        &self,
+        job: &ContainerJob,
+        output: &mut dyn FnMut(&[u8]),
+    ) -> std::result::Result<i64, String> {
+        self.handle
+            .block_on(self.run_async(job, output))
+            .map_err(|e| format!("{e:#}"))
     }
 }

@@ -8,13 +8,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Progress for one long piece of work.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    json: bool,
 }
 
 impl Progress {
     /// A spinner when stderr is a terminal and JSON was not asked for; otherwise nothing.
     pub fn new(json: bool, what: &str) -> Self {
         if json || !std::io::stderr().is_terminal() {
-            return Self { bar: None };
+            return Self { bar: None, json };
         }
         let bar = ProgressBar::new_spinner();
         if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]") {
@@ -22,7 +23,10 @@ impl Progress {
         }
         bar.set_prefix(what.to_owned());
         bar.enable_steady_tick(Duration::from_millis(100));
-        Self { bar: Some(bar) }
+        Self {
+            bar: Some(bar),
+            json,
+        }
     }
 
     /// Say what is happening now.
@@ -31,6 +35,21 @@ impl Progress {
             bar.set_message(msg.to_owned());
         }
         tracing::debug!("{msg}");
+    }
+
+    /// Pass a tool's own output (an installer's) to the user: on stderr, above the spinner;
+    /// nothing with `--json`, where it would mix with the machine's output.
+    pub fn output(&self, bytes: &[u8]) {
+        use std::io::Write;
+        match &self.bar {
+            Some(bar) => bar.suspend(|| {
+                let _ = std::io::stderr().write_all(bytes);
+            }),
+            None if !self.json => {
+                let _ = std::io::stderr().write_all(bytes);
+            }
+            None => {}
+        }
     }
 
     /// Remove the spinner.

@@ -60,8 +60,9 @@ pub fn build_dir(
     dir: &Path,
     flags: &crate::cli::FunctionArgs,
     tag: Option<&Reference>,
+    runner: &docker::DockerRunner,
 ) -> Result<Built> {
-    let function = config::resolve(dir, flags)?;
+    let config::Resolved { function, deps } = config::resolve(dir, flags)?;
     let reference = match tag {
         Some(tag) => tag.clone(),
         None => reference_from_name(&function.name)?,
@@ -72,13 +73,19 @@ pub fn build_dir(
         function: &function,
         ric_binary: ric::BINARY,
         source_date_epoch: source_date_epoch()?,
+        deps: &deps,
+        runner: Some(runner),
+        output: &|bytes| progress.output(bytes),
     };
     // The pipeline is synchronous (file and network I/O with blocking clients); run it on a
-    // thread of its own so it never blocks, or nests inside, the async runtime.
-    let output = std::thread::scope(|scope| {
-        scope
-            .spawn(|| pipeline::build(store, &globals.cache, &inputs, &|s| progress.stage(s)))
-            .join()
+    // thread of its own so it never nests inside the async runtime, and let this worker's
+    // tasks move elsewhere meanwhile (the installer's container is driven by the runtime).
+    let output = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| pipeline::build(store, &globals.cache, &inputs, &|s| progress.stage(s)))
+                .join()
+        })
     })
     .map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
     store.set_ref(&reference, &output.image.manifest_digest)?;
@@ -94,12 +101,14 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         .map(OutputTarget::parse)
         .transpose()?;
     let store = globals.store()?;
+    let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
     let built = build_dir(
         globals,
         &store,
         &args.dir,
         &args.function,
         args.tag.as_ref(),
+        &runner,
     )?;
     let manifest = &built.output.image.manifest_digest;
 
@@ -119,8 +128,8 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         None => {}
     }
     let loaded = if args.load {
-        let docker = lamina_rie::docker::connect().await?;
-        docker::ensure_loaded(&docker, &store, manifest, &built.reference).await?;
+        let docker = runner.docker().await?;
+        docker::ensure_loaded(docker, &store, manifest, &built.reference).await?;
         true
     } else {
         false

@@ -20,9 +20,17 @@ use crate::{config, docker};
 /// `lamina rie`.
 pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     let store = globals.store()?;
+    let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
     let target = Path::new(&args.target);
     let (reference, manifest) = if target.is_dir() {
-        let built = build_dir(globals, &store, target, &FunctionArgs::default(), None)?;
+        let built = build_dir(
+            globals,
+            &store,
+            target,
+            &FunctionArgs::default(),
+            None,
+            &runner,
+        )?;
         eprintln!("built {} from {}", built.reference, target.display());
         (built.reference, Some(built.output.image.manifest_digest))
     } else {
@@ -40,8 +48,8 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     let addr = SocketAddr::new(args.host, args.port);
     let bound = Emulator::bind(addr).await?;
 
-    // The one connection to Docker, used for loading and by the sandbox.
-    let docker = lamina_rie::docker::connect().await?;
+    // The one connection to Docker: for installing, loading and the sandbox.
+    let docker = runner.docker().await?.clone();
     match &manifest {
         Some(manifest) => {
             if docker::ensure_loaded(&docker, &store, manifest, &reference).await? {

@@ -1,6 +1,7 @@
 //! lamina's image builder: from a function folder to an image in lamina's store.
 //!
 //! - [`debian`] assembles base runtimes from pinned Debian packages, with no daemon;
+//! - [`deps`] installs `requirements.txt` in a container of the base, into a layer of its own;
 //! - [`pipeline`] plans the layers (base, runtime client, code), writes them with
 //!   `lamina-image`'s deterministic writer and produces the config and manifest.
 //!
@@ -8,4 +9,5 @@
 #![warn(rust_2018_idioms)]
 
 pub mod debian;
+pub mod deps;
 pub mod pipeline;

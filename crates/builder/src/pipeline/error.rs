@@ -53,6 +53,38 @@ pub enum BuildError {
         /// The function folder.
         dir: PathBuf,
     },
+    /// The requirements file is not there.
+    #[error("requirements file `{0}` does not exist: create it (one package per line, as pip reads it) or remove `requirements` from lamina.toml")]
+    RequirementsMissing(PathBuf),
+    /// `--deps-dir` is not a folder.
+    #[error("dependencies folder `{0}` does not exist or is not a folder: pass the folder your packages are installed in (`pip install --target DIR`)")]
+    DepsDirMissing(PathBuf),
+    /// Dependencies need a container and there is no container engine.
+    #[error("installing dependencies runs the installer in a container of the base, and no Docker daemon is available: start Docker, or install them yourself and pass --deps-dir")]
+    NoContainerEngine,
+    /// The container engine could not run the installer.
+    #[error("cannot run the installer's container: {0}")]
+    ContainerEngine(String),
+    /// The installer exited non-zero.
+    #[error("{installer} could not install {requirements} (exit code {code}); its output ends with:\n{output}")]
+    InstallerFailed {
+        /// `pip` or `uv`.
+        installer: &'static str,
+        /// The requirements file.
+        requirements: PathBuf,
+        /// The installer's exit code.
+        code: i64,
+        /// The end of its output.
+        output: String,
+    },
+    /// An installer could not be downloaded from PyPI.
+    #[error("cannot download {url}: {reason}; check that PyPI is reachable (HTTPS_PROXY, SSL_CERT_FILE)")]
+    ToolDownload {
+        /// What was fetched.
+        url: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// Reading a file of the function failed.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -4,7 +4,8 @@
 //! rebuilds (and later re-uploads) only the last one:
 //! 1. the base runtime, from pinned Debian packages (cached by the lock's hash);
 //! 2. lamina-ric and its language adapters under `/var/runtime`;
-//! 3. (later) dependencies;
+//! 3. the dependencies (`requirements.txt` installed in a container of the base, or a
+//!    prebuilt folder), cached by what decides them (`deps`);
 //! 4. the function code under `/var/task`.
 //!
 //! Every layer is deterministic (lamina-image's writer), and `created`/mtimes come from
@@ -23,6 +24,8 @@ use lamina_image::{
 };
 
 pub use error::{BuildError, Result};
+
+use crate::deps::{self, ContainerRunner, Deps, InstallContext};
 pub use lamina_runtime_api::function::{Arch, Function, Runtime};
 
 /// Where lamina-ric lives in the image; the image's ENTRYPOINT.
@@ -101,12 +104,18 @@ pub struct BuildInputs<'a> {
     pub ric_binary: &'a [u8],
     /// Seconds since the epoch for `created` and every mtime (`SOURCE_DATE_EPOCH`).
     pub source_date_epoch: u64,
+    /// Where the dependencies come from.
+    pub deps: &'a Deps,
+    /// Who runs the installer's container, when there is a container engine.
+    pub runner: Option<&'a dyn ContainerRunner>,
+    /// Receives the installer's output as it comes.
+    pub output: &'a (dyn Fn(&[u8]) + Sync),
 }
 
 /// One layer of the result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LayerReport {
-    /// `base`, `runtime-client` or `code`.
+    /// `base`, `runtime-client`, `dependencies` or `code`.
     pub name: &'static str,
     /// What was written.
     pub descriptor: LayerDescriptor,
@@ -190,6 +199,31 @@ pub fn build(
         cached,
     });
 
+    if *inputs.deps != Deps::None {
+        stage("dependencies");
+        let base_image = write_image(
+            store,
+            &base_only_spec(spec, inputs.source_date_epoch, &layers[0]),
+        )?;
+        let mut output = |bytes: &[u8]| (inputs.output)(bytes);
+        let ctx = InstallContext {
+            store,
+            cache_root,
+            base_image: &base_image.manifest_digest,
+            base_layer: &layers[0].descriptor.digest,
+            arch: spec.arch,
+            runner: inputs.runner,
+            output: &mut output,
+        };
+        if let Some((descriptor, cached)) = deps::layer(inputs.deps, ctx, &settings)? {
+            layers.push(LayerReport {
+                name: "dependencies",
+                descriptor,
+                cached,
+            });
+        }
+    }
+
     stage("function code");
     let mut code = LayerPlan::new();
     code.add_tree(dir, "var/task", &skip_in_code)?;
@@ -212,6 +246,24 @@ fn skip_in_code(rel: &Path, is_dir: bool) -> bool {
     (top_level && name == "lamina.toml")
         || (is_dir && matches!(name, ".git" | "__pycache__" | ".lamina" | ".venv"))
         || (!is_dir && (name.ends_with(".pyc") || name == ".DS_Store"))
+}
+
+/// An image of the base alone, with Lambda's environment: where installers run.
+fn base_only_spec(spec: &Function, epoch: u64, base: &LayerReport) -> ImageSpec {
+    ImageSpec {
+        architecture: spec.arch.name().to_owned(),
+        os: "linux".to_owned(),
+        entrypoint: Vec::new(),
+        cmd: vec!["/bin/sh".to_owned()],
+        working_dir: "/var/task".to_owned(),
+        env: LAMBDA_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        labels: BTreeMap::new(),
+        created: lamina_image::created_from_epoch(epoch),
+        layers: vec![(
+            base.descriptor.clone(),
+            format!("lamina: base {}", spec.runtime.name()),
+        )],
+    }
 }
 
 fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec {
@@ -238,6 +290,7 @@ fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec 
     let history = |r: &LayerReport| match r.name {
         "base" => format!("lamina: base {} from Debian packages", spec.runtime.name()),
         "runtime-client" => format!("lamina: {RIC_PATH}"),
+        "dependencies" => "lamina: dependencies in /var/task".to_owned(),
         _ => "lamina: function code in /var/task".to_owned(),
     };
     ImageSpec {

@@ -1,0 +1,198 @@
+//! Dependencies through the real CLI and Docker: `requirements.txt` installed in a container
+//! of the python3.13 base into a layer of its own, cached by what decides it.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+/// `lamina build DIR --json`, parsed.
+fn build_json(dir: &Path, extra: &[&str]) -> Value {
+    let out = run_ok(lamina().arg("build").arg(dir).arg("--json").args(extra));
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// `(name, cached, size)` of each layer.
+fn layers(built: &Value) -> Vec<(String, bool, u64)> {
+    built["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap_or_default().to_owned(),
+                l["cached"].as_bool().unwrap_or_default(),
+                l["size"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn words(answer: &Answer) -> Vec<String> {
+    let body: Value = serde_json::from_str(answer.json()["body"].as_str().expect("body"))
+        .expect("the body is JSON");
+    body["words"]
+        .as_array()
+        .expect("words")
+        .iter()
+        .filter_map(|w| w.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn jieba_from_requirements_answers_with_the_segmented_words() {
+    require_docker();
+    let rie = Rie::start("examples/jieba", &[]);
+    let event = r#"{"queryStringParameters":{"text":"我来到北京清华大学"}}"#;
+    let a = post(rie.port, INVOKE, &[], event.as_bytes());
+    assert_eq!(a.status, 200, "{}\n{}", a.text(), rie.stdout());
+    assert_eq!(a.json()["statusCode"], 200);
+    let words = words(&a);
+    for w in ["我", "来到", "北京", "清华大学"] {
+        assert!(words.iter().any(|x| x == w), "{w} not in {words:?}");
+    }
+}
+
+#[test]
+fn a_handler_edit_rebuilds_only_the_code_and_a_requirements_edit_only_the_dependencies() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path().join("jieba");
+    copy_tree(&root().join("examples/jieba"), &f);
+    let first = build_json(&f, &[]);
+    let names: Vec<String> = layers(&first).into_iter().map(|l| l.0).collect();
+    assert_eq!(names, ["base", "runtime-client", "dependencies", "code"]);
+
+    let handler = f.join("lambda_function.py");
+    let text = std::fs::read_to_string(&handler).expect("read");
+    std::fs::write(&handler, text.replace("words = list(", "words = list(  ")).expect("edit");
+    let edited = build_json(&f, &[]);
+    let rebuilt: Vec<(String, u64)> = layers(&edited)
+        .into_iter()
+        .filter(|l| !l.1)
+        .map(|l| (l.0, l.2))
+        .collect();
+    assert_eq!(rebuilt.len(), 1, "{rebuilt:?}");
+    assert_eq!(rebuilt[0].0, "code");
+    assert!(rebuilt[0].1 < 4096, "the code layer is small: {rebuilt:?}");
+    assert_ne!(edited["manifestDigest"], first["manifestDigest"]);
+
+    let requirements = f.join("requirements.txt");
+    let mut req = std::fs::read_to_string(&requirements).expect("read");
+    req.push_str("# pinned for the test\n");
+    std::fs::write(&requirements, req).expect("edit");
+    let again = build_json(&f, &[]);
+    let rebuilt: Vec<String> = layers(&again)
+        .into_iter()
+        .filter(|l| !l.1)
+        .map(|l| l.0)
+        .collect();
+    // requirements.txt is also a file of the function, so the code layer changes with it.
+    assert_eq!(rebuilt, ["dependencies", "code"]);
+}
+
+#[test]
+fn two_clean_builds_with_dependencies_give_the_same_digest() {
+    require_docker();
+    let digests: Vec<Value> = (0..2)
+        .map(|_| {
+            let store = tempfile::tempdir().expect("tmp");
+            let out = run_ok(
+                lamina()
+                    .env("LAMINA_STORE", store.path())
+                    .args(["build", "examples/jieba", "--json"])
+                    .current_dir(root()),
+            );
+            let v: Value = serde_json::from_str(out.trim()).expect("json");
+            assert!(
+                layers(&v).iter().all(|l| !l.1),
+                "a clean store caches nothing"
+            );
+            v["manifestDigest"].clone()
+        })
+        .collect();
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[test]
+fn an_installer_failure_shows_the_installers_output() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "lamina-no-such-package-for-tests==1.0\n",
+    )
+    .expect("write");
+    let out =
+        run(lamina()
+            .arg("build")
+            .arg(dir.path())
+            .args(["--handler", "app.handler", "--json"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("pip could not install"), "{stderr}");
+    assert!(
+        stderr.contains("No matching distribution found for lamina-no-such-package-for-tests"),
+        "pip's own words: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "no result printed on failure");
+}
+
+#[test]
+fn a_missing_requirements_file_is_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("lamina.toml"),
+        "handler = \"app.handler\"\nrequirements = \"deps/requirements.txt\"\n",
+    )
+    .expect("write");
+    let out = run(lamina().arg("build").arg(dir.path()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("requirements file")
+            && stderr.contains("deps/requirements.txt")
+            && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn uv_installs_the_same_packages() {
+    require_docker();
+    let built = build_json(
+        &root().join("examples/jieba"),
+        &[
+            "--installer",
+            "uv",
+            "--tag",
+            "lamina-e2e/jieba-uv:test",
+            "--load",
+        ],
+    );
+    let names: Vec<String> = layers(&built).into_iter().map(|l| l.0).collect();
+    assert!(names.contains(&"dependencies".to_owned()), "{names:?}");
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python3",
+        "lamina-e2e/jieba-uv:test",
+        "-c",
+        "import jieba; print(jieba.__file__)",
+    ]);
+    assert_eq!(out.trim(), "/var/task/jieba/__init__.py");
+}
