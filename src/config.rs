@@ -32,6 +32,7 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
 }
 
 /// A function folder's settings, resolved.
+#[derive(Debug)]
 pub struct Resolved {
     /// The function.
     pub function: Function,
