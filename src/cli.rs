@@ -97,6 +97,16 @@ pub struct FunctionArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "requirements")]
     #[serde(default)]
     pub deps_dir: Option<PathBuf>,
+    /// A Lambda deployment package: its files are the code in /var/task, instead of the
+    /// folder's.
+    #[arg(long, value_name = "ZIP")]
+    #[serde(default)]
+    pub zip: Option<PathBuf>,
+    /// A Lambda layer ZIP, unpacked under /opt (repeatable; later layers overwrite earlier
+    /// files, as Lambda merges them).
+    #[arg(long = "layer", value_name = "ZIP")]
+    #[serde(default)]
+    pub layers: Vec<PathBuf>,
     /// Environments `lamina rie` runs at once (lamina.toml only; `lamina rie --concurrency`).
     #[arg(skip)]
     #[serde(default)]

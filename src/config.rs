@@ -2,7 +2,7 @@
 //! model, [`Function`]. The rules themselves live in `lamina_runtime_api::function`; this
 //! module only finds the file, layers the sources and says where a bad value came from.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lamina_build::deps::Deps;
@@ -25,7 +25,7 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
     };
     toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, requirements, installer, deps_dir, concurrency and an [env] table)",
+            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, requirements, installer, deps_dir, zip, layers, concurrency and an [env] table)",
             path.display()
         )
     })
@@ -38,6 +38,10 @@ pub struct Resolved {
     pub function: Function,
     /// Its dependencies.
     pub deps: Deps,
+    /// The deployment ZIP, if the code comes from one.
+    pub code_zip: Option<PathBuf>,
+    /// Layer ZIPs, in order.
+    pub layer_zips: Vec<PathBuf>,
 }
 
 /// Flags over file over Lambda's defaults.
@@ -67,7 +71,22 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Resolved> {
     })?;
     warn_about_env(&function.env, true);
     let deps = deps(dir, flags, &file, function.runtime);
-    Ok(Resolved { function, deps })
+    // Paths in lamina.toml are relative to the folder; flags to the working directory.
+    let code_zip = flags
+        .zip
+        .clone()
+        .or_else(|| file.zip.as_ref().map(|z| dir.join(z)));
+    let layer_zips = if flags.layers.is_empty() {
+        file.layers.iter().map(|l| dir.join(l)).collect()
+    } else {
+        flags.layers.clone()
+    };
+    Ok(Resolved {
+        function,
+        deps,
+        code_zip,
+        layer_zips,
+    })
 }
 
 /// Where the dependencies come from: `--deps-dir`, `--requirements` (relative to the

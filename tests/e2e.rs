@@ -8,16 +8,22 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-const TAG: &str = "lamina-e2e/calculator:test";
+const TAG: &str = "lamina-e2e/calculator-errors:test";
 
 fn event(name: &str) -> Vec<u8> {
-    std::fs::read(root().join("examples/calculator/events").join(name)).expect("event file")
+    std::fs::read(root().join("examples/calculator-errors/events").join(name)).expect("event file")
 }
 
 fn build_calculator() -> Value {
     let out = run_ok(
         lamina()
-            .args(["build", "examples/calculator", "--tag", TAG, "--json"])
+            .args([
+                "build",
+                "examples/calculator-errors",
+                "--tag",
+                TAG,
+                "--json",
+            ])
             .current_dir(root()),
     );
     serde_json::from_str(out.trim())
@@ -91,7 +97,7 @@ fn build_serve_invoke_calculator() {
     // The same function by name, warm: one environment, init reported once.
     let warm = post(
         rie.port,
-        "/2015-03-31/functions/calculator/invocations",
+        "/2015-03-31/functions/calculator-errors/invocations",
         &[],
         &event("divide.json"),
     );
@@ -228,7 +234,7 @@ fn same_inputs_same_digest() {
         let out = run_ok(
             lamina()
                 .env("LAMINA_STORE", store)
-                .args(["build", "examples/calculator", "--json"])
+                .args(["build", "examples/calculator-errors", "--json"])
                 .current_dir(root()),
         );
         serde_json::from_str(out.trim()).expect("json")
@@ -248,7 +254,7 @@ fn same_inputs_same_digest() {
 
     // A one-line change rebuilds only the code layer and changes the digest.
     let dir = tempfile::tempdir().expect("tmp");
-    copy_tree(&root().join("examples/calculator"), dir.path());
+    copy_tree(&root().join("examples/calculator-errors"), dir.path());
     let app = dir.path().join("app.py");
     let mut text = std::fs::read_to_string(&app).expect("read");
     text.push_str("\n# changed\n");
@@ -258,7 +264,7 @@ fn same_inputs_same_digest() {
             .env("LAMINA_STORE", a.path())
             .args(["build", "--json"])
             .arg(dir.path())
-            .args(["--name", "calculator"]),
+            .args(["--name", "calculator-errors"]),
     );
     let third: Value = serde_json::from_str(out.trim()).expect("json");
     let cached: Vec<bool> = third["layers"]
@@ -277,7 +283,7 @@ fn oci_layout_output() {
     let layout = out_dir.path().join("calc-oci");
     let out = run_ok(
         lamina()
-            .args(["build", "examples/calculator", "--json", "--output"])
+            .args(["build", "examples/calculator-errors", "--json", "--output"])
             .arg(format!("oci:{}", layout.display()))
             .current_dir(root()),
     );
@@ -325,7 +331,7 @@ fn load_and_docker_archive_outputs() {
         lamina()
             .args([
                 "build",
-                "examples/calculator",
+                "examples/calculator-errors",
                 "--json",
                 "--load",
                 "--tag",
@@ -349,7 +355,7 @@ fn load_and_docker_archive_outputs() {
         lamina()
             .args([
                 "build",
-                "examples/calculator",
+                "examples/calculator-errors",
                 "--tag",
                 archive_tag,
                 "--output",
@@ -375,11 +381,11 @@ fn load_and_docker_archive_outputs() {
 fn rie_builds_a_folder_first() {
     require_docker();
     let dir = tempfile::tempdir().expect("tmp");
-    copy_tree(&root().join("examples/calculator"), dir.path());
+    copy_tree(&root().join("examples/calculator-errors"), dir.path());
     let toml = std::fs::read_to_string(dir.path().join("lamina.toml")).expect("toml");
     std::fs::write(
         dir.path().join("lamina.toml"),
-        toml.replace("name = \"calculator\"", "name = \"lamina-e2e-dir\""),
+        toml.replace("name = \"calculator-errors\"", "name = \"lamina-e2e-dir\""),
     )
     .expect("write");
     let mut rie = Rie::start(dir.path().to_str().expect("utf-8"), &[]);
@@ -437,4 +443,130 @@ fn provided_base_runs_an_executable_handler() {
     let _ = std::process::Command::new("docker")
         .args(["rmi", "-f", tag])
         .output();
+}
+
+/// The seed's calculator answers as the seed wrote it: 200 with the result, 400 with the
+/// three errors, bodies made by `json.dumps(..., indent=4)` and no `headers` key.
+#[test]
+fn the_seed_calculator_answers_its_four_cases() {
+    require_docker();
+    let rie = Rie::start("examples/calculator", &[]);
+    let invoke = |query: &str| -> Value {
+        let a = post(
+            rie.port,
+            INVOKE,
+            &[],
+            format!(r#"{{"queryStringParameters":{query}}}"#).as_bytes(),
+        );
+        assert_eq!(a.status, 200, "{}", a.text());
+        a.json()
+    };
+    let cases = [
+        (
+            r#"{"num1":"1","num2":"2","operator":"add"}"#,
+            200,
+            r#"{"result": 3.0}"#,
+        ),
+        (
+            r#"{"num1":"6","num2":"3","operator":"divide"}"#,
+            200,
+            r#"{"result": 2.0}"#,
+        ),
+        (
+            r#"{"num1":"1","num2":"0","operator":"divide"}"#,
+            400,
+            r#"{"error": "Cannot divide by zero"}"#,
+        ),
+        (
+            r#"{"num1":"1","num2":"2","operator":"pow"}"#,
+            400,
+            r#"{"error": "Invalid operator"}"#,
+        ),
+        (
+            r#"{"num1":"one","num2":"2","operator":"add"}"#,
+            400,
+            r#"{"error": "Invalid input"}"#,
+        ),
+        (r#"{"num1":"1"}"#, 400, r#"{"error": "Invalid input"}"#),
+        ("null", 400, r#"{"error": "Invalid input"}"#),
+    ];
+    for (query, status, body) in cases {
+        let answer = invoke(query);
+        assert_eq!(answer["statusCode"], status, "{query}: {answer}");
+        assert!(answer.get("headers").is_none(), "{answer}");
+        let want: Value = serde_json::from_str(body).expect("json");
+        let text = answer["body"].as_str().expect("body");
+        assert_eq!(
+            serde_json::from_str::<Value>(text).expect("json body"),
+            want,
+            "{query}"
+        );
+        assert!(text.starts_with("{\n    \""), "indent=4: {text:?}");
+    }
+}
+
+/// The seed's random image answers with one of its five URLs.
+#[test]
+fn the_random_image_answers_with_one_of_five_urls() {
+    require_docker();
+    let rie = Rie::start("examples/random-image", &[]);
+    let source = std::fs::read_to_string(root().join("examples/random-image/lambda_function.py"))
+        .expect("source");
+    for _ in 0..3 {
+        let a = post(rie.port, INVOKE, &[], b"{}");
+        let answer = a.json();
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let body: Value =
+            serde_json::from_str(answer["body"].as_str().expect("body")).expect("json");
+        let url = body["imageUrl"].as_str().expect("imageUrl");
+        assert!(
+            url.starts_with("https://") && source.contains(&format!("\"{url}\"")),
+            "{url}"
+        );
+    }
+}
+
+/// The seed's layer route: jieba in a layer ZIP under /opt/python, the handler alone in a
+/// deployment ZIP, both made by the example's script from PyPI.
+#[test]
+fn jieba_from_a_layer_zip_answers_with_the_segmented_words() {
+    require_docker();
+    let example = root().join("examples/jieba-layer");
+    let made = std::process::Command::new("python3")
+        .arg(example.join("make_zips.py"))
+        .output()
+        .expect("run python3");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let rie = Rie::start("examples/jieba-layer", &[]);
+    let a = post(
+        rie.port,
+        INVOKE,
+        &[],
+        r#"{"queryStringParameters":{"text":"我来到北京清华大学"}}"#.as_bytes(),
+    );
+    let answer = a.json();
+    assert_eq!(answer["statusCode"], 200, "{answer}\n{}", rie.stdout());
+    let body: Value = serde_json::from_str(answer["body"].as_str().expect("body")).expect("json");
+    let words: Vec<&str> = body["words"]
+        .as_array()
+        .expect("words")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        words.contains(&"清华大学") && words.contains(&"北京"),
+        "{words:?}"
+    );
+    let layers = docker(&[
+        "image",
+        "inspect",
+        "jieba-layer:latest",
+        "--format",
+        "{{len .RootFS.Layers}}",
+    ]);
+    assert_eq!(layers.trim(), "4", "base, client, /opt layers, code");
 }

@@ -62,7 +62,12 @@ pub fn build_dir(
     tag: Option<&Reference>,
     runner: &docker::DockerRunner,
 ) -> Result<Built> {
-    let config::Resolved { function, deps } = config::resolve(dir, flags)?;
+    let config::Resolved {
+        function,
+        deps,
+        code_zip,
+        layer_zips,
+    } = config::resolve(dir, flags)?;
     let reference = match tag {
         Some(tag) => tag.clone(),
         None => reference_from_name(&function.name)?,
@@ -74,6 +79,8 @@ pub fn build_dir(
         ric_binary: ric::BINARY,
         source_date_epoch: source_date_epoch()?,
         deps: &deps,
+        code_zip: code_zip.as_deref(),
+        layer_zips: &layer_zips,
         runner: Some(runner),
         output: &|bytes| progress.output(bytes),
     };

@@ -2,6 +2,7 @@
 //!
 //! - [`debian`] assembles base runtimes from pinned Debian packages, with no daemon;
 //! - [`deps`] installs `requirements.txt` in a container of the base, into a layer of its own;
+//! - [`zips`] unpacks Lambda deployment and layer ZIPs, refusing entries that escape;
 //! - [`pipeline`] plans the layers (base, runtime client, code), writes them with
 //!   `lamina-image`'s deterministic writer and produces the config and manifest.
 //!
@@ -10,4 +11,7 @@
 
 pub mod debian;
 pub mod deps;
+pub mod error;
 pub mod pipeline;
+mod scratch;
+pub mod zips;

@@ -18,7 +18,10 @@ use lamina_image::{
     layer_for_key, Digest, KeyBuilder, LayerDescriptor, LayerPlan, LayerSettings, Reference, Store,
 };
 
-use crate::pipeline::{Arch, BuildError, Result};
+use lamina_runtime_api::function::Arch;
+
+use crate::error::{BuildError, Result};
+use crate::scratch::scratch_dir;
 pub use tools::{Tool, PIP, UV};
 
 /// Where dependencies go in the image (and where the installer writes them in its container).
@@ -189,26 +192,13 @@ pub fn layer(
             let key = key.finish();
             let store = ctx.store;
             // Outlives the layer's writing, which reads the installed files from it.
-            let scratch = scratch_dir(ctx.cache_root)?;
+            let scratch = scratch_dir(ctx.cache_root, "deps-")?;
             layer_for_key(store, &key, settings, || {
                 install(file, *installer, ctx, scratch.path())
             })
             .map(Some)
         }
     }
-}
-
-/// A scratch folder under the cache, removed when dropped.
-fn scratch_dir(cache_root: &Path) -> Result<tempfile::TempDir> {
-    let root = cache_root.join("tmp");
-    std::fs::create_dir_all(&root).map_err(|source| BuildError::Io {
-        path: root.clone(),
-        source,
-    })?;
-    tempfile::Builder::new()
-        .prefix("deps-")
-        .tempdir_in(&root)
-        .map_err(|source| BuildError::Io { path: root, source })
 }
 
 /// Run the installer into `scratch/out`; the plan of what it installed.

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use lamina_image::{Digest, HashingWriter};
 
-use crate::pipeline::{Arch, BuildError, Result};
+use lamina_runtime_api::function::Arch;
+
+use crate::error::{BuildError, Result};
 
 /// A pinned download of one installer for one architecture.
 #[derive(Debug)]

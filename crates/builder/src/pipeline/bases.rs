@@ -5,9 +5,9 @@ use std::path::Path;
 
 use lamina_image::{layer_for_key, KeyBuilder, LayerDescriptor, LayerPlan, LayerSettings, Store};
 
-use super::error::Result;
 use super::{Arch, Runtime};
 use crate::debian;
+use crate::error::Result;
 
 /// Recipe and lock texts of a runtime's base, as committed in `base-images/<name>/`.
 pub fn embedded(runtime: Runtime) -> (&'static str, &'static str) {

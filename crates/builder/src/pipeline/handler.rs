@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{BuildError, Result};
 use super::Runtime;
+use crate::error::{BuildError, Result};
 
 /// Check `handler` for `runtime` against the files in `dir`; returns the module file found.
 pub fn check(runtime: Runtime, handler: &str, dir: &Path) -> Result<Option<PathBuf>> {

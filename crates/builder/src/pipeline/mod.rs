@@ -12,20 +12,21 @@
 //! `SOURCE_DATE_EPOCH` or the Unix epoch, so the same inputs give the same manifest digest.
 
 pub mod bases;
-pub mod error;
 pub mod handler;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lamina_image::{
     write_image, write_layer, BuiltImage, ImageSpec, LayerDescriptor, LayerPlan, LayerSettings,
     Store,
 };
 
-pub use error::{BuildError, Result};
+pub use crate::error::{BuildError, Result};
 
 use crate::deps::{self, ContainerRunner, Deps, InstallContext};
+use crate::scratch::scratch_dir;
+use crate::zips;
 pub use lamina_runtime_api::function::{Arch, Function, Runtime};
 
 /// Where lamina-ric lives in the image; the image's ENTRYPOINT.
@@ -106,6 +107,10 @@ pub struct BuildInputs<'a> {
     pub source_date_epoch: u64,
     /// Where the dependencies come from.
     pub deps: &'a Deps,
+    /// A deployment ZIP whose files are the code (`/var/task`) instead of the folder's.
+    pub code_zip: Option<&'a Path>,
+    /// Lambda layer ZIPs, merged in order under `/opt`.
+    pub layer_zips: &'a [PathBuf],
     /// Who runs the installer's container, when there is a container engine.
     pub runner: Option<&'a dyn ContainerRunner>,
     /// Receives the installer's output as it comes.
@@ -115,7 +120,7 @@ pub struct BuildInputs<'a> {
 /// One layer of the result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LayerReport {
-    /// `base`, `runtime-client`, `dependencies` or `code`.
+    /// `base`, `runtime-client`, `layers`, `dependencies` or `code`.
     pub name: &'static str,
     /// What was written.
     pub descriptor: LayerDescriptor,
@@ -147,7 +152,17 @@ pub fn build(
     if !dir.is_dir() {
         return Err(BuildError::NotADir(dir.to_path_buf()));
     }
-    handler::check(spec.runtime, &spec.handler, dir)?;
+    // The code: the folder itself, or a deployment ZIP unpacked into a scratch folder.
+    let unpacked_code = match inputs.code_zip {
+        Some(zip) => {
+            let scratch = scratch_dir(cache_root, "code-")?;
+            zips::unpack(zip, scratch.path())?;
+            Some(scratch)
+        }
+        None => None,
+    };
+    let code_dir = unpacked_code.as_ref().map_or(dir, |s| s.path());
+    handler::check(spec.runtime, &spec.handler, code_dir)?;
     match Arch::of_elf(inputs.ric_binary) {
         Some(have) if have == spec.arch => {}
         have => {
@@ -199,6 +214,22 @@ pub fn build(
         cached,
     });
 
+    if !inputs.layer_zips.is_empty() {
+        stage("Lambda layers");
+        let opt = scratch_dir(cache_root, "opt-")?;
+        for zip in inputs.layer_zips {
+            zips::unpack(zip, opt.path())?;
+        }
+        let mut plan = LayerPlan::new();
+        plan.add_tree(opt.path(), "opt", &|_, _| false)?;
+        let (descriptor, cached) = write_layer(store, &plan, &settings)?;
+        layers.push(LayerReport {
+            name: "layers",
+            descriptor,
+            cached,
+        });
+    }
+
     if *inputs.deps != Deps::None {
         stage("dependencies");
         let base_image = write_image(
@@ -226,7 +257,7 @@ pub fn build(
 
     stage("function code");
     let mut code = LayerPlan::new();
-    code.add_tree(dir, "var/task", &skip_in_code)?;
+    code.add_tree(code_dir, "var/task", &skip_in_code)?;
     let (descriptor, cached) = write_layer(store, &code, &settings)?;
     layers.push(LayerReport {
         name: "code",
@@ -291,6 +322,7 @@ fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec 
         "base" => format!("lamina: base {} from Debian packages", spec.runtime.name()),
         "runtime-client" => format!("lamina: {RIC_PATH}"),
         "dependencies" => "lamina: dependencies in /var/task".to_owned(),
+        "layers" => "lamina: Lambda layers in /opt".to_owned(),
         _ => "lamina: function code in /var/task".to_owned(),
     };
     ImageSpec {

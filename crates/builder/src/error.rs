@@ -1,4 +1,4 @@
-//! The build pipeline's errors: each names the bad input and how to fix it.
+//! The builder's errors: each names the bad input and how to fix it.
 
 use std::path::PathBuf;
 
@@ -84,6 +84,27 @@ pub enum BuildError {
         url: String,
         /// Why it failed.
         reason: String,
+    },
+    /// A ZIP given to the build is not there.
+    #[error("ZIP `{0}` does not exist: check the path of --zip / --layer (or `zip` / `layers` in lamina.toml)")]
+    ZipMissing(PathBuf),
+    /// A ZIP cannot be read.
+    #[error("`{zip}` is not a ZIP lamina can read ({reason}); make it again with `zip -r` or your packaging tool")]
+    ZipUnreadable {
+        /// The ZIP.
+        zip: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An entry of a ZIP is refused.
+    #[error("entry `{entry}` of {zip} {why}; remove it from the package")]
+    ZipEntry {
+        /// The ZIP.
+        zip: PathBuf,
+        /// The entry's name as stored.
+        entry: String,
+        /// What is wrong with it.
+        why: String,
     },
     /// Reading a file of the function failed.
     #[error("cannot read {path}: {source}")]
