@@ -39,7 +39,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a function image from a handler folder.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Serve a function image (or a folder, built first) on the Lambda invoke API.
     Rie(RieArgs),
     /// Assemble, lock and list base runtimes.
