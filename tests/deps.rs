@@ -196,3 +196,52 @@ fn uv_installs_the_same_packages() {
     ]);
     assert_eq!(out.trim(), "/var/task/jieba/__init__.py");
 }
+
+/// `pip install --target .` output beside the handler: the packages get a layer of their
+/// own, so a one-line handler edit rewrites only the small code layer.
+#[test]
+fn vendored_packages_get_their_own_layer_and_a_handler_edit_rewrites_only_the_code() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = dir.path();
+    std::fs::write(
+        f.join("app.py"),
+        "import mypkg\n\ndef handler(e, c):\n    return mypkg.X\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(f.join("mypkg")).expect("mkdir");
+    std::fs::write(f.join("mypkg/__init__.py"), "X = 1\n").expect("write");
+    // 2 MB of package data that must not be rewritten on a handler edit.
+    let data: Vec<u8> = (0..2_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(f.join("mypkg/data.bin"), data).expect("write");
+    std::fs::create_dir_all(f.join("mypkg-1.0.dist-info")).expect("mkdir");
+    std::fs::write(
+        f.join("mypkg-1.0.dist-info/RECORD"),
+        "mypkg/__init__.py,sha256=x,6\nmypkg/data.bin,sha256=y,2000000\nmypkg-1.0.dist-info/RECORD,,\n",
+    )
+    .expect("write");
+    let first = build_json(f, &["--handler", "app.handler"]);
+    let names: Vec<String> = layers(&first).into_iter().map(|l| l.0).collect();
+    assert_eq!(names, ["base", "runtime-client", "vendored", "code"]);
+
+    std::fs::write(
+        f.join("app.py"),
+        "import mypkg\n\ndef handler(e, c):\n    return mypkg.X + 1\n",
+    )
+    .expect("edit");
+    let edited = build_json(f, &["--handler", "app.handler"]);
+    let rebuilt: Vec<(String, u64)> = layers(&edited)
+        .into_iter()
+        .filter(|l| !l.1)
+        .map(|l| (l.0, l.2))
+        .collect();
+    assert_eq!(rebuilt.len(), 1, "{rebuilt:?}");
+    assert_eq!(rebuilt[0].0, "code");
+    assert!(rebuilt[0].1 < 1024, "the code layer is small: {rebuilt:?}");
+    let vendored = &layers(&edited)[2];
+    assert!(
+        vendored.1 && vendored.2 > 100_000,
+        "the packages stay in their cached layer: {vendored:?}"
+    );
+}

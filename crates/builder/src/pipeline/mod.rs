@@ -13,6 +13,7 @@
 
 pub mod bases;
 pub mod handler;
+pub mod vendored;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -120,7 +121,7 @@ pub struct BuildInputs<'a> {
 /// One layer of the result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LayerReport {
-    /// `base`, `runtime-client`, `layers`, `dependencies` or `code`.
+    /// `base`, `runtime-client`, `layers`, `dependencies`, `vendored` or `code`.
     pub name: &'static str,
     /// What was written.
     pub descriptor: LayerDescriptor,
@@ -255,9 +256,33 @@ pub fn build(
         }
     }
 
+    // Packages vendored into the folder get a layer of their own, so a handler edit
+    // rewrites only the small code layer.
+    let vendored = vendored::vendored_names(code_dir);
+    let is_vendored = |rel: &Path| {
+        rel.components()
+            .next()
+            .is_some_and(|c| vendored.contains(c.as_os_str()))
+    };
+    if !vendored.is_empty() {
+        stage("vendored packages");
+        let mut plan = LayerPlan::new();
+        plan.add_tree(code_dir, "var/task", &|rel, is_dir| {
+            skip_in_code(rel, is_dir) || (rel.components().count() == 1 && !is_vendored(rel))
+        })?;
+        let (descriptor, cached) = write_layer(store, &plan, &settings)?;
+        layers.push(LayerReport {
+            name: "vendored",
+            descriptor,
+            cached,
+        });
+    }
+
     stage("function code");
     let mut code = LayerPlan::new();
-    code.add_tree(code_dir, "var/task", &skip_in_code)?;
+    code.add_tree(code_dir, "var/task", &|rel, is_dir| {
+        skip_in_code(rel, is_dir) || is_vendored(rel)
+    })?;
     let (descriptor, cached) = write_layer(store, &code, &settings)?;
     layers.push(LayerReport {
         name: "code",
@@ -323,6 +348,7 @@ fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec 
         "runtime-client" => format!("lamina: {RIC_PATH}"),
         "dependencies" => "lamina: dependencies in /var/task".to_owned(),
         "layers" => "lamina: Lambda layers in /opt".to_owned(),
+        "vendored" => "lamina: vendored packages in /var/task".to_owned(),
         _ => "lamina: function code in /var/task".to_owned(),
     };
     ImageSpec {
