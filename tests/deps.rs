@@ -67,7 +67,9 @@ fn a_handler_edit_rebuilds_only_the_code_and_a_requirements_edit_only_the_depend
 
     let handler = f.join("lambda_function.py");
     let text = std::fs::read_to_string(&handler).expect("read");
-    std::fs::write(&handler, text.replace("words = list(", "words = list(  ")).expect("edit");
+    // Unique per run: the shared test store must not already hold the edited layer.
+    let nonce = format!("{:?}", std::time::SystemTime::now());
+    std::fs::write(&handler, format!("{text}\n# {nonce}\n")).expect("edit");
     let edited = build_json(&f, &[]);
     let rebuilt: Vec<(String, u64)> = layers(&edited)
         .into_iter()
@@ -81,7 +83,7 @@ fn a_handler_edit_rebuilds_only_the_code_and_a_requirements_edit_only_the_depend
 
     let requirements = f.join("requirements.txt");
     let mut req = std::fs::read_to_string(&requirements).expect("read");
-    req.push_str("# pinned for the test\n");
+    req.push_str(&format!("# pinned for the test at {nonce}\n"));
     std::fs::write(&requirements, req).expect("edit");
     let again = build_json(&f, &[]);
     let rebuilt: Vec<String> = layers(&again)
@@ -225,9 +227,11 @@ fn vendored_packages_get_their_own_layer_and_a_handler_edit_rewrites_only_the_co
     let names: Vec<String> = layers(&first).into_iter().map(|l| l.0).collect();
     assert_eq!(names, ["base", "runtime-client", "vendored", "code"]);
 
+    // Unique per run: the shared test store must not already hold the edited layer.
+    let nonce = format!("{:?}", std::time::SystemTime::now());
     std::fs::write(
         f.join("app.py"),
-        "import mypkg\n\ndef handler(e, c):\n    return mypkg.X + 1\n",
+        format!("import mypkg\n\ndef handler(e, c):\n    return mypkg.X + 1  # {nonce}\n"),
     )
     .expect("edit");
     let edited = build_json(f, &["--handler", "app.handler"]);
