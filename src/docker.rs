@@ -8,8 +8,8 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, ImportImageOptionsBuilder, LogsOptions, RemoveContainerOptions,
-    StartContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, ImportImageOptionsBuilder, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -99,6 +99,11 @@ impl Write for ChannelWriter {
     }
 }
 
+/// Label of the containers a build runs (installers).
+const LABEL_BUILD: &str = "dev.lamina.build";
+/// Label with the pid of the build that runs them.
+const LABEL_BUILD_PID: &str = "dev.lamina.build.pid";
+
 /// Runs the builder's container jobs (dependency installers) on the local Docker Engine,
 /// from the build's own thread (it blocks on the async client).
 pub struct DockerRunner {
@@ -126,6 +131,39 @@ impl DockerRunner {
             .await?)
     }
 
+    /// Remove the installer containers this process started (when told to stop mid-build).
+    pub async fn remove_own_containers(&self) {
+        let Some(docker) = self.docker.get() else {
+            return;
+        };
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{LABEL_BUILD_PID}={}", std::process::id())],
+        )]);
+        let listed = docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .unwrap_or_default();
+        for c in listed {
+            if let Some(id) = c.id {
+                let _ = docker
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptions {
+                            force: true,
+                            v: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await;
+            }
+        }
+    }
+
     async fn run_async(&self, job: &ContainerJob, output: &mut dyn FnMut(&[u8])) -> Result<i64> {
         let docker = self.docker().await?;
         ensure_loaded(docker, &self.store, &job.image, &job.name).await?;
@@ -135,10 +173,10 @@ impl DockerRunner {
             env: Some(job.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             user: Some(job.user.clone()),
             working_dir: Some("/tmp".into()),
-            labels: Some(HashMap::from([(
-                "dev.lamina.build".to_owned(),
-                "installer".to_owned(),
-            )])),
+            labels: Some(HashMap::from([
+                (LABEL_BUILD.to_owned(), "installer".to_owned()),
+                (LABEL_BUILD_PID.to_owned(), std::process::id().to_string()),
+            ])),
             host_config: Some(HostConfig {
                 binds: Some(
                     job.mounts

@@ -108,7 +108,16 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         .map(OutputTarget::parse)
         .transpose()?;
     let store = globals.store()?;
-    let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
+    let runner = std::sync::Arc::new(docker::DockerRunner::new(
+        tokio::runtime::Handle::current(),
+        store.clone(),
+        None,
+    ));
+    let cleaner = tokio::spawn(clean_up_on_signal(
+        globals.cache.clone(),
+        store.clone(),
+        runner.clone(),
+    ));
     let built = build_dir(
         globals,
         &store,
@@ -116,7 +125,9 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         &args.function,
         args.tag.as_ref(),
         &runner,
-    )?;
+    );
+    cleaner.abort();
+    let built = built?;
     let manifest = &built.output.image.manifest_digest;
 
     match &output_target {
@@ -143,6 +154,35 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     };
     report(globals, &built, output_target.as_ref(), loaded);
     Ok(())
+}
+
+/// On SIGINT or SIGTERM mid-build: remove this build's temporary files and installer
+/// containers, then exit as the signal would (130 or 143). After a SIGKILL the next build
+/// sweeps them instead.
+async fn clean_up_on_signal(
+    cache: PathBuf,
+    store: Store,
+    runner: std::sync::Arc<docker::DockerRunner>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let code = tokio::select! {
+        _ = int.recv() => 130,
+        _ = term.recv() => 143,
+    };
+    runner.remove_own_containers().await;
+    let removed = store.remove_own_temp_files()
+        + lamina_image::sweep::remove_own(
+            &cache.join("tmp"),
+            lamina_build::scratch::SCRATCH_PREFIX,
+        );
+    eprintln!("interrupted: removed {removed} temporary file(s) of this build");
+    std::process::exit(code);
 }
 
 /// Write a docker-archive through a temp file renamed into place, so a failure never leaves a

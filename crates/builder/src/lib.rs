@@ -13,5 +13,5 @@ pub mod debian;
 pub mod deps;
 pub mod error;
 pub mod pipeline;
-mod scratch;
+pub mod scratch;
 pub mod zips;

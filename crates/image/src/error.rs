@@ -79,6 +79,15 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The store's disk filled up while a layer was being written (the temp file is gone).
+    #[error("no space left on the disk of lamina's store at {}: this layer needs about {needed} bytes before compression; free space there or point LAMINA_STORE at a larger disk", store.display())]
+    StoreFull {
+        /// The store's root.
+        store: PathBuf,
+        /// The layer's uncompressed size.
+        needed: u64,
+    },
+
     /// A source file changed size between planning and writing the layer.
     #[error("{} changed while the layer was being written (planned {expected} bytes); rerun the build", path.display())]
     FileChanged {

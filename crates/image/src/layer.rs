@@ -54,12 +54,24 @@ pub fn write_layer(
     );
     let mut tar = tarball::builder(HashingWriter::new(gz));
 
-    let written_key = write_entries(&mut tar, plan, settings)?;
+    // A full disk is the store's problem, not the input file's: say so, with the size.
+    let full = |e: Error| match e {
+        Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull => {
+            Error::StoreFull {
+                store: store.root().to_path_buf(),
+                needed: plan.uncompressed_estimate(),
+            }
+        }
+        e => e,
+    };
+    let written_key = write_entries(&mut tar, plan, settings).map_err(full)?;
 
-    let write_err = |e| Error::Io {
-        action: "write layer to",
-        path: tmp_path.clone(),
-        source: e,
+    let write_err = |e: io::Error| {
+        full(Error::Io {
+            action: "write layer to",
+            path: tmp_path.clone(),
+            source: e,
+        })
     };
     let (gz, diff_id, uncompressed_size) = tar.into_inner().map_err(write_err)?.finish();
     let (file_out, digest, size) = gz.finish().map_err(write_err)?.finish();
@@ -191,6 +203,51 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// A writer whose disk is full after `room` bytes.
+    struct FullDisk {
+        room: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_as_such_not_as_an_unreadable_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("big");
+        std::fs::write(&src, vec![7u8; 200_000]).unwrap();
+        let mut plan = LayerPlan::new();
+        plan.add_file("big", &src).unwrap();
+        let mut tar = crate::tarball::builder(FullDisk { room: 10_000 });
+        let err = write_entries(&mut tar, &plan, &LayerSettings::default()).unwrap_err();
+        // What write_layer turns into StoreFull: an I/O error of kind StorageFull.
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull),
+            "{err}"
+        );
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let msg = Error::StoreFull {
+            store: store.root().to_path_buf(),
+            needed: plan.uncompressed_estimate(),
+        }
+        .to_string();
+        assert!(
+            msg.contains("no space left") && msg.contains("LAMINA_STORE"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod plan;
 pub mod reference;
 pub mod settings;
 pub mod store;
+pub mod sweep;
 mod tarball;
 
 pub use config::{created_from_epoch, ImageSpec, MAX_UNCOMPRESSED_SIZE};

@@ -17,6 +17,10 @@ use tempfile::NamedTempFile;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::reference::Reference;
+use crate::sweep;
+
+/// Start of the store's temporary file names (then `<pid>-`).
+const TEMP_PREFIX: &str = ".blob-";
 use crate::settings::LayerDescriptor;
 
 /// A content-addressed blob store with a layer cache and named refs.
@@ -38,6 +42,11 @@ impl Store {
             store.root.join("refs"),
         ] {
             fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+        }
+        // Blobs half-written by a build that was killed: nothing references them.
+        let swept = sweep::sweep_dead(&store.tmp_dir(), TEMP_PREFIX);
+        if swept > 0 {
+            tracing::info!(swept, "removed temporary files left by interrupted builds");
         }
         Ok(store)
     }
@@ -121,7 +130,7 @@ impl Store {
     pub fn temp_file(&self) -> Result<NamedTempFile> {
         let dir = self.tmp_dir();
         tempfile::Builder::new()
-            .prefix(".blob-")
+            .prefix(&sweep::own_prefix(TEMP_PREFIX))
             .tempfile_in(&dir)
             .map_err(Error::io("create temp file in", &dir))
     }
@@ -226,6 +235,11 @@ impl Store {
 
     fn blobs_dir(&self) -> PathBuf {
         self.root.join("blobs").join("sha256")
+    }
+
+    /// Remove this process's temporary files (when told to stop mid-build).
+    pub fn remove_own_temp_files(&self) -> usize {
+        sweep::remove_own(&self.tmp_dir(), TEMP_PREFIX)
     }
 
     fn tmp_dir(&self) -> PathBuf {
