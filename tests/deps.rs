@@ -249,3 +249,32 @@ fn vendored_packages_get_their_own_layer_and_a_handler_edit_rewrites_only_the_co
         "the packages stay in their cached layer: {vendored:?}"
     );
 }
+
+#[test]
+fn an_unreachable_package_index_is_reported_with_the_installers_words() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("requirements.txt"),
+        "lamina-unreachable-index-test==1\n",
+    )
+    .expect("write");
+    let out = run(lamina()
+        .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+        .env("PIP_RETRIES", "0")
+        .arg("build")
+        .arg(dir.path())
+        .args(["--handler", "app.handler"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pip could not install"), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.1"),
+        "pip names the index it could not reach: {stderr}"
+    );
+}

@@ -267,6 +267,8 @@ fn install(
             env.push((var.to_owned(), "/lamina/ca.crt".to_owned()));
         }
     }
+    // Where the index is and how to reach it; not PIP_CERT or PIP_FIND_LINKS, whose host
+    // paths mean nothing in the container.
     for var in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
@@ -276,8 +278,11 @@ fn install(
         "no_proxy",
         "PIP_INDEX_URL",
         "PIP_EXTRA_INDEX_URL",
+        "PIP_RETRIES",
+        "PIP_DEFAULT_TIMEOUT",
         "UV_INDEX_URL",
         "UV_EXTRA_INDEX_URL",
+        "UV_HTTP_TIMEOUT",
     ] {
         if let Ok(v) = std::env::var(var) {
             env.push((var.to_owned(), v));
