@@ -37,6 +37,17 @@ impl Progress {
         tracing::debug!("{msg}");
     }
 
+    /// Say how far a layer is: `function code: 12.3 MB of 40.1 MB`.
+    pub fn bytes(&self, layer: &str, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{layer}: {} of {}",
+                human_size(done),
+                human_size(total)
+            ));
+        }
+    }
+
     /// Pass a tool's own output (an installer's) to the user: on stderr, above the spinner;
     /// nothing with `--json`, where it would mix with the machine's output.
     pub fn output(&self, bytes: &[u8]) {

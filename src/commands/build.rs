@@ -83,6 +83,7 @@ pub fn build_dir(
         layer_zips: &layer_zips,
         runner: Some(runner),
         output: &|bytes| progress.output(bytes),
+        bytes: &|layer, done, total| progress.bytes(layer, done, total),
     };
     // The pipeline is synchronous (file and network I/O with blocking clients); run it on a
     // thread of its own so it never nests inside the async runtime, and let this worker's

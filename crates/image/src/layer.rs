@@ -34,6 +34,17 @@ pub fn write_layer(
     plan: &LayerPlan,
     settings: &LayerSettings,
 ) -> Result<(LayerDescriptor, bool)> {
+    write_layer_reporting(store, plan, settings, &|_, _| {})
+}
+
+/// [`write_layer`], telling `report(bytes_written, bytes_total)` of the uncompressed tar
+/// after each entry (for a progress bar).
+pub fn write_layer_reporting(
+    store: &Store,
+    plan: &LayerPlan,
+    settings: &LayerSettings,
+    report: &dyn Fn(u64, u64),
+) -> Result<(LayerDescriptor, bool)> {
     if settings.gzip_level > 9 {
         return Err(Error::InvalidSpec(format!(
             "gzip level {} is out of range 0..=9",
@@ -64,7 +75,9 @@ pub fn write_layer(
         }
         e => e,
     };
-    let written_key = write_entries(&mut tar, plan, settings).map_err(full)?;
+    let total = plan.uncompressed_estimate();
+    let progress = |tar: &tar::Builder<HashingWriter<_>>| report(tar.get_ref().count(), total);
+    let written_key = write_entries(&mut tar, plan, settings, &progress).map_err(full)?;
 
     let write_err = |e: io::Error| {
         full(Error::Io {
@@ -121,12 +134,13 @@ pub fn layer_for_key<E: From<Error>>(
     store: &Store,
     key: &Digest,
     settings: &LayerSettings,
+    report: &dyn Fn(u64, u64),
     plan: impl FnOnce() -> std::result::Result<LayerPlan, E>,
 ) -> std::result::Result<(LayerDescriptor, bool), E> {
     if let Some(desc) = cached(store, key)? {
         return Ok((desc, true));
     }
-    let (desc, _) = write_layer(store, &plan()?, settings)?;
+    let (desc, _) = write_layer_reporting(store, &plan()?, settings, report)?;
     store.cache_layer(key, &desc)?;
     Ok((desc, false))
 }
@@ -136,6 +150,7 @@ fn write_entries<W: Write>(
     tar: &mut tar::Builder<W>,
     plan: &LayerPlan,
     settings: &LayerSettings,
+    progress: &dyn Fn(&tar::Builder<W>),
 ) -> Result<Digest> {
     let mut key = KeyBuilder::for_plan(settings);
     let mtime = settings.mtime;
@@ -179,6 +194,7 @@ fn write_entries<W: Write>(
             }
         };
         key.entry(path, kind, content.as_ref());
+        progress(tar);
     }
     Ok(key.finish())
 }
@@ -197,7 +213,8 @@ mod tests {
             plan.add_file("f", &src).unwrap();
             std::fs::write(&src, after).unwrap();
             let mut tar = crate::tarball::builder(Vec::new());
-            let err = write_entries(&mut tar, &plan, &LayerSettings::default()).unwrap_err();
+            let err =
+                write_entries(&mut tar, &plan, &LayerSettings::default(), &|_| {}).unwrap_err();
             assert!(
                 matches!(err, Error::FileChanged { expected: 10, .. }),
                 "{err}"
@@ -232,7 +249,7 @@ mod tests {
         let mut plan = LayerPlan::new();
         plan.add_file("big", &src).unwrap();
         let mut tar = crate::tarball::builder(FullDisk { room: 10_000 });
-        let err = write_entries(&mut tar, &plan, &LayerSettings::default()).unwrap_err();
+        let err = write_entries(&mut tar, &plan, &LayerSettings::default(), &|_| {}).unwrap_err();
         // What write_layer turns into StoreFull: an I/O error of kind StorageFull.
         assert!(
             matches!(&err, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull),

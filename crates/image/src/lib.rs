@@ -36,7 +36,7 @@ pub use digest::{Digest, HashingReader, HashingWriter};
 pub use docker_archive::write_docker_archive;
 pub use error::{Error, Result};
 pub use key::{plan_key, KeyBuilder};
-pub use layer::{layer_for_key, write_layer};
+pub use layer::{layer_for_key, write_layer, write_layer_reporting};
 pub use manifest::{read_config, read_manifest, write_image, BuiltImage};
 pub use oci_layout::write_oci_layout;
 pub use plan::{EntryKind, LayerPlan};

@@ -147,6 +147,8 @@ pub struct InstallContext<'a> {
     pub runner: Option<&'a dyn ContainerRunner>,
     /// Receives the installer's output.
     pub output: &'a mut dyn FnMut(&[u8]),
+    /// Told how much of the layer is written (bytes, of a total).
+    pub report: &'a dyn Fn(u64, u64),
 }
 
 /// Version of the dependency layer's key; bump when the way it is made changes.
@@ -169,7 +171,9 @@ pub fn layer(
             }
             let mut plan = LayerPlan::new();
             plan.add_tree(dir, DEPS_PATH, &|_, _| false)?;
-            Ok(Some(lamina_image::write_layer(ctx.store, &plan, settings)?))
+            Ok(Some(lamina_image::write_layer_reporting(
+                ctx.store, &plan, settings, ctx.report,
+            )?))
         }
         Deps::Requirements { file, installer } => {
             let requirements = std::fs::read(file).map_err(|source| {
@@ -193,7 +197,8 @@ pub fn layer(
             let store = ctx.store;
             // Outlives the layer's writing, which reads the installed files from it.
             let scratch = scratch_dir(ctx.cache_root, "deps-")?;
-            layer_for_key(store, &key, settings, || {
+            let report = ctx.report;
+            layer_for_key(store, &key, settings, report, || {
                 install(file, *installer, ctx, scratch.path())
             })
             .map(Some)

@@ -35,6 +35,7 @@ pub fn base_layer(
     runtime: Runtime,
     arch: Arch,
     settings: &LayerSettings,
+    report: &dyn Fn(u64, u64),
 ) -> Result<(LayerDescriptor, bool)> {
     let (recipe_text, lock_text) = embedded(runtime);
     let recipe = debian::parse_recipe(recipe_text)?;
@@ -47,7 +48,7 @@ pub fn base_layer(
     // A pin that vanished from the mirror (Debian point releases replace versions) is
     // re-resolved with a warning rather than failing: the embedded lock cannot be edited by a
     // user.
-    layer_for_key(store, &key.finish(), settings, || {
+    layer_for_key(store, &key.finish(), settings, report, || {
         let options = debian::UnpackOptions { refresh: true };
         let rootfs = debian::ensure_rootfs(&recipe, &lock, arch.name(), cache_root, &options)?;
         let mut plan = LayerPlan::new();

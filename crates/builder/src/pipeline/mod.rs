@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lamina_image::{
-    write_image, write_layer, BuiltImage, ImageSpec, LayerDescriptor, LayerPlan, LayerSettings,
-    Store,
+    write_image, write_layer_reporting, BuiltImage, ImageSpec, LayerDescriptor, LayerPlan,
+    LayerSettings, Store,
 };
 
 pub use crate::error::{BuildError, Result};
@@ -116,6 +116,8 @@ pub struct BuildInputs<'a> {
     pub runner: Option<&'a dyn ContainerRunner>,
     /// Receives the installer's output as it comes.
     pub output: &'a (dyn Fn(&[u8]) + Sync),
+    /// Told how much of a layer is written: its name, bytes so far, bytes in all.
+    pub bytes: &'a (dyn Fn(&str, u64, u64) + Sync),
 }
 
 /// One layer of the result.
@@ -187,7 +189,16 @@ pub fn build(
         spec.runtime.name(),
         spec.arch.name()
     ));
-    let (base, cached) = bases::base_layer(store, cache_root, spec.runtime, spec.arch, &settings)?;
+    let report =
+        |name: &'static str| move |done: u64, total: u64| (inputs.bytes)(name, done, total);
+    let (base, cached) = bases::base_layer(
+        store,
+        cache_root,
+        spec.runtime,
+        spec.arch,
+        &settings,
+        &report("base"),
+    )?;
     layers.push(LayerReport {
         name: "base",
         descriptor: base,
@@ -208,7 +219,8 @@ pub fn build(
             false,
         )?;
     }
-    let (descriptor, cached) = write_layer(store, &client, &settings)?;
+    let (descriptor, cached) =
+        write_layer_reporting(store, &client, &settings, &report("runtime client"))?;
     layers.push(LayerReport {
         name: "runtime-client",
         descriptor,
@@ -223,7 +235,8 @@ pub fn build(
         }
         let mut plan = LayerPlan::new();
         plan.add_tree(opt.path(), "opt", &|_, _| false)?;
-        let (descriptor, cached) = write_layer(store, &plan, &settings)?;
+        let (descriptor, cached) =
+            write_layer_reporting(store, &plan, &settings, &report("layers"))?;
         layers.push(LayerReport {
             name: "layers",
             descriptor,
@@ -246,6 +259,7 @@ pub fn build(
             arch: spec.arch,
             runner: inputs.runner,
             output: &mut output,
+            report: &report("dependencies"),
         };
         if let Some((descriptor, cached)) = deps::layer(inputs.deps, ctx, &settings)? {
             layers.push(LayerReport {
@@ -270,7 +284,8 @@ pub fn build(
         plan.add_tree(code_dir, "var/task", &|rel, is_dir| {
             skip_in_code(rel, is_dir) || (rel.components().count() == 1 && !is_vendored(rel))
         })?;
-        let (descriptor, cached) = write_layer(store, &plan, &settings)?;
+        let (descriptor, cached) =
+            write_layer_reporting(store, &plan, &settings, &report("vendored packages"))?;
         layers.push(LayerReport {
             name: "vendored",
             descriptor,
@@ -283,7 +298,8 @@ pub fn build(
     code.add_tree(code_dir, "var/task", &|rel, is_dir| {
         skip_in_code(rel, is_dir) || is_vendored(rel)
     })?;
-    let (descriptor, cached) = write_layer(store, &code, &settings)?;
+    let (descriptor, cached) =
+        write_layer_reporting(store, &code, &settings, &report("function code"))?;
     layers.push(LayerReport {
         name: "code",
         descriptor,
