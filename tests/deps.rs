@@ -278,3 +278,40 @@ fn an_unreachable_package_index_is_reported_with_the_installers_words() {
         "pip names the index it could not reach: {stderr}"
     );
 }
+
+/// With Lambda's defaults (128 MB, 3 s) jieba's first call may time out or run out of memory
+/// building its dictionary, as the seed's did; whatever happens, the answer is the cloud's.
+#[test]
+fn jieba_with_lambdas_defaults_answers_as_the_cloud_would() {
+    require_docker();
+    let rie = Rie::start("examples/jieba", &["--memory", "128", "--timeout", "3"]);
+    let event = r#"{"queryStringParameters":{"text":"我来到北京清华大学"}}"#;
+    let a = post(rie.port, INVOKE, &[], event.as_bytes());
+    assert_eq!(a.status, 200, "{}", a.text());
+    let rid = a.header("x-amzn-requestid").expect("request id").to_owned();
+    match a.header("x-amz-function-error") {
+        None => assert!(words(&a).iter().any(|w| w == "清华大学"), "{}", a.text()),
+        Some(kind) => {
+            assert_eq!(kind, "Unhandled");
+            let body = a.json();
+            match body["errorType"].as_str() {
+                Some("Sandbox.Timedout") => assert_eq!(
+                    body["errorMessage"],
+                    format!("RequestId: {rid} Error: Task timed out after 3.00 seconds")
+                ),
+                Some("Runtime.OutOfMemory") => assert!(
+                    body["errorMessage"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with(&format!("RequestId: {rid} Error: "))),
+                    "{body}"
+                ),
+                other => panic!("not an answer the cloud gives here: {other:?} {body}"),
+            }
+        }
+    }
+    let log = rie.wait_stdout(
+        &format!("REPORT RequestId: {rid}"),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(log.contains("Memory Size: 128 MB"), "{log}");
+}
