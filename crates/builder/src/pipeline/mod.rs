@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lamina_image::{
-    write_image, write_layer_reporting, BuiltImage, ImageSpec, LayerDescriptor, LayerPlan,
-    LayerSettings, Store,
+    layer_for_key, write_image, write_layer_reporting, BuiltImage, ImageSpec, KeyBuilder,
+    LayerDescriptor, LayerPlan, LayerSettings, Store,
 };
 
 pub use crate::error::{BuildError, Result};
@@ -29,6 +29,9 @@ use crate::deps::{self, ContainerRunner, Deps, InstallContext};
 use crate::scratch::scratch_dir;
 use crate::zips;
 pub use lamina_runtime_api::function::{Arch, Function, Runtime};
+
+/// Kind and version of the key of the `/opt` layer made from layer ZIPs.
+const LAYER_ZIPS_KEY_VERSION: &str = "lamina-layer-zips/v1";
 
 /// Where lamina-ric lives in the image; the image's ENTRYPOINT.
 pub const RIC_PATH: &str = "/var/runtime/lamina-ric";
@@ -229,14 +232,21 @@ pub fn build(
 
     if !inputs.layer_zips.is_empty() {
         stage("Lambda layers");
-        let opt = scratch_dir(cache_root, "opt-")?;
+        // Keyed by the ZIPs' own digests, so unchanged layers are not even unpacked.
+        let mut key = KeyBuilder::new(LAYER_ZIPS_KEY_VERSION, &settings);
         for zip in inputs.layer_zips {
-            zips::unpack(zip, opt.path())?;
+            key.field(zips::digest(zip)?.as_str().as_bytes());
         }
-        let mut plan = LayerPlan::new();
-        plan.add_tree(opt.path(), "opt", &|_, _| false)?;
+        let opt = scratch_dir(cache_root, "opt-")?;
         let (descriptor, cached) =
-            write_layer_reporting(store, &plan, &settings, &report("layers"))?;
+            layer_for_key(store, &key.finish(), &settings, &report("layers"), || {
+                for zip in inputs.layer_zips {
+                    zips::unpack(zip, opt.path())?;
+                }
+                let mut plan = LayerPlan::new();
+                plan.add_tree(opt.path(), "opt", &|_, _| false)?;
+                Ok::<_, BuildError>(plan)
+            })?;
         layers.push(LayerReport {
             name: "layers",
             descriptor,
