@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::digest::{Digest, Hasher, HashingReader};
 use crate::error::{Error, Result};
+use crate::filehash::HashIndex;
 use crate::plan::{EntryKind, LayerPlan};
 use crate::settings::{LayerSettings, WRITER_VERSION};
 
@@ -69,10 +70,31 @@ impl KeyBuilder {
 /// Reads (streams) every host file to hash it; fails if a file's size changed since it was
 /// planned.
 pub fn plan_key(plan: &LayerPlan, settings: &LayerSettings) -> Result<Digest> {
+    plan_key_with(plan, settings, None)
+}
+
+/// [`plan_key`], taking the hashes of unchanged files from `index` instead of reading them.
+pub fn plan_key_with(
+    plan: &LayerPlan,
+    settings: &LayerSettings,
+    mut index: Option<&mut HashIndex>,
+) -> Result<Digest> {
     let mut key = KeyBuilder::for_plan(settings);
     for (path, kind) in plan.entries() {
         let content = match kind {
-            EntryKind::File { source, size, .. } => Some(hash_file(source, *size)?),
+            EntryKind::File { source, size, .. } => Some(match index.as_deref_mut() {
+                Some(index) => {
+                    let meta = std::fs::metadata(source).map_err(Error::io("stat", source))?;
+                    if meta.len() != *size {
+                        return Err(Error::FileChanged {
+                            path: source.clone(),
+                            expected: *size,
+                        });
+                    }
+                    index.digest(source, &meta, || hash_file(source, *size))?
+                }
+                None => hash_file(source, *size)?,
+            }),
             EntryKind::Bytes { data, .. } => Some(Digest::sha256_of(data)),
             EntryKind::Dir | EntryKind::SharedDir | EntryKind::Symlink { .. } => None,
         };

@@ -15,7 +15,7 @@ use flate2::{Compression, GzBuilder};
 
 use crate::digest::{Digest, HashingReader, HashingWriter};
 use crate::error::{Error, Result};
-use crate::key::{plan_key, KeyBuilder};
+use crate::key::{plan_key_with, KeyBuilder};
 use crate::plan::{EntryKind, LayerPlan};
 use crate::settings::{LayerDescriptor, LayerSettings};
 use crate::store::Store;
@@ -51,7 +51,11 @@ pub fn write_layer_reporting(
             settings.gzip_level
         )));
     }
-    let key = plan_key(plan, settings)?;
+    let mut index = store.hash_index();
+    let key = plan_key_with(plan, settings, Some(&mut index))?;
+    if let Err(e) = index.save() {
+        tracing::debug!(error = %e, "could not save the file hash index (only speed is lost)");
+    }
     if let Some(desc) = cached(store, &key)? {
         return Ok((desc, true));
     }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod digest;
 pub mod docker_archive;
 pub mod error;
+pub mod filehash;
 pub mod key;
 pub mod layer;
 pub mod manifest;

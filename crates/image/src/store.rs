@@ -237,6 +237,11 @@ impl Store {
         self.root.join("blobs").join("sha256")
     }
 
+    /// The store's index of remembered file hashes ([`crate::filehash`]).
+    pub fn hash_index(&self) -> crate::filehash::HashIndex {
+        crate::filehash::HashIndex::load(&self.root.join("file-hashes.tsv"))
+    }
+
     /// Remove this process's temporary files (when told to stop mid-build).
     pub fn remove_own_temp_files(&self) -> usize {
         sweep::remove_own(&self.tmp_dir(), TEMP_PREFIX)
