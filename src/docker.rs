@@ -150,16 +150,7 @@ impl DockerRunner {
             .unwrap_or_default();
         for c in listed {
             if let Some(id) = c.id {
-                let _ = docker
-                    .remove_container(
-                        &id,
-                        Some(RemoveContainerOptions {
-                            force: true,
-                            v: true,
-                            ..Default::default()
-                        }),
-                    )
-                    .await;
+                remove_container(docker, &id).await;
             }
         }
     }
@@ -229,18 +220,19 @@ impl DockerRunner {
             Ok(code)
         }
         .await;
-        let _ = docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
+        remove_container(docker, &id).await;
         ran
     }
+}
+
+/// Remove a container and its anonymous volumes, running or not; best effort.
+async fn remove_container(docker: &Docker, id: &str) {
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    let _ = docker.remove_container(id, Some(options)).await;
 }
 
 impl ContainerRunner for DockerRunner {

@@ -30,6 +30,18 @@ fn layers(built: &Value) -> Vec<(String, bool, u64)> {
         .collect()
 }
 
+/// A function folder with a trivial handler and these requirements.
+fn with_requirements(requirements: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("app.py"),
+        "def handler(e, c):\n    return 1\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("requirements.txt"), requirements).expect("write");
+    dir
+}
+
 fn words(answer: &Answer) -> Vec<String> {
     let body: Value = serde_json::from_str(answer.json()["body"].as_str().expect("body"))
         .expect("the body is JSON");
@@ -121,17 +133,7 @@ fn two_clean_builds_with_dependencies_give_the_same_digest() {
 #[test]
 fn an_installer_failure_shows_the_installers_output() {
     require_docker();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        dir.path().join("app.py"),
-        "def handler(e, c):\n    return 1\n",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("requirements.txt"),
-        "lamina-no-such-package-for-tests==1.0\n",
-    )
-    .expect("write");
+    let dir = with_requirements("lamina-no-such-package-for-tests==1.0\n");
     let out =
         run(lamina()
             .arg("build")
@@ -253,17 +255,7 @@ fn vendored_packages_get_their_own_layer_and_a_handler_edit_rewrites_only_the_co
 #[test]
 fn an_unreachable_package_index_is_reported_with_the_installers_words() {
     require_docker();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        dir.path().join("app.py"),
-        "def handler(e, c):\n    return 1\n",
-    )
-    .expect("write");
-    std::fs::write(
-        dir.path().join("requirements.txt"),
-        "lamina-unreachable-index-test==1\n",
-    )
-    .expect("write");
+    let dir = with_requirements("lamina-unreachable-index-test==1\n");
     let out = run(lamina()
         .env("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
         .env("PIP_RETRIES", "0")

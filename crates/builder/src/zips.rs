@@ -86,9 +86,9 @@ fn link_stays_inside(at: &Path, target: &str) -> bool {
     true
 }
 
-/// The sha256 of a ZIP file, streamed.
-pub fn digest(zip: &Path) -> Result<lamina_image::Digest> {
-    let file = File::open(zip).map_err(|source| {
+/// Open a ZIP, naming it when it is not there.
+fn open(zip: &Path) -> Result<File> {
+    File::open(zip).map_err(|source| {
         if source.kind() == io::ErrorKind::NotFound {
             BuildError::ZipMissing(zip.to_path_buf())
         } else {
@@ -97,7 +97,12 @@ pub fn digest(zip: &Path) -> Result<lamina_image::Digest> {
                 source,
             }
         }
-    })?;
+    })
+}
+
+/// The sha256 of a ZIP file, streamed.
+pub fn digest(zip: &Path) -> Result<lamina_image::Digest> {
+    let file = open(zip)?;
     let mut reader = lamina_image::HashingReader::new(io::BufReader::with_capacity(1 << 20, file));
     io::copy(&mut reader, &mut io::sink()).map_err(io_err(zip))?;
     Ok(reader.finish().1)
@@ -106,16 +111,7 @@ pub fn digest(zip: &Path) -> Result<lamina_image::Digest> {
 /// Unpack `zip` over `dest`: checks every entry first, then writes. An existing file where
 /// an entry goes is replaced (a later layer wins).
 pub fn unpack(zip: &Path, dest: &Path) -> Result<()> {
-    let file = File::open(zip).map_err(|source| {
-        if source.kind() == io::ErrorKind::NotFound {
-            BuildError::ZipMissing(zip.to_path_buf())
-        } else {
-            BuildError::Io {
-                path: zip.to_path_buf(),
-                source,
-            }
-        }
-    })?;
+    let file = open(zip)?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| BuildError::ZipUnreadable {
         zip: zip.to_path_buf(),
         reason: e.to_string(),
