@@ -42,6 +42,8 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Serve a function image (or a folder, built first) on the Lambda invoke API.
     Rie(RieArgs),
+    /// Push an image from lamina's store to a registry (ECR or any OCI registry).
+    Push(PushArgs),
     /// Assemble, lock and list base runtimes.
     #[command(subcommand)]
     Base(BaseCommand),
@@ -158,8 +160,38 @@ pub struct BuildArgs {
     /// Write the image out: `oci:PATH` (OCI layout folder) or `docker-archive:PATH` (tar).
     #[arg(long, value_name = "FORMAT:PATH")]
     pub output: Option<String>,
+    /// Also push the image to a registry (repeatable), e.g. an ECR repository:tag.
+    #[arg(long = "push", value_name = "REF")]
+    pub push: Vec<Reference>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     #[command(flatten)]
     pub function: FunctionArgs,
+}
+
+/// Where and how to reach a registry.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryArgs {
+    /// Speak plain HTTP to the registry (only for a registry on loopback).
+    #[arg(long)]
+    pub insecure: bool,
+    /// User name for the registry (with --password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password or token from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+}
+
+/// `lamina push`.
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    /// The image in lamina's store, e.g. `calculator` or `calculator:v2`.
+    pub source: Reference,
+    /// Where to push it, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/calculator:v2`.
+    pub target: Reference,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `lamina rie`.

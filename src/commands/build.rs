@@ -153,7 +153,17 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     } else {
         false
     };
-    report(globals, &built, output_target.as_ref(), loaded);
+    let mut pushed = Vec::new();
+    if !args.push.is_empty() {
+        let credentials = super::push::credentials(&args.registry)?;
+        for target in &args.push {
+            let client =
+                lamina_registry::Client::new(target, credentials.clone(), args.registry.insecure)?;
+            let r = super::push::push_one(globals, &client, &store, manifest, target).await?;
+            pushed.push((target.clone(), r));
+        }
+    }
+    report(globals, &built, output_target.as_ref(), loaded, &pushed);
     Ok(())
 }
 
@@ -210,7 +220,13 @@ fn write_archive(
     Ok(())
 }
 
-fn report(globals: &Globals, built: &Built, output: Option<&OutputTarget>, loaded: bool) {
+fn report(
+    globals: &Globals,
+    built: &Built,
+    output: Option<&OutputTarget>,
+    loaded: bool,
+    pushed: &[(Reference, lamina_registry::PushReport)],
+) {
     let image = &built.output.image;
     if globals.json {
         let layers: Vec<_> = built
@@ -230,6 +246,10 @@ fn report(globals: &Globals, built: &Built, output: Option<&OutputTarget>, loade
             "layers": layers,
             "loaded": loaded,
             "output": output.map(OutputTarget::to_string),
+            "pushed": pushed
+                .iter()
+                .map(|(t, r)| super::push::report_json(t, r))
+                .collect::<Vec<_>>(),
         });
         println!("{out}");
         return;
@@ -250,6 +270,9 @@ fn report(globals: &Globals, built: &Built, output: Option<&OutputTarget>, loade
     }
     if loaded {
         println!("loaded into Docker as {}", built.reference);
+    }
+    for (target, r) in pushed {
+        super::push::print_report(globals, target, r);
     }
 }
 

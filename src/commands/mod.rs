@@ -2,6 +2,7 @@
 
 pub mod base;
 pub mod build;
+pub mod push;
 pub mod rie;
 
 use std::path::PathBuf;

@@ -25,23 +25,23 @@ pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// A manifest and the blobs (digest → size) an export must contain, the manifest itself included.
-pub(crate) struct ImageBlobs {
+pub struct ImageBlobs {
     /// The parsed manifest.
-    pub(crate) manifest: ImageManifest,
+    pub manifest: ImageManifest,
     /// Manifest digest.
-    pub(crate) manifest_digest: Digest,
+    pub manifest_digest: Digest,
     /// Manifest size.
-    pub(crate) manifest_size: u64,
+    pub manifest_size: u64,
     /// Config digest.
-    pub(crate) config: Digest,
+    pub config: Digest,
     /// Layer digests in manifest order.
-    pub(crate) layers: Vec<Digest>,
+    pub layers: Vec<Digest>,
     /// Every blob, sorted and deduplicated, with its verified on-disk size.
-    pub(crate) all: BTreeMap<Digest, u64>,
+    pub all: BTreeMap<Digest, u64>,
 }
 
 /// Load a manifest and check that every blob it names is in the store with the right size.
-pub(crate) fn image_blobs(store: &Store, manifest_digest: &Digest) -> Result<ImageBlobs> {
+pub fn image_blobs(store: &Store, manifest_digest: &Digest) -> Result<ImageBlobs> {
     let manifest = read_manifest(store, manifest_digest)?;
     let manifest_size = need_blob(store, manifest_digest, None)?;
     let config = Digest::from_oci(manifest.config().digest())?;

@@ -1,0 +1,337 @@
+//! One registry endpoint and its auth.
+//!
+//! Requests go out anonymously (or with Basic credentials once the registry asked for them);
+//! a 401 carries a `WWW-Authenticate` challenge: `Basic` (ECR: `AWS:<token>` on every
+//! request, images-and-registries.md §3.1) or `Bearer realm,service,scope`, for which a token
+//! is fetched from the realm (with the credentials, if any) and the request sent again
+//! (distribution `token.md`, §4.1). Credentials are never logged or put in errors.
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use lamina_image::Reference;
+use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use crate::error::{RegistryError, Result};
+
+/// A user name and password (or token) for a registry.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The user name (`AWS` for ECR).
+    pub username: String,
+    /// The password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What to send in `Authorization`.
+#[derive(Debug, Clone, Default)]
+enum Auth {
+    /// Nothing (until the registry asks).
+    #[default]
+    Anonymous,
+    /// `Basic base64(user:password)` on every request.
+    Basic,
+    /// `Bearer <token>` from the realm.
+    Bearer(String),
+}
+
+/// A client for one registry.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    registry: String,
+    credentials: Option<Credentials>,
+    auth: Mutex<Auth>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base).finish()
+    }
+}
+
+/// Whether a registry host (with its port) is this machine.
+fn is_loopback(host: &str) -> bool {
+    let name = host
+        .rsplit_once(':')
+        .filter(|(h, p)| {
+            !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':')
+        })
+        .map_or(host, |(h, _)| h);
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    /// A client for the registry of `reference`; `insecure` speaks plain HTTP, and only to
+    /// a registry on loopback.
+    pub fn new(
+        reference: &Reference,
+        credentials: Option<Credentials>,
+        insecure: bool,
+    ) -> Result<Self> {
+        let registry = reference.registry_api_host().to_owned();
+        if insecure && !is_loopback(&registry) {
+            return Err(RegistryError::InsecureNotLoopback(registry));
+        }
+        let scheme = if insecure { "http" } else { "https" };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("lamina/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| RegistryError::Unreachable {
+                registry: registry.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            base: format!("{scheme}://{registry}"),
+            registry,
+            credentials,
+            auth: Mutex::new(Auth::Anonymous),
+        })
+    }
+
+    /// The registry host.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// `scheme://host` + `path`, or `location` verbatim when it is absolute (a registry's
+    /// `Location` may be either, §4 end-4a).
+    pub fn url(&self, path_or_location: &str) -> String {
+        if path_or_location.starts_with("http://") || path_or_location.starts_with("https://") {
+            path_or_location.to_owned()
+        } else {
+            format!("{}{path_or_location}", self.base)
+        }
+    }
+
+    /// Send the request `make` builds, with auth; after a 401 challenge, authenticate and
+    /// send a fresh one once more. `make` is called again for the retry (bodies are streams).
+    pub async fn send(
+        &self,
+        repository: &str,
+        make: impl Fn(&reqwest::Client) -> std::io::Result<RequestBuilder>,
+    ) -> Result<Response> {
+        let first = self.send_once(&make).await?;
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        let challenge = first
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        self.authenticate(repository, &challenge).await?;
+        let again = self.send_once(&make).await?;
+        if again.status() == StatusCode::UNAUTHORIZED || again.status() == StatusCode::FORBIDDEN {
+            return Err(RegistryError::Unauthorized {
+                registry: self.registry.clone(),
+                repository: repository.to_owned(),
+                status: again.status().as_u16(),
+            });
+        }
+        Ok(again)
+    }
+
+    async fn send_once(
+        &self,
+        make: &impl Fn(&reqwest::Client) -> std::io::Result<RequestBuilder>,
+    ) -> Result<Response> {
+        let mut req = make(&self.http).map_err(|e| self.unreachable(e))?;
+        if let Some(value) = self.authorization() {
+            req = req.header(AUTHORIZATION, value);
+        }
+        req.send().await.map_err(|e| self.unreachable(e))
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> RegistryError {
+        RegistryError::Unreachable {
+            registry: self.registry.clone(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn basic(&self) -> Option<HeaderValue> {
+        let c = self.credentials.as_ref()?;
+        let raw = format!("{}:{}", c.username, c.password);
+        let mut v = HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        ))
+        .ok()?;
+        v.set_sensitive(true);
+        Some(v)
+    }
+
+    fn authorization(&self) -> Option<HeaderValue> {
+        let auth = self.auth.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match auth {
+            Auth::Anonymous => None,
+            Auth::Basic => self.basic(),
+            Auth::Bearer(token) => {
+                let mut v = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+        }
+    }
+
+    /// Answer a challenge: switch to Basic, or fetch a bearer token from the realm.
+    async fn authenticate(&self, repository: &str, challenge: &str) -> Result<()> {
+        let unauthorized = || RegistryError::Unauthorized {
+            registry: self.registry.clone(),
+            repository: repository.to_owned(),
+            status: 401,
+        };
+        let (scheme, params) = parse_challenge(challenge);
+        let next = if scheme.eq_ignore_ascii_case("basic") {
+            if self.credentials.is_none() {
+                return Err(unauthorized());
+            }
+            Auth::Basic
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            let realm = params
+                .iter()
+                .find(|(k, _)| k == "realm")
+                .map(|(_, v)| v.clone())
+                .ok_or_else(unauthorized)?;
+            let mut query: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, _)| k == "service")
+                .cloned()
+                .collect();
+            let scope = params.iter().find(|(k, _)| k == "scope").map_or_else(
+                || format!("repository:{repository}:pull,push"),
+                |(_, v)| v.clone(),
+            );
+            query.push(("scope".into(), scope));
+            let mut req = self.http.get(&realm).query(&query);
+            if let Some(basic) = self.basic() {
+                req = req.header(AUTHORIZATION, basic);
+            }
+            let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+            if !resp.status().is_success() {
+                return Err(RegistryError::Unauthorized {
+                    registry: self.registry.clone(),
+                    repository: repository.to_owned(),
+                    status: resp.status().as_u16(),
+                });
+            }
+            #[derive(serde::Deserialize)]
+            struct Token {
+                token: Option<String>,
+                access_token: Option<String>,
+            }
+            let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+            let t: Token = serde_json::from_slice(&bytes).map_err(|e| self.unreachable(e))?;
+            Auth::Bearer(t.token.or(t.access_token).ok_or_else(unauthorized)?)
+        } else {
+            return Err(unauthorized());
+        };
+        *self.auth.lock().unwrap_or_else(|e| e.into_inner()) = next;
+        Ok(())
+    }
+}
+
+/// `Bearer realm="…",service="…",scope="…"` → (`Bearer`, [(realm, …), …]).
+fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    let mut params = Vec::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.split_once('"') {
+                Some((v, t)) => (v.to_owned(), t),
+                None => (quoted.to_owned(), ""),
+            }
+        } else {
+            match after.split_once(',') {
+                Some((v, t)) => (v.trim().to_owned(), t),
+                None => (after.trim().to_owned(), ""),
+            }
+        };
+        params.push((key, value));
+        rest = tail.trim_start().trim_start_matches(',').trim_start();
+    }
+    (scheme.to_owned(), params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse_with_quoted_commas() {
+        let (scheme, params) = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(scheme, "Bearer");
+        assert_eq!(
+            params,
+            vec![
+                ("realm".into(), "https://auth.example/token".into()),
+                ("service".into(), "registry.example".into()),
+                ("scope".into(), "repository:a/b:pull,push".into()),
+            ]
+        );
+        let (scheme, params) = parse_challenge(
+            r#"Basic realm="https://123.dkr.ecr.us-east-1.amazonaws.com/",service="ecr.amazonaws.com""#,
+        );
+        assert_eq!(scheme, "Basic");
+        assert_eq!(params.len(), 2);
+    }
+
+    #[test]
+    fn plain_http_is_for_loopback_only() {
+        for host in [
+            "127.0.0.1:5000",
+            "localhost:5000",
+            "[::1]:5000",
+            "localhost",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["10.0.0.1:5000", "registry.example:5000", "example.com"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+        let r: Reference = "registry.example:5000/app:1".parse().unwrap();
+        assert!(matches!(
+            Client::new(&r, None, true),
+            Err(RegistryError::InsecureNotLoopback(_))
+        ));
+    }
+
+    #[test]
+    fn credentials_do_not_print() {
+        let c = Credentials {
+            username: "AWS".into(),
+            password: "s3cr3t-token".into(),
+        };
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+    }
+}

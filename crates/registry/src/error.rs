@@ -1,0 +1,63 @@
+//! The registry client's errors: each names the registry, the repository or blob, and the fix.
+//! Credentials never appear in them.
+
+/// What can go wrong talking to a registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry could not be reached.
+    #[error("cannot reach registry {registry}: {reason}; check the name, the network, and --insecure for a plain-HTTP registry on loopback")]
+    Unreachable {
+        /// The registry host.
+        registry: String,
+        /// Why.
+        reason: String,
+    },
+    /// Plain HTTP was asked for a registry that is not on this machine.
+    #[error("--insecure (plain HTTP) is only allowed for registries on loopback, not {0}")]
+    InsecureNotLoopback(String),
+    /// The registry refused our credentials, or asked for some and none were given.
+    #[error("registry {registry} refused access to {repository} ({status}): log in (docker login, or --username with --password-stdin)")]
+    Unauthorized {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The registry answered something the protocol does not allow at this step.
+    #[error("registry {registry} answered {status} to {what}: {body}")]
+    Protocol {
+        /// The registry host.
+        registry: String,
+        /// What lamina asked.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body the registry sent.
+        body: String,
+    },
+    /// A blob could not be uploaded, after every retry.
+    #[error("blob {digest} could not be uploaded to {registry}/{repository} after {attempts} attempts ({reason}); no manifest was published")]
+    BlobFailed {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The blob.
+        digest: String,
+        /// How many times it was tried.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+    /// The image in the store is incomplete or unreadable.
+    #[error(transparent)]
+    Image(#[from] lamina_image::Error),
+    /// The reference cannot be pushed to (a digest reference has no tag to set).
+    #[error("cannot push to `{0}`: give a tag (name:tag), not a digest")]
+    NoTag(String),
+}
+
+/// Result with [`RegistryError`].
+pub type Result<T> = std::result::Result<T, RegistryError>;

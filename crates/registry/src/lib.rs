@@ -1,0 +1,20 @@
+//! lamina's client for OCI distribution registries (ECR, any `/v2` registry).
+//!
+//! - [`client`]: one registry endpoint, its auth (anonymous, Basic, bearer tokens from a
+//!   `WWW-Authenticate` challenge) and requests that retry with backoff;
+//! - [`push`]: a stored image to a reference — HEAD-skip of blobs the registry has, bounded
+//!   concurrent uploads streamed from the store (one monolithic `PUT` per blob, which ECR,
+//!   GHCR and distribution all take), and the manifest `PUT` only after every blob is
+//!   confirmed, so a manifest with missing blobs is never published.
+//!
+//! Written on reqwest rather than a registry crate: the well-known ones hold whole blobs in
+//! memory or demand 202 where ECR answers 201 (images-and-registries.md §8, §3.3).
+#![warn(missing_docs, rust_2018_idioms)]
+
+pub mod client;
+pub mod error;
+pub mod push;
+
+pub use client::{Client, Credentials};
+pub use error::{RegistryError, Result};
+pub use push::{push, Progress, PushReport};

@@ -1,0 +1,253 @@
+//! Pushing a stored image: every blob the registry lacks is uploaded (streamed from the
+//! store, one monolithic `PUT` per blob — the safe upload for ECR, distribution and GHCR
+//! alike, images-and-registries.md §3.3), at most [`CONCURRENT_BLOBS`] at once, each retried
+//! with backoff; blobs the registry has (`HEAD` 200) are skipped. The manifest goes last, and
+//! only when every blob is confirmed: a manifest whose blobs are missing is never published.
+
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+use lamina_image::{image_blobs, manifest_media_type, Digest, Reference, Store};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use reqwest::StatusCode;
+
+use crate::client::Client;
+use crate::error::{RegistryError, Result};
+
+/// Told `(blob, bytes_sent, blob_size)` as uploads go.
+pub type Progress = std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
+
+/// Blobs uploaded at once (go-containerregistry's default).
+pub const CONCURRENT_BLOBS: usize = 4;
+/// Attempts per blob before the push gives up.
+pub const ATTEMPTS: u32 = 4;
+/// Largest manifest read back from the store.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// What a push did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PushReport {
+    /// The manifest's digest: what Lambda deploys by.
+    pub digest: String,
+    /// `REPOSITORY@sha256:…`, for the next CI step.
+    pub by_digest: String,
+    /// Blobs sent, with their sizes.
+    pub uploaded: Vec<(String, u64)>,
+    /// Blobs the registry already had.
+    pub skipped: Vec<String>,
+}
+
+/// Push the stored image `manifest` to `target` (which must carry a tag).
+/// `progress(blob, bytes_sent, blob_size)` is told of each upload as it goes.
+pub async fn push(
+    client: &Client,
+    store: &Store,
+    manifest: &Digest,
+    target: &Reference,
+    progress: &Progress,
+) -> Result<PushReport> {
+    let tag = target
+        .tag()
+        .ok_or_else(|| RegistryError::NoTag(target.to_string()))?;
+    let repo = target.path();
+    let blobs = image_blobs(store, manifest)?;
+    let mut wanted: Vec<(Digest, u64)> = Vec::new();
+    for d in blobs.layers.iter().chain(std::iter::once(&blobs.config)) {
+        if !wanted.iter().any(|(w, _)| w == d) {
+            let size = blobs.all.get(d).copied().unwrap_or_default();
+            wanted.push((d.clone(), size));
+        }
+    }
+    let results: Vec<(Digest, u64, bool)> = futures_util::stream::iter(wanted)
+        .map(|(d, size)| async move {
+            let sent = upload_blob(client, store, repo, &d, size, progress).await?;
+            Ok::<_, RegistryError>((d, size, sent))
+        })
+        .buffer_unordered(CONCURRENT_BLOBS)
+        .try_collect()
+        .await?;
+
+    let body = store.read_small_blob(manifest, MAX_MANIFEST, "manifest")?;
+    let media_type = manifest_media_type(&blobs.manifest);
+    let path = format!("/v2/{repo}/manifests/{tag}");
+    let resp = client
+        .send(repo, |http| {
+            Ok(http
+                .put(client.url(&path))
+                .header(CONTENT_TYPE, media_type.as_str())
+                .body(body.clone()))
+        })
+        .await?;
+    expect_success(client, resp, &format!("PUT {path}")).await?;
+
+    let mut report = PushReport {
+        digest: manifest.to_string(),
+        by_digest: format!("{}@{manifest}", target.familiar_name()),
+        uploaded: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for (d, size, sent) in results {
+        if sent {
+            report.uploaded.push((d.to_string(), size));
+        } else {
+            report.skipped.push(d.to_string());
+        }
+    }
+    Ok(report)
+}
+
+/// Make sure the registry has blob `d`; `true` when it had to be sent.
+async fn upload_blob(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    d: &Digest,
+    size: u64,
+    progress: &Progress,
+) -> Result<bool> {
+    let head = format!("/v2/{repo}/blobs/{d}");
+    let resp = client
+        .send(repo, |http| Ok(http.head(client.url(&head))))
+        .await?;
+    if resp.status() == StatusCode::OK {
+        return Ok(false);
+    }
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        match upload_once(client, store, repo, d, size, progress).await {
+            Ok(()) => return Ok(true),
+            Err(Failure::Final(e)) => return Err(e),
+            Err(Failure::Retry(why)) => {
+                tracing::debug!(blob = %d, attempt, reason = %why, "blob upload failed; retrying");
+                last = why;
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                }
+            }
+        }
+    }
+    Err(RegistryError::BlobFailed {
+        registry: client.registry().to_owned(),
+        repository: repo.to_owned(),
+        digest: d.to_string(),
+        attempts: ATTEMPTS,
+        reason: last,
+    })
+}
+
+/// Why one upload attempt failed.
+enum Failure {
+    /// Worth another attempt (connection lost, 5xx, 429).
+    Retry(String),
+    /// Not (the registry refused the request itself).
+    Final(RegistryError),
+}
+
+impl From<RegistryError> for Failure {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Unreachable { reason, .. } => Failure::Retry(reason),
+            other => Failure::Final(other),
+        }
+    }
+}
+
+async fn upload_once(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    d: &Digest,
+    size: u64,
+    progress: &Progress,
+) -> std::result::Result<(), Failure> {
+    let start = format!("/v2/{repo}/blobs/uploads/");
+    let resp = client
+        .send(repo, |http| {
+            Ok(http.post(client.url(&start)).header(CONTENT_LENGTH, 0))
+        })
+        .await?;
+    if !resp.status().is_success() {
+        return Err(status_failure(client, resp, &format!("POST {start}")).await);
+    }
+    let location = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            Failure::Final(RegistryError::Protocol {
+                registry: client.registry().to_owned(),
+                what: format!("POST {start}"),
+                status: resp.status().as_u16(),
+                body: "no Location header".into(),
+            })
+        })?;
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = format!("{}{sep}digest={d}", client.url(&location));
+    let name = d.hex()[..12].to_owned();
+    let resp = client
+        .send(repo, |http| {
+            let file = store.open_blob(d).map_err(std::io::Error::other)?;
+            let mut sent = 0u64;
+            let name = name.clone();
+            let progress = progress.clone();
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                1 << 20,
+            )
+            .map(move |chunk| {
+                if let Ok(c) = &chunk {
+                    sent += c.len() as u64;
+                    progress(&name, sent, size);
+                }
+                chunk
+            });
+            Ok(http
+                .put(put.clone())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, size)
+                .body(reqwest::Body::wrap_stream(stream)))
+        })
+        .await?;
+    // Distribution answers 201; ECR too; accept any 2xx (§3.3).
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(status_failure(client, resp, &format!("PUT blob {d}")).await)
+    }
+}
+
+async fn status_failure(client: &Client, resp: reqwest::Response, what: &str) -> Failure {
+    let status = resp.status();
+    let body: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+    if retry {
+        Failure::Retry(format!("{status} to {what}: {body}"))
+    } else {
+        Failure::Final(RegistryError::Protocol {
+            registry: client.registry().to_owned(),
+            what: what.to_owned(),
+            status: status.as_u16(),
+            body,
+        })
+    }
+}
+
+async fn expect_success(client: &Client, resp: reqwest::Response, what: &str) -> Result<()> {
+    if resp.status().is_success() {
+        return Ok(());
+    }
+    match status_failure(client, resp, what).await {
+        Failure::Final(e) => Err(e),
+        Failure::Retry(reason) => Err(RegistryError::Unreachable {
+            registry: client.registry().to_owned(),
+            reason,
+        }),
+    }
+}

@@ -1,0 +1,113 @@
+//! `lamina push` (and `lamina build --push`): a stored image to a registry, by tag, reporting
+//! the digest to deploy by. Credentials come from `--username`/`--password-stdin`; they are
+//! never printed.
+
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use lamina_image::{Digest, Reference, Store};
+use lamina_registry::{Client, Credentials, PushReport};
+use serde_json::json;
+
+use super::Globals;
+use crate::cli::{PushArgs, RegistryArgs};
+use crate::output::{human_size, Progress};
+
+/// `lamina push`.
+pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
+    // The target is checked before anything else, so a bad one is named first.
+    let client = Client::new(
+        &args.target,
+        credentials(&args.registry)?,
+        args.registry.insecure,
+    )?;
+    let store = globals.store()?;
+    let manifest = store.get_ref(&args.source)?.with_context(|| {
+        format!(
+            "image `{}` is not in lamina's store; build it with `lamina build DIR --tag {}`",
+            args.source, args.source
+        )
+    })?;
+    let report = push_one(globals, &client, &store, &manifest, &args.target).await?;
+    print_report(globals, &args.target, &report);
+    Ok(())
+}
+
+/// `--username` with the password from stdin.
+pub fn credentials(args: &RegistryArgs) -> Result<Option<Credentials>> {
+    let Some(username) = &args.username else {
+        return Ok(None);
+    };
+    if std::io::stdin().is_terminal() {
+        bail!("--password-stdin reads the password from standard input: pipe it in (`echo $TOKEN | lamina push … --password-stdin`)");
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("--password-stdin got an empty password");
+    }
+    Ok(Some(Credentials {
+        username: username.clone(),
+        password,
+    }))
+}
+
+/// Push `manifest` to `target`, with progress on a terminal.
+pub async fn push_one(
+    globals: &Globals,
+    client: &Client,
+    store: &Store,
+    manifest: &Digest,
+    target: &Reference,
+) -> Result<PushReport> {
+    let progress = Arc::new(Progress::new(globals.json, &format!("pushing {target}")));
+    let shown = progress.clone();
+    let report = lamina_registry::push(
+        client,
+        store,
+        manifest,
+        target,
+        &(Arc::new(move |blob: &str, done: u64, total: u64| shown.bytes(blob, done, total))
+            as lamina_registry::Progress),
+    )
+    .await
+    .with_context(|| format!("cannot push to {target}"))?;
+    progress.finish();
+    Ok(report)
+}
+
+/// A push as JSON: the reference, the digest to deploy by, what was sent and skipped.
+pub fn report_json(target: &Reference, report: &PushReport) -> serde_json::Value {
+    let uploaded: Vec<_> = report
+        .uploaded
+        .iter()
+        .map(|(d, size)| json!({"digest": d, "size": size}))
+        .collect();
+    json!({
+        "reference": target.to_string(),
+        "digest": report.digest,
+        "byDigest": report.by_digest,
+        "uploaded": uploaded,
+        "skipped": report.skipped,
+    })
+}
+
+/// The result, as prose or `--json`.
+pub fn print_report(globals: &Globals, target: &Reference, report: &PushReport) {
+    if globals.json {
+        println!("{}", report_json(target, report));
+        return;
+    }
+    let sent: u64 = report.uploaded.iter().map(|(_, s)| s).sum();
+    println!(
+        "pushed {target} ({} blobs sent, {}; {} already there)\n{}",
+        report.uploaded.len(),
+        human_size(sent),
+        report.skipped.len(),
+        report.by_digest
+    );
+}
