@@ -196,3 +196,138 @@ fn plain_http_is_refused_for_a_registry_off_this_machine() {
     );
     assert!(!out.status.success());
 }
+
+/// A TCP proxy in front of the registry that cuts the first `drops` connections which carry
+/// more than `after` bytes towards the registry (a blob upload, mid-way).
+struct CuttingProxy {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: u16, after: usize, drops: usize) -> CuttingProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let left = Arc::new(AtomicUsize::new(drops));
+        let cut = Arc::new(AtomicUsize::new(0));
+        let (left2, cut2) = (left.clone(), cut.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let (left, cut) = (left2.clone(), cut2.clone());
+                let (mut c_read, mut s_write) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                let (mut s_read, mut c_write) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 64 * 1024];
+                    let mut sent = 0usize;
+                    loop {
+                        let n = match c_read.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        sent += n;
+                        if sent > after
+                            && left
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| {
+                                    l.checked_sub(1)
+                                })
+                                .is_ok()
+                        {
+                            cut.fetch_add(1, Ordering::SeqCst);
+                            let _ = c_read.shutdown(std::net::Shutdown::Both);
+                            let _ = s_write.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        if s_write.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        CuttingProxy { port, cut }
+    }
+
+    fn cuts(&self) -> usize {
+        self.cut.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn skopeo_digest(reference: &str) -> Option<String> {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("run skopeo");
+    out.status
+        .success()
+        .then(|| serde_json::from_slice::<Value>(&out.stdout).ok())
+        .flatten()
+        .and_then(|v| v["Digest"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
+    let registry = Registry::start();
+    run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--tag",
+                "lamina-e2e/push-calc:test",
+            ])
+            .current_dir(root()),
+    );
+    let proxy = CuttingProxy::start(registry.port, 1 << 20, 2);
+    let target = format!("127.0.0.1:{}/cut/calc:v1", proxy.port);
+    let pushed = push_json("lamina-e2e/push-calc:test", &target);
+    assert!(proxy.cuts() >= 1, "the proxy never cut an upload");
+    // Read back past the proxy: the registry verified every blob's digest as it was closed.
+    let direct = registry.reference("cut/calc:v1");
+    assert_eq!(skopeo_digest(&direct).as_deref(), pushed["digest"].as_str());
+}
+
+#[test]
+fn when_every_attempt_is_cut_no_manifest_is_published_and_the_blob_is_named() {
+    let registry = Registry::start();
+    run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--tag",
+                "lamina-e2e/push-calc:test",
+            ])
+            .current_dir(root()),
+    );
+    let proxy = CuttingProxy::start(registry.port, 1 << 20, 1000);
+    let target = format!("127.0.0.1:{}/cut/calc:v1", proxy.port);
+    let out = run(lamina().args(["push", "lamina-e2e/push-calc:test", &target, "--insecure"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("could not be uploaded")
+            && stderr.contains("sha256:")
+            && stderr.contains("no manifest was published"),
+        "{stderr}"
+    );
+    assert_eq!(
+        skopeo_digest(&registry.reference("cut/calc:v1")),
+        None,
+        "no manifest under the tag"
+    );
+}
