@@ -18,17 +18,32 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Self::start_with_auth(None)
+    }
+
+    /// With Basic auth from an htpasswd file holding `user` (bcrypt, made by `htpasswd -B`).
+    fn start_with_auth(user: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().expect("tmp");
         let port = free_port();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("write config");
+        let mut text = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n",
+            dir.path().join("data").display()
+        );
+        if let Some((name, password)) = user {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", name, password])
+                .output()
+                .expect("these tests need htpasswd (apache2-utils; .ci/run installs it)");
+            assert!(out.status.success());
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, out.stdout).expect("write htpasswd");
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: lamina-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, text).expect("write config");
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -330,4 +345,66 @@ fn when_every_attempt_is_cut_no_manifest_is_published_and_the_blob_is_named() {
         None,
         "no manifest under the tag"
     );
+}
+
+#[test]
+fn basic_auth_takes_the_password_from_stdin_and_never_prints_it() {
+    let secret = "s3cret-pass-for-lamina-tests";
+    let registry = Registry::start_with_auth(Some(("ci", secret)));
+    run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--tag",
+                "lamina-e2e/push-calc:test",
+            ])
+            .current_dir(root()),
+    );
+    let target = registry.reference("auth/calc:v1");
+    let push = |password: Option<&str>| {
+        let mut cmd = lamina();
+        cmd.args([
+            "push",
+            "lamina-e2e/push-calc:test",
+            &target,
+            "--insecure",
+            "--json",
+        ]);
+        if password.is_some() {
+            cmd.args(["--username", "ci", "--password-stdin"]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            let _ = stdin.write_all(password.unwrap_or("").as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(secret), "the password was printed: {all}");
+        (out.status.code(), all)
+    };
+    let (code, text) = push(None);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("refused access to auth/calc") && text.contains("--password-stdin"),
+        "{text}"
+    );
+    let (code, text) = push(Some("wrong-password"));
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("refused access"), "{text}");
+    let (code, text) = push(Some(secret));
+    assert_eq!(code, Some(0), "{text}");
+    let v: Value = serde_json::from_str(text.trim()).expect("json");
+    assert_eq!(count(&v, "uploaded"), 4, "{v}");
 }
