@@ -75,6 +75,20 @@ impl Drop for Registry {
     }
 }
 
+/// The image the push tests send: the calculator, as `lamina-e2e/push-calc:test`.
+fn build_source() {
+    run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--tag",
+                "lamina-e2e/push-calc:test",
+            ])
+            .current_dir(root()),
+    );
+}
+
 fn push_json(source: &str, target: &str) -> Value {
     let out = run_ok(lamina().args(["push", source, target, "--insecure", "--json"]));
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
