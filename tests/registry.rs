@@ -102,16 +102,7 @@ fn count(v: &Value, key: &str) -> usize {
 fn a_pushed_image_is_read_back_by_skopeo_and_docker_and_unchanged_blobs_are_not_sent_again() {
     require_docker();
     let registry = Registry::start();
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/push-calc:test",
-            ])
-            .current_dir(root()),
-    );
+    build_source();
     let target = registry.reference("team/fns:calc");
     let first = push_json("lamina-e2e/push-calc:test", &target);
     let digest = first["digest"].as_str().expect("digest").to_owned();
@@ -186,16 +177,7 @@ fn a_pushed_image_is_read_back_by_skopeo_and_docker_and_unchanged_blobs_are_not_
 #[test]
 fn a_push_without_a_reachable_registry_says_so_and_names_the_registry() {
     let port = free_port();
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/push-calc:test",
-            ])
-            .current_dir(root()),
-    );
+    build_source();
     let out = run(lamina().args([
         "push",
         "lamina-e2e/push-calc:test",
@@ -311,16 +293,7 @@ fn skopeo_digest(reference: &str) -> Option<String> {
 #[test]
 fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
     let registry = Registry::start();
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/push-calc:test",
-            ])
-            .current_dir(root()),
-    );
+    build_source();
     let proxy = CuttingProxy::start(registry.port, 1 << 20, 2);
     let target = format!("127.0.0.1:{}/cut/calc:v1", proxy.port);
     let pushed = push_json("lamina-e2e/push-calc:test", &target);
@@ -333,16 +306,7 @@ fn a_connection_dropped_mid_blob_is_retried_and_the_push_completes() {
 #[test]
 fn when_every_attempt_is_cut_no_manifest_is_published_and_the_blob_is_named() {
     let registry = Registry::start();
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/push-calc:test",
-            ])
-            .current_dir(root()),
-    );
+    build_source();
     let proxy = CuttingProxy::start(registry.port, 1 << 20, 1000);
     let target = format!("127.0.0.1:{}/cut/calc:v1", proxy.port);
     let out = run(lamina().args(["push", "lamina-e2e/push-calc:test", &target, "--insecure"]));
@@ -365,16 +329,7 @@ fn when_every_attempt_is_cut_no_manifest_is_published_and_the_blob_is_named() {
 fn basic_auth_takes_the_password_from_stdin_and_never_prints_it() {
     let secret = "s3cret-pass-for-lamina-tests";
     let registry = Registry::start_with_auth(Some(("ci", secret)));
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/push-calc:test",
-            ])
-            .current_dir(root()),
-    );
+    build_source();
     let target = registry.reference("auth/calc:v1");
     let push = |password: Option<&str>| {
         let mut cmd = lamina();
