@@ -377,3 +377,75 @@ fn basic_auth_takes_the_password_from_stdin_and_never_prints_it() {
     let v: Value = serde_json::from_str(text.trim()).expect("json");
     assert_eq!(count(&v, "uploaded"), 4, "{v}");
 }
+
+/// Docker's `config.json` as `docker login` leaves it (`auths`), and as credential helpers
+/// use it (`credHelpers`, a `docker-credential-*` program on PATH): no flags needed.
+#[test]
+fn credentials_come_from_docker_config_and_credential_helpers() {
+    use base64::Engine as _;
+    let secret = "helper-and-config-secret";
+    let registry = Registry::start_with_auth(Some(("ci", secret)));
+    build_source();
+    let host = format!("127.0.0.1:{}", registry.port);
+
+    // `auths`, as `docker login` writes it.
+    let docker_config = tempfile::tempdir().expect("tmp");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{secret}"));
+    std::fs::write(
+        docker_config.path().join("config.json"),
+        format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .expect("write config");
+    let out = run(lamina().env("DOCKER_CONFIG", docker_config.path()).args([
+        "push",
+        "lamina-e2e/push-calc:test",
+        &registry.reference("cfg/calc:1"),
+        "--insecure",
+    ]));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains(secret), "{text}");
+
+    // `credHelpers`, answered by a helper program.
+    let bin = tempfile::tempdir().expect("tmp");
+    let helper = bin.path().join("docker-credential-lamina-test");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\nread server\necho \"{{\\\"ServerURL\\\":\\\"$server\\\",\\\"Username\\\":\\\"ci\\\",\\\"Secret\\\":\\\"{secret}\\\"}}\"\n"),
+    )
+    .expect("write helper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    std::fs::write(
+        docker_config.path().join("config.json"),
+        format!(r#"{{"credHelpers":{{"{host}":"lamina-test"}}}}"#),
+    )
+    .expect("write config");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = run(lamina()
+        .env("DOCKER_CONFIG", docker_config.path())
+        .env("PATH", path)
+        .args([
+            "push",
+            "lamina-e2e/push-calc:test",
+            &registry.reference("helper/calc:1"),
+            "--insecure",
+        ]));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains(secret), "{text}");
+}

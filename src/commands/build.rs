@@ -155,10 +155,10 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     };
     let mut pushed = Vec::new();
     if !args.push.is_empty() {
-        let credentials = super::push::credentials(&args.registry)?;
+        let given = super::push::credentials(&args.registry)?;
         for target in &args.push {
-            let client =
-                lamina_registry::Client::new(target, credentials.clone(), args.registry.insecure)?;
+            let credentials = super::push::credentials_for(given.as_ref(), target)?;
+            let client = lamina_registry::Client::new(target, credentials, args.registry.insecure)?;
             let r = super::push::push_one(globals, &client, &store, manifest, target).await?;
             pushed.push((target.clone(), r));
         }

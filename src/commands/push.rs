@@ -19,7 +19,7 @@ pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
     // The target is checked before anything else, so a bad one is named first.
     let client = Client::new(
         &args.target,
-        credentials(&args.registry)?,
+        credentials_for(credentials(&args.registry)?.as_ref(), &args.target)?,
         args.registry.insecure,
     )?;
     let store = globals.store()?;
@@ -32,6 +32,20 @@ pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
     let report = push_one(globals, &client, &store, &manifest, &args.target).await?;
     print_report(globals, &args.target, &report);
     Ok(())
+}
+
+/// `--username`/`--password-stdin`, else what Docker's `config.json` (or its credential
+/// helper) has for the target's registry.
+pub fn credentials_for(
+    given: Option<&Credentials>,
+    target: &Reference,
+) -> Result<Option<Credentials>> {
+    match given {
+        Some(c) => Ok(Some(c.clone())),
+        None => Ok(lamina_registry::credentials::from_docker_config(
+            target.registry_api_host(),
+        )?),
+    }
 }
 
 /// `--username` with the password from stdin.

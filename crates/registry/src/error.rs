@@ -54,6 +54,14 @@ pub enum RegistryError {
     /// The image in the store is incomplete or unreadable.
     #[error(transparent)]
     Image(#[from] lamina_image::Error),
+    /// Docker's configuration cannot be used.
+    #[error("cannot use the Docker credentials in {}: {reason}", path.display())]
+    Config {
+        /// The `config.json`.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The reference cannot be pushed to (a digest reference has no tag to set).
     #[error("cannot push to `{0}`: give a tag (name:tag), not a digest")]
     NoTag(String),

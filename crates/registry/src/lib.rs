@@ -12,6 +12,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod client;
+pub mod credentials;
 pub mod error;
 pub mod push;
 
