@@ -44,6 +44,8 @@ pub enum Command {
     Rie(RieArgs),
     /// Push an image from lamina's store to a registry (ECR or any OCI registry).
     Push(PushArgs),
+    /// Pull an image from a registry into lamina's store.
+    Pull(PullArgs),
     /// Assemble, lock and list base runtimes.
     #[command(subcommand)]
     Base(BaseCommand),
@@ -190,6 +192,19 @@ pub struct PushArgs {
     pub source: Reference,
     /// Where to push it, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/calculator:v2`.
     pub target: Reference,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lamina pull`.
+#[derive(Debug, Clone, Args)]
+pub struct PullArgs {
+    /// The image to pull, e.g. `127.0.0.1:5000/team/app:v1` or `REPO@sha256:…`.
+    pub source: Reference,
+    /// Architecture to take from a multi-platform index: linux/amd64 or linux/arm64
+    /// [default: the host's].
+    #[arg(long)]
+    pub platform: Option<Arch>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -53,6 +53,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Build(args) => runtime.block_on(commands::build::run(&globals, args)),
         Command::Rie(args) => runtime.block_on(commands::rie::run(&globals, args)),
         Command::Push(args) => runtime.block_on(commands::push::run(&globals, args)),
+        Command::Pull(args) => runtime.block_on(commands::push::pull(&globals, args)),
         Command::Base(cmd) => commands::base::run(&globals, cmd),
     }
 }

@@ -449,3 +449,51 @@ fn credentials_come_from_docker_config_and_credential_helpers() {
     assert!(out.status.success(), "{text}");
     assert!(!text.contains(secret), "{text}");
 }
+
+#[test]
+fn a_pulled_image_lands_in_the_store_whole_with_its_digest_and_pushes_again() {
+    let registry = Registry::start();
+    build_source();
+    let source = registry.reference("pull/calc:v1");
+    let pushed = push_json("lamina-e2e/push-calc:test", &source);
+    let store = tempfile::tempdir().expect("tmp");
+    let pull = || -> Value {
+        let out = run_ok(lamina().env("LAMINA_STORE", store.path()).args([
+            "pull",
+            &source,
+            "--insecure",
+            "--json",
+        ]));
+        serde_json::from_str(out.trim()).expect("json")
+    };
+    let first = pull();
+    assert_eq!(first["digest"], pushed["digest"], "{first}");
+    assert_eq!(first["fetched"], 4, "3 layers and the config: {first}");
+    let again = pull();
+    assert_eq!(
+        (again["fetched"].as_u64(), again["present"].as_u64()),
+        (Some(0), Some(4))
+    );
+    // The pulled image is complete: it pushes from the fresh store to another repository.
+    let out = run_ok(lamina().env("LAMINA_STORE", store.path()).args([
+        "push",
+        &source,
+        &registry.reference("pull/copy:v1"),
+        "--insecure",
+        "--json",
+    ]));
+    let copied: Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(copied["digest"], pushed["digest"]);
+    // A missing tag is the registry's clear answer, named.
+    let out = run(lamina().env("LAMINA_STORE", store.path()).args([
+        "pull",
+        &registry.reference("pull/calc:nope"),
+        "--insecure",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("404") && stderr.contains("manifests/nope"),
+        "{stderr}"
+    );
+}

@@ -11,7 +11,7 @@ use lamina_registry::{Client, Credentials, PushReport};
 use serde_json::json;
 
 use super::Globals;
-use crate::cli::{PushArgs, RegistryArgs};
+use crate::cli::{PullArgs, PushArgs, RegistryArgs};
 use crate::output::{human_size, Progress};
 
 /// `lamina push`.
@@ -31,6 +31,41 @@ pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
     })?;
     let report = push_one(globals, &client, &store, &manifest, &args.target).await?;
     print_report(globals, &args.target, &report);
+    Ok(())
+}
+
+/// `lamina pull`: the image into the store, tagged as it was named (a digest reference is
+/// kept by digest only).
+pub async fn pull(globals: &Globals, args: &PullArgs) -> Result<()> {
+    let client = Client::new(
+        &args.source,
+        credentials_for(credentials(&args.registry)?.as_ref(), &args.source)?,
+        args.registry.insecure,
+    )?;
+    let store = globals.store()?;
+    let arch = args
+        .platform
+        .unwrap_or_else(lamina_runtime_api::function::Arch::host);
+    let progress = Progress::new(globals.json, &format!("pulling {}", args.source));
+    let report = lamina_registry::pull(&client, &store, &args.source, arch.name())
+        .await
+        .with_context(|| format!("cannot pull {}", args.source))?;
+    progress.finish();
+    if args.source.tag().is_some() && args.source.digest().is_none() {
+        store.set_ref(&args.source, &report.digest)?;
+    }
+    if globals.json {
+        println!(
+            "{}",
+            json!({"reference": args.source.to_string(), "digest": report.digest.to_string(),
+                   "fetched": report.fetched, "present": report.present})
+        );
+    } else {
+        println!(
+            "pulled {} {} ({} blobs fetched, {} already here)",
+            args.source, report.digest, report.fetched, report.present
+        );
+    }
     Ok(())
 }
 

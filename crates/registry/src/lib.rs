@@ -2,6 +2,7 @@
 //!
 //! - [`client`]: one registry endpoint, its auth (anonymous, Basic, bearer tokens from a
 //!   `WWW-Authenticate` challenge) and requests that retry with backoff;
+//! - [`pull`]: an image into the store, blobs verified by digest while they stream;
 //! - [`push`]: a stored image to a reference — HEAD-skip of blobs the registry has, bounded
 //!   concurrent uploads streamed from the store (one monolithic `PUT` per blob, which ECR,
 //!   GHCR and distribution all take), and the manifest `PUT` only after every blob is
@@ -14,8 +15,10 @@
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod pull;
 pub mod push;
 
 pub use client::{Client, Credentials};
 pub use error::{RegistryError, Result};
+pub use pull::{pull, PullReport};
 pub use push::{push, Progress, PushReport};

@@ -1,0 +1,210 @@
+//! Pulling an image into lamina's store: the manifest by tag or digest (an index or Docker
+//! manifest list is resolved to its `linux/<arch>` entry), then the config and every layer the
+//! store lacks, each streamed to a temp file while its sha256 is computed and committed only
+//! when it matches the digest that named it. The manifest's exact bytes are kept, so the image
+//! keeps its digest.
+
+use std::io::Write;
+
+use futures_util::StreamExt;
+use lamina_image::{Digest, HashingWriter, Reference, Store};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+
+use crate::client::Client;
+use crate::error::{RegistryError, Result};
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
+/// Largest manifest or index accepted.
+const MAX_MANIFEST: usize = 4 << 20;
+
+/// What a pull did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PullReport {
+    /// The manifest's digest (of the platform's manifest, when the reference named an index).
+    pub digest: Digest,
+    /// Blobs fetched.
+    pub fetched: usize,
+    /// Blobs the store already had.
+    pub present: usize,
+}
+
+/// Pull `source` for `arch` (`amd64`, `arm64`) into `store`.
+pub async fn pull(
+    client: &Client,
+    store: &Store,
+    source: &Reference,
+    arch: &str,
+) -> Result<PullReport> {
+    let repo = source.path();
+    let wanted = source
+        .digest()
+        .map(ToString::to_string)
+        .or_else(|| source.tag().map(str::to_owned))
+        .unwrap_or_else(|| "latest".into());
+    let (mut bytes, media_type) = get_manifest(client, repo, &wanted).await?;
+    let from_index = media_type == OCI_INDEX || media_type == DOCKER_LIST;
+    if from_index {
+        let index: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| protocol(client, &wanted, &e.to_string()))?;
+        let entry = index["manifests"]
+            .as_array()
+            .and_then(|m| {
+                m.iter().find(|e| {
+                    e["platform"]["os"] == "linux" && e["platform"]["architecture"] == arch
+                })
+            })
+            .and_then(|e| e["digest"].as_str())
+            .ok_or_else(|| {
+                protocol(
+                    client,
+                    &wanted,
+                    &format!("the index has no linux/{arch} image"),
+                )
+            })?
+            .to_owned();
+        bytes = get_manifest(client, repo, &entry).await?.0;
+    }
+    let digest = Digest::sha256_of(&bytes);
+    // A digest reference names exactly these bytes (unless it named an index, resolved above).
+    if let (Some(named), false) = (source.digest(), from_index) {
+        if named != &digest {
+            return Err(protocol(
+                client,
+                &wanted,
+                &format!("the manifest hashes to {digest}, not {named}"),
+            ));
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| protocol(client, &wanted, &e.to_string()))?;
+    let mut blobs = vec![manifest["config"]["digest"].as_str().map(str::to_owned)];
+    blobs.extend(
+        manifest["layers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| l["digest"].as_str().map(str::to_owned)),
+    );
+    let (mut fetched, mut present) = (0, 0);
+    for blob in blobs {
+        let d: Digest = blob
+            .ok_or_else(|| protocol(client, &wanted, "a descriptor has no digest"))?
+            .parse()
+            .map_err(|e: lamina_image::digest::DigestError| {
+                protocol(client, &wanted, &e.to_string())
+            })?;
+        if store.has_blob(&d) {
+            present += 1;
+            continue;
+        }
+        fetch_blob(client, store, repo, &d).await?;
+        fetched += 1;
+    }
+    store.put_bytes(&bytes)?;
+    Ok(PullReport {
+        digest,
+        fetched,
+        present,
+    })
+}
+
+fn protocol(client: &Client, what: &str, why: &str) -> RegistryError {
+    RegistryError::Protocol {
+        registry: client.registry().to_owned(),
+        what: format!("GET manifest {what}"),
+        status: 200,
+        body: why.chars().take(300).collect(),
+    }
+}
+
+async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(Vec<u8>, String)> {
+    let path = format!("/v2/{repo}/manifests/{reference}");
+    let resp = client
+        .send(repo, |http| {
+            Ok(http.get(client.url(&path)).header(ACCEPT, ACCEPTED))
+        })
+        .await?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        let body: String = resp
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        return Err(RegistryError::Protocol {
+            registry: client.registry().to_owned(),
+            what: format!("GET {path}"),
+            status,
+            body,
+        });
+    }
+    let media_type = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let bytes = resp.bytes().await.map_err(|e| RegistryError::Unreachable {
+        registry: client.registry().to_owned(),
+        reason: e.to_string(),
+    })?;
+    if bytes.len() > MAX_MANIFEST {
+        return Err(protocol(
+            client,
+            reference,
+            "the manifest is larger than 4 MiB",
+        ));
+    }
+    Ok((bytes.to_vec(), media_type))
+}
+
+/// Stream blob `d` into the store, checking its digest before it is committed.
+async fn fetch_blob(client: &Client, store: &Store, repo: &str, d: &Digest) -> Result<()> {
+    let path = format!("/v2/{repo}/blobs/{d}");
+    let resp = client
+        .send(repo, |http| Ok(http.get(client.url(&path))))
+        .await?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        return Err(RegistryError::Protocol {
+            registry: client.registry().to_owned(),
+            what: format!("GET {path}"),
+            status,
+            body: String::new(),
+        });
+    }
+    let tmp = store.temp_file()?;
+    let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, tmp.as_file()));
+    let mut body = resp.bytes_stream();
+    let lost = |e: String| RegistryError::Unreachable {
+        registry: client.registry().to_owned(),
+        reason: e,
+    };
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| lost(e.to_string()))?;
+        writer.write_all(&chunk).map_err(|e| lost(e.to_string()))?;
+    }
+    let (buffered, got, _) = writer.finish();
+    buffered
+        .into_inner()
+        .map_err(|e| lost(e.error().to_string()))?;
+    if &got != d {
+        return Err(RegistryError::Protocol {
+            registry: client.registry().to_owned(),
+            what: format!("GET {path}"),
+            status: 200,
+            body: format!("the blob's content hashes to {got}, not {d}"),
+        });
+    }
+    tmp.as_file().sync_all().map_err(|e| lost(e.to_string()))?;
+    store.commit_temp(tmp, d)?;
+    Ok(())
+}
