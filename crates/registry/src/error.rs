@@ -37,6 +37,15 @@ pub enum RegistryError {
         /// The start of the body the registry sent.
         body: String,
     },
+    /// The repository does not exist, and this registry does not create repositories on
+    /// push (ECR answers `NAME_UNKNOWN`).
+    #[error("repository `{repository}` does not exist in registry {registry}: create it first (for ECR: `aws ecr create-repository --repository-name {repository}`)")]
+    RepositoryMissing {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+    },
     /// A blob could not be uploaded, after every retry.
     #[error("blob {digest} could not be uploaded to {registry}/{repository} after {attempts} attempts ({reason}); no manifest was published")]
     BlobFailed {

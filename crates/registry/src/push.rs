@@ -167,7 +167,20 @@ async fn upload_once(
         })
         .await?;
     if !resp.status().is_success() {
-        return Err(status_failure(client, resp, &format!("POST {start}")).await);
+        return Err(
+            match status_failure(client, resp, &format!("POST {start}")).await {
+                // ECR does not create repositories on push (images-and-registries.md §3.3).
+                Failure::Final(RegistryError::Protocol {
+                    status: 404, body, ..
+                }) if body.contains("NAME_UNKNOWN") => {
+                    Failure::Final(RegistryError::RepositoryMissing {
+                        registry: client.registry().to_owned(),
+                        repository: repo.to_owned(),
+                    })
+                }
+                other => other,
+            },
+        );
     }
     let location = resp
         .headers()
@@ -251,3 +264,6 @@ async fn expect_success(client: &Client, resp: reqwest::Response, what: &str) ->
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;
