@@ -77,6 +77,9 @@ struct Inner {
     initialized: bool,
     exited: Option<ExitStatus>,
     current: Option<Current>,
+    /// The invoke before `current`: a late second answer for it is a state transition the
+    /// platform refuses (403), not an unknown id (400), even once the next event is queued.
+    previous: Option<String>,
 }
 
 /// The Runtime API's view of one environment.
@@ -114,10 +117,11 @@ impl RuntimeState {
             let _ = reply.send(RuntimeOutcome::Exited(status));
             return;
         }
-        inner.current = Some(Current {
+        let replaced = inner.current.replace(Current {
             request_id: request_id.to_owned(),
             reply: Some(reply),
         });
+        inner.previous = replaced.map(|c| c.request_id);
     }
 
     /// The runtime is gone: fail the invoke in flight, if any.
@@ -141,6 +145,13 @@ impl RuntimeState {
                     "State transition is not allowed",
                 )),
             },
+            _ if inner.previous.as_deref() == Some(id) => {
+                Err(RuntimeApiError::invalid_state_transition(
+                    "InvocationResponse",
+                    to,
+                    "State transition is not allowed",
+                ))
+            }
             _ => Err(RuntimeApiError::invalid_request_id()),
         }
     }

@@ -441,3 +441,23 @@ async fn port_in_use_is_named_and_shutdown_stops_runtimes() {
     }
     panic!("runtime {p} still alive after shutdown");
 }
+
+/// A second answer for an invoke, arriving after the next event is already queued for the
+/// environment, is still the platform's 403 state transition, not a 400 unknown id (the race
+/// CI hit under load).
+#[tokio::test]
+async fn a_late_second_answer_is_refused_as_a_state_transition_even_with_the_next_event_queued() {
+    let h = Harness::start_process(vec![fake_function("f")]).await;
+    let a = h
+        .invoke("f", r#"{"action":"late","seconds":0.5}"#, &[])
+        .await;
+    assert_eq!(a.status, 200);
+    // Queued while the runtime still sleeps before its second answer.
+    let b = h.invoke("f", r#"{"action":"echo","n":2}"#, &[]).await;
+    assert_eq!(b.status, 200);
+    let log = h.wait_log("late second=").await;
+    assert!(
+        log.contains(r#"late second=403 {"errorMessage":"State transition from"#),
+        "{log}"
+    );
+}
