@@ -89,6 +89,15 @@ fn build_source() {
     );
 }
 
+/// Stdout and stderr of a run, together (to grep for what must never be printed).
+fn all_output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 fn push_json(source: &str, target: &str) -> Value {
     let out = run_ok(lamina().args(["push", source, target, "--insecure", "--json"]));
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
@@ -355,11 +364,7 @@ fn basic_auth_takes_the_password_from_stdin_and_never_prints_it() {
             let _ = stdin.write_all(password.unwrap_or("").as_bytes());
         }
         let out = child.wait_with_output().expect("wait");
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let all = all_output(&out);
         assert!(!all.contains(secret), "the password was printed: {all}");
         (out.status.code(), all)
     };
@@ -402,11 +407,7 @@ fn credentials_come_from_docker_config_and_credential_helpers() {
         &registry.reference("cfg/calc:1"),
         "--insecure",
     ]));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = all_output(&out);
     assert!(out.status.success(), "{text}");
     assert!(!text.contains(secret), "{text}");
 
@@ -441,11 +442,7 @@ fn credentials_come_from_docker_config_and_credential_helpers() {
             &registry.reference("helper/calc:1"),
             "--insecure",
         ]));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = all_output(&out);
     assert!(out.status.success(), "{text}");
     assert!(!text.contains(secret), "{text}");
 }

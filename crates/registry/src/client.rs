@@ -249,6 +249,16 @@ impl Client {
     }
 }
 
+/// The start of a refusal's body, for an error message (registries explain there).
+pub(crate) async fn body_excerpt(resp: Response) -> String {
+    resp.text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
 /// `Bearer realm="…",service="…",scope="…"` → (`Bearer`, [(realm, …), …]).
 fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
     let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));

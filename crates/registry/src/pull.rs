@@ -128,13 +128,7 @@ async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(V
         .await?;
     if !resp.status().is_success() {
         let status = resp.status().as_u16();
-        let body: String = resp
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
+        let body = crate::client::body_excerpt(resp).await;
         return Err(RegistryError::Protocol {
             registry: client.registry().to_owned(),
             what: format!("GET {path}"),

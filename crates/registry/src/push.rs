@@ -232,13 +232,7 @@ async fn upload_once(
 
 async fn status_failure(client: &Client, resp: reqwest::Response, what: &str) -> Failure {
     let status = resp.status();
-    let body: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect();
+    let body = crate::client::body_excerpt(resp).await;
     let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
     if retry {
         Failure::Retry(format!("{status} to {what}: {body}"))
