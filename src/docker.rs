@@ -8,8 +8,8 @@ use std::io::Write;
 use anyhow::{bail, Context, Result};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, ImportImageOptionsBuilder, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, ImportImageOptionsBuilder, ListContainersOptions, ListImagesOptions,
+    LogsOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -28,45 +28,160 @@ pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<S
     }
 }
 
+/// What a load sent to Docker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Layers whose blobs were in the archive.
+    pub layers_sent: usize,
+    /// Layers of the image.
+    pub layers_total: usize,
+    /// Bytes of the archive streamed to the daemon.
+    pub bytes_sent: u64,
+}
+
 /// Load the stored image `manifest` into Docker as `reference`, unless Docker already has
-/// exactly that image (its id is the config digest). Returns true when it loaded.
+/// exactly that image (its id is the config digest). Only the layers past the longest chain
+/// Docker already holds are sent; if the daemon refuses that archive (a layer it held was
+/// removed meanwhile, or an image store that wants every blob), the full archive is sent.
+/// Returns what was sent, or `None` when nothing had to be.
 pub async fn ensure_loaded(
     docker: &Docker,
     store: &Store,
     manifest: &Digest,
     reference: &Reference,
-) -> Result<bool> {
-    let config = lamina_image::read_manifest(store, manifest)?
-        .config()
-        .digest()
-        .to_string();
+) -> Result<Option<LoadReport>> {
+    let parsed = lamina_image::read_manifest(store, manifest)?;
+    let config = parsed.config().digest().to_string();
     if image_id(docker, reference).await?.as_deref() == Some(config.as_str()) {
-        return Ok(false);
+        return Ok(None);
     }
+    let diff_ids: Vec<String> = lamina_image::read_config(store, &parsed)?
+        .rootfs()
+        .diff_ids()
+        .clone();
+    let held = held_prefix(docker, reference, &diff_ids).await;
+    let mut report = load(docker, store, manifest, reference, held).await;
+    if held > 0 {
+        if let Err(e) = &report {
+            tracing::debug!("partial load refused ({e:#}); sending the full archive");
+            report = load(docker, store, manifest, reference, 0).await;
+        }
+    }
+    let bytes_sent = report?;
+    if image_id(docker, reference).await?.as_deref() != Some(config.as_str()) {
+        bail!("Docker loaded the archive but `{reference}` is not image {config}");
+    }
+    Ok(Some(LoadReport {
+        layers_sent: diff_ids.len() - held.min(diff_ids.len()),
+        layers_total: diff_ids.len(),
+        bytes_sent,
+    }))
+}
+
+/// Labels lamina puts on the images it builds start so.
+const LAMINA_LABEL_PREFIX: &str = "dev.lamina.";
+
+/// Images inspected when looking for layers Docker already holds, newest first.
+const HELD_LAYER_CANDIDATES: usize = 64;
+
+/// How many of `diff_ids`, from the bottom, Docker already holds as one chain: the longest
+/// prefix shared with the layers of an image it has. Asked first: the image `reference` names
+/// now (the previous build of an edit loop), then lamina's images (bases and functions; their
+/// creation time is the source epoch, so age says nothing), then the newest others. Any
+/// failure counts as holding nothing: the full archive is always a correct load.
+async fn held_prefix(docker: &Docker, reference: &Reference, diff_ids: &[String]) -> usize {
+    let Ok(mut images) = docker
+        .list_images(Some(ListImagesOptions {
+            all: false,
+            ..Default::default()
+        }))
+        .await
+    else {
+        return 0;
+    };
+    let name = reference.to_string();
+    let rank = |i: &bollard::models::ImageSummary| {
+        if i.repo_tags.contains(&name) {
+            0
+        } else if i.labels.keys().any(|k| k.starts_with(LAMINA_LABEL_PREFIX))
+            || i.repo_tags.iter().any(|t| {
+                t.strip_prefix(lamina_build::deps::BASE_IMAGE_REPOSITORY)
+                    .is_some_and(|rest| rest.starts_with(':'))
+            })
+        {
+            1
+        } else {
+            2
+        }
+    };
+    images.sort_by_key(|i| (rank(i), std::cmp::Reverse(i.created)));
+    let mut best = 0;
+    for image in images.iter().take(HELD_LAYER_CANDIDATES) {
+        let Ok(inspect) = docker.inspect_image(&image.id).await else {
+            continue;
+        };
+        let layers = inspect.root_fs.and_then(|r| r.layers).unwrap_or_default();
+        let shared = layers
+            .iter()
+            .zip(diff_ids)
+            .take_while(|(a, b)| a == b)
+            .count();
+        best = best.max(shared);
+        if best == diff_ids.len() {
+            break;
+        }
+    }
+    best
+}
+
+/// Stream one docker-archive of `manifest` (leaving out the first `held` layers) into
+/// Docker's load endpoint; returns the bytes sent.
+async fn load(
+    docker: &Docker,
+    store: &Store,
+    manifest: &Digest,
+    reference: &Reference,
+    held: usize,
+) -> Result<u64> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let store = store.clone();
     let manifest = manifest.clone();
     let tags = vec![reference.clone()];
-    let writer = tokio::task::spawn_blocking(move || -> Result<()> {
-        let sink = ChannelWriter { tx: tx.clone() };
-        let mut sink = lamina_image::write_docker_archive(&store, &manifest, &tags, sink)?;
+    let writer = tokio::task::spawn_blocking(move || -> Result<u64> {
+        let sink = ChannelWriter { tx, sent: 0 };
+        let mut sink =
+            lamina_image::write_docker_load_archive(&store, &manifest, &tags, held, sink)?;
         sink.flush()?;
-        Ok(())
+        Ok(sink.sent)
     });
     let body = tokio_stream_from(rx);
     let options = ImportImageOptionsBuilder::new().quiet(true).build();
     let mut progress = docker.import_image_stream(options, body, None);
+    let mut refused = None;
     while let Some(item) = progress.next().await {
-        let info = item.with_context(|| format!("Docker refused to load image `{reference}`"))?;
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            bail!("Docker refused to load image `{reference}`: {err}");
+        match item {
+            Ok(info) => {
+                if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                    refused = Some(anyhow::anyhow!(
+                        "Docker refused to load image `{reference}`: {err}"
+                    ));
+                }
+            }
+            Err(e) => {
+                refused = Some(
+                    anyhow::Error::new(e)
+                        .context(format!("Docker refused to load image `{reference}`")),
+                );
+                break;
+            }
         }
     }
-    writer.await.context("the archive writer stopped")??;
-    if image_id(docker, reference).await?.as_deref() != Some(config.as_str()) {
-        bail!("Docker loaded the archive but `{reference}` is not image {config}");
+    drop(progress);
+    let written = writer.await.context("the archive writer stopped")?;
+    if let Some(e) = refused {
+        return Err(e);
     }
-    Ok(true)
+    written
 }
 
 fn tokio_stream_from(
@@ -79,6 +194,7 @@ fn tokio_stream_from(
 /// the archive streams from disk to the daemon in bounded memory.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    sent: u64,
 }
 
 impl Write for ChannelWriter {
@@ -92,6 +208,7 @@ impl Write for ChannelWriter {
                     "Docker closed the load stream",
                 )
             })?;
+        self.sent += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {

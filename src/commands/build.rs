@@ -148,10 +148,9 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     }
     let loaded = if args.load {
         let docker = runner.docker().await?;
-        docker::ensure_loaded(docker, &store, manifest, &built.reference).await?;
-        true
+        Some(docker::ensure_loaded(docker, &store, manifest, &built.reference).await?)
     } else {
-        false
+        None
     };
     let mut pushed = Vec::new();
     if !args.push.is_empty() {
@@ -224,7 +223,7 @@ fn report(
     globals: &Globals,
     built: &Built,
     output: Option<&OutputTarget>,
-    loaded: bool,
+    loaded: Option<Option<docker::LoadReport>>,
     pushed: &[(Reference, lamina_registry::PushReport)],
 ) {
     let image = &built.output.image;
@@ -244,7 +243,12 @@ fn report(
             "configDigest": image.config_digest.to_string(),
             "uncompressedSize": image.uncompressed_size,
             "layers": layers,
-            "loaded": loaded,
+            "loaded": loaded.is_some(),
+            "load": loaded.flatten().map(|r| json!({
+                "layersSent": r.layers_sent,
+                "layersTotal": r.layers_total,
+                "bytesSent": r.bytes_sent,
+            })),
             "output": output.map(OutputTarget::to_string),
             "pushed": pushed
                 .iter()
@@ -268,8 +272,16 @@ fn report(
         Some(OutputTarget::DockerArchive(p)) => println!("wrote docker-archive {}", p.display()),
         None => {}
     }
-    if loaded {
-        println!("loaded into Docker as {}", built.reference);
+    match loaded {
+        Some(Some(r)) => println!(
+            "loaded into Docker as {} ({} of {} layers sent, {})",
+            built.reference,
+            r.layers_sent,
+            r.layers_total,
+            human_size(r.bytes_sent)
+        ),
+        Some(None) => println!("{} is already in Docker", built.reference),
+        None => {}
     }
     for (target, r) in pushed {
         super::push::print_report(globals, target, r);

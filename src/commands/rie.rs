@@ -52,8 +52,11 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     let docker = runner.docker().await?.clone();
     match &manifest {
         Some(manifest) => {
-            if docker::ensure_loaded(&docker, &store, manifest, &reference).await? {
-                eprintln!("loaded {reference} into Docker");
+            if let Some(r) = docker::ensure_loaded(&docker, &store, manifest, &reference).await? {
+                eprintln!(
+                    "loaded {reference} into Docker ({} of {} layers sent)",
+                    r.layers_sent, r.layers_total
+                );
             }
         }
         None => {

@@ -4,6 +4,13 @@
 //! plus Docker's `manifest.json` whose `Config` and `Layers` point into `blobs/sha256/`. Layers
 //! stay gzip (loaders decompress them). Blobs are streamed from the store into the tar; entries
 //! are written with the same deterministic headers as layers, so the archive is reproducible.
+//!
+//! For a load into a daemon that already holds the image's first layers,
+//! [`write_docker_load_archive`] leaves those layers' blobs out: Docker's loader looks each
+//! layer up by its chain id and opens the layer file only when the chain is missing (moby
+//! `image/tarexport/load.go`, the trick Bazel's `incremental_load` and ko rely on). Such an
+//! archive is Docker's `manifest.json` form only — without the OCI `index.json`, whose blobs
+//! it no longer all holds.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -41,6 +48,29 @@ pub fn write_docker_archive<W: Write>(
     refs: &[Reference],
     out: W,
 ) -> Result<W> {
+    write(store, manifest, refs, 0, out)
+}
+
+/// Stream a docker-archive for `docker load` that leaves out the blobs of the first
+/// `held_layers` layers (the daemon holds that chain already). With `held_layers == 0` it is
+/// the full archive of [`write_docker_archive`].
+pub fn write_docker_load_archive<W: Write>(
+    store: &Store,
+    manifest: &Digest,
+    refs: &[Reference],
+    held_layers: usize,
+    out: W,
+) -> Result<W> {
+    write(store, manifest, refs, held_layers, out)
+}
+
+fn write<W: Write>(
+    store: &Store,
+    manifest: &Digest,
+    refs: &[Reference],
+    held_layers: usize,
+    out: W,
+) -> Result<W> {
     let blobs = image_blobs(store, manifest)?;
     let blob_path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
 
@@ -73,7 +103,17 @@ pub fn write_docker_archive<W: Write>(
     let mut tar = tarball::builder(out);
     tarball::append_dir(&mut tar, "blobs", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
     tarball::append_dir(&mut tar, "blobs/sha256", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
+    let partial = held_layers > 0;
+    let sent: std::collections::HashSet<&Digest> = blobs
+        .layers
+        .iter()
+        .skip(held_layers)
+        .chain([&blobs.config])
+        .collect();
     for (digest, size) in &blobs.all {
+        if partial && !sent.contains(digest) {
+            continue;
+        }
         let file = store.open_blob(digest)?;
         let n = tarball::append_file(
             &mut tar,
@@ -97,6 +137,9 @@ pub fn write_docker_archive<W: Write>(
         ("manifest.json", &manifest_json),
         ("oci-layout", OCI_LAYOUT_FILE.as_bytes()),
     ] {
+        if partial && name != "manifest.json" {
+            continue;
+        }
         tarball::append_file(
             &mut tar,
             name,

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::Command;
 
 use lamina_image::{
-    read_config, read_manifest, write_docker_archive, write_image, write_layer, write_oci_layout,
-    Digest, Error, ImageSpec, LayerDescriptor, LayerPlan, LayerSettings, Reference, Store,
-    MAX_UNCOMPRESSED_SIZE,
+    read_config, read_manifest, write_docker_archive, write_docker_load_archive, write_image,
+    write_layer, write_oci_layout, Digest, Error, ImageSpec, LayerDescriptor, LayerPlan,
+    LayerSettings, Reference, Store, MAX_UNCOMPRESSED_SIZE,
 };
 use serde_json::Value;
 
@@ -354,6 +354,48 @@ fn docker_archive_has_oci_layout_and_docker_manifest() {
     let manifest: Value =
         serde_json::from_slice(get(&format!("blobs/sha256/{}", digest.hex()))).unwrap();
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_load_archive_leaves_out_the_layers_the_daemon_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (digest, layers) = small_image(&store);
+    let tag: Reference = "calculator:latest".parse().unwrap();
+    let tags = std::slice::from_ref(&tag);
+    let full = write_docker_archive(&store, &digest, tags, Vec::new()).unwrap();
+    assert_eq!(
+        write_docker_load_archive(&store, &digest, tags, 0, Vec::new()).unwrap(),
+        full,
+        "holding nothing sends the full archive"
+    );
+
+    let part = write_docker_load_archive(&store, &digest, tags, 1, Vec::new()).unwrap();
+    let names: Vec<String> = untar(&part).into_iter().map(|(n, _)| n).collect();
+    let blob = |l: &LayerDescriptor| format!("blobs/sha256/{}", l.digest.hex());
+    assert!(
+        !names.contains(&blob(&layers[0])),
+        "held layer sent: {names:?}"
+    );
+    assert!(
+        names.contains(&blob(&layers[1])),
+        "new layer missing: {names:?}"
+    );
+    assert!(names.contains(&"manifest.json".to_string()));
+    assert!(
+        !names.iter().any(|n| n == "index.json" || n == "oci-layout"),
+        "a partial archive is not an OCI layout: {names:?}"
+    );
+    let files = untar(&part);
+    let docker: Value =
+        serde_json::from_slice(&files.iter().find(|(n, _)| n == "manifest.json").unwrap().1)
+            .unwrap();
+    assert_eq!(
+        docker[0]["Layers"].as_array().unwrap().len(),
+        2,
+        "manifest.json still lists every layer"
+    );
+    assert!(part.len() < full.len());
 }
 
 /// `docker load`s the archive into the real daemon; fails loudly if Docker is unusable.

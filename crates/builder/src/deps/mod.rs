@@ -329,9 +329,12 @@ fn install(
     Ok(plan)
 }
 
+/// The repository of the base-only images the installers run in (`lamina-base:<digest>`).
+pub const BASE_IMAGE_REPOSITORY: &str = "lamina-base";
+
 /// The name the base-only image gets in the container engine.
 fn base_image_name(manifest: &Digest) -> Result<Reference> {
-    Ok(format!("lamina-base:{}", &manifest.hex()[..12]).parse()?)
+    Ok(format!("{BASE_IMAGE_REPOSITORY}:{}", &manifest.hex()[..12]).parse()?)
 }
 
 /// `uid:gid` of a folder we just made: who the installer runs as.
