@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use lamina_build::deps::Installer;
+use lamina_build::pipeline::base::RicChoice;
 use lamina_image::Reference;
 use lamina_runtime_api::function::{
     Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, MemorySize, Runtime,
@@ -111,6 +112,18 @@ pub struct FunctionArgs {
     #[arg(long = "layer", value_name = "ZIP")]
     #[serde(default)]
     pub layers: Vec<PathBuf>,
+    /// What to build on: a runtime's recipe (python3.13, provided), scratch, dir:ROOTFS,
+    /// oci:PATH[:TAG], docker-archive:PATH, docker-daemon:NAME or a registry reference such
+    /// as public.ecr.aws/lambda/python:3.13 [default: the runtime's recipe].
+    #[arg(long, value_name = "SOURCE")]
+    #[serde(default)]
+    pub base: Option<String>,
+    /// Which runtime client starts the function: base (an AWS base's own
+    /// /lambda-entrypoint.sh), lamina, or auto [default: auto, the base's own on an AWS
+    /// Lambda base].
+    #[arg(long, value_name = "base|lamina|auto")]
+    #[serde(default)]
+    pub ric: Option<RicChoice>,
     /// Environments `lamina rie` runs at once (lamina.toml only; `lamina rie --concurrency`).
     #[arg(skip)]
     #[serde(default)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use lamina_build::deps::Deps;
+use lamina_build::pipeline::base::{BaseSource, RicChoice};
 use lamina_runtime_api::function::{
     EnvVar, EnvWarning, Environment, Function, FunctionName, Runtime,
 };
@@ -25,7 +26,7 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
     };
     toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, requirements, installer, deps_dir, zip, layers, concurrency and an [env] table)",
+            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, base, ric, requirements, installer, deps_dir, zip, layers, concurrency and an [env] table)",
             path.display()
         )
     })
@@ -42,6 +43,10 @@ pub struct Resolved {
     pub code_zip: Option<PathBuf>,
     /// Layer ZIPs, in order.
     pub layer_zips: Vec<PathBuf>,
+    /// What the image is built on.
+    pub base: BaseSource,
+    /// Which runtime client starts it.
+    pub ric: RicChoice,
 }
 
 /// Flags over file over Lambda's defaults.
@@ -81,12 +86,37 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Resolved> {
     } else {
         flags.layers.clone()
     };
+    let base = match (&flags.base, &file.base) {
+        (Some(b), _) => b
+            .parse()
+            .with_context(|| format!("--base {b} is not a base lamina can use"))?,
+        (None, Some(b)) => relative_to(
+            dir,
+            b.parse().with_context(|| {
+                format!("`base = \"{b}\"` in {CONFIG_FILE} is not a base lamina can use")
+            })?,
+        ),
+        (None, None) => BaseSource::Recipe(function.runtime),
+    };
+    let ric = flags.ric.or(file.ric).unwrap_or_default();
     Ok(Resolved {
         function,
         deps,
         code_zip,
         layer_zips,
+        base,
+        ric,
     })
+}
+
+/// A base path from lamina.toml is relative to the function folder.
+fn relative_to(dir: &Path, base: BaseSource) -> BaseSource {
+    match base {
+        BaseSource::Dir(p) => BaseSource::Dir(dir.join(p)),
+        BaseSource::Oci(p, tag) => BaseSource::Oci(dir.join(p), tag),
+        BaseSource::DockerArchive(p) => BaseSource::DockerArchive(dir.join(p)),
+        other => other,
+    }
 }
 
 /// Where the dependencies come from: `--deps-dir`, `--requirements` (relative to the

@@ -494,3 +494,52 @@ fn a_pulled_image_lands_in_the_store_whole_with_its_digest_and_pushes_again() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_registry_image_is_a_base_and_its_layers_are_used_byte_for_byte() {
+    require_docker();
+    build_source();
+    let registry = Registry::start();
+    let target = registry.reference("team/base:v1");
+    push_json("lamina-e2e/push-calc:test", &target);
+    let source: Value = serde_json::from_str(
+        run_ok(
+            lamina()
+                .args([
+                    "build",
+                    "examples/calculator",
+                    "--tag",
+                    "lamina-e2e/push-calc:test",
+                    "--json",
+                ])
+                .current_dir(root()),
+        )
+        .trim(),
+    )
+    .expect("json");
+    let out = run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--base",
+                &target,
+                "--insecure",
+                "--tag",
+                "lamina-e2e/on-registry:test",
+                "--json",
+            ])
+            .current_dir(root()),
+    );
+    let built: Value = serde_json::from_str(out.trim()).expect("json");
+    let digests = |v: &Value| -> Vec<Value> {
+        v["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .map(|l| l["digest"].clone())
+            .collect()
+    };
+    let want = digests(&source);
+    assert_eq!(digests(&built)[..want.len()], want[..], "{built}");
+}

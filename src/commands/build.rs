@@ -54,20 +54,24 @@ pub struct Built {
 }
 
 /// Build `dir` into the store under `tag` (default: the function name).
-pub fn build_dir(
+pub async fn build_dir(
     globals: &Globals,
     store: &Store,
     dir: &Path,
     flags: &crate::cli::FunctionArgs,
     tag: Option<&Reference>,
     runner: &docker::DockerRunner,
+    registry: Option<&crate::cli::RegistryArgs>,
 ) -> Result<Built> {
     let config::Resolved {
         function,
         deps,
         code_zip,
         layer_zips,
+        base,
+        ric,
     } = config::resolve(dir, flags)?;
+    let base = super::base_source::resolve(&base, store, function.arch, runner, registry).await?;
     let reference = match tag {
         Some(tag) => tag.clone(),
         None => reference_from_name(&function.name)?,
@@ -76,6 +80,8 @@ pub fn build_dir(
     let inputs = BuildInputs {
         dir,
         function: &function,
+        base: &base,
+        ric,
         ric_binary: ric::BINARY,
         source_date_epoch: source_date_epoch()?,
         deps: &deps,
@@ -126,7 +132,9 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         &args.function,
         args.tag.as_ref(),
         &runner,
-    );
+        Some(&args.registry),
+    )
+    .await;
     cleaner.abort();
     let built = built?;
     let manifest = &built.output.image.manifest_digest;

@@ -1,6 +1,7 @@
 //! One module per command; each takes its parsed arguments and the global options.
 
 pub mod base;
+pub mod base_source;
 pub mod build;
 pub mod push;
 pub mod rie;

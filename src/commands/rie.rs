@@ -30,7 +30,9 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
             &FunctionArgs::default(),
             None,
             &runner,
-        )?;
+            None,
+        )
+        .await?;
         eprintln!("built {} from {}", built.reference, target.display());
         (built.reference, Some(built.output.image.manifest_digest))
     } else {

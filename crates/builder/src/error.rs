@@ -107,6 +107,22 @@ pub enum BuildError {
         why: String,
     },
     /// Reading a file of the function failed.
+    /// A `--base` that cannot be used.
+    #[error("base `{base}` cannot be used: {why}")]
+    BadBase {
+        /// The base as given.
+        base: String,
+        /// Why, and what to do.
+        why: String,
+    },
+
+    /// `--ric base` on a base without an entrypoint of its own.
+    #[error("--ric base needs a base with an entrypoint (a runtime client) of its own, and `{base}` has none; use --ric lamina")]
+    NoBaseEntrypoint {
+        /// The base as given.
+        base: String,
+    },
+
     #[error("cannot read {path}: {source}")]
     Io {
         /// The file.

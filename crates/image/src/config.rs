@@ -36,6 +36,8 @@ pub struct ImageSpec {
     pub created: String,
     /// Layers bottom-up, each with the history `created_by` text.
     pub layers: Vec<(LayerDescriptor, String)>,
+    /// The media types of the manifest written for it.
+    pub format: crate::settings::ManifestFormat,
 }
 
 /// Lambda's limit on an image's uncompressed size: 10 GiB.

@@ -6,16 +6,16 @@
 //!
 //! Output is byte-identical across runs and machines for the same plan and settings: entries in
 //! path-byte order with explicit parents, normalised owner/mode/mtime (see the `tarball` module), and
-//! one gzip configuration (flate2 with the zlib-rs backend, fixed level, no name, mtime 0).
+//! one gzip configuration (flate2's zlib-rs deflate in fixed 128 KiB blocks on every core, see
+//! [`crate::pgzip`]; fixed level, no name, mtime 0), the same bytes on any number of cores.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 
-use flate2::{Compression, GzBuilder};
-
 use crate::digest::{Digest, HashingReader, HashingWriter};
 use crate::error::{Error, Result};
 use crate::key::{plan_key_with, KeyBuilder};
+use crate::pgzip::ParGzWriter;
 use crate::plan::{EntryKind, LayerPlan};
 use crate::settings::{LayerDescriptor, LayerSettings};
 use crate::store::Store;
@@ -63,10 +63,7 @@ pub fn write_layer_reporting(
     let tmp = store.temp_file()?;
     let tmp_path = tmp.path().to_path_buf();
     let file_out = BufWriter::with_capacity(FILE_BUFFER, tmp.as_file());
-    let gz = GzBuilder::new().mtime(0).write(
-        HashingWriter::new(file_out),
-        Compression::new(settings.gzip_level),
-    );
+    let gz = ParGzWriter::new(HashingWriter::new(file_out), settings.gzip_level);
     let mut tar = tarball::builder(HashingWriter::new(gz));
 
     // A full disk is the store's problem, not the input file's: say so, with the size.

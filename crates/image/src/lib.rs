@@ -21,10 +21,12 @@ pub mod digest;
 pub mod docker_archive;
 pub mod error;
 pub mod filehash;
+pub mod import;
 pub mod key;
 pub mod layer;
 pub mod manifest;
 pub mod oci_layout;
+pub mod pgzip;
 pub mod plan;
 pub mod reference;
 pub mod settings;
@@ -38,7 +40,9 @@ pub use docker_archive::{write_docker_archive, write_docker_load_archive};
 pub use error::{Error, Result};
 pub use key::{plan_key, KeyBuilder};
 pub use layer::{layer_for_key, write_layer, write_layer_reporting};
-pub use manifest::{manifest_media_type, read_config, read_manifest, write_image, BuiltImage};
+pub use manifest::{
+    manifest_media_type, read_config, read_manifest, write_image, BuiltImage, ManifestFormat,
+};
 pub use oci_layout::{image_blobs, write_oci_layout, ImageBlobs};
 pub use plan::{EntryKind, LayerPlan};
 pub use reference::Reference;

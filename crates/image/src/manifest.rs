@@ -1,4 +1,5 @@
-//! Image manifests: writing one single-platform OCI manifest (never an index) and reading
+//! Image manifests: writing one single-platform manifest (never an index; OCI- or
+//! Docker-typed, [`ManifestFormat`]) and reading
 //! manifests and configs back from the store.
 //!
 //! JSON documents are written canonically (object keys sorted, no whitespace) so the same
@@ -16,14 +17,10 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// OCI image manifest media type.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// OCI image config media type.
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-/// OCI gzip layer media type.
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-/// Docker v2 schema 2 manifest media type (read, not written).
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub use crate::settings::{
+    ManifestFormat, DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP,
+    OCI_MANIFEST,
+};
 
 /// Registries refuse manifests over 4 MiB; so do we.
 const MAX_MANIFEST_LEN: u64 = 4 << 20;
@@ -58,32 +55,48 @@ pub fn write_image(store: &Store, spec: &ImageSpec) -> Result<BuiltImage> {
         }
     }
     let config_json = canonical_json(&spec.to_config()?, "image config")?;
-    let layers = spec
+    let layers: Vec<(Digest, u64)> = spec
         .layers
         .iter()
-        .map(|(l, _)| descriptor(OCI_LAYER_GZIP, &l.digest, l.size))
-        .collect::<Result<Vec<_>>>()?;
-    let config_digest = Digest::sha256_of(&config_json);
-    let manifest = ImageManifestBuilder::default()
-        .schema_version(2u32)
-        .media_type(MediaType::ImageManifest)
-        .config(descriptor(
-            OCI_CONFIG,
-            &config_digest,
-            config_json.len() as u64,
-        )?)
-        .layers(layers)
-        .build()?;
-    let manifest_json = canonical_json(&manifest, "image manifest")?;
-
-    store.put_bytes(&config_json)?;
-    let manifest_digest = store.put_bytes(&manifest_json)?;
+        .map(|(l, _)| (l.digest.clone(), l.size))
+        .collect();
+    let config_digest = store.put_bytes(&config_json)?;
+    let (manifest_digest, manifest_size) = put_manifest(
+        store,
+        spec.format,
+        &(config_digest.clone(), config_json.len() as u64),
+        &layers,
+    )?;
     Ok(BuiltImage {
         manifest_digest,
         config_digest,
-        manifest_size: manifest_json.len() as u64,
+        manifest_size,
         uncompressed_size: spec.uncompressed_size(),
     })
+}
+
+/// Write the manifest of `format` for a stored config and gzip layers (`(digest, size)`);
+/// returns its digest and size.
+pub fn put_manifest(
+    store: &Store,
+    format: ManifestFormat,
+    config: &(Digest, u64),
+    layers: &[(Digest, u64)],
+) -> Result<(Digest, u64)> {
+    let (manifest_type, config_type, layer_type) = format.media_types();
+    let layers = layers
+        .iter()
+        .map(|(d, size)| descriptor(layer_type, d, *size))
+        .collect::<Result<Vec<_>>>()?;
+    let manifest = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::from(manifest_type))
+        .config(descriptor(config_type, &config.0, config.1)?)
+        .layers(layers)
+        .build()?;
+    let manifest_json = canonical_json(&manifest, "image manifest")?;
+    let digest = store.put_bytes(&manifest_json)?;
+    Ok((digest, manifest_json.len() as u64))
 }
 
 /// Read and verify a single-platform image manifest (OCI, or Docker v2 schema 2) from the store.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use crate::digest::Digest;
+use crate::digest::{Digest, HashingWriter};
 use crate::error::{Error, Result};
 use crate::reference::Reference;
 use crate::sweep;
@@ -124,6 +124,42 @@ impl Store {
         let tmp = self.synced_temp(data)?;
         self.commit_temp(tmp, &digest)?;
         Ok(digest)
+    }
+
+    /// Stream `reader` into the store as one blob (`what` names the source in errors),
+    /// hashing as it goes; refuses bytes that do not hash to `expected` when given. Returns the
+    /// digest and size.
+    pub fn put_reader(
+        &self,
+        reader: impl Read,
+        expected: Option<&Digest>,
+        what: &str,
+    ) -> Result<(Digest, u64)> {
+        let tmp = self.temp_file()?;
+        let tmp_path = tmp.path().to_path_buf();
+        let mut out = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, tmp.as_file()));
+        let mut reader = reader;
+        io::copy(&mut reader, &mut out).map_err(|e| Error::Io {
+            action: "copy into the store from",
+            path: PathBuf::from(what),
+            source: e,
+        })?;
+        let (buffered, digest, size) = out.finish();
+        buffered
+            .into_inner()
+            .map_err(|e| Error::io("write", &tmp_path)(e.into_error()))?;
+        if let Some(want) = expected.filter(|w| *w != &digest) {
+            return Err(Error::DigestMismatch {
+                what: what.to_owned(),
+                expected: want.clone(),
+                actual: digest,
+            });
+        }
+        tmp.as_file()
+            .sync_all()
+            .map_err(Error::io("sync", &tmp_path))?;
+        self.commit_temp(tmp, &digest)?;
+        Ok((digest, size))
     }
 
     /// A new temp file in `root/tmp` (same filesystem as the blobs); deleted if dropped uncommitted.

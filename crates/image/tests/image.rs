@@ -26,6 +26,7 @@ fn spec(layers: Vec<(LayerDescriptor, String)>) -> ImageSpec {
             .collect::<BTreeMap<_, _>>(),
         created: "1970-01-01T00:00:00Z".into(),
         layers,
+        format: Default::default(),
     }
 }
 

@@ -1,9 +1,11 @@
 //! The build pipeline: plan → layers → config → manifest.
 //!
-//! An image is four layers, ordered by how rarely they change, so that an edit to the handler
+//! An image is a few layers, ordered by how rarely they change, so that an edit to the handler
 //! rebuilds (and later re-uploads) only the last one:
-//! 1. the base runtime, from pinned Debian packages (cached by the lock's hash);
-//! 2. lamina-ric and its language adapters under `/var/runtime`;
+//! 1. the base: lamina's runtime from pinned Debian packages (cached by the lock's hash), or
+//!    any image, folder or nothing (`base`);
+//! 2. lamina-ric and its language adapters under `/var/runtime` (not on an AWS base that keeps
+//!    its own client);
 //! 3. the dependencies (`requirements.txt` installed in a container of the base, or a
 //!    prebuilt folder), cached by what decides them (`deps`);
 //! 4. the function code under `/var/task`.
@@ -11,6 +13,7 @@
 //! Every layer is deterministic (lamina-image's writer), and `created`/mtimes come from
 //! `SOURCE_DATE_EPOCH` or the Unix epoch, so the same inputs give the same manifest digest.
 
+pub mod base;
 pub mod bases;
 pub mod handler;
 pub mod vendored;
@@ -24,6 +27,8 @@ use lamina_image::{
 };
 
 pub use crate::error::{BuildError, Result};
+
+use base::{base_parts, merged_env, Base, BaseParts, RicChoice};
 
 use crate::deps::{self, ContainerRunner, Deps, InstallContext};
 use crate::scratch::scratch_dir;
@@ -105,6 +110,10 @@ pub struct BuildInputs<'a> {
     pub dir: &'a Path,
     /// The function (valid by construction: the model's types hold Lambda's rules).
     pub function: &'a Function,
+    /// What the image is built on.
+    pub base: &'a Base,
+    /// Which runtime client starts the function on a foreign base.
+    pub ric: RicChoice,
     /// The static lamina-ric binary to inject.
     pub ric_binary: &'a [u8],
     /// Seconds since the epoch for `created` and every mtime (`SOURCE_DATE_EPOCH`).
@@ -187,48 +196,52 @@ pub fn build(
     };
     let mut layers = Vec::with_capacity(3);
 
-    stage(&format!(
-        "base {} ({})",
-        spec.runtime.name(),
-        spec.arch.name()
-    ));
+    stage(&format!("base ({})", spec.arch.name()));
     let report =
         |name: &'static str| move |done: u64, total: u64| (inputs.bytes)(name, done, total);
-    let (base, cached) = bases::base_layer(
+    let base = base_parts(
         store,
         cache_root,
-        spec.runtime,
+        inputs.base,
         spec.arch,
         &settings,
         &report("base"),
     )?;
-    layers.push(LayerReport {
-        name: "base",
-        descriptor: base,
-        cached,
-    });
+    let own_client = match inputs.ric {
+        RicChoice::Lamina => true,
+        RicChoice::Auto => !base.config.is_lambda_base(),
+        RicChoice::Base if base.config.entrypoint.is_empty() => {
+            return Err(BuildError::NoBaseEntrypoint {
+                base: base_name(inputs.base),
+            })
+        }
+        RicChoice::Base => false,
+    };
+    layers.extend(base.layers.iter().cloned());
 
-    stage("runtime client");
-    let mut client = LayerPlan::new();
-    client.add_bytes(
-        RIC_PATH.trim_start_matches('/'),
-        inputs.ric_binary.to_vec(),
-        true,
-    )?;
-    if spec.runtime == Runtime::Python313 {
+    if own_client {
+        stage("runtime client");
+        let mut client = LayerPlan::new();
         client.add_bytes(
-            PYTHON_ADAPTER_PATH,
-            PYTHON_ADAPTER.as_bytes().to_vec(),
-            false,
+            RIC_PATH.trim_start_matches('/'),
+            inputs.ric_binary.to_vec(),
+            true,
         )?;
+        if spec.runtime == Runtime::Python313 {
+            client.add_bytes(
+                PYTHON_ADAPTER_PATH,
+                PYTHON_ADAPTER.as_bytes().to_vec(),
+                false,
+            )?;
+        }
+        let (descriptor, cached) =
+            write_layer_reporting(store, &client, &settings, &report("runtime client"))?;
+        layers.push(LayerReport {
+            name: "runtime-client",
+            descriptor,
+            cached,
+        });
     }
-    let (descriptor, cached) =
-        write_layer_reporting(store, &client, &settings, &report("runtime client"))?;
-    layers.push(LayerReport {
-        name: "runtime-client",
-        descriptor,
-        cached,
-    });
 
     if !inputs.layer_zips.is_empty() {
         stage("Lambda layers");
@@ -258,14 +271,14 @@ pub fn build(
         stage("dependencies");
         let base_image = write_image(
             store,
-            &base_only_spec(spec, inputs.source_date_epoch, &layers[0]),
+            &base_only_spec(spec, inputs.source_date_epoch, &base),
         )?;
         let mut output = |bytes: &[u8]| (inputs.output)(bytes);
         let ctx = InstallContext {
             store,
             cache_root,
             base_image: &base_image.manifest_digest,
-            base_layer: &layers[0].descriptor.digest,
+            base_layer: &base_key(&base),
             arch: spec.arch,
             runner: inputs.runner,
             output: &mut output,
@@ -317,7 +330,10 @@ pub fn build(
     });
 
     stage("image config and manifest");
-    let image = write_image(store, &image_spec(spec, inputs.source_date_epoch, &layers))?;
+    let image = write_image(
+        store,
+        &image_spec(spec, inputs.source_date_epoch, &base, own_client, &layers),
+    )?;
     Ok(BuildOutput { image, layers })
 }
 
@@ -330,28 +346,76 @@ fn skip_in_code(rel: &Path, is_dir: bool) -> bool {
         || (!is_dir && (name.ends_with(".pyc") || name == ".DS_Store"))
 }
 
-/// An image of the base alone, with Lambda's environment: where installers run.
-fn base_only_spec(spec: &Function, epoch: u64, base: &LayerReport) -> ImageSpec {
+/// How the user named a base, for messages.
+fn base_name(base: &Base) -> String {
+    match base {
+        Base::Recipe(r) => r.name().to_owned(),
+        Base::Scratch => "scratch".to_owned(),
+        Base::Dir(d) => format!("dir:{}", d.display()),
+        Base::Image { source, .. } => source.clone(),
+    }
+}
+
+/// One digest that stands for all of a base's layers (what the dependencies are installed
+/// on): the single layer's own, or a key over all of them.
+fn base_key(base: &BaseParts) -> lamina_image::Digest {
+    match base.layers.as_slice() {
+        [one] => one.descriptor.digest.clone(),
+        layers => {
+            let mut key = KeyBuilder::new("lamina-base-layers/v1", &LayerSettings::default());
+            for l in layers {
+                key.field(l.descriptor.digest.as_str().as_bytes());
+            }
+            key.finish()
+        }
+    }
+}
+
+/// The history text of each layer.
+fn history_of(base: &BaseParts) -> impl Fn(&LayerReport) -> String + '_ {
+    move |r: &LayerReport| match r.name {
+        "base" => base.history.clone(),
+        "runtime-client" => format!("lamina: {RIC_PATH}"),
+        "dependencies" => "lamina: dependencies in /var/task".to_owned(),
+        "layers" => "lamina: Lambda layers in /opt".to_owned(),
+        "vendored" => "lamina: vendored packages in /var/task".to_owned(),
+        _ => "lamina: function code in /var/task".to_owned(),
+    }
+}
+
+/// An image of the base alone, with its environment: where installers run.
+fn base_only_spec(spec: &Function, epoch: u64, base: &BaseParts) -> ImageSpec {
+    let history = history_of(base);
     ImageSpec {
         architecture: spec.arch.name().to_owned(),
         os: "linux".to_owned(),
         entrypoint: Vec::new(),
         cmd: vec!["/bin/sh".to_owned()],
         working_dir: "/var/task".to_owned(),
-        env: LAMBDA_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env: merged_env(&base.config.env),
         labels: BTreeMap::new(),
         created: lamina_image::created_from_epoch(epoch),
-        layers: vec![(
-            base.descriptor.clone(),
-            format!("lamina: base {}", spec.runtime.name()),
-        )],
+        layers: base
+            .layers
+            .iter()
+            .map(|r| (r.descriptor.clone(), history(r)))
+            .collect(),
+        format: base.format,
     }
 }
 
-fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec {
-    let mut env: Vec<String> = LAMBDA_ENV.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    if let Some(kind) = spec.runtime.ric_kind() {
-        env.push(format!("LAMINA_RUNTIME={kind}"));
+fn image_spec(
+    spec: &Function,
+    epoch: u64,
+    base: &BaseParts,
+    own_client: bool,
+    layers: &[LayerReport],
+) -> ImageSpec {
+    let mut env = merged_env(&base.config.env);
+    if own_client {
+        if let Some(kind) = spec.runtime.ric_kind() {
+            env.push(format!("LAMINA_RUNTIME={kind}"));
+        }
     }
     for (k, v) in spec.env.iter() {
         env.retain(|e| !e.starts_with(&format!("{k}=")));
@@ -369,18 +433,16 @@ fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec 
         ),
         (labels::CONCURRENCY.to_owned(), spec.concurrency.to_string()),
     ]);
-    let history = |r: &LayerReport| match r.name {
-        "base" => format!("lamina: base {} from Debian packages", spec.runtime.name()),
-        "runtime-client" => format!("lamina: {RIC_PATH}"),
-        "dependencies" => "lamina: dependencies in /var/task".to_owned(),
-        "layers" => "lamina: Lambda layers in /opt".to_owned(),
-        "vendored" => "lamina: vendored packages in /var/task".to_owned(),
-        _ => "lamina: function code in /var/task".to_owned(),
+    let history = history_of(base);
+    let entrypoint = if own_client {
+        vec![RIC_PATH.to_owned()]
+    } else {
+        base.config.entrypoint.clone()
     };
     ImageSpec {
         architecture: spec.arch.name().to_owned(),
         os: "linux".to_owned(),
-        entrypoint: vec![RIC_PATH.to_owned()],
+        entrypoint,
         cmd: vec![spec.handler.clone()],
         working_dir: "/var/task".to_owned(),
         env,
@@ -390,6 +452,7 @@ fn image_spec(spec: &Function, epoch: u64, layers: &[LayerReport]) -> ImageSpec 
             .iter()
             .map(|r| (r.descriptor.clone(), history(r)))
             .collect(),
+        format: base.format,
     }
 }
 

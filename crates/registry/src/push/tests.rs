@@ -57,6 +57,7 @@ fn small_image(store: &Store) -> Digest {
         labels: Default::default(),
         created: lamina_image::created_from_epoch(0),
         layers: vec![(layer, "test".into())],
+        format: Default::default(),
     };
     lamina_image::write_image(store, &spec)
         .unwrap()
