@@ -47,6 +47,8 @@ pub enum Command {
     Push(PushArgs),
     /// Pull an image from a registry into lamina's store.
     Pull(PullArgs),
+    /// Say whether Lambda will accept an image, and why not.
+    Check(CheckArgs),
     /// Assemble, lock and list base runtimes.
     #[command(subcommand)]
     Base(BaseCommand),
@@ -216,6 +218,19 @@ pub struct PullArgs {
     pub source: Reference,
     /// Architecture to take from a multi-platform index: linux/amd64 or linux/arm64
     /// [default: the host's].
+    #[arg(long)]
+    pub platform: Option<Arch>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lamina check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The image: a name in lamina's store, oci:PATH[:TAG], docker-archive:PATH,
+    /// docker-daemon:NAME or a registry reference.
+    pub image: String,
+    /// Architecture to take from an index: linux/amd64 or linux/arm64 [default: the host's].
     #[arg(long)]
     pub platform: Option<Arch>,
     #[command(flatten)]

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             // A closed pipe (`lamina … | head`) is not an error (ripgrep does the same).
             if err.chain().any(|e| {
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     let cache = match cli.cache {
         Some(dir) => dir,
         None => commands::default_cache()?,
@@ -50,12 +50,19 @@ fn run(cli: Cli) -> Result<()> {
         .enable_all()
         .build()?;
     match &cli.command {
-        Command::Build(args) => runtime.block_on(commands::build::run(&globals, args)),
-        Command::Rie(args) => runtime.block_on(commands::rie::run(&globals, args)),
-        Command::Push(args) => runtime.block_on(commands::push::run(&globals, args)),
-        Command::Pull(args) => runtime.block_on(commands::push::pull(&globals, args)),
-        Command::Base(cmd) => commands::base::run(&globals, cmd),
+        Command::Build(args) => runtime.block_on(commands::build::run(&globals, args))?,
+        Command::Rie(args) => runtime.block_on(commands::rie::run(&globals, args))?,
+        Command::Push(args) => runtime.block_on(commands::push::run(&globals, args))?,
+        Command::Pull(args) => runtime.block_on(commands::push::pull(&globals, args))?,
+        // Lambda would refuse the image: say so with the exit code too (1), as linters do.
+        Command::Check(args) => {
+            if !runtime.block_on(commands::check::run(&globals, args))? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Base(cmd) => commands::base::run(&globals, cmd)?,
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_tracing(verbose: u8) {

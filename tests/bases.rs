@@ -199,3 +199,77 @@ fn bad_bases_are_named_with_the_fix() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// An image shaped like AWS's base images (its entrypoint is `/lambda-entrypoint.sh`),
+/// made by `docker build` from scratch (no image can be pulled here).
+fn fake_aws_base(tag: &str) {
+    let ctx = tempfile::tempdir().expect("tmp");
+    std::fs::copy("/bin/busybox", ctx.path().join("busybox")).expect("copy busybox");
+    executable(
+        &ctx.path().join("lambda-entrypoint.sh"),
+        b"#!/bin/busybox sh\nexport _HANDLER=\"$1\"\nexec /var/runtime/bootstrap\n",
+    );
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY lambda-entrypoint.sh /lambda-entrypoint.sh\nENV LANG=C.UTF-8 PATH=/usr/bin:/bin\nWORKDIR /var/task\nENTRYPOINT [\"/lambda-entrypoint.sh\"]\n",
+    )
+    .expect("Dockerfile");
+    docker(&["build", "-q", "-t", tag, ctx.path().to_str().expect("path")]);
+}
+
+fn config_of(tag: &str) -> Value {
+    let inspect: Value =
+        serde_json::from_str(&docker(&["image", "inspect", tag])).expect("inspect json");
+    inspect[0]["Config"].clone()
+}
+
+#[test]
+fn an_aws_shaped_base_keeps_its_entrypoint_unless_told_to_use_lamina_ric() {
+    require_docker();
+    let base = "lamina-bases-test/aws-shaped:base";
+    fake_aws_base(base);
+    let source = format!("docker-daemon:{base}");
+
+    let kept = "lamina-bases-test/aws-shaped:kept";
+    let built = build_json(&[
+        "examples/calculator",
+        "--base",
+        &source,
+        "--tag",
+        kept,
+        "--load",
+    ]);
+    let names: Vec<&str> = built["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"runtime-client"), "{names:?}");
+    let config = config_of(kept);
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/lambda-entrypoint.sh"])
+    );
+    assert_eq!(config["Cmd"], serde_json::json!(["app.handler"]));
+    let env = config["Env"].to_string();
+    assert!(env.contains("LANG=C.UTF-8"), "the base's env stays: {env}");
+    assert!(env.contains("LAMBDA_TASK_ROOT=/var/task"), "{env}");
+
+    let own = "lamina-bases-test/aws-shaped:lamina";
+    let built = build_json(&[
+        "examples/calculator",
+        "--base",
+        &source,
+        "--ric",
+        "lamina",
+        "--tag",
+        own,
+        "--load",
+    ]);
+    assert!(built["layers"].to_string().contains("runtime-client"));
+    assert_eq!(
+        config_of(own)["Entrypoint"],
+        serde_json::json!(["/var/runtime/lamina-ric"])
+    );
+}

@@ -1,6 +1,7 @@
 //! `--base` sources that live outside lamina's store — OCI layouts, docker-archives, images in
 //! the local Docker Engine and registry references — brought into the store before a build,
-//! so the builder only ever sees a stored image ([`Base::Image`]).
+//! so the builder only ever sees a stored image ([`Base::Image`]); `lamina check` reads images
+//! the same way.
 
 use std::io::Read;
 
@@ -19,6 +20,14 @@ fn daemon_ref(id: &str) -> Result<Reference> {
     Ok(format!("lamina-imports/docker-daemon:{hex}").parse()?)
 }
 
+/// An image brought into the store from outside.
+pub struct Imported {
+    /// Its manifest in the store.
+    pub manifest: Digest,
+    /// The index the source named, when it named one (resolved to the platform's image).
+    pub index: Option<lamina_image::import::IndexSummary>,
+}
+
 /// The base the pipeline builds on, importing or pulling it into `store` when it comes from
 /// outside. `registry` gives the credentials and `--insecure` of a registry base.
 pub async fn resolve(
@@ -28,22 +37,42 @@ pub async fn resolve(
     runner: &DockerRunner,
     registry: Option<&RegistryArgs>,
 ) -> Result<Base> {
-    let image = |manifest: Digest| Base::Image {
-        manifest,
-        source: source.to_string(),
-    };
     Ok(match source {
         BaseSource::Recipe(r) => Base::Recipe(*r),
         BaseSource::Scratch => Base::Scratch,
         BaseSource::Dir(d) => Base::Dir(d.clone()),
+        other => Base::Image {
+            manifest: import(other, store, arch, runner, registry).await?.manifest,
+            source: source.to_string(),
+        },
+    })
+}
+
+/// Bring an image source (`oci:`, `docker-archive:`, `docker-daemon:`, a registry
+/// reference) into the store.
+pub async fn import(
+    source: &BaseSource,
+    store: &Store,
+    arch: Arch,
+    runner: &DockerRunner,
+    registry: Option<&RegistryArgs>,
+) -> Result<Imported> {
+    let image = |manifest: Digest| Imported {
+        manifest,
+        index: None,
+    };
+    Ok(match source {
+        BaseSource::Recipe(_) | BaseSource::Scratch | BaseSource::Dir(_) => {
+            anyhow::bail!("`{source}` is not an image; name an image, oci:PATH, docker-archive:PATH, docker-daemon:NAME or a registry reference")
+        }
         BaseSource::Oci(dir, tag) => {
             let (store, dir2, tag) = (store.clone(), dir.clone(), tag.clone());
-            let d = tokio::task::spawn_blocking(move || {
+            let (manifest, index) = tokio::task::spawn_blocking(move || {
                 lamina_image::import::import_oci_layout(&store, &dir2, tag.as_deref(), arch.name())
             })
             .await?
-            .with_context(|| format!("cannot use the OCI layout {} as the base", dir.display()))?;
-            image(d)
+            .with_context(|| format!("cannot read the OCI layout {}", dir.display()))?;
+            Imported { manifest, index }
         }
         BaseSource::DockerArchive(path) => {
             let (store, path2) = (store.clone(), path.clone());
@@ -61,7 +90,7 @@ pub async fn resolve(
                 )?)
             })
             .await?
-            .with_context(|| format!("cannot use {} as the base", path.display()))?;
+            .with_context(|| format!("cannot read the docker-archive {}", path.display()))?;
             image(d)
         }
         BaseSource::DockerDaemon(name) => image(from_daemon(store, runner, name, arch).await?),
@@ -78,8 +107,11 @@ pub async fn resolve(
             )?;
             let pulled = lamina_registry::pull(&client, store, reference, arch.name())
                 .await
-                .with_context(|| format!("cannot pull the base {reference}"))?;
-            image(pulled.digest)
+                .with_context(|| format!("cannot pull {reference}"))?;
+            Imported {
+                manifest: pulled.digest,
+                index: pulled.index,
+            }
         }
     })
 }

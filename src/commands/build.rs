@@ -102,6 +102,14 @@ pub async fn build_dir(
         })
     })
     .map_err(|_| anyhow::anyhow!("the build thread panicked"))??;
+    progress.stage("checking what Lambda will accept");
+    tokio::task::block_in_place(|| {
+        super::check::refuse_unacceptable(
+            store,
+            &output.image.manifest_digest,
+            &reference.to_string(),
+        )
+    })?;
     store.set_ref(&reference, &output.image.manifest_digest)?;
     progress.finish();
     Ok(Built { reference, output })

@@ -3,6 +3,7 @@
 pub mod base;
 pub mod base_source;
 pub mod build;
+pub mod check;
 pub mod push;
 pub mod rie;
 

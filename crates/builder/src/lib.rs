@@ -9,6 +9,7 @@
 //! The builder does not know the emulator or Docker.
 #![warn(rust_2018_idioms)]
 
+pub mod check;
 pub mod debian;
 pub mod deps;
 pub mod error;

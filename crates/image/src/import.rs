@@ -66,6 +66,39 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// What an image index (or Docker manifest list) held, for `lamina check`: Lambda refuses an
+/// index, and buildx's provenance/SBOM attestations are what make one by surprise
+/// (aws-lambda-roadmap #82).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexSummary {
+    /// The index's digest.
+    pub digest: Digest,
+    /// Its entries.
+    pub manifests: usize,
+    /// Of those, attestation manifests (`vnd.docker.reference.type: attestation-manifest`).
+    pub attestations: usize,
+}
+
+impl IndexSummary {
+    /// Summarise the index `index` whose digest is `digest`.
+    pub fn of(index: &Value, digest: Digest) -> Self {
+        let entries = index["manifests"].as_array().map_or(&[][..], Vec::as_slice);
+        IndexSummary {
+            digest,
+            manifests: entries.len(),
+            attestations: entries
+                .iter()
+                .filter(|e| e["annotations"]["vnd.docker.reference.type"] == "attestation-manifest")
+                .count(),
+        }
+    }
+}
+
+/// Whether a media type is an image index or a Docker manifest list.
+pub fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_LIST
+}
+
 /// The index entry for `linux/arch` in an OCI index or Docker manifest list, if any.
 pub fn platform_entry(index: &Value, arch: &str) -> Option<String> {
     index["manifests"]
@@ -77,25 +110,28 @@ pub fn platform_entry(index: &Value, arch: &str) -> Option<String> {
 }
 
 /// Import the image of an OCI layout at `dir`: the entry tagged `tag`, else the only one (an
-/// index entry resolves to `linux/arch`). Returns the stored manifest's digest.
+/// index entry resolves to `linux/arch`). Returns the stored manifest's digest, and what the
+/// index held when the entry was one.
 pub fn import_oci_layout(
     store: &Store,
     dir: &Path,
     tag: Option<&str>,
     arch: &str,
-) -> Result<Digest> {
+) -> Result<(Digest, Option<IndexSummary>)> {
     let blob = |d: &Digest| dir.join("blobs").join("sha256").join(d.hex());
     let index_path = dir.join("index.json");
     let index: Value = read_json_file(&index_path)?;
     let layout = dir.display().to_string();
     let mut entry = choose_entry(&index, tag, &layout)?;
+    let mut summary = None;
     loop {
         let d: Digest = entry.0.parse()?;
         copy_in(store, &blob(&d), &d)?;
-        if entry.1 != OCI_INDEX && entry.1 != DOCKER_LIST {
+        if !is_index(&entry.1) {
             break;
         }
         let nested: Value = json_blob(store, &d)?;
+        summary.get_or_insert_with(|| IndexSummary::of(&nested, d.clone()));
         let found = platform_entry(&nested, arch).ok_or_else(|| Error::UnsupportedManifest {
             digest: d.clone(),
             reason: format!("the index in {layout} has no linux/{arch} image; pick one with --platform or build one"),
@@ -110,7 +146,7 @@ pub fn import_oci_layout(
         let d = Digest::from_oci(layer.digest())?;
         copy_in(store, &blob(&d), &d)?;
     }
-    normalise(store, &manifest_digest, manifest)
+    Ok((normalise(store, &manifest_digest, manifest)?, summary))
 }
 
 /// `(digest, media type)` of the index.json entry named `tag`, or of the only entry.
@@ -215,7 +251,7 @@ pub fn import_docker_archive(
         let tag = want.map(|w| w.tag().unwrap_or(crate::reference::DEFAULT_TAG).to_owned());
         if let Ok(entry) = choose_entry(&index, tag.as_deref(), what) {
             let mut d: Digest = entry.0.parse()?;
-            if entry.1 == OCI_INDEX || entry.1 == DOCKER_LIST {
+            if is_index(&entry.1) {
                 let nested: Value = json_blob(store, &d)?;
                 if let Some(found) = platform_entry(&nested, arch) {
                     d = found.parse()?;

@@ -221,6 +221,28 @@ impl Store {
         self.write_atomic(&self.layer_entry_path(key), &data)
     }
 
+    /// A small derived record (`kind`: what it is, e.g. `layer-scan-v1`) cached under `key`,
+    /// such as what a check learnt from reading a layer; `None` when there is none.
+    pub fn fact(&self, kind: &str, key: &Digest) -> Option<Vec<u8>> {
+        fs::read(self.fact_path(kind, key)).ok()
+    }
+
+    /// Record a derived fact (written atomically; losing it costs only a re-read).
+    pub fn set_fact(&self, kind: &str, key: &Digest, data: &[u8]) -> Result<()> {
+        let path = self.fact_path(kind, key);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        }
+        self.write_atomic(&path, data)
+    }
+
+    fn fact_path(&self, kind: &str, key: &Digest) -> PathBuf {
+        self.root
+            .join("facts")
+            .join(kind)
+            .join(format!("{}.json", key.hex()))
+    }
+
     /// Point a tagged reference (`calculator:latest`) at a manifest. A reference by digest
     /// names its manifest already and cannot be pointed anywhere.
     pub fn set_ref(&self, reference: &Reference, manifest: &Digest) -> Result<()> {

@@ -13,8 +13,6 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use crate::client::Client;
 use crate::error::{RegistryError, Result};
 
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
 /// Largest manifest or index accepted.
 const MAX_MANIFEST: usize = 4 << 20;
@@ -28,6 +26,8 @@ pub struct PullReport {
     pub fetched: usize,
     /// Blobs the store already had.
     pub present: usize,
+    /// The index the reference named, if it named one.
+    pub index: Option<lamina_image::import::IndexSummary>,
 }
 
 /// Pull `source` for `arch` (`amd64`, `arm64`) into `store`.
@@ -44,26 +44,22 @@ pub async fn pull(
         .or_else(|| source.tag().map(str::to_owned))
         .unwrap_or_else(|| "latest".into());
     let (mut bytes, media_type) = get_manifest(client, repo, &wanted).await?;
-    let from_index = media_type == OCI_INDEX || media_type == DOCKER_LIST;
+    let from_index = lamina_image::import::is_index(&media_type);
+    let mut index_summary = None;
     if from_index {
         let index: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| protocol(client, &wanted, &e.to_string()))?;
-        let entry = index["manifests"]
-            .as_array()
-            .and_then(|m| {
-                m.iter().find(|e| {
-                    e["platform"]["os"] == "linux" && e["platform"]["architecture"] == arch
-                })
-            })
-            .and_then(|e| e["digest"].as_str())
-            .ok_or_else(|| {
-                protocol(
-                    client,
-                    &wanted,
-                    &format!("the index has no linux/{arch} image"),
-                )
-            })?
-            .to_owned();
+        index_summary = Some(lamina_image::import::IndexSummary::of(
+            &index,
+            Digest::sha256_of(&bytes),
+        ));
+        let entry = lamina_image::import::platform_entry(&index, arch).ok_or_else(|| {
+            protocol(
+                client,
+                &wanted,
+                &format!("the index has no linux/{arch} image"),
+            )
+        })?;
         bytes = get_manifest(client, repo, &entry).await?.0;
     }
     let digest = Digest::sha256_of(&bytes);
@@ -107,6 +103,7 @@ pub async fn pull(
         digest,
         fetched,
         present,
+        index: index_summary,
     })
 }
 
