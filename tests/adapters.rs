@@ -1,6 +1,7 @@
-//! The language adapters' own unit tests, run by the README's test command inside the base
-//! they ship in: `base-images/python/tests` under the python3.13 base's interpreter (not the
-//! host's), in a container of an image lamina built. A broken adapter assertion fails here.
+//! The language adapters' own unit tests, run by the README's test command inside the bases
+//! they ship in: `base-images/python/tests` under the python3.13 and python3.14 bases'
+//! interpreters (not the host's), in a container of an image lamina built. A broken adapter
+//! assertion fails here.
 
 mod common;
 
@@ -8,15 +9,33 @@ use std::process::Command;
 
 use common::*;
 
-/// Build the calculator (python3.13 base) into Docker and run `python3 -m unittest` there on
-/// the adapter folder, mounted read-only.
 #[test]
 fn the_python_adapter_tests_pass_on_the_python313_base() {
+    adapter_tests_pass_on("python3.13", "3.13");
+}
+
+#[test]
+fn the_python_adapter_tests_pass_on_the_python314_base() {
+    adapter_tests_pass_on("python3.14", "3.14");
+}
+
+/// Build the calculator on `runtime`'s base into Docker and run `python3 -m unittest` there
+/// on the adapter folder, mounted read-only; the interpreter must be `version`.
+fn adapter_tests_pass_on(runtime: &str, version: &str) {
     require_docker();
-    let tag = "lamina-e2e/adapter-tests:latest";
+    let tag = format!("lamina-e2e/adapter-tests:{runtime}");
+    let tag = tag.as_str();
     run_ok(
         lamina()
-            .args(["build", "examples/calculator", "--tag", tag, "--load"])
+            .args([
+                "build",
+                "examples/calculator",
+                "--runtime",
+                runtime,
+                "--tag",
+                tag,
+                "--load",
+            ])
             .current_dir(root()),
     );
     let adapter = root().join("base-images/python");
@@ -56,7 +75,7 @@ fn the_python_adapter_tests_pass_on_the_python313_base() {
         text.contains(&format!("Ran {defined} tests")) && text.trim_end().ends_with("OK"),
         "expected {defined} tests to run and pass:\n{text}"
     );
-    let version = Command::new("docker")
+    let interpreter = Command::new("docker")
         .args([
             "run",
             "--rm",
@@ -69,5 +88,5 @@ fn the_python_adapter_tests_pass_on_the_python313_base() {
         .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()
         .expect("run docker");
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), "3.13");
+    assert_eq!(String::from_utf8_lossy(&interpreter.stdout).trim(), version);
 }

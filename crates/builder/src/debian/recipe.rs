@@ -26,6 +26,10 @@ pub struct Recipe {
     pub mirror: String,
     /// Suite (codename), e.g. `trixie`.
     pub suite: String,
+    /// The suite moves under its pins (Debian testing): pins leave the mirror within weeks,
+    /// and the warning when one has says so.
+    #[serde(default)]
+    pub moving: bool,
     /// Archive components to search, in order.
     #[serde(default = "default_components")]
     pub components: Vec<String>,

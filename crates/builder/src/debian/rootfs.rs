@@ -101,7 +101,15 @@ pub fn ensure_rootfs(
         }
         let debs = match download_all(recipe, &lock, pins, &fetcher) {
             Err(Error::PinnedGone { package, .. }) if opts.refresh => {
-                tracing::warn!(recipe = %recipe.name, %package, "a pinned package left the mirror; lamina.lock is stale, re-resolving (run `lamina base lock {}`)", recipe.name);
+                let why = if recipe.moving {
+                    format!(
+                        " ({} is a moving suite: Debian testing replaces packages often)",
+                        recipe.suite
+                    )
+                } else {
+                    String::new()
+                };
+                tracing::warn!(recipe = %recipe.name, %package, "a pinned package left the mirror{why}; lamina.lock is stale, re-resolving against today's {} (run `lamina base lock {}` to pin it again)", recipe.suite, recipe.name);
                 refresh(recipe, &mut lock, arch, &fetcher, &mut refreshed)?;
                 continue;
             }

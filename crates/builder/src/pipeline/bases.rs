@@ -16,6 +16,10 @@ pub fn embedded(runtime: Runtime) -> (&'static str, &'static str) {
             include_str!("../../../../base-images/python3.13/recipe.toml"),
             include_str!("../../../../base-images/python3.13/lamina.lock"),
         ),
+        Runtime::Python314 => (
+            include_str!("../../../../base-images/python3.14/recipe.toml"),
+            include_str!("../../../../base-images/python3.14/lamina.lock"),
+        ),
         Runtime::Provided => (
             include_str!("../../../../base-images/provided/recipe.toml"),
             include_str!("../../../../base-images/provided/lamina.lock"),

@@ -12,7 +12,7 @@ use crate::error::{BuildError, Result};
 /// Check `handler` for `runtime` against the files in `dir`; returns the module file found.
 pub fn check(runtime: Runtime, handler: &str, dir: &Path) -> Result<Option<PathBuf>> {
     match runtime {
-        Runtime::Python313 => check_python(handler, dir).map(Some),
+        Runtime::Python313 | Runtime::Python314 => check_python(handler, dir).map(Some),
         Runtime::Provided => check_provided(handler, dir).map(Some),
     }
 }

@@ -227,7 +227,7 @@ pub fn build(
             inputs.ric_binary.to_vec(),
             true,
         )?;
-        if spec.runtime == Runtime::Python313 {
+        if spec.runtime.ric_kind() == Some("python") {
             client.add_bytes(
                 PYTHON_ADAPTER_PATH,
                 PYTHON_ADAPTER.as_bytes().to_vec(),

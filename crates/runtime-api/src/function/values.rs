@@ -104,18 +104,21 @@ pub enum Runtime {
     /// Python 3.13, like Lambda's `python3.13`.
     #[default]
     Python313,
+    /// Python 3.14, like Lambda's `python3.14` (from Debian's testing suite).
+    Python314,
     /// An OS-only base for custom runtimes (`bootstrap`) and static executables.
     Provided,
 }
 
 impl Runtime {
     /// Every runtime, for listings and error messages.
-    pub const ALL: [Runtime; 2] = [Runtime::Python313, Runtime::Provided];
+    pub const ALL: [Runtime; 3] = [Runtime::Python313, Runtime::Python314, Runtime::Provided];
 
     /// The name of the runtime and of its recipe in `base-images/`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Python313 => "python3.13",
+            Self::Python314 => "python3.14",
             Self::Provided => "provided",
         }
     }
@@ -124,7 +127,7 @@ impl Runtime {
     /// lets it detect a custom runtime (`bootstrap`) or a plain executable handler.
     pub fn ric_kind(self) -> Option<&'static str> {
         match self {
-            Self::Python313 => Some("python"),
+            Self::Python313 | Self::Python314 => Some("python"),
             Self::Provided => None,
         }
     }
@@ -135,6 +138,7 @@ impl FromStr for Runtime {
     fn from_str(s: &str) -> Result<Self, FunctionError> {
         match s.trim() {
             "python3.13" => Ok(Self::Python313),
+            "python3.14" => Ok(Self::Python314),
             "provided" | "provided.al2023" | "provided.al2" => Ok(Self::Provided),
             other => Err(FunctionError::Runtime {
                 given: other.to_owned(),
