@@ -203,8 +203,9 @@ pub struct RegistryArgs {
 /// `lamina push`.
 #[derive(Debug, Clone, Args)]
 pub struct PushArgs {
-    /// The image in lamina's store, e.g. `calculator` or `calculator:v2`.
-    pub source: Reference,
+    /// The image: a name in lamina's store (`calculator`, `calculator:v2`), oci:PATH[:TAG],
+    /// docker-archive:PATH or docker-daemon:NAME.
+    pub source: String,
     /// Where to push it, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/calculator:v2`.
     pub target: Reference,
     #[command(flatten)]

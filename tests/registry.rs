@@ -3,77 +3,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use common::registry::Registry;
 use common::*;
 use serde_json::Value;
-
-/// A distribution server on a free loopback port, storing in a temp dir; killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        Self::start_with_auth(None)
-    }
-
-    /// With Basic auth from an htpasswd file holding `user` (bcrypt, made by `htpasswd -B`).
-    fn start_with_auth(user: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().expect("tmp");
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        let mut text = format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nlog:\n  level: error\n",
-            dir.path().join("data").display()
-        );
-        if let Some((name, password)) = user {
-            let out = Command::new("htpasswd")
-                .args(["-Bbn", name, password])
-                .output()
-                .expect("these tests need htpasswd (apache2-utils; .ci/run installs it)");
-            assert!(out.status.success());
-            let file = dir.path().join("htpasswd");
-            std::fs::write(&file, out.stdout).expect("write htpasswd");
-            text.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: lamina-test\n    path: {}\n",
-                file.display()
-            ));
-        }
-        std::fs::write(&config, text).expect("write config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("these tests need Debian's docker-registry (apt-get install docker-registry; .ci/run installs it)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn reference(&self, path: &str) -> String {
-        format!("127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The image the push tests send: the calculator, as `lamina-e2e/push-calc:test`.
 fn build_source() {
@@ -542,4 +476,70 @@ fn a_registry_image_is_a_base_and_its_layers_are_used_byte_for_byte() {
     };
     let want = digests(&source);
     assert_eq!(digests(&built)[..want.len()], want[..], "{built}");
+}
+
+#[test]
+fn an_oci_layout_and_a_docker_archive_push_as_they_are() {
+    require_docker();
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let layout = tmp.path().join("layout");
+    let archive = tmp.path().join("image.tar");
+    let built: Value = serde_json::from_str(
+        run_ok(
+            lamina()
+                .args([
+                    "build",
+                    "examples/calculator",
+                    "--tag",
+                    "lamina-e2e/push-file:test",
+                    "--json",
+                    "--output",
+                ])
+                .arg(format!("oci:{}", layout.display()))
+                .current_dir(root()),
+        )
+        .trim(),
+    )
+    .expect("json");
+    run_ok(
+        lamina()
+            .args([
+                "build",
+                "examples/calculator",
+                "--tag",
+                "lamina-e2e/push-file:test",
+                "--output",
+            ])
+            .arg(format!("docker-archive:{}", archive.display()))
+            .current_dir(root()),
+    );
+    for (source, path) in [
+        (format!("oci:{}", layout.display()), "team/files:oci"),
+        (
+            format!("docker-archive:{}", archive.display()),
+            "team/files:archive",
+        ),
+    ] {
+        let target = registry.reference(path);
+        let pushed = push_json(&source, &target);
+        // The layout and the archive carry lamina's manifest byte for byte.
+        assert_eq!(
+            pushed["digest"], built["manifestDigest"],
+            "{source}: {pushed}"
+        );
+        assert_eq!(
+            skopeo_digest(&target).as_deref(),
+            built["manifestDigest"].as_str(),
+            "{source}"
+        );
+    }
+    let out = run(lamina().args([
+        "push",
+        "oci:/nonexistent/layout",
+        &registry.reference("x:y"),
+        "--insecure",
+    ]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/layout"));
 }

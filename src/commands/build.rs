@@ -106,7 +106,8 @@ pub async fn build_dir(
     tokio::task::block_in_place(|| {
         super::check::refuse_unacceptable(
             store,
-            &output.image.manifest_digest,
+            &output,
+            matches!(base, lamina_build::pipeline::base::Base::Image { .. }),
             &reference.to_string(),
         )
     })?;

@@ -95,12 +95,27 @@ fn report(globals: &Globals, image: &str, manifest: &lamina_image::Digest, findi
 }
 
 /// Refuse a built image Lambda would not accept, before it is written out, loaded or pushed.
+/// Layers lamina wrote (all but a foreign base's) are trusted, not read again.
 pub fn refuse_unacceptable(
     store: &Store,
-    manifest: &lamina_image::Digest,
+    output: &lamina_build::pipeline::BuildOutput,
+    foreign_base: bool,
     name: &str,
 ) -> Result<()> {
-    let findings = check_image(store, manifest)
+    use lamina_build::check::{check_image_trusting, Trusted};
+    let trusted = output
+        .layers
+        .iter()
+        .filter(|l| !(foreign_base && l.name == "base"))
+        .map(|l| {
+            let trust = Trusted {
+                uncompressed: l.descriptor.uncompressed_size,
+                roots: lamina_build::pipeline::layer_roots(l.name),
+            };
+            (l.descriptor.digest.clone(), trust)
+        })
+        .collect();
+    let findings = check_image_trusting(store, &output.image.manifest_digest, &trusted)
         .with_context(|| format!("cannot check the built image {name}"))?;
     if findings.is_empty() {
         return Ok(());

@@ -23,15 +23,43 @@ pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
         args.registry.insecure,
     )?;
     let store = globals.store()?;
-    let manifest = store.get_ref(&args.source)?.with_context(|| {
-        format!(
-            "image `{}` is not in lamina's store; build it with `lamina build DIR --tag {}`",
-            args.source, args.source
-        )
-    })?;
+    let manifest = source_manifest(&store, &args.source).await?;
     let report = push_one(globals, &client, &store, &manifest, &args.target).await?;
     print_report(globals, &args.target, &report);
     Ok(())
+}
+
+/// The manifest `lamina push` sends: a stored image by name, or an `oci:PATH[:TAG]`,
+/// `docker-archive:PATH` or `docker-daemon:NAME` image brought into the store first.
+async fn source_manifest(store: &Store, source: &str) -> Result<Digest> {
+    use lamina_build::pipeline::base::BaseSource;
+    let file_or_daemon = ["oci:", "docker-archive:", "docker-daemon:"]
+        .iter()
+        .any(|p| source.starts_with(p));
+    if file_or_daemon {
+        let parsed: BaseSource = source
+            .parse()
+            .with_context(|| format!("`{source}` is not an image lamina can read"))?;
+        let runner = crate::docker::DockerRunner::new(
+            tokio::runtime::Handle::current(),
+            store.clone(),
+            None,
+        );
+        let arch = lamina_runtime_api::function::Arch::host();
+        return Ok(
+            super::base_source::import(&parsed, store, arch, &runner, None)
+                .await?
+                .manifest,
+        );
+    }
+    let reference = Reference::parse(source).with_context(|| {
+        format!("`{source}` is neither an image name nor oci:PATH, docker-archive:PATH or docker-daemon:NAME")
+    })?;
+    store.get_ref(&reference)?.with_context(|| {
+        format!(
+            "image `{reference}` is not in lamina's store; build it with `lamina build DIR --tag {reference}`, or push a file with oci:PATH / docker-archive:PATH"
+        )
+    })
 }
 
 /// `lamina pull`: the image into the store, tagged as it was named (a digest reference is

@@ -50,8 +50,11 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     registry: String,
-    credentials: Option<Credentials>,
+    credentials: Mutex<Option<Credentials>>,
     auth: Mutex<Auth>,
+    /// Held while answering a challenge, so concurrent uploads that all got a 401 fetch one
+    /// password or token, not one each.
+    authenticating: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Client {
@@ -100,8 +103,9 @@ impl Client {
             http,
             base: format!("{scheme}://{registry}"),
             registry,
-            credentials,
+            credentials: Mutex::new(credentials),
             auth: Mutex::new(Auth::Anonymous),
+            authenticating: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -167,8 +171,15 @@ impl Client {
         }
     }
 
+    fn credentials(&self) -> Option<Credentials> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn basic(&self) -> Option<HeaderValue> {
-        let c = self.credentials.as_ref()?;
+        let c = self.credentials()?;
         let raw = format!("{}:{}", c.username, c.password);
         let mut v = HeaderValue::from_str(&format!(
             "Basic {}",
@@ -194,6 +205,7 @@ impl Client {
 
     /// Answer a challenge: switch to Basic, or fetch a bearer token from the realm.
     async fn authenticate(&self, repository: &str, challenge: &str) -> Result<()> {
+        let _one_at_a_time = self.authenticating.lock().await;
         let unauthorized = || RegistryError::Unauthorized {
             registry: self.registry.clone(),
             repository: repository.to_owned(),
@@ -201,8 +213,23 @@ impl Client {
         };
         let (scheme, params) = parse_challenge(challenge);
         let next = if scheme.eq_ignore_ascii_case("basic") {
-            if self.credentials.is_none() {
-                return Err(unauthorized());
+            if self.credentials().is_none() {
+                // ECR: its password comes from the AWS credential chain (§3.1).
+                let realm = params
+                    .iter()
+                    .find(|(k, _)| k == "realm")
+                    .map(|(_, v)| v.as_str());
+                let Some(ecr) = realm
+                    .and_then(crate::ecr::registry_of)
+                    .or_else(|| crate::ecr::registry_of(&self.registry))
+                else {
+                    return Err(unauthorized());
+                };
+                let aws = crate::aws::credentials(&self.http, &ecr.region)
+                    .await?
+                    .ok_or_else(|| RegistryError::EcrNoCredentials(self.registry.clone()))?;
+                let password = crate::ecr::authorization(&self.http, &ecr, &aws).await?;
+                *self.credentials.lock().unwrap_or_else(|e| e.into_inner()) = Some(password);
             }
             Auth::Basic
         } else if scheme.eq_ignore_ascii_case("bearer") {

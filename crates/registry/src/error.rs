@@ -71,6 +71,14 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+    /// ECR asked for credentials and the AWS credential chain has none.
+    #[error("registry {0} is Amazon ECR and no AWS credentials were found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), AWS_PROFILE, or AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE (CI's OIDC); or log in with `aws ecr get-login-password | lamina push … --username AWS --password-stdin`")]
+    EcrNoCredentials(String),
+
+    /// The AWS credential chain or ECR's token service failed.
+    #[error("cannot get an ECR password: {0}")]
+    AwsCredentials(String),
+
     /// The reference cannot be pushed to (a digest reference has no tag to set).
     #[error("cannot push to `{0}`: give a tag (name:tag), not a digest")]
     NoTag(String),

@@ -2,6 +2,7 @@
 //!
 //! - [`client`]: one registry endpoint, its auth (anonymous, Basic, bearer tokens from a
 //!   `WWW-Authenticate` challenge) and requests that retry with backoff;
+//! - [`ecr`], [`aws`], [`sigv4`]: ECR's password from the AWS credential chain;
 //! - [`pull`]: an image into the store, blobs verified by digest while they stream;
 //! - [`push`]: a stored image to a reference — HEAD-skip of blobs the registry has, bounded
 //!   concurrent uploads streamed from the store (one monolithic `PUT` per blob, which ECR,
@@ -12,11 +13,14 @@
 //! memory or demand 202 where ECR answers 201 (images-and-registries.md §8, §3.3).
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod aws;
 pub mod client;
 pub mod credentials;
+pub mod ecr;
 pub mod error;
 pub mod pull;
 pub mod push;
+pub mod sigv4;
 
 pub use client::{Client, Credentials};
 pub use error::{RegistryError, Result};

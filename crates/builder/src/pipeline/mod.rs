@@ -346,6 +346,17 @@ fn skip_in_code(rel: &Path, is_dir: bool) -> bool {
         || (!is_dir && (name.ends_with(".pyc") || name == ".DS_Store"))
 }
 
+/// The top-level folders a layer lamina writes can hold, by its [`LayerReport::name`]
+/// (`None`: any path, as a base does).
+pub fn layer_roots(name: &str) -> Option<&'static [&'static str]> {
+    match name {
+        "runtime-client" => Some(&["var/runtime/"]),
+        "layers" => Some(&["opt/"]),
+        "dependencies" | "vendored" | "code" => Some(&["var/task/"]),
+        _ => None,
+    }
+}
+
 /// How the user named a base, for messages.
 fn base_name(base: &Base) -> String {
     match base {
