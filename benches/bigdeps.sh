@@ -10,7 +10,7 @@
 #             docker: `docker build --no-cache` (BuildKit), the base image already loaded.
 #   rebuild   after a one-line handler edit: lamina build (the vendored packages are a layer
 #             of their own, so only the small code layer is written), lamina build --load
-#             (also into Docker, which today streams the whole image archive), and BuildKit,
+#             (also into Docker, sending only the layers Docker lacks), and BuildKit,
 #             whose `COPY fn/ /var/task/` must copy the whole folder again.
 # Same base bytes for both: lamina's python3.13 rootfs `docker import`ed as bench-base:py313.
 # Output: benches/out/bigdeps-*.json and benches/out/bigdeps.md. Cleans up its images and

@@ -9,8 +9,10 @@
 #
 # For each size: a deterministic tree (benches/gen_tree.py, seed 42) under
 # ~/.cache/lamina/bench/trees/, page cache warmed, then timed (median of REPS):
-#   lamina     crates/image/examples/layer_bench: tar -> sha256 -> gzip -1 (flate2/zlib-rs,
-#              one thread) -> sha256 -> file, as `lamina build` writes a layer
+#   lamina     crates/image/examples/layer_bench: tar -> sha256 -> gzip -1 (flate2/zlib-rs in
+#              128 KiB blocks on every core, crates/image/src/pgzip.rs) -> sha256 -> file, as
+#              `lamina build` writes a layer (its timing includes hashing the files for the
+#              cache key, which pigz does not do)
 #   pigz       tar -c | pigz -1 -p NPROC | sha256sum
 #   gzip       tar -c | gzip -1 | sha256sum
 #   gzip+2sha  tar -c | tee >(sha256sum) | gzip -1 | sha256sum   (the same work as lamina, but

@@ -543,3 +543,29 @@ fn an_oci_layout_and_a_docker_archive_push_as_they_are() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/layout"));
 }
+
+#[test]
+fn a_second_repository_of_the_same_registry_gets_the_blobs_by_mount_not_upload() {
+    require_docker();
+    build_source();
+    let registry = Registry::start();
+    let first = push_json(
+        "lamina-e2e/push-calc:test",
+        &registry.reference("team/one:v1"),
+    );
+    assert_eq!(count(&first, "uploaded"), 4, "{first}");
+    let second = push_json(
+        "lamina-e2e/push-calc:test",
+        &registry.reference("team/two:v1"),
+    );
+    assert_eq!(
+        count(&second, "uploaded"),
+        0,
+        "nothing is sent again: {second}"
+    );
+    assert_eq!(count(&second, "mounted"), 4, "{second}");
+    assert_eq!(
+        skopeo_digest(&registry.reference("team/two:v1")).as_deref(),
+        second["digest"].as_str()
+    );
+}

@@ -157,7 +157,7 @@ pub async fn push_one(
     Ok(report)
 }
 
-/// A push as JSON: the reference, the digest to deploy by, what was sent and skipped.
+/// A push as JSON: the reference, the digest to deploy by, what was sent, skipped, mounted.
 pub fn report_json(target: &Reference, report: &PushReport) -> serde_json::Value {
     let uploaded: Vec<_> = report
         .uploaded
@@ -170,6 +170,7 @@ pub fn report_json(target: &Reference, report: &PushReport) -> serde_json::Value
         "byDigest": report.by_digest,
         "uploaded": uploaded,
         "skipped": report.skipped,
+        "mounted": report.mounted,
     })
 }
 
@@ -181,10 +182,11 @@ pub fn print_report(globals: &Globals, target: &Reference, report: &PushReport) 
     }
     let sent: u64 = report.uploaded.iter().map(|(_, s)| s).sum();
     println!(
-        "pushed {target} ({} blobs sent, {}; {} already there)\n{}",
+        "pushed {target} ({} blobs sent, {}; {} already there; {} mounted from another repository)\n{}",
         report.uploaded.len(),
         human_size(sent),
         report.skipped.len(),
+        report.mounted.len(),
         report.by_digest
     );
 }

@@ -18,6 +18,7 @@ pub mod client;
 pub mod credentials;
 pub mod ecr;
 pub mod error;
+pub mod known;
 pub mod pull;
 pub mod push;
 pub mod sigv4;

@@ -96,6 +96,7 @@ pub async fn pull(
             continue;
         }
         fetch_blob(client, store, repo, &d).await?;
+        crate::known::remember(store, client.registry(), repo, &d);
         fetched += 1;
     }
     store.put_bytes(&bytes)?;

@@ -1,8 +1,10 @@
 //! Pushing a stored image: every blob the registry lacks is uploaded (streamed from the
 //! store, one monolithic `PUT` per blob — the safe upload for ECR, distribution and GHCR
 //! alike, images-and-registries.md §3.3), at most [`CONCURRENT_BLOBS`] at once, each retried
-//! with backoff; blobs the registry has (`HEAD` 200) are skipped. The manifest goes last, and
-//! only when every blob is confirmed: a manifest whose blobs are missing is never published.
+//! with backoff; blobs the registry has (`HEAD` 200) are skipped, and blobs another repository
+//! of the same registry holds are mounted from it ([`crate::known`]). The manifest goes last,
+//! and only when every blob is confirmed: a manifest whose blobs are missing is never
+//! published.
 
 use std::time::Duration;
 
@@ -35,6 +37,19 @@ pub struct PushReport {
     pub uploaded: Vec<(String, u64)>,
     /// Blobs the registry already had.
     pub skipped: Vec<String>,
+    /// Blobs mounted from another repository of the registry (not sent).
+    pub mounted: Vec<String>,
+}
+
+/// How a blob came to be in the target repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placed {
+    /// It was there.
+    Present,
+    /// Mounted from another repository.
+    Mounted,
+    /// Sent.
+    Sent,
 }
 
 /// Push the stored image `manifest` to `target` (which must carry a tag).
@@ -58,10 +73,11 @@ pub async fn push(
             wanted.push((d.clone(), size));
         }
     }
-    let results: Vec<(Digest, u64, bool)> = futures_util::stream::iter(wanted)
+    let results: Vec<(Digest, u64, Placed)> = futures_util::stream::iter(wanted)
         .map(|(d, size)| async move {
-            let sent = upload_blob(client, store, repo, &d, size, progress).await?;
-            Ok::<_, RegistryError>((d, size, sent))
+            let placed = upload_blob(client, store, repo, &d, size, progress).await?;
+            crate::known::remember(store, client.registry(), repo, &d);
+            Ok::<_, RegistryError>((d, size, placed))
         })
         .buffer_unordered(CONCURRENT_BLOBS)
         .try_collect()
@@ -85,18 +101,19 @@ pub async fn push(
         by_digest: format!("{}@{manifest}", target.familiar_name()),
         uploaded: Vec::new(),
         skipped: Vec::new(),
+        mounted: Vec::new(),
     };
-    for (d, size, sent) in results {
-        if sent {
-            report.uploaded.push((d.to_string(), size));
-        } else {
-            report.skipped.push(d.to_string());
+    for (d, size, placed) in results {
+        match placed {
+            Placed::Sent => report.uploaded.push((d.to_string(), size)),
+            Placed::Present => report.skipped.push(d.to_string()),
+            Placed::Mounted => report.mounted.push(d.to_string()),
         }
     }
     Ok(report)
 }
 
-/// Make sure the registry has blob `d`; `true` when it had to be sent.
+/// Make sure the registry has blob `d` in `repo`: there already, mounted, or sent.
 async fn upload_blob(
     client: &Client,
     store: &Store,
@@ -104,18 +121,23 @@ async fn upload_blob(
     d: &Digest,
     size: u64,
     progress: &Progress,
-) -> Result<bool> {
+) -> Result<Placed> {
     let head = format!("/v2/{repo}/blobs/{d}");
     let resp = client
         .send(repo, |http| Ok(http.head(client.url(&head))))
         .await?;
     if resp.status() == StatusCode::OK {
-        return Ok(false);
+        return Ok(Placed::Present);
+    }
+    for from in crate::known::repos_with(store, client.registry(), d) {
+        if from != repo && mount(client, repo, d, &from).await {
+            return Ok(Placed::Mounted);
+        }
     }
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
         match upload_once(client, store, repo, d, size, progress).await {
-            Ok(()) => return Ok(true),
+            Ok(()) => return Ok(Placed::Sent),
             Err(Failure::Final(e)) => return Err(e),
             Err(Failure::Retry(why)) => {
                 tracing::debug!(blob = %d, attempt, reason = %why, "blob upload failed; retrying");
@@ -133,6 +155,24 @@ async fn upload_blob(
         attempts: ATTEMPTS,
         reason: last,
     })
+}
+
+/// Ask the registry to mount `d` into `repo` from `from`; true when it did (201). Any other
+/// answer (202 opens an upload instead, which is left to expire) means sending the blob.
+async fn mount(client: &Client, repo: &str, d: &Digest, from: &str) -> bool {
+    let path = format!("/v2/{repo}/blobs/uploads/?mount={d}&from={from}");
+    match client
+        .send(repo, |http| {
+            Ok(http.post(client.url(&path)).header(CONTENT_LENGTH, 0))
+        })
+        .await
+    {
+        Ok(resp) => resp.status() == StatusCode::CREATED,
+        Err(e) => {
+            tracing::debug!(blob = %d, from, error = %e, "mount refused; uploading");
+            false
+        }
+    }
 }
 
 /// Why one upload attempt failed.
