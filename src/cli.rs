@@ -180,6 +180,14 @@ pub struct BuildArgs {
     /// Also push the image to a registry (repeatable), e.g. an ECR repository:tag.
     #[arg(long = "push", value_name = "REF")]
     pub push: Vec<Reference>,
+    /// Reuse layers another machine built: import the layer cache `--cache-to` wrote at REF
+    /// (a missing one is fine on a first run).
+    #[arg(long, value_name = "REF")]
+    pub cache_from: Option<Reference>,
+    /// Keep this build's layer cache in the registry at REF (an OCI artifact), for
+    /// `--cache-from` on other machines.
+    #[arg(long, value_name = "REF")]
+    pub cache_to: Option<Reference>,
     #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]

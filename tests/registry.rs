@@ -569,3 +569,70 @@ fn a_second_repository_of_the_same_registry_gets_the_blobs_by_mount_not_upload()
         second["digest"].as_str()
     );
 }
+
+#[test]
+fn a_fresh_runner_reuses_the_layers_another_built_through_the_registry_cache() {
+    require_docker();
+    let registry = Registry::start();
+    let cache = registry.reference("team/cache:main");
+    let runner = |store: &std::path::Path, extra: &[&str]| -> Value {
+        let out = run_ok(
+            lamina()
+                .env("LAMINA_STORE", store)
+                .args(["build", "examples/calculator", "--insecure", "--json"])
+                .args(extra)
+                .current_dir(root()),
+        );
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let a = tempfile::tempdir().expect("store a");
+    let b = tempfile::tempdir().expect("store b");
+
+    // Runner A: no cache yet (a first run is fine), builds, pushes, keeps its cache.
+    let first = runner(
+        a.path(),
+        &[
+            "--cache-from",
+            &cache,
+            "--cache-to",
+            &cache,
+            "--push",
+            &registry.reference("team/app:a"),
+        ],
+    );
+    assert_eq!(first["cacheFrom"]["entries"], 0, "{first}");
+    assert!(first["cacheTo"]["digest"].as_str().is_some(), "{first}");
+
+    // Runner B, an empty store: every layer comes from A's cache, nothing is rebuilt, and
+    // its push sends nothing the registry has.
+    let second = runner(
+        b.path(),
+        &[
+            "--cache-from",
+            &cache,
+            "--push",
+            &registry.reference("team/app:b"),
+        ],
+    );
+    let layers = second["layers"].as_array().expect("layers");
+    assert!(layers.iter().all(|l| l["cached"] == true), "{second}");
+    // One entry per layer at least (a base is cached under its recipe's key and its files').
+    let entries = second["cacheFrom"]["entries"].as_u64().expect("entries");
+    assert!(entries >= layers.len() as u64, "{second}");
+    assert_eq!(second["cacheFrom"]["fetched"], layers.len(), "{second}");
+    assert_eq!(second["manifestDigest"], first["manifestDigest"]);
+    assert_eq!(count(&second["pushed"][0], "uploaded"), 0, "{second}");
+
+    // Something that is not a lamina cache is refused by name.
+    let out = run(lamina()
+        .env("LAMINA_STORE", b.path())
+        .args(["build", "examples/calculator", "--insecure", "--cache-from"])
+        .arg(registry.reference("team/app:a"))
+        .current_dir(root()));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a lamina layer cache"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -129,6 +129,27 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         store.clone(),
         None,
     ));
+    let given = if args.push.is_empty() && args.cache_from.is_none() && args.cache_to.is_none() {
+        None
+    } else {
+        super::push::credentials(&args.registry)?
+    };
+    let client_for = |target: &Reference| -> Result<lamina_registry::Client> {
+        let credentials = super::push::credentials_for(given.as_ref(), target)?;
+        Ok(lamina_registry::Client::new(
+            target,
+            credentials,
+            args.registry.insecure,
+        )?)
+    };
+    let cache_from = match &args.cache_from {
+        Some(source) => Some(
+            lamina_registry::cache::import(&client_for(source)?, &store, source)
+                .await
+                .with_context(|| format!("cannot import the layer cache {source}"))?,
+        ),
+        None => None,
+    };
     let cleaner = tokio::spawn(clean_up_on_signal(
         globals.cache.clone(),
         store.clone(),
@@ -170,16 +191,33 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         None
     };
     let mut pushed = Vec::new();
-    if !args.push.is_empty() {
-        let given = super::push::credentials(&args.registry)?;
-        for target in &args.push {
-            let credentials = super::push::credentials_for(given.as_ref(), target)?;
-            let client = lamina_registry::Client::new(target, credentials, args.registry.insecure)?;
-            let r = super::push::push_one(globals, &client, &store, manifest, target).await?;
-            pushed.push((target.clone(), r));
-        }
+    for target in &args.push {
+        let r =
+            super::push::push_one(globals, &client_for(target)?, &store, manifest, target).await?;
+        pushed.push((target.clone(), r));
     }
-    report(globals, &built, output_target.as_ref(), loaded, &pushed);
+    let cache_to = match &args.cache_to {
+        Some(target) => {
+            let artifact = lamina_registry::cache::export(&store, manifest)?;
+            let r = super::push::push_one(globals, &client_for(target)?, &store, &artifact, target)
+                .await
+                .with_context(|| format!("cannot keep the layer cache at {target}"))?;
+            Some((target.clone(), r))
+        }
+        None => None,
+    };
+    let caches = Caches {
+        from: cache_from,
+        to: cache_to,
+    };
+    report(
+        globals,
+        &built,
+        output_target.as_ref(),
+        loaded,
+        &pushed,
+        &caches,
+    );
     Ok(())
 }
 
@@ -236,12 +274,19 @@ fn write_archive(
     Ok(())
 }
 
+/// What the shared layer cache did in a build.
+struct Caches {
+    from: Option<lamina_registry::cache::CacheImport>,
+    to: Option<(Reference, lamina_registry::PushReport)>,
+}
+
 fn report(
     globals: &Globals,
     built: &Built,
     output: Option<&OutputTarget>,
     loaded: Option<Option<docker::LoadReport>>,
     pushed: &[(Reference, lamina_registry::PushReport)],
+    caches: &Caches,
 ) {
     let image = &built.output.image;
     if globals.json {
@@ -271,6 +316,8 @@ fn report(
                 .iter()
                 .map(|(t, r)| super::push::report_json(t, r))
                 .collect::<Vec<_>>(),
+            "cacheFrom": caches.from.as_ref().map(|c| json!({"entries": c.entries, "fetched": c.fetched})),
+            "cacheTo": caches.to.as_ref().map(|(t, r)| super::push::report_json(t, r)),
         });
         println!("{out}");
         return;
@@ -302,6 +349,18 @@ fn report(
     }
     for (target, r) in pushed {
         super::push::print_report(globals, target, r);
+    }
+    if let Some(c) = &caches.from {
+        println!(
+            "layer cache: {} entries imported, {} layers fetched",
+            c.entries, c.fetched
+        );
+    }
+    if let Some((target, r)) = &caches.to {
+        println!(
+            "layer cache kept at {target} ({} layers sent)",
+            r.uploaded.len()
+        );
     }
 }
 

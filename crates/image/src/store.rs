@@ -212,6 +212,33 @@ impl Store {
         }
     }
 
+    /// Every layer cache entry (input key → descriptor) whose layer is one of `digests`: what
+    /// a shared cache exports for an image.
+    pub fn cached_layers_for(
+        &self,
+        digests: &std::collections::HashSet<Digest>,
+    ) -> Result<Vec<(Digest, LayerDescriptor)>> {
+        let dir = self.root.join("layers");
+        let mut out = Vec::new();
+        let entries = fs::read_dir(&dir).map_err(Error::io("list", &dir))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(hex) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            let Ok(key) = format!("sha256:{hex}").parse::<Digest>() else {
+                continue;
+            };
+            if let Some(desc) = self.cached_layer(&key)? {
+                if digests.contains(&desc.digest) {
+                    out.push((key, desc));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// Record a layer's descriptor under its input key.
     pub fn cache_layer(&self, key: &Digest, desc: &LayerDescriptor) -> Result<()> {
         let data = serde_json::to_vec(desc).map_err(|e| Error::Json {

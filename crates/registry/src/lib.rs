@@ -3,6 +3,8 @@
 //! - [`client`]: one registry endpoint, its auth (anonymous, Basic, bearer tokens from a
 //!   `WWW-Authenticate` challenge) and requests that retry with backoff;
 //! - [`ecr`], [`aws`], [`sigv4`]: ECR's password from the AWS credential chain;
+//! - [`cache`]: the layer cache shared through a registry (`--cache-to`, `--cache-from`);
+//! - [`known`]: where blobs live, for cross-repository mounts;
 //! - [`pull`]: an image into the store, blobs verified by digest while they stream;
 //! - [`push`]: a stored image to a reference — HEAD-skip of blobs the registry has, bounded
 //!   concurrent uploads streamed from the store (one monolithic `PUT` per blob, which ECR,
@@ -14,6 +16,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod aws;
+pub mod cache;
 pub mod client;
 pub mod credentials;
 pub mod ecr;

@@ -108,6 +108,24 @@ pub async fn pull(
     })
 }
 
+/// The manifest bytes `source` names, or `None` when the registry has no such manifest
+/// (404; also ECR's repository-missing 404, for a cache that was never written).
+pub(crate) async fn pull_manifest_only(
+    client: &Client,
+    source: &Reference,
+) -> Result<Option<Vec<u8>>> {
+    let wanted = source
+        .digest()
+        .map(ToString::to_string)
+        .or_else(|| source.tag().map(str::to_owned))
+        .unwrap_or_else(|| "latest".into());
+    match get_manifest(client, source.path(), &wanted).await {
+        Ok((bytes, _)) => Ok(Some(bytes)),
+        Err(RegistryError::Protocol { status: 404, .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn protocol(client: &Client, what: &str, why: &str) -> RegistryError {
     RegistryError::Protocol {
         registry: client.registry().to_owned(),
@@ -159,7 +177,12 @@ async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(V
 }
 
 /// Stream blob `d` into the store, checking its digest before it is committed.
-async fn fetch_blob(client: &Client, store: &Store, repo: &str, d: &Digest) -> Result<()> {
+pub(crate) async fn fetch_blob(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    d: &Digest,
+) -> Result<()> {
     let path = format!("/v2/{repo}/blobs/{d}");
     let resp = client
         .send(repo, |http| Ok(http.get(client.url(&path))))
