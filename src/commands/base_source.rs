@@ -96,13 +96,13 @@ pub async fn import(
         BaseSource::DockerDaemon(name) => image(from_daemon(store, runner, name, arch).await?),
         BaseSource::Registry(reference) => {
             let given = match registry {
-                Some(args) => super::push::credentials(args)?,
+                Some(args) => super::credentials::credentials(args)?,
                 None => None,
             };
             let insecure = registry.is_some_and(|r| r.insecure);
             let client = lamina_registry::Client::new(
                 reference,
-                super::push::credentials_for(given.as_ref(), reference)?,
+                super::credentials::credentials_for(given.as_ref(), reference)?,
                 insecure,
             )?;
             let pulled = lamina_registry::pull(&client, store, reference, arch.name())

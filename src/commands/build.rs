@@ -132,10 +132,10 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     let given = if args.push.is_empty() && args.cache_from.is_none() && args.cache_to.is_none() {
         None
     } else {
-        super::push::credentials(&args.registry)?
+        super::credentials::credentials(&args.registry)?
     };
     let client_for = |target: &Reference| -> Result<lamina_registry::Client> {
-        let credentials = super::push::credentials_for(given.as_ref(), target)?;
+        let credentials = super::credentials::credentials_for(given.as_ref(), target)?;
         Ok(lamina_registry::Client::new(
             target,
             credentials,

@@ -4,6 +4,7 @@ pub mod base;
 pub mod base_source;
 pub mod build;
 pub mod check;
+pub mod credentials;
 pub mod push;
 pub mod rie;
 

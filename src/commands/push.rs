@@ -2,16 +2,15 @@
 //! the digest to deploy by. Credentials come from `--username`/`--password-stdin`; they are
 //! never printed.
 
-use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use lamina_image::{Digest, Reference, Store};
-use lamina_registry::{Client, Credentials, PushReport};
+use lamina_registry::{Client, PushReport};
 use serde_json::json;
 
 use super::Globals;
-use crate::cli::{PullArgs, PushArgs, RegistryArgs};
+use crate::cli::{PullArgs, PushArgs};
 use crate::output::{human_size, Progress};
 
 /// `lamina push`.
@@ -19,7 +18,10 @@ pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
     // The target is checked before anything else, so a bad one is named first.
     let client = Client::new(
         &args.target,
-        credentials_for(credentials(&args.registry)?.as_ref(), &args.target)?,
+        super::credentials::credentials_for(
+            super::credentials::credentials(&args.registry)?.as_ref(),
+            &args.target,
+        )?,
         args.registry.insecure,
     )?;
     let store = globals.store()?;
@@ -67,7 +69,10 @@ async fn source_manifest(store: &Store, source: &str) -> Result<Digest> {
 pub async fn pull(globals: &Globals, args: &PullArgs) -> Result<()> {
     let client = Client::new(
         &args.source,
-        credentials_for(credentials(&args.registry)?.as_ref(), &args.source)?,
+        super::credentials::credentials_for(
+            super::credentials::credentials(&args.registry)?.as_ref(),
+            &args.source,
+        )?,
         args.registry.insecure,
     )?;
     let store = globals.store()?;
@@ -95,42 +100,6 @@ pub async fn pull(globals: &Globals, args: &PullArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `--username`/`--password-stdin`, else what Docker's `config.json` (or its credential
-/// helper) has for the target's registry.
-pub fn credentials_for(
-    given: Option<&Credentials>,
-    target: &Reference,
-) -> Result<Option<Credentials>> {
-    match given {
-        Some(c) => Ok(Some(c.clone())),
-        None => Ok(lamina_registry::credentials::from_docker_config(
-            target.registry_api_host(),
-        )?),
-    }
-}
-
-/// `--username` with the password from stdin.
-pub fn credentials(args: &RegistryArgs) -> Result<Option<Credentials>> {
-    let Some(username) = &args.username else {
-        return Ok(None);
-    };
-    if std::io::stdin().is_terminal() {
-        bail!("--password-stdin reads the password from standard input: pipe it in (`echo $TOKEN | lamina push … --password-stdin`)");
-    }
-    let mut password = String::new();
-    std::io::stdin()
-        .read_to_string(&mut password)
-        .context("cannot read the password from standard input")?;
-    let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    if password.is_empty() {
-        bail!("--password-stdin got an empty password");
-    }
-    Ok(Some(Credentials {
-        username: username.clone(),
-        password,
-    }))
 }
 
 /// Push `manifest` to `target`, with progress on a terminal.

@@ -44,3 +44,7 @@ pub const MAX_CONCURRENCY: usize = 1_000;
 pub const RIE_DEFAULT_MEMORY_MB: u64 = 3_008;
 /// Timeout of the AWS emulator when `AWS_LAMBDA_FUNCTION_TIMEOUT` is unset, in seconds.
 pub const RIE_DEFAULT_TIMEOUT_S: u64 = 300;
+/// File descriptors a function may hold open (Lambda quotas, function configuration).
+pub const MAX_OPEN_FILES: u64 = 1_024;
+/// Processes and threads a function may run at once (Lambda quotas).
+pub const MAX_PROCESSES: u64 = 1_024;

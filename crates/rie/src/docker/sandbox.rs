@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, ResourcesUlimits};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
     ListNetworksOptions, RemoveContainerOptions, StatsOptions,
@@ -37,9 +37,16 @@ pub const LABEL_FUNCTION: &str = "dev.lamina.rie.function";
 /// The unprivileged `uid:gid` runtimes run as.
 pub const RUNTIME_USER: &str = "993:990";
 /// Options of the writable `/tmp`, sized by the function's ephemeral storage.
+/// `/tmp` as Lambda has it: writable, sized by the ephemeral storage, and executable (Lambda
+/// runs binaries from /tmp; Docker mounts a tmpfs `noexec` unless `exec` is given).
 fn tmp_options(mb: u64) -> String {
-    format!("rw,nosuid,nodev,size={mb}m,mode=1777")
+    format!("rw,exec,nosuid,nodev,size={mb}m,mode=1777")
 }
+
+/// Lambda's quotas inside the execution environment (Lambda developer guide, "Lambda
+/// quotas", function configuration table), as Docker's signed numbers.
+const LAMBDA_FD_LIMIT: i64 = lamina_runtime_api::limits::MAX_OPEN_FILES as i64;
+const LAMBDA_PID_LIMIT: i64 = lamina_runtime_api::limits::MAX_PROCESSES as i64;
 
 /// Runs environments as Docker containers.
 pub struct DockerSandbox {
@@ -306,6 +313,12 @@ impl Sandbox for DockerSandbox {
                         "/tmp".to_owned(),
                         tmp_options(spec.tmp_mb),
                     )])),
+                    pids_limit: Some(LAMBDA_PID_LIMIT),
+                    ulimits: Some(vec![ResourcesUlimits {
+                        name: Some("nofile".into()),
+                        soft: Some(LAMBDA_FD_LIMIT),
+                        hard: Some(LAMBDA_FD_LIMIT),
+                    }]),
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
                     network_mode: Some(self.network.clone()),

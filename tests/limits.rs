@@ -1,0 +1,48 @@
+//! Lambda's limits inside the environment `lamina rie` runs: 1,024 open files, 1,024
+//! processes and threads, and a `/tmp` that is writable *and executable* (Lambda runs
+//! binaries from /tmp; Docker mounts a tmpfs `noexec` unless told otherwise).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const HANDLER: &str = r#"
+import os, resource, shutil, subprocess
+
+def handler(event, context):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    pids = "unknown"
+    # cgroup v2, then v1's pids controller.
+    for path in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):
+        try:
+            pids = open(path).read().strip()
+            break
+        except OSError:
+            pass
+    shutil.copy("/usr/bin/dash", "/tmp/sh")
+    os.chmod("/tmp/sh", 0o755)
+    ran = subprocess.run(["/tmp/sh", "-c", "echo from-tmp"], capture_output=True, text=True)
+    return {"nofile": [soft, hard], "pids": pids, "tmp_exec": ran.stdout.strip()}
+"#;
+
+#[test]
+fn the_environment_has_lambdas_file_and_process_limits_and_an_executable_tmp() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("app.py"), HANDLER).expect("handler");
+    let tag = "lamina-limits-test/fn:test";
+    run_ok(lamina().args(["build"]).arg(dir.path()).args([
+        "--handler",
+        "app.handler",
+        "--tag",
+        tag,
+    ]));
+    let rie = Rie::start(tag, &[]);
+    let answer = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let v: Value = serde_json::from_str(&answer.text()).expect("json");
+    assert_eq!(v["nofile"], serde_json::json!([1024, 1024]), "{v}");
+    assert_eq!(v["pids"], "1024", "{v}");
+    assert_eq!(v["tmp_exec"], "from-tmp", "{v}");
+}
