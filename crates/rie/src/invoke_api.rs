@@ -176,9 +176,17 @@ async fn invoke(
             )))
         }
     };
-    // The cloud only takes JSON payloads; an empty one reaches the handler as `{}`.
+    // The cloud only takes JSON payloads; an empty one reaches the handler as `{}`. JSON is
+    // UTF-8 (RFC 8259 §8.1): the cloud refuses other bytes with 400, so they never reach the
+    // handler (serde's skipping parser alone does not look inside strings).
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
         Bytes::from_static(b"{}")
+    } else if let Err(e) = std::str::from_utf8(&payload) {
+        let at = e.valid_up_to();
+        return Err(ServiceError::invalid_content(format!(
+            "Could not parse request body into json: Invalid UTF-8 byte 0x{:02x} at byte {at}",
+            payload.get(at).copied().unwrap_or_default()
+        )));
     } else if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&payload) {
         return Err(ServiceError::invalid_content(format!(
             "Could not parse request body into json: {e}"

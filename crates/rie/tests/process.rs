@@ -336,6 +336,13 @@ async fn invoke_api_validates_like_the_cloud() {
         a.header("x-amzn-errortype"),
         Some("InvalidRequestContentException")
     );
+    // Invalid UTF-8 inside a JSON string is refused too, never handed to the function.
+    let a = h.invoke("f", b"{\"s\": \"\xff\xfe\"}".to_vec(), &[]).await;
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        a.header("x-amzn-errortype"),
+        Some("InvalidRequestContentException")
+    );
 
     let a = h
         .invoke(
