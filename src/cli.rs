@@ -251,7 +251,12 @@ pub struct CheckArgs {
 pub struct RieArgs {
     /// An image in the local store or Docker (`calculator`, `calculator:v2`), or a function
     /// folder, which is built first.
-    pub target: String,
+    #[arg(required_unless_present = "cleanup")]
+    pub target: Option<String>,
+    /// Remove the containers and networks a `lamina rie` that was killed (`kill -9`) left
+    /// behind, then exit; needs no running server.
+    #[arg(long, conflicts_with = "target")]
+    pub cleanup: bool,
     /// Port of the invoke API.
     #[arg(short, long, default_value_t = 9000)]
     pub port: u16,

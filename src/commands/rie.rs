@@ -19,9 +19,22 @@ use crate::{config, docker};
 
 /// `lamina rie`.
 pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
+    let Some(target_arg) = args.target.as_deref() else {
+        // `--cleanup`: what killed sessions left, without starting one.
+        let docker = lamina_rie::docker::connect().await?;
+        let removed = lamina_rie::docker::cleanup_stale(&docker, None).await?;
+        if globals.json {
+            println!("{}", serde_json::json!({ "removed": removed }));
+        } else {
+            println!(
+                "removed {removed} container(s) and network(s) left by stopped lamina rie sessions"
+            );
+        }
+        return Ok(());
+    };
     let store = globals.store()?;
     let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
-    let target = Path::new(&args.target);
+    let target = Path::new(target_arg);
     let (reference, manifest) = if target.is_dir() {
         let built = build_dir(
             globals,
@@ -36,10 +49,10 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         eprintln!("built {} from {}", built.reference, target.display());
         (built.reference, Some(built.output.image.manifest_digest))
     } else {
-        let reference = Reference::parse(&args.target).with_context(|| {
+        let reference = Reference::parse(target_arg).with_context(|| {
             format!(
                 "`{}` is neither a function folder nor an image name",
-                args.target
+                target_arg
             )
         })?;
         let manifest = store.get_ref(&reference)?;
@@ -99,8 +112,10 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     function.env = env.into_iter().collect();
     config::warn_about_env(&function.env, false);
     let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
-    if let Err(e) = sandbox.cleanup_stale().await {
-        tracing::warn!("could not remove containers left by an earlier lamina rie: {e}");
+    match sandbox.cleanup_stale().await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("removed {n} container(s) and network(s) left by an earlier lamina rie that was stopped without cleaning up"),
+        Err(e) => tracing::warn!("could not remove containers left by an earlier lamina rie: {e}"),
     }
     let sandbox = Arc::new(sandbox);
     let local = bound.local_addr();

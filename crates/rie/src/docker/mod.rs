@@ -10,6 +10,6 @@ mod sandbox;
 
 pub use connect::{connect, docker_host, DockerError};
 pub use sandbox::{
-    new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID, LABEL_SESSION,
-    RUNTIME_USER,
+    cleanup_stale, new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID,
+    LABEL_SESSION, RUNTIME_USER,
 };

@@ -199,50 +199,7 @@ impl DockerSandbox {
     /// Remove containers and networks left by lamina sessions whose process is gone (same
     /// host, pid no longer running). Returns how many objects were removed.
     pub async fn cleanup_stale(&self) -> Result<usize> {
-        let me = host_name();
-        let stale = |labels: &HashMap<String, String>| -> bool {
-            let Some(session) = labels.get(LABEL_SESSION) else {
-                return false;
-            };
-            if session == &self.session || labels.get(LABEL_HOST) != Some(&me) {
-                return false;
-            }
-            match labels.get(LABEL_PID).and_then(|p| p.parse::<u32>().ok()) {
-                Some(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-                None => true,
-            }
-        };
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL_SESSION.to_owned()])]);
-        let mut removed = 0;
-        let containers = self
-            .list_containers(&filters, "list lamina's containers")
-            .await?;
-        for c in containers {
-            if let (Some(id), Some(labels)) = (c.id, c.labels) {
-                if stale(&labels) && self.remove_container(&id).await {
-                    removed += 1;
-                }
-            }
-        }
-        let networks = self
-            .docker
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(filters),
-            }))
-            .await
-            .map_err(failed("list lamina's networks"))?;
-        for n in networks {
-            if let (Some(id), Some(labels)) = (n.id, n.labels) {
-                if stale(&labels) && self.docker.remove_network(&id).await.is_ok() {
-                    removed += 1;
-                }
-            }
-        }
-        Ok(removed)
-    }
-
-    async fn remove_container(&self, id: &str) -> bool {
-        remove(&self.docker, id).await
+        cleanup_stale(&self.docker, Some(&self.session)).await
     }
 }
 
@@ -553,4 +510,54 @@ fn cgroup_peak(container_id: &str) -> Option<u64> {
     ]
     .iter()
     .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
+}
+
+/// Remove the containers and networks of lamina sessions whose process is gone (same host,
+/// pid no longer running), other than `own` — what a `kill -9`ed `lamina rie` leaves. Needs
+/// no session of its own (`lamina rie --cleanup`). Returns how many objects were removed.
+pub async fn cleanup_stale(docker: &Docker, own: Option<&str>) -> Result<usize> {
+    let me = host_name();
+    let stale = |labels: &HashMap<String, String>| -> bool {
+        let Some(session) = labels.get(LABEL_SESSION) else {
+            return false;
+        };
+        if Some(session.as_str()) == own || labels.get(LABEL_HOST) != Some(&me) {
+            return false;
+        }
+        match labels.get(LABEL_PID).and_then(|p| p.parse::<u32>().ok()) {
+            Some(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            None => true,
+        }
+    };
+    let filters = HashMap::from([("label".to_owned(), vec![LABEL_SESSION.to_owned()])]);
+    let mut removed = 0;
+    let containers = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters.clone()),
+            ..Default::default()
+        }))
+        .await
+        .map_err(failed("list lamina's containers"))?;
+    for c in containers {
+        if let (Some(id), Some(labels)) = (c.id, c.labels) {
+            if stale(&labels) && remove(docker, &id).await {
+                removed += 1;
+            }
+        }
+    }
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(filters),
+        }))
+        .await
+        .map_err(failed("list lamina's networks"))?;
+    for n in networks {
+        if let (Some(id), Some(labels)) = (n.id, n.labels) {
+            if stale(&labels) && docker.remove_network(&id).await.is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }

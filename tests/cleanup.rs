@@ -1,0 +1,47 @@
+//! After a `kill -9` of `lamina rie`, `lamina rie --cleanup` removes the containers and the
+//! network it left, with no server running; live sessions are left alone.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn session_objects(pid: u32) -> (usize, usize) {
+    let filter = format!("label=dev.lamina.rie.pid={pid}");
+    let containers = docker(&["ps", "-aq", "--filter", &filter]);
+    let networks = docker(&["network", "ls", "-q", "--filter", &filter]);
+    (containers.lines().count(), networks.lines().count())
+}
+
+#[test]
+fn cleanup_removes_what_a_killed_lamina_rie_left_and_nothing_else() {
+    require_docker();
+    let tag = "lamina-cleanup-test/calculator:test";
+    run_ok(
+        lamina()
+            .args(["build", "examples/calculator", "--tag", tag])
+            .current_dir(root()),
+    );
+    let live = Rie::start(tag, &[]);
+    let mut killed = Rie::start(tag, &[]);
+    for rie in [&live, &killed] {
+        assert_eq!(post(rie.port, INVOKE, &[], b"{}").status, 200);
+    }
+    let pid = killed.child.id();
+    killed.child.kill().expect("kill -9");
+    let _ = killed.child.wait();
+    let (containers, networks) = session_objects(pid);
+    assert!(
+        containers >= 1 && networks == 1,
+        "left behind: {containers} containers, {networks} networks"
+    );
+
+    let out = run_ok(lamina().args(["rie", "--cleanup", "--json"]));
+    let v: Value = serde_json::from_str(out.trim()).expect("json");
+    assert!(v["removed"].as_u64().is_some_and(|n| n >= 2), "{v}");
+    assert_eq!(session_objects(pid), (0, 0));
+
+    // The live session still answers.
+    assert_eq!(post(live.port, INVOKE, &[], b"{}").status, 200);
+    assert_ne!(session_objects(live.child.id()), (0, 0));
+}
