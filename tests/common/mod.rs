@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod registry;
+pub mod tools;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

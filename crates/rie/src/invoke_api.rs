@@ -18,7 +18,7 @@ use lamina_runtime_api::body::ServiceError;
 use lamina_runtime_api::headers as h;
 use lamina_runtime_api::invocation::function_arn;
 use lamina_runtime_api::limits::{MAX_ASYNC_REQUEST, MAX_CLIENT_CONTEXT, MAX_SYNC_REQUEST};
-use lamina_runtime_api::paths::{invoke_function_name, DEFAULT_FUNCTION};
+use lamina_runtime_api::paths::{invoke_function, percent_decode, DEFAULT_FUNCTION};
 use lamina_runtime_api::trace;
 
 use crate::config::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
@@ -119,8 +119,8 @@ async fn invoke(
         _ => MAX_SYNC_REQUEST,
     };
     let payload = read_capped(&parts.headers, body, limit).await;
-    let Some(name) =
-        invoke_function_name(parts.uri.path()).filter(|_| parts.method == Method::POST)
+    let Some(function_ref) =
+        invoke_function(parts.uri.path()).filter(|_| parts.method == Method::POST)
     else {
         // TODO: the streaming route, `/2021-11-15/functions/{name}/response-streaming-invocations`.
         return Err(ServiceError {
@@ -130,17 +130,32 @@ async fn invoke(
             message: format!("Unknown operation {} {}", parts.method, parts.uri.path()),
         });
     };
+    let name = function_ref.name.as_str();
     let arn = |n: &str| function_arn(&router.region, &router.account_id, n);
     let pool = router
         .find(name)
         .ok_or_else(|| ServiceError::not_found_arn(&arn(name)))?;
-    let qualifier = parts.uri.query().and_then(|q| {
+    let query_qualifier = parts.uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == "Qualifier")
-            .map(|(_, v)| v.replace("%24", "$"))
+            .map(|(_, v)| percent_decode(v).unwrap_or_else(|| v.to_owned()))
     });
-    if let Some(q) = qualifier.filter(|q| q != "$LATEST") {
+    // The Invoke API refuses two different qualifiers, one in the name and one in the query.
+    if let (Some(a), Some(b)) = (&function_ref.qualifier, &query_qualifier) {
+        if a != b {
+            return Err(ServiceError::invalid_parameter(
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            ));
+        }
+    }
+    // Only $LATEST exists locally (no published versions or aliases): any other qualifier is
+    // the cloud's 404 for that qualified ARN, never silently dropped.
+    if let Some(q) = function_ref
+        .qualifier
+        .or(query_qualifier)
+        .filter(|q| q != "$LATEST")
+    {
         return Err(ServiceError::not_found_arn(&format!(
             "{}:{q}",
             pool.function().arn()

@@ -81,25 +81,63 @@ pub const INVOKE_SUFFIX: &str = "/invocations";
 /// The name AWS's emulator and base images use for the single function they serve.
 pub const DEFAULT_FUNCTION: &str = "function";
 
-/// The function name addressed by an invoke path, or `None` if the path is not an invoke.
-///
-/// Accepts a name, a partial ARN or a full ARN (`arn:aws:lambda:…:function:NAME[:QUALIFIER]`)
-/// as the Invoke API does; the qualifier part of an ARN is dropped.
-pub fn invoke_function_name(path: &str) -> Option<&str> {
-    let name = path
-        .strip_prefix(INVOKE_PREFIX)?
-        .strip_suffix(INVOKE_SUFFIX)?;
-    if name.is_empty() || name.contains('/') {
-        return None;
-    }
-    Some(function_name_from_ref(name))
+/// The function an invoke path addresses: its name and the qualifier the reference carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionRef {
+    /// The function's name.
+    pub name: String,
+    /// `$LATEST`, a version or an alias, when the reference named one.
+    pub qualifier: Option<String>,
 }
 
-fn function_name_from_ref(reference: &str) -> &str {
-    match reference.split_once(":function:") {
-        Some((_, tail)) => tail.split(':').next().unwrap_or(tail),
-        None => reference,
+/// The function an invoke path addresses, or `None` if the path is not an invoke.
+///
+/// The segment is percent-decoded first (boto3 and the AWS CLI send `arn%3Aaws%3A…` and
+/// `%24LATEST`), then read as the Invoke API reads `FunctionName`: a name, `name:qualifier`, a
+/// partial ARN (`ACCOUNT:function:NAME[:QUALIFIER]`) or a full ARN
+/// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`).
+pub fn invoke_function(path: &str) -> Option<FunctionRef> {
+    let raw = path
+        .strip_prefix(INVOKE_PREFIX)?
+        .strip_suffix(INVOKE_SUFFIX)?;
+    let decoded = percent_decode(raw)?;
+    if decoded.is_empty() || decoded.contains('/') {
+        return None;
     }
+    let tail = match decoded.split_once(":function:") {
+        Some((_, tail)) => tail,
+        None => decoded.as_str(),
+    };
+    let (name, qualifier) = match tail.split_once(':') {
+        Some((n, q)) => (n, Some(q.to_owned())),
+        None => (tail, None),
+    };
+    if name.is_empty() || qualifier.as_deref() == Some("") {
+        return None;
+    }
+    Some(FunctionRef {
+        name: name.to_owned(),
+        qualifier,
+    })
+}
+
+/// `%XX` escapes decoded (RFC 3986 §2.1); `None` for a broken escape or bytes that are not
+/// UTF-8. Written here because it is the inverse of [`segment`], a dozen lines.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -147,22 +185,30 @@ mod tests {
 
     #[test]
     fn invoke_names() {
+        let f = |p: &str| invoke_function(&format!("{INVOKE_PREFIX}{p}{INVOKE_SUFFIX}"));
+        let r = |name: &str, q: Option<&str>| {
+            Some(FunctionRef {
+                name: name.into(),
+                qualifier: q.map(Into::into),
+            })
+        };
+        assert_eq!(f("function"), r("function", None));
+        assert_eq!(f("calc:$LATEST"), r("calc", Some("$LATEST")));
+        assert_eq!(f("calc%3A%24LATEST"), r("calc", Some("$LATEST")));
         assert_eq!(
-            invoke_function_name("/2015-03-31/functions/function/invocations"),
-            Some("function")
+            f("arn:aws:lambda:us-east-1:123456789012:function:calc:live"),
+            r("calc", Some("live"))
         );
         assert_eq!(
-            invoke_function_name(
-                "/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:calc:live/invocations"
-            ),
-            Some("calc")
+            f("arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Acalc"),
+            r("calc", None)
         );
+        assert_eq!(f("123456789012:function:calc"), r("calc", None));
+        for bad in ["", "a/b", "calc:", "%zz", "a%2Fb", "%FF"] {
+            assert_eq!(f(bad), None, "{bad}");
+        }
         assert_eq!(
-            invoke_function_name("/2015-03-31/functions//invocations"),
-            None
-        );
-        assert_eq!(
-            invoke_function_name("/2015-03-31/functions/a/b/invocations"),
+            invoke_function("/2015-03-31/functions/a/b/invocations"),
             None
         );
     }
