@@ -10,17 +10,6 @@ use serde_json::Value;
 
 const SOURCE_TAG: &str = "lamina-bases-test/calculator:source";
 
-fn build_json(args: &[&str]) -> Value {
-    let out = run_ok(
-        lamina()
-            .args(["build"])
-            .args(args)
-            .arg("--json")
-            .current_dir(root()),
-    );
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
-}
-
 fn layer_digests(built: &Value) -> Vec<String> {
     built["layers"]
         .as_array()

@@ -97,16 +97,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 fn build_source() {
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/ecr-calc:test",
-            ])
-            .current_dir(root()),
-    );
+    build_json(&["examples/calculator", "--tag", "lamina-e2e/ecr-calc:test"]);
 }
 
 /// `lamina push` with only the given AWS environment (no Docker config, no AWS files).

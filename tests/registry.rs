@@ -485,35 +485,22 @@ fn an_oci_layout_and_a_docker_archive_push_as_they_are() {
     let tmp = tempfile::tempdir().expect("tmp");
     let layout = tmp.path().join("layout");
     let archive = tmp.path().join("image.tar");
-    let built: Value = serde_json::from_str(
-        run_ok(
-            lamina()
-                .args([
-                    "build",
-                    "examples/calculator",
-                    "--tag",
-                    "lamina-e2e/push-file:test",
-                    "--json",
-                    "--output",
-                ])
-                .arg(format!("oci:{}", layout.display()))
-                .current_dir(root()),
-        )
-        .trim(),
-    )
-    .expect("json");
-    run_ok(
-        lamina()
-            .args([
-                "build",
-                "examples/calculator",
-                "--tag",
-                "lamina-e2e/push-file:test",
-                "--output",
-            ])
-            .arg(format!("docker-archive:{}", archive.display()))
-            .current_dir(root()),
-    );
+    let layout_arg = format!("oci:{}", layout.display());
+    let archive_arg = format!("docker-archive:{}", archive.display());
+    let built = build_json(&[
+        "examples/calculator",
+        "--tag",
+        "lamina-e2e/push-file:test",
+        "--output",
+        &layout_arg,
+    ]);
+    build_json(&[
+        "examples/calculator",
+        "--tag",
+        "lamina-e2e/push-file:test",
+        "--output",
+        &archive_arg,
+    ]);
     for (source, path) in [
         (format!("oci:{}", layout.display()), "team/files:oci"),
         (

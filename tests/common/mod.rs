@@ -48,6 +48,20 @@ pub fn lamina() -> Command {
     cmd
 }
 
+/// `lamina build ARGS --json` from the repo root, its JSON (a failed build panics with its
+/// stderr).
+pub fn build_json(args: &[&str]) -> serde_json::Value {
+    let out = run_ok(
+        lamina()
+            .arg("build")
+            .args(args)
+            .arg("--json")
+            .current_dir(root()),
+    );
+    serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("--json output is not JSON ({e}): {out}"))
+}
+
 /// Run to completion, returning the output.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run lamina")

@@ -48,23 +48,13 @@ pub fn write_docker_archive<W: Write>(
     refs: &[Reference],
     out: W,
 ) -> Result<W> {
-    write(store, manifest, refs, 0, out)
+    write_docker_load_archive(store, manifest, refs, 0, out)
 }
 
 /// Stream a docker-archive for `docker load` that leaves out the blobs of the first
 /// `held_layers` layers (the daemon holds that chain already). With `held_layers == 0` it is
 /// the full archive of [`write_docker_archive`].
 pub fn write_docker_load_archive<W: Write>(
-    store: &Store,
-    manifest: &Digest,
-    refs: &[Reference],
-    held_layers: usize,
-    out: W,
-) -> Result<W> {
-    write(store, manifest, refs, held_layers, out)
-}
-
-fn write<W: Write>(
     store: &Store,
     manifest: &Digest,
     refs: &[Reference],
