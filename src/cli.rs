@@ -43,6 +43,8 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Serve a function image (or a folder, built first) on the Lambda invoke API.
     Rie(RieArgs),
+    /// Invoke a function on `lamina rie` (or any Lambda invoke API) and print its answer.
+    Invoke(InvokeArgs),
     /// Push an image from lamina's store to a registry (ECR or any OCI registry).
     Push(PushArgs),
     /// Pull an image from a registry into lamina's store.
@@ -231,6 +233,30 @@ pub struct PullArgs {
     pub platform: Option<Arch>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `lamina invoke`.
+#[derive(Debug, Clone, Args)]
+pub struct InvokeArgs {
+    /// The function: a name, `name:qualifier` or an ARN [default: function, `lamina rie`'s
+    /// name for the one function it serves].
+    #[arg(default_value = "function")]
+    pub name: String,
+    /// The event: a JSON file, or `-` for standard input [default: `{}`].
+    #[arg(long, short, value_name = "FILE|-")]
+    pub event: Option<std::path::PathBuf>,
+    /// Queue the event (an `Event` invoke, answered 202) instead of waiting for the answer.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub r#async: bool,
+    /// Only check that the invoke would be accepted (a `DryRun` invoke, answered 204).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the last 4 KB of the function's log (START … REPORT) on standard error.
+    #[arg(long)]
+    pub tail: bool,
+    /// The invoke API to call.
+    #[arg(long, default_value = "http://127.0.0.1:9000", value_name = "URL")]
+    pub endpoint: String,
 }
 
 /// `lamina check`.

@@ -52,6 +52,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Build(args) => runtime.block_on(commands::build::run(&globals, args))?,
         Command::Rie(args) => runtime.block_on(commands::rie::run(&globals, args))?,
+        // A function error exits 1 after the payload is printed, as scripts expect.
+        Command::Invoke(args) => {
+            if !runtime.block_on(commands::invoke::run(&globals, args))? {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Push(args) => runtime.block_on(commands::push::run(&globals, args))?,
         Command::Pull(args) => runtime.block_on(commands::push::pull(&globals, args))?,
         // Lambda would refuse the image: say so with the exit code too (1), as linters do.
