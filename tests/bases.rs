@@ -101,6 +101,14 @@ fn oci_layout_and_docker_daemon_bases_give_the_same_layers() {
     assert_eq!(again["manifestDigest"], from_oci["manifestDigest"]);
     // A legacy `docker save` gives a Docker-typed base, so a Docker-typed image.
     assert_ne!(from_daemon["manifestDigest"], from_oci["manifestDigest"]);
+    // Both run.
+    for tag in [
+        "lamina-bases-test/on-oci:test",
+        "lamina-bases-test/on-daemon:test",
+    ] {
+        let rie = Rie::start(tag, &[]);
+        assert!(divide(rie.port).contains("2.0"), "{tag}");
+    }
 }
 
 fn executable(path: &Path, text: &[u8]) {

@@ -476,6 +476,14 @@ fn a_registry_image_is_a_base_and_its_layers_are_used_byte_for_byte() {
     };
     let want = digests(&source);
     assert_eq!(digests(&built)[..want.len()], want[..], "{built}");
+    let rie = Rie::start("lamina-e2e/on-registry:test", &[]);
+    let answer = post(
+        rie.port,
+        INVOKE,
+        &[],
+        br#"{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}"#,
+    );
+    assert!(answer.text().contains("2.0"), "{}", answer.text());
 }
 
 #[test]
