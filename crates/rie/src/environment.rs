@@ -84,6 +84,9 @@ pub(crate) struct Environment {
     handle: Arc<dyn SandboxHandle>,
     pump: mpsc::UnboundedSender<PumpMsg>,
     dead: Arc<AtomicBool>,
+    /// Set when an invoke ended in a way that ends the environment once its output is in
+    /// (a response over the limit): the pool does not hand it out again.
+    retiring: AtomicBool,
     started_at: Instant,
     init_duration: Mutex<Option<Duration>>,
     /// Resolves once the previous invoke's `END` is out; the next event waits for it.
@@ -149,6 +152,7 @@ impl Environment {
             handle: started.handle,
             pump,
             dead,
+            retiring: AtomicBool::new(false),
             started_at: started.started_at,
             init_duration: Mutex::new(None),
             gate: Mutex::new(None),
@@ -158,6 +162,12 @@ impl Environment {
 
     pub(crate) fn is_alive(&self) -> bool {
         !self.dead.load(Ordering::SeqCst)
+    }
+
+    /// Whether the last invoke ended this environment (it is killed after a short grace, so
+    /// what the runtime prints about the refusal still reaches the log).
+    pub(crate) fn is_retiring(&self) -> bool {
+        self.retiring.load(Ordering::SeqCst)
     }
 
     pub(crate) async fn kill(&self) {
@@ -299,11 +309,17 @@ impl Environment {
                     None,
                 )
             }
-            Some(RuntimeOutcome::TooLarge { size }) => (
-                platform(PlatformError::response_too_large(size, MAX_SYNC_RESPONSE)),
-                ReportStatus::Error,
-                None,
-            ),
+            Some(RuntimeOutcome::TooLarge { size }) => {
+                // The runtime was refused its answer, and its state is unknown: the cloud
+                // does not reuse such an environment (issue 9; AWS's emulator hands it back
+                // and the next invoke fails with Runtime.ExitError).
+                self.retiring.store(true, Ordering::SeqCst);
+                (
+                    platform(PlatformError::response_too_large(size, MAX_SYNC_RESPONSE)),
+                    ReportStatus::Error,
+                    None,
+                )
+            }
             Some(RuntimeOutcome::InvalidResponseMode) => (
                 platform(PlatformError::new(
                     "Runtime.InvalidResponseModeHeader",

@@ -31,6 +31,9 @@ pub(crate) struct Pool {
 }
 
 /// A place in a function's queue, taken when an invoke is accepted.
+/// How long a retiring environment lives on after its invoke, for its last output.
+const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub(crate) struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Pool {
@@ -79,7 +82,12 @@ impl Pool {
             },
         };
         let reply = env.invoke(req).await;
-        if env.is_alive() && !self.closed.load(Ordering::SeqCst) {
+        if env.is_retiring() {
+            tokio::spawn(async move {
+                tokio::time::sleep(RETIRE_GRACE).await;
+                env.kill().await;
+            });
+        } else if env.is_alive() && !self.closed.load(Ordering::SeqCst) {
             lock(&self.idle).push(env);
         }
         reply

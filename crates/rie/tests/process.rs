@@ -278,8 +278,19 @@ async fn runtime_api_refuses_wrong_ids_second_responses_and_large_bodies() {
         "{log}"
     );
     assert!(log.contains(r#"big=413 {"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#), "{log}");
-    // The environment survived both.
-    assert_eq!(h.invoke("f", "{}", &[]).await.status, 200);
+    // The environment that was refused its answer is not used again: the next invoke runs in
+    // a fresh one (another runtime process).
+    let before = h.invoke("f", r#"{"action":"pid"}"#, &[]).await;
+    assert_eq!(before.status, 200);
+    let a = h.invoke("f", r#"{"action":"big"}"#, &[]).await;
+    assert_eq!(a.header("x-amz-function-error"), Some("Unhandled"));
+    let after = h.invoke("f", r#"{"action":"pid"}"#, &[]).await;
+    assert_eq!(after.status, 200);
+    assert_ne!(
+        before.json()["pid"],
+        after.json()["pid"],
+        "a fresh environment"
+    );
     h.shutdown().await.unwrap();
 }
 
