@@ -135,9 +135,26 @@ async fn pump(
     settle: Duration,
 ) {
     let mut capture: Option<Vec<u8>> = None;
+    let mut partial = LineBuffer::default();
     let mut last_output = Instant::now();
     let (mut ctl_open, mut out_open) = (true, true);
-    let platform = |line: String, capture: &mut Option<Vec<u8>>| {
+    let emit_output = |bytes: Bytes, capture: &mut Option<Vec<u8>>| {
+        if let Some(c) = capture.as_mut() {
+            c.extend_from_slice(&bytes);
+            trim(c);
+        }
+        sink.emit(LogEvent::Output {
+            function: function.clone(),
+            bytes,
+        });
+    };
+    // Output goes out in whole lines, so environments writing at once never glue text into
+    // each other's lines; what is left without a newline goes out before the next platform
+    // line, as a line of its own (issue 9).
+    let platform = |line: String, capture: &mut Option<Vec<u8>>, partial: &mut LineBuffer| {
+        if let Some(rest) = partial.flush() {
+            emit_output(rest, capture);
+        }
         if let Some(c) = capture.as_mut() {
             c.extend_from_slice(line.as_bytes());
             c.push(b'\n');
@@ -148,15 +165,10 @@ async fn pump(
             line,
         });
     };
-    let out = |bytes: Bytes, capture: &mut Option<Vec<u8>>| {
-        if let Some(c) = capture.as_mut() {
-            c.extend_from_slice(&bytes);
-            trim(c);
+    let out = |bytes: Bytes, capture: &mut Option<Vec<u8>>, partial: &mut LineBuffer| {
+        if let Some(whole) = partial.push(&bytes) {
+            emit_output(whole, capture);
         }
-        sink.emit(LogEvent::Output {
-            function: function.clone(),
-            bytes,
-        });
     };
     loop {
         tokio::select! {
@@ -164,12 +176,12 @@ async fn pump(
             msg = ctl.recv(), if ctl_open => match msg {
                 None => ctl_open = false,
                 Some(PumpMsg::Settle { done }) => {
-                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture)).await;
+                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
                     let _ = done.send(());
                 }
                 Some(PumpMsg::Start { request_id }) => {
                     capture = Some(Vec::new());
-                    platform(lines::start_line(&request_id, "$LATEST"), &mut capture);
+                    platform(lines::start_line(&request_id, "$LATEST"), &mut capture, &mut partial);
                 }
                 Some(PumpMsg::End(end)) => {
                     let EndOfInvoke { mut report, handle, timeout_ms, ended, tail } = *end;
@@ -177,15 +189,15 @@ async fn pump(
                     let memory = tokio::spawn(async move { handle.max_memory_used_bytes().await });
                     // Settle: output already on its way lands before END. Quiet is counted from
                     // the later of the last output and now, so bytes still in a pipe are read.
-                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture)).await;
-                    platform(lines::end_line(&report.request_id), &mut capture);
+                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
+                    platform(lines::end_line(&report.request_id), &mut capture, &mut partial);
                     let _ = ended.send(());
                     if let Ok(Some(bytes)) = memory.await {
                         report.max_memory_used_mb = bytes.div_ceil(1024 * 1024).max(1);
                     }
-                    platform(report.line(), &mut capture);
+                    platform(report.line(), &mut capture, &mut partial);
                     if let (Some(ms), ReportStatus::Timeout) = (timeout_ms, report.status) {
-                        platform(lines::timeout_line(&iso8601_now(), &report.request_id, ms), &mut capture);
+                        platform(lines::timeout_line(&iso8601_now(), &report.request_id, ms), &mut capture, &mut partial);
                     }
                     let captured = capture.take().unwrap_or_default();
                     if let Some(tail) = tail {
@@ -195,11 +207,47 @@ async fn pump(
                 }
             },
             chunk = output.next(), if out_open => match chunk {
-                Some(b) => { last_output = Instant::now(); out(b, &mut capture); }
-                None => out_open = false,
+                Some(b) => { last_output = Instant::now(); out(b, &mut capture, &mut partial); }
+                None => {
+                    out_open = false;
+                    if let Some(rest) = partial.flush() {
+                        emit_output(rest, &mut capture);
+                    }
+                }
             },
             else => break,
         }
+    }
+}
+
+/// Output bytes held back until their line is complete.
+#[derive(Default)]
+struct LineBuffer(Vec<u8>);
+
+/// A line longer than this goes out in pieces rather than waiting for its end.
+const MAX_PARTIAL_LINE: usize = 256 * 1024;
+
+impl LineBuffer {
+    /// Take `bytes`; return the whole lines now complete (through the last newline).
+    fn push(&mut self, bytes: &[u8]) -> Option<Bytes> {
+        self.0.extend_from_slice(bytes);
+        let cut = match self.0.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if self.0.len() >= MAX_PARTIAL_LINE => self.0.len(),
+            None => return None,
+        };
+        let rest = self.0.split_off(cut);
+        Some(Bytes::from(std::mem::replace(&mut self.0, rest)))
+    }
+
+    /// What is held, ended with a newline, if anything.
+    fn flush(&mut self) -> Option<Bytes> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut line = std::mem::take(&mut self.0);
+        line.push(b'\n');
+        Some(Bytes::from(line))
     }
 }
 
@@ -270,6 +318,18 @@ mod tests {
             stream[10..].starts_with("/[$LATEST]") && stream.len() == 10 + 10 + 32,
             "{stream}"
         );
+    }
+
+    #[test]
+    fn output_goes_out_in_whole_lines() {
+        let mut b = LineBuffer::default();
+        assert_eq!(b.push(b"ab"), None);
+        assert_eq!(b.push(b"c\nde").as_deref(), Some(&b"abc\n"[..]));
+        assert_eq!(b.push(b"f\ng\nh").as_deref(), Some(&b"def\ng\n"[..]));
+        assert_eq!(b.flush().as_deref(), Some(&b"h\n"[..]));
+        assert_eq!(b.flush(), None);
+        let long = vec![b'x'; MAX_PARTIAL_LINE];
+        assert_eq!(b.push(&long).map(|l| l.len()), Some(MAX_PARTIAL_LINE));
     }
 
     #[test]

@@ -256,6 +256,20 @@ async fn logs_are_framed_in_the_cloud_order() {
 }
 
 #[tokio::test]
+async fn output_without_a_final_newline_is_a_line_of_its_own_before_end() {
+    let h = Harness::start_process(vec![fake_function("f")]).await;
+    let a = h.invoke("f", r#"{"action":"partial"}"#, &[]).await;
+    assert_eq!(a.status, 200);
+    let rid = a.header("x-amzn-requestid").unwrap().to_owned();
+    let log = h.wait_log(&format!("END RequestId: {rid}")).await;
+    assert!(
+        log.contains(&format!("no newline at the end\nEND RequestId: {rid}")),
+        "{log}"
+    );
+    h.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn runtime_api_refuses_wrong_ids_second_responses_and_large_bodies() {
     let h = Harness::start_process(vec![fake_function("f")]).await;
     let a = h.invoke("f", r#"{"action":"probe"}"#, &[]).await;
