@@ -45,3 +45,41 @@ fn cleanup_removes_what_a_killed_lamina_rie_left_and_nothing_else() {
     assert_eq!(post(live.port, INVOKE, &[], b"{}").status, 200);
     assert_ne!(session_objects(live.child.id()), (0, 0));
 }
+
+#[test]
+fn ctrl_c_stops_the_runtime_quietly_and_removes_its_container() {
+    require_docker();
+    let tag = "lamina-cleanup-test/calculator:test";
+    run_ok(
+        lamina()
+            .args(["build", "examples/calculator", "--tag", tag])
+            .current_dir(root()),
+    );
+    let mut rie = Rie::start(tag, &[]);
+    assert_eq!(post(rie.port, INVOKE, &[], b"{}").status, 200);
+    let pid = rie.child.id();
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while rie.child.try_wait().ok().flatten().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lamina rie did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = rie.stdout();
+    // The runtime's pending /next is never failed: no client error, no 500 (the cloud's
+    // shutdown is SIGTERM, then SIGKILL).
+    assert!(
+        !out.contains("[ERROR]") && !out.contains("InternalServerError"),
+        "{out}"
+    );
+    assert!(out.contains("REPORT RequestId:"), "{out}");
+    assert_eq!(
+        session_objects(pid),
+        (0, 0),
+        "containers and network removed"
+    );
+}

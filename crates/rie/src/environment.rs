@@ -175,6 +175,13 @@ impl Environment {
         self.handle.kill().await;
     }
 
+    /// End the environment as the cloud's shutdown does (SIGTERM, SIGKILL after `grace`),
+    /// its Runtime API still up meanwhile, so the runtime's pending `/next` never fails.
+    pub(crate) async fn stop(&self, grace: Duration) {
+        self.dead.store(true, Ordering::SeqCst);
+        self.handle.terminate(grace).await;
+    }
+
     /// Wait for the end of init: the runtime's first `/next`.
     pub(crate) async fn wait_init(&self) -> std::result::Result<(), (InitFailure, Duration)> {
         let mut rx = self.rt.init_rx();

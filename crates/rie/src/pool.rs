@@ -30,10 +30,14 @@ pub(crate) struct Pool {
     closed: AtomicBool,
 }
 
-/// A place in a function's queue, taken when an invoke is accepted.
+/// The runtime's shutdown budget: SIGTERM, then SIGKILL after this (the cloud gives the
+/// runtime up to 300 ms; runtime-api.md, lifecycle table, Shutdown).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// How long a retiring environment lives on after its invoke, for its last output.
 const RETIRE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A place in a function's queue, taken when an invoke is accepted.
 pub(crate) struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Pool {
@@ -140,14 +144,15 @@ impl Pool {
         self.closed.store(true, Ordering::SeqCst);
         self.admission.close();
         self.running.close();
-        lock(&self.idle).clear();
+        // Keep the idle environments (and their Runtime APIs) alive until their runtimes have
+        // stopped: dropping one first would fail the runtime's pending `/next`.
+        let idle: Vec<_> = lock(&self.idle).drain(..).collect();
         let live: Vec<_> = lock(&self.live)
             .drain(..)
             .filter_map(|w| w.upgrade())
             .collect();
-        for env in live {
-            env.kill().await;
-        }
+        futures_util::future::join_all(live.iter().map(|env| env.stop(SHUTDOWN_GRACE))).await;
+        drop(idle);
     }
 }
 

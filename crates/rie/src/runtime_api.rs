@@ -225,7 +225,9 @@ async fn next(state: &RuntimeState) -> Result<Response<Body>, RuntimeApiError> {
         payload,
     }) = rx.recv().await
     else {
-        return Err(RuntimeApiError::internal());
+        // The environment is shutting down: the cloud never answers this `/next`; the
+        // runtime is stopped by signal instead (SIGTERM, then SIGKILL), quietly.
+        return std::future::pending().await;
     };
     let headers = invocation.to_headers().map_err(|e| {
         tracing::error!("cannot render the event's headers: {e}");

@@ -128,6 +128,17 @@ pub trait SandboxHandle: Send + Sync {
     /// Kill the runtime (SIGKILL). Idempotent; returns once the kill was requested.
     fn kill(&self) -> BoxFuture<'_, ()>;
 
+    /// Stop the runtime as the cloud's shutdown phase does: SIGTERM, then SIGKILL once
+    /// `grace` has passed (runtime-api.md, lifecycle table, Shutdown). Returns once it has ended. Sandboxes that
+    /// cannot signal gently kill at once.
+    fn terminate(&self, grace: std::time::Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = grace;
+            self.kill().await;
+            self.wait().await;
+        })
+    }
+
     /// Peak memory used so far, in bytes, if the sandbox can measure it.
     fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>>;
 }

@@ -450,6 +450,27 @@ impl SandboxHandle for ContainerHandle {
         })
     }
 
+    fn terminate(&self, grace: std::time::Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.exit.get().is_some() {
+                return;
+            }
+            let _ = self
+                .docker
+                .kill_container(
+                    &self.container,
+                    Some(KillContainerOptions {
+                        signal: "SIGTERM".into(),
+                    }),
+                )
+                .await;
+            if tokio::time::timeout(grace, self.wait()).await.is_err() {
+                self.kill().await;
+                self.wait().await;
+            }
+        })
+    }
+
     fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async move {
             // Fast path: the container's memory cgroup on this host, read directly (µs). The
