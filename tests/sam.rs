@@ -60,3 +60,62 @@ fn sam_local_invoke_runs_a_lamina_built_python_image() {
     );
     assert!(stderr.contains("REPORT RequestId:"), "{stderr}");
 }
+
+#[test]
+fn sam_local_start_api_serves_a_lamina_built_python_image_over_http() {
+    require_docker();
+    let tag = "lamina-sam-test/calculator:api";
+    run_ok(
+        lamina()
+            .args(["build", "examples/calculator", "--tag", tag, "--load"])
+            .current_dir(root()),
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        format!(
+            "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n  Calculator:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      ImageUri: {tag}\n      Timeout: 30\n      Events:\n        Calc:\n          Type: Api\n          Properties:\n            Path: /calc\n            Method: get\n"
+        ),
+    )
+    .expect("template");
+    let port = free_port();
+    let mut sam = Command::new(common::tools::sam())
+        .args([
+            "local",
+            "start-api",
+            "--skip-pull-image",
+            "-p",
+            &port.to_string(),
+        ])
+        .current_dir(dir.path())
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run sam");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let answer = loop {
+        let a = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "60"])
+            .arg(format!(
+                "http://127.0.0.1:{port}/calc?num1=6&num2=3&operator=divide"
+            ))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&a.stdout).into_owned();
+        if text.contains("result") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let _ = Command::new("kill")
+        .args(["-INT", &sam.id().to_string()])
+        .status();
+    let _ = sam.wait();
+    let body: serde_json::Value = serde_json::from_str(&answer)
+        .unwrap_or_else(|e| panic!("sam local start-api answered {answer:?}: {e}"));
+    assert_eq!(body, serde_json::json!({"result": 2.0}));
+}

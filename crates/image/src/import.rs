@@ -45,9 +45,13 @@ enum Compression {
 }
 
 fn compression_of(store: &Store, d: &Digest) -> Result<Compression> {
+    compression_of_file(&store.blob_path(d))
+}
+
+fn compression_of_file(path: &Path) -> Result<Compression> {
     let mut head = [0u8; 4];
-    let mut f = store.open_blob(d)?;
-    let n = read_up_to(&mut f, &mut head).map_err(Error::io("read", &store.blob_path(d)))?;
+    let mut f = File::open(path).map_err(Error::io("open", path))?;
+    let n = read_up_to(&mut f, &mut head).map_err(Error::io("read", path))?;
     Ok(match &head[..n] {
         [0x1f, 0x8b, ..] => Compression::Gzip,
         [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
@@ -196,6 +200,10 @@ struct DockerEntry {
 /// tagged `want`, else the only one. Returns the stored manifest's digest. An archive that
 /// carries an OCI manifest (lamina's, Docker ≥ 25's) keeps it byte for byte; a legacy one
 /// gets a Docker-typed manifest built from its `manifest.json`.
+///
+/// The archive is unpacked into a private scratch folder first (its entries come in any
+/// order, `manifest.json` often last), so nothing but the image's own blobs — compressed —
+/// ever reaches the shared store, and imports running at once never touch each other's files.
 pub fn import_docker_archive(
     store: &Store,
     archive: impl Read,
@@ -208,16 +216,24 @@ pub fn import_docker_archive(
         path: PathBuf::from(what),
         source: e,
     };
-    let mut files: HashMap<PathBuf, (Digest, u64)> = HashMap::new();
+    let scratch = store.temp_dir()?;
+    let root = scratch.path();
     let mut links: HashMap<PathBuf, PathBuf> = HashMap::new();
     let mut tar = tar::Archive::new(archive);
     for entry in tar.entries().map_err(io_err)? {
-        let entry = entry.map_err(io_err)?;
+        let mut entry = entry.map_err(io_err)?;
         let path = clean(&entry.path().map_err(io_err)?);
+        if path.as_os_str().is_empty() {
+            continue;
+        }
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let stored = store.put_reader(entry, None, what)?;
-                files.insert(path, stored);
+                let dest = root.join(&path);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
+                }
+                let mut file = File::create(&dest).map_err(Error::io("create", &dest))?;
+                io::copy(&mut entry, &mut file).map_err(io_err)?;
             }
             tar::EntryType::Symlink => {
                 if let Some(target) = entry.link_name().map_err(io_err)? {
@@ -228,11 +244,12 @@ pub fn import_docker_archive(
             _ => {}
         }
     }
-    let lookup = |p: &str| -> Result<(Digest, u64)> {
+    // A path of the archive, through its symlinks (legacy saves link repeated layers).
+    let lookup = |p: &str| -> Result<PathBuf> {
         let mut p = clean(Path::new(p));
         for _ in 0..16 {
-            if let Some(f) = files.get(&p) {
-                return Ok(f.clone());
+            if root.join(&p).is_file() {
+                return Ok(root.join(&p));
             }
             match links.get(&p) {
                 Some(next) => p = next.clone(),
@@ -246,34 +263,20 @@ pub fn import_docker_archive(
     };
 
     // The OCI form, when the archive has one and it holds the wanted image.
-    if let Ok((index, _)) = lookup("index.json") {
-        let index: Value = json_blob(store, &index)?;
+    if root.join("index.json").is_file() {
         let tag = want.map(|w| w.tag().unwrap_or(crate::reference::DEFAULT_TAG).to_owned());
-        if let Ok(entry) = choose_entry(&index, tag.as_deref(), what) {
-            let mut d: Digest = entry.0.parse()?;
-            if is_index(&entry.1) {
-                let nested: Value = json_blob(store, &d)?;
-                if let Some(found) = platform_entry(&nested, arch) {
-                    d = found.parse()?;
-                }
-            }
-            if let Ok(manifest) = read_manifest(store, &d) {
-                let complete = std::iter::once(manifest.config().digest())
-                    .chain(manifest.layers().iter().map(|l| l.digest()))
-                    .all(|x| Digest::from_oci(x).is_ok_and(|x| store.has_blob(&x)));
-                if complete {
-                    return normalise(store, &d, manifest);
-                }
+        match import_oci_layout(store, root, tag.as_deref(), arch) {
+            Ok((d, _)) => return Ok(d),
+            Err(e) => {
+                tracing::debug!("{what}: its OCI index is not usable ({e}); reading manifest.json")
             }
         }
     }
 
-    let (manifest_json, _) = lookup("manifest.json")?;
-    let entries: Vec<DockerEntry> = serde_json::from_slice(&store.read_small_blob(
-        &manifest_json,
-        MAX_INDEX_LEN,
-        "manifest.json",
-    )?)
+    let manifest_path = lookup("manifest.json")?;
+    let entries: Vec<DockerEntry> = serde_json::from_slice(
+        &std::fs::read(&manifest_path).map_err(Error::io("read", &manifest_path))?,
+    )
     .map_err(|e| Error::Json {
         what: format!("manifest.json of {what}"),
         source: e,
@@ -298,15 +301,24 @@ pub fn import_docker_archive(
             ),
         })
     })?;
-    let config = lookup(&entry.config)?;
+    let config_path = lookup(&entry.config)?;
+    let config = store.put_reader(
+        File::open(&config_path).map_err(Error::io("open", &config_path))?,
+        None,
+        what,
+    )?;
     let mut layers = Vec::with_capacity(entry.layers.len());
     for path in &entry.layers {
-        let (d, size) = lookup(path)?;
-        layers.push(match compression_of(store, &d)? {
-            Compression::Gzip => (d, size),
-            Compression::Zstd => return Err(zstd_refused(&d)),
+        let file = lookup(path)?;
+        layers.push(match compression_of_file(&file)? {
+            Compression::Gzip => store.put_reader(
+                File::open(&file).map_err(Error::io("open", &file))?,
+                None,
+                what,
+            )?,
+            Compression::Zstd => return Err(zstd_refused_path(&file)),
             Compression::None => {
-                let desc = gzip_blob(store, &d)?;
+                let desc = gzip_file(store, &file, None)?;
                 (desc.digest, desc.size)
             }
         });
@@ -327,7 +339,7 @@ fn normalise(store: &Store, digest: &Digest, manifest: ImageManifest) -> Result<
             return Err(zstd_refused(&d));
         }
         if compression_of(store, &d)? == Compression::None {
-            let desc = gzip_blob(store, &d)?;
+            let desc = gzip_file(store, &store.blob_path(&d), Some(&d))?;
             layers.push((desc.digest, desc.size));
             changed = true;
         } else {
@@ -354,44 +366,50 @@ fn zstd_refused(d: &Digest) -> Error {
     ))
 }
 
-/// Gzip the stored uncompressed layer `raw` into a new blob (and drop `raw`, which only an
-/// import ever stores).
-fn gzip_blob(store: &Store, raw: &Digest) -> Result<LayerDescriptor> {
-    let path = store.blob_path(raw);
+/// Gzip the uncompressed layer at `path` into a new blob of the store, with lamina's writer
+/// settings; when `diff_id` is given, the tar must hash to it.
+fn gzip_file(store: &Store, path: &Path, diff_id: Option<&Digest>) -> Result<LayerDescriptor> {
     let tmp = store.temp_file()?;
     let tmp_path = tmp.path().to_path_buf();
-    let mut reader = HashingReader::new(BufReader::with_capacity(1 << 20, store.open_blob(raw)?));
+    let source = File::open(path).map_err(Error::io("open", path))?;
+    let mut reader = HashingReader::new(BufReader::with_capacity(1 << 20, source));
     let settings = LayerSettings::default();
     let out = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
     let mut gz = ParGzWriter::new(HashingWriter::new(out), settings.gzip_level);
     io::copy(&mut reader, &mut gz).map_err(Error::io("compress", &tmp_path))?;
-    let (_, diff_id, uncompressed_size) = reader.finish();
+    let (_, got, uncompressed_size) = reader.finish();
     let (out, digest, size) = gz
         .finish()
         .map_err(Error::io("compress", &tmp_path))?
         .finish();
     out.into_inner()
         .map_err(|e| Error::io("write", &tmp_path)(e.into_error()))?;
+    if let Some(want) = diff_id.filter(|w| **w != got) {
+        return Err(Error::DigestMismatch {
+            what: format!("uncompressed layer {}", path.display()),
+            expected: want.clone(),
+            actual: got,
+        });
+    }
     tmp.as_file()
         .sync_all()
         .map_err(Error::io("sync", &tmp_path))?;
     store.commit_temp(tmp, &digest)?;
-    if &diff_id != raw {
-        return Err(Error::DigestMismatch {
-            what: format!("uncompressed layer {}", path.display()),
-            expected: raw.clone(),
-            actual: diff_id,
-        });
-    }
-    let _ = std::fs::remove_file(&path);
     let desc = LayerDescriptor {
-        diff_id,
+        diff_id: got,
         digest,
         size,
         uncompressed_size,
     };
     store.cache_layer(&facts_key(&desc.digest), &desc)?;
     Ok(desc)
+}
+
+fn zstd_refused_path(path: &Path) -> Error {
+    Error::InvalidSpec(format!(
+        "layer {} is zstd-compressed; Lambda takes gzip layers only — rebuild the base with gzip (e.g. `docker buildx build --output type=image,compression=gzip`)",
+        path.display()
+    ))
 }
 
 fn facts_key(d: &Digest) -> Digest {

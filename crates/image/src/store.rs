@@ -162,6 +162,15 @@ impl Store {
         Ok((digest, size))
     }
 
+    /// A new temp folder in `root/tmp` (swept like temp files when its process is gone).
+    pub fn temp_dir(&self) -> Result<tempfile::TempDir> {
+        let dir = self.tmp_dir();
+        tempfile::Builder::new()
+            .prefix(&sweep::own_prefix(TEMP_PREFIX))
+            .tempdir_in(&dir)
+            .map_err(Error::io("create temp folder in", &dir))
+    }
+
     /// A new temp file in `root/tmp` (same filesystem as the blobs); deleted if dropped uncommitted.
     pub fn temp_file(&self) -> Result<NamedTempFile> {
         let dir = self.tmp_dir();
