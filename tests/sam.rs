@@ -10,29 +10,42 @@ use std::process::Command;
 
 use common::*;
 
-#[test]
-fn sam_local_invoke_runs_a_lamina_built_python_image() {
+/// The calculator built and loaded as `tag`, and a SAM project folder whose template names
+/// it (with `events`, YAML lines under the function's `Properties`).
+fn project(tag: &str, events: &str) -> tempfile::TempDir {
     require_docker();
-    let tag = "lamina-sam-test/calculator:test";
-    run_ok(
-        lamina()
-            .args(["build", "examples/calculator", "--tag", tag, "--load"])
-            .current_dir(root()),
-    );
+    build_json(&["examples/calculator", "--tag", tag, "--load"]);
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(
         dir.path().join("template.yaml"),
         format!(
-            "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n  Calculator:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      ImageUri: {tag}\n      Timeout: 30\n"
+            "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n  Calculator:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      ImageUri: {tag}\n      Timeout: 30\n{events}"
         ),
     )
     .expect("template");
+    dir
+}
+
+/// `sam` in `dir`, with no telemetry and placeholder AWS settings.
+fn sam_in(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(common::tools::sam());
+    cmd.current_dir(dir)
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    cmd
+}
+
+#[test]
+fn sam_local_invoke_runs_a_lamina_built_python_image() {
+    let dir = project("lamina-sam-test/calculator:test", "");
     std::fs::write(
         dir.path().join("event.json"),
         r#"{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}"#,
     )
     .expect("event");
-    let out = Command::new(common::tools::sam())
+    let out = sam_in(dir.path())
         .args([
             "local",
             "invoke",
@@ -41,11 +54,6 @@ fn sam_local_invoke_runs_a_lamina_built_python_image() {
             "event.json",
             "--skip-pull-image",
         ])
-        .current_dir(dir.path())
-        .env("SAM_CLI_TELEMETRY", "0")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
         .output()
         .expect("run sam");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -63,23 +71,12 @@ fn sam_local_invoke_runs_a_lamina_built_python_image() {
 
 #[test]
 fn sam_local_start_api_serves_a_lamina_built_python_image_over_http() {
-    require_docker();
-    let tag = "lamina-sam-test/calculator:api";
-    run_ok(
-        lamina()
-            .args(["build", "examples/calculator", "--tag", tag, "--load"])
-            .current_dir(root()),
+    let dir = project(
+        "lamina-sam-test/calculator:api",
+        "      Events:\n        Calc:\n          Type: Api\n          Properties:\n            Path: /calc\n            Method: get\n",
     );
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        dir.path().join("template.yaml"),
-        format!(
-            "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n  Calculator:\n    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n      ImageUri: {tag}\n      Timeout: 30\n      Events:\n        Calc:\n          Type: Api\n          Properties:\n            Path: /calc\n            Method: get\n"
-        ),
-    )
-    .expect("template");
     let port = free_port();
-    let mut sam = Command::new(common::tools::sam())
+    let mut sam = sam_in(dir.path())
         .args([
             "local",
             "start-api",
@@ -87,11 +84,6 @@ fn sam_local_start_api_serves_a_lamina_built_python_image_over_http() {
             "-p",
             &port.to_string(),
         ])
-        .current_dir(dir.path())
-        .env("SAM_CLI_TELEMETRY", "0")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
