@@ -46,3 +46,41 @@ fn the_environment_has_lambdas_file_and_process_limits_and_an_executable_tmp() {
     assert_eq!(v["pids"], "1024", "{v}");
     assert_eq!(v["tmp_exec"], "from-tmp", "{v}");
 }
+
+const HOG: &str = r#"
+def handler(event, context):
+    hog = []
+    while True:
+        hog.append(bytearray(16 * 1024 * 1024))
+"#;
+
+#[test]
+fn an_out_of_memory_kill_reports_all_the_memory_as_used() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("app.py"), HOG).expect("handler");
+    let tag = "lamina-limits-test/hog:test";
+    run_ok(lamina().args(["build"]).arg(dir.path()).args([
+        "--handler",
+        "app.handler",
+        "--memory",
+        "128",
+        "--timeout",
+        "30",
+        "--tag",
+        tag,
+    ]));
+    let rie = Rie::start(tag, &[]);
+    let answer = post(rie.port, INVOKE, &[], b"{}");
+    assert!(
+        answer.text().contains("Runtime.OutOfMemory"),
+        "{}",
+        answer.text()
+    );
+    let log = rie.wait_stdout("REPORT RequestId:", std::time::Duration::from_secs(20));
+    let report = log
+        .lines()
+        .find(|l| l.starts_with("REPORT RequestId:"))
+        .expect("REPORT");
+    assert!(report.contains("\tMax Memory Used: 128 MB"), "{report}");
+}

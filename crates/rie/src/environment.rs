@@ -298,6 +298,9 @@ impl Environment {
             () = tokio::time::sleep(timeout) => None,
         };
         let duration = t0.elapsed();
+        // An OOM kill used all the memory there was; the container may be gone before its
+        // peak can be read, so that is what REPORT says (as the cloud's does).
+        let oom = matches!(outcome, Some(RuntimeOutcome::Exited(ExitStatus::OomKilled)));
         let (answer, status, timed_out) = match outcome {
             Some(RuntimeOutcome::Response { body, content_type }) => (
                 Answer::Success { body, content_type },
@@ -352,7 +355,7 @@ impl Environment {
             request_id: id,
             duration_ms: ms(duration),
             memory_size_mb: self.function.memory.mb(),
-            max_memory_used_mb: 0,
+            max_memory_used_mb: if oom { self.function.memory.mb() } else { 0 },
             init_duration_ms: init.map(ms),
             status,
         };

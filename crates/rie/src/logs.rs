@@ -193,7 +193,8 @@ async fn pump(
                     platform(lines::end_line(&report.request_id), &mut capture, &mut partial);
                     let _ = ended.send(());
                     if let Ok(Some(bytes)) = memory.await {
-                        report.max_memory_used_mb = bytes.div_ceil(1024 * 1024).max(1);
+                        let measured = bytes.div_ceil(1024 * 1024).max(1);
+                        report.max_memory_used_mb = report.max_memory_used_mb.max(measured);
                     }
                     platform(report.line(), &mut capture, &mut partial);
                     if let (Some(ms), ReportStatus::Timeout) = (timeout_ms, report.status) {
