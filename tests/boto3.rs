@@ -42,11 +42,7 @@ print(json.dumps(out))
 fn boto3_reaches_the_function_by_name_qualifier_and_arn_and_unknown_qualifiers_are_404() {
     require_docker();
     let tag = "lamina-boto3-test/calculator:test";
-    run_ok(
-        lamina()
-            .args(["build", "examples/calculator", "--tag", tag])
-            .current_dir(root()),
-    );
+    build_json(&["examples/calculator", "--tag", tag]);
     let rie = Rie::start(tag, &[]);
     let out = Command::new(common::tools::python_with_boto3())
         .args(["-c", SCRIPT, &rie.port.to_string()])

@@ -17,11 +17,7 @@ fn session_objects(pid: u32) -> (usize, usize) {
 fn cleanup_removes_what_a_killed_lamina_rie_left_and_nothing_else() {
     require_docker();
     let tag = "lamina-cleanup-test/calculator:test";
-    run_ok(
-        lamina()
-            .args(["build", "examples/calculator", "--tag", tag])
-            .current_dir(root()),
-    );
+    build_json(&["examples/calculator", "--tag", tag]);
     let live = Rie::start(tag, &[]);
     let mut killed = Rie::start(tag, &[]);
     for rie in [&live, &killed] {
@@ -50,11 +46,7 @@ fn cleanup_removes_what_a_killed_lamina_rie_left_and_nothing_else() {
 fn ctrl_c_stops_the_runtime_quietly_and_removes_its_container() {
     require_docker();
     let tag = "lamina-cleanup-test/calculator:test";
-    run_ok(
-        lamina()
-            .args(["build", "examples/calculator", "--tag", tag])
-            .current_dir(root()),
-    );
+    build_json(&["examples/calculator", "--tag", tag]);
     let mut rie = Rie::start(tag, &[]);
     assert_eq!(post(rie.port, INVOKE, &[], b"{}").status, 200);
     let pid = rie.child.id();
