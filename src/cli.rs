@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand};
 use lamina_build::deps::Installer;
 use lamina_build::pipeline::base::RicChoice;
 use lamina_image::Reference;
+use lamina_runtime_api::front::Payload;
 use lamina_runtime_api::function::{
-    Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, MemorySize, Runtime,
-    Settings, Timeout,
+    Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, HttpSettings,
+    MemorySize, Runtime, Settings, Timeout,
 };
 use serde::Deserialize;
 
@@ -132,6 +133,10 @@ pub struct FunctionArgs {
     #[arg(skip)]
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
+    /// The HTTP front of `lamina rie --http` (lamina.toml `[http]`: payload, routes, cors).
+    #[arg(skip)]
+    #[serde(default)]
+    pub http: HttpSettings,
 }
 
 impl FunctionArgs {
@@ -147,6 +152,7 @@ impl FunctionArgs {
             ephemeral_storage: self.ephemeral_storage,
             env: self.env.iter().cloned().collect(),
             concurrency: self.concurrency,
+            http: self.http.clone(),
         }
     }
 }
@@ -305,6 +311,15 @@ pub struct RieArgs {
     /// File of KEY=VALUE lines to add to the function's environment.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Also serve plain HTTP on this port, each request turned into an API Gateway or
+    /// function URL event and the function's proxy response back into HTTP.
+    #[arg(long, value_name = "PORT")]
+    pub http: Option<u16>,
+    /// The event the HTTP front sends: apigw-http (HTTP API, payload 2.0), apigw-rest (REST
+    /// API, payload 1.0) or function-url [default: lamina.toml's `[http] payload`, else
+    /// apigw-http].
+    #[arg(long, value_name = "PAYLOAD", requires = "http")]
+    pub http_payload: Option<Payload>,
 }
 
 /// `lamina base …`.

@@ -26,7 +26,7 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
     };
     toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, base, ric, requirements, installer, deps_dir, zip, layers, concurrency and an [env] table)",
+            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, base, ric, requirements, installer, deps_dir, zip, layers, concurrency, an [env] table and an [http] table of payload, routes and cors)",
             path.display()
         )
     })

@@ -10,7 +10,7 @@ use lamina_build::pipeline::labels;
 use lamina_image::Reference;
 use lamina_rie::docker::DockerSandbox;
 use lamina_rie::{Emulator, FunctionConfig, LogEvent, LogSink};
-use lamina_runtime_api::function::FunctionName;
+use lamina_runtime_api::function::{FunctionName, HttpSettings};
 
 use super::build::build_dir;
 use super::Globals;
@@ -61,7 +61,10 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
 
     // Bind first: a busy port is reported before any container starts.
     let addr = SocketAddr::new(args.host, args.port);
-    let bound = Emulator::bind(addr).await?;
+    let mut bound = Emulator::bind(addr).await?;
+    if let Some(port) = args.http {
+        bound = bound.with_http(SocketAddr::new(args.host, port)).await?;
+    }
 
     // The one connection to Docker: for installing, loading and the sandbox.
     let docker = runner.docker().await?.clone();
@@ -110,6 +113,11 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     }
     env.extend(args.env.iter().cloned());
     function.env = env.into_iter().collect();
+    function.http = HttpSettings {
+        payload: args.http_payload,
+        ..HttpSettings::default()
+    }
+    .over(from_image.http);
     config::warn_about_env(&function.env, false);
     let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
     match sandbox.cleanup_stale().await {
@@ -122,6 +130,19 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     eprintln!(
         "serving {name} ({reference}) on http://{local}/2015-03-31/functions/function/invocations — Ctrl-C to stop"
     );
+    if let Some(front) = bound.http_addr() {
+        let routes: Vec<String> = function
+            .http
+            .routes_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        eprintln!(
+            "HTTP front on http://{front}/ ({} events; routes: {})",
+            function.http.payload.unwrap_or_default(),
+            routes.join(", ")
+        );
+    }
     let shutdown = async {
         stop_signal().await;
         eprintln!("stopping: removing containers and network");

@@ -115,12 +115,23 @@ impl Answer {
 
 /// POST `body` to `path` on 127.0.0.1:`port`, with extra headers.
 pub fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    request(port, "POST", path, headers, body)
+}
+
+/// Send `method path` with `body` and extra headers (a name may repeat) to 127.0.0.1:`port`.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
     for (k, v) in headers {

@@ -3,7 +3,7 @@
 //! serving needs (region and account for ARNs, the queue bound, the image or command).
 
 use lamina_runtime_api::function::{
-    Concurrency, Environment, EphemeralStorage, FunctionName, MemorySize, Timeout,
+    Concurrency, Environment, EphemeralStorage, FunctionName, HttpSettings, MemorySize, Timeout,
 };
 
 /// Region when none is configured.
@@ -38,6 +38,8 @@ pub struct FunctionConfig {
     pub image: Option<String>,
     /// Command override: the container's CMD (Docker) or the program and its arguments (process).
     pub command: Option<Vec<String>>,
+    /// How the HTTP front (when served) reaches this function: payload, routes, CORS.
+    pub http: HttpSettings,
 }
 
 impl FunctionConfig {
@@ -55,6 +57,7 @@ impl FunctionConfig {
             max_queued: DEFAULT_MAX_QUEUED,
             image: None,
             command: None,
+            http: HttpSettings::default(),
         }
     }
 

@@ -43,6 +43,16 @@ pub enum Error {
     /// Two functions were given the same name.
     #[error("two functions are named `{0}`: give each a distinct name")]
     DuplicateFunction(String),
+    /// Two functions claim the same HTTP route (or both take every path).
+    #[error("functions `{first}` and `{second}` both claim the HTTP route `{route}`: give each its own routes in its lamina.toml `[http]` table")]
+    DuplicateRoute {
+        /// The route key.
+        route: String,
+        /// The function that claimed it first.
+        first: String,
+        /// The other.
+        second: String,
+    },
     /// A function's configuration is out of range or malformed.
     #[error("invalid configuration of function `{function}`: {reason}")]
     Config {

@@ -84,6 +84,10 @@ pub(crate) fn empty(status: u16) -> Response<Body> {
     r
 }
 
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
+
 /// Accept HTTP/1 connections until `stop` resolves, then let open connections finish their
 /// current request (idle keep-alive connections close at once), for at most `grace`.
 /// Connection tasks live in a [`JoinSet`] owned by this future, so dropping or aborting it
@@ -109,12 +113,12 @@ pub(crate) async fn accept_loop<F, Fut>(
             () = &mut stop => break,
             a = listener.accept() => a,
         };
-        let stream = match accepted {
+        let (stream, peer) = match accepted {
             Ok((_, peer)) if only_from.is_some_and(|ip| ip != peer.ip()) => {
                 tracing::warn!(%peer, "refused a Runtime API connection from outside its environment");
                 continue;
             }
-            Ok((s, _)) => s,
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -125,7 +129,8 @@ pub(crate) async fn accept_loop<F, Fut>(
         let handler = handler.clone();
         let mut stop_rx = stop_rx.clone();
         conns.spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
+            let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(req).await) }
             });

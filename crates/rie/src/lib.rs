@@ -23,6 +23,7 @@ pub mod config;
 pub mod docker;
 mod environment;
 pub mod error;
+mod http_front;
 mod http_util;
 mod invoke_api;
 pub mod logs;
@@ -60,21 +61,31 @@ impl Emulator {
     /// Listen on `addr` for the Invoke API (lamina's default is `127.0.0.1:9000`; binding
     /// elsewhere exposes the functions to the network).
     pub async fn bind(addr: SocketAddr) -> Result<BoundEmulator> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| {
-            if source.kind() == std::io::ErrorKind::AddrInUse {
-                Error::PortInUse {
-                    ip: addr.ip(),
-                    port: addr.port(),
-                }
-            } else {
-                Error::Bind { addr, source }
-            }
-        })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
-        Ok(BoundEmulator { listener, local })
+        let (listener, local) = listen(addr).await?;
+        Ok(BoundEmulator {
+            listener,
+            local,
+            http: None,
+        })
     }
+}
+
+/// Listen on `addr`, naming a port in use.
+async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AddrInUse {
+            Error::PortInUse {
+                ip: addr.ip(),
+                port: addr.port(),
+            }
+        } else {
+            Error::Bind { addr, source }
+        }
+    })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
+    Ok((listener, local))
 }
 
 /// An emulator whose Invoke API port is open but not yet served.
@@ -82,12 +93,24 @@ impl Emulator {
 pub struct BoundEmulator {
     listener: TcpListener,
     local: SocketAddr,
+    http: Option<(TcpListener, SocketAddr)>,
 }
 
 impl BoundEmulator {
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Also serve the HTTP front (API Gateway / function URL events, §8) on `addr`.
+    pub async fn with_http(mut self, addr: SocketAddr) -> Result<Self> {
+        self.http = Some(listen(addr).await?);
+        Ok(self)
+    }
+
+    /// The HTTP front's address, when it is served.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, a)| *a)
     }
 
     /// Serve `functions` until `shutdown` resolves; then stop accepting, kill every
@@ -131,6 +154,15 @@ impl BoundEmulator {
             .map(|f| Arc::new(pool::Pool::new(f, sandbox.clone(), log_sink.clone())))
             .collect();
         let router = Arc::new(invoke_api::Router::new(pools));
+        let front = match &self.http {
+            Some(_) => Some(Arc::new(http_front::Front::new(router.pools())?)),
+            None => None,
+        };
+        // Both servers stop once every environment is down.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
         let stop = {
             let router = router.clone();
             async move {
@@ -138,17 +170,30 @@ impl BoundEmulator {
                 for pool in router.pools() {
                     pool.shutdown().await;
                 }
+                let _ = stop_tx.send(true);
             }
         };
         let served = router.clone();
-        http_util::accept_loop(
+        let invoke = http_util::accept_loop(
             self.listener,
             move |req| invoke_api::handle(served.clone(), req),
-            stop,
+            stopped(stop_rx.clone()),
             SHUTDOWN_GRACE,
             None,
-        )
-        .await;
+        );
+        let http = async {
+            if let (Some((listener, _)), Some(front)) = (self.http, front) {
+                http_util::accept_loop(
+                    listener,
+                    move |req| http_front::handle(front.clone(), req),
+                    stopped(stop_rx.clone()),
+                    SHUTDOWN_GRACE,
+                    None,
+                )
+                .await;
+            }
+        };
+        tokio::join!(stop, invoke, http);
         Ok(())
     }
 }

@@ -42,6 +42,17 @@ pub enum FunctionError {
     /// Not `KEY=VALUE`.
     #[error("`{0}` is not an environment variable: write it as KEY=VALUE")]
     EnvPair(String),
+    /// An HTTP front payload lamina does not know.
+    #[error("HTTP payload `{0}` is not one lamina serves: use apigw-http (HTTP API, payload 2.0), apigw-rest (REST API, payload 1.0) or function-url")]
+    Payload(String),
+    /// A route key API Gateway would refuse.
+    #[error("route `{route}` is not valid: {why}")]
+    Route {
+        /// The route as given.
+        route: String,
+        /// What is wrong and how to write it.
+        why: String,
+    },
 }
 
 /// Parse a value through `FromStr` from whatever scalar a config file holds (`128`, `3.0`,

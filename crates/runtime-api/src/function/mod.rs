@@ -1,6 +1,6 @@
 //! The one model of a function: what Lambda calls its configuration (name, runtime, handler,
-//! architecture, memory, timeout, ephemeral storage, environment, concurrency), with Lambda's
-//! rules, defaults and their messages written once.
+//! architecture, memory, timeout, ephemeral storage, environment, concurrency) and the HTTP
+//! front in front of it, with Lambda's rules, defaults and their messages written once.
 //!
 //! Every entry point — `lamina build` flags, `lamina.toml`, image labels, `lamina rie` flags,
 //! the embedded emulator's environment — parses its raw values with the same `FromStr` (and
@@ -16,6 +16,8 @@ mod values;
 pub use environment::{EnvVar, EnvWarning, Environment};
 pub use error::FunctionError;
 pub use values::{Arch, Concurrency, EphemeralStorage, FunctionName, MemorySize, Runtime, Timeout};
+
+pub use crate::front::HttpSettings;
 
 /// A function, every field checked against Lambda's rules.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +40,8 @@ pub struct Function {
     pub env: Environment,
     /// Environments run at once (the local stand-in for reserved concurrency).
     pub concurrency: Concurrency,
+    /// The HTTP front (`lamina rie --http`): payload, routes, CORS.
+    pub http: HttpSettings,
 }
 
 /// Settings from one source, every one optional: flags, `lamina.toml`, image labels. Layer
@@ -62,6 +66,8 @@ pub struct Settings {
     pub env: Environment,
     /// Environments run at once.
     pub concurrency: Option<Concurrency>,
+    /// The HTTP front; each of its settings layered on its own.
+    pub http: HttpSettings,
 }
 
 impl Settings {
@@ -79,6 +85,7 @@ impl Settings {
             ephemeral_storage: self.ephemeral_storage.or(lower.ephemeral_storage),
             env,
             concurrency: self.concurrency.or(lower.concurrency),
+            http: self.http.over(lower.http),
         }
     }
 
@@ -97,6 +104,7 @@ impl Settings {
             ephemeral_storage: self.ephemeral_storage.unwrap_or_default(),
             env: self.env,
             concurrency: self.concurrency.unwrap_or_default(),
+            http: self.http,
         })
     }
 }

@@ -1,0 +1,314 @@
+//! The function's answer back into HTTP, as each front does it (§8): the proxy response
+//! (`statusCode`, `headers`, `multiValueHeaders`, `cookies`, `body`, `isBase64Encoded`), the
+//! 2.0 format's inference for a plain JSON answer, and the fronts' own errors.
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::{FrontResponse, Payload};
+
+/// What the function (or Lambda) answered.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// The function returned this payload.
+    Success(&'a [u8]),
+    /// The function failed (`X-Amz-Function-Error`), timed out or crashed.
+    FunctionError,
+    /// Lambda refused the invoke (throttled, too large, not found).
+    ServiceError,
+}
+
+/// The HTTP answer for `answer`.
+pub fn to_http(payload: Payload, answer: Answer<'_>, request_id: &str) -> FrontResponse {
+    let proxied = match answer {
+        Answer::Success(body) => match payload {
+            Payload::ApigwRest => v1(body),
+            Payload::ApigwHttp | Payload::FunctionUrl => v2(body),
+        },
+        // "If the function runs but returns an error, or returns a response in the wrong
+        // format, API Gateway returns a 502. If the Lambda API rejects the invocation
+        // request, API Gateway returns a 500" (services-apigateway-errors.md).
+        Answer::FunctionError => Err(()),
+        Answer::ServiceError => return error_response(payload, 500, request_id),
+    };
+    match proxied {
+        Ok(mut r) => {
+            r.headers.extend(front_headers(payload, request_id));
+            r
+        }
+        Err(()) => error_response(payload, 502, request_id),
+    }
+}
+
+/// The front's own error answer with `status` (500 or 502).
+pub fn error_response(payload: Payload, status: u16, request_id: &str) -> FrontResponse {
+    let (body, mut headers) = match payload {
+        Payload::ApigwRest => (
+            r#"{"message": "Internal server error"}"#,
+            vec![(
+                "x-amzn-ErrorType".to_owned(),
+                "InternalServerErrorException".to_owned(),
+            )],
+        ),
+        // The HTTP API's capitalisation; the function URL body is assumed to be the same
+        // ([unconfirmed] in runtime-api.md §8).
+        Payload::ApigwHttp | Payload::FunctionUrl => {
+            (r#"{"message":"Internal Server Error"}"#, Vec::new())
+        }
+    };
+    headers.push(("content-type".into(), "application/json".into()));
+    headers.extend(front_headers(payload, request_id));
+    FrontResponse {
+        status,
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// No route matches: the HTTP API's 404, the REST API's famous 403.
+pub fn not_found(payload: Payload, request_id: &str) -> FrontResponse {
+    let (status, body, mut headers) = match payload {
+        Payload::ApigwRest => (
+            403,
+            r#"{"message":"Missing Authentication Token"}"#,
+            vec![(
+                "x-amzn-ErrorType".to_owned(),
+                "MissingAuthenticationTokenException".to_owned(),
+            )],
+        ),
+        Payload::ApigwHttp | Payload::FunctionUrl => {
+            (404, r#"{"message":"Not Found"}"#, Vec::new())
+        }
+    };
+    headers.push(("content-type".into(), "application/json".into()));
+    headers.extend(front_headers(payload, request_id));
+    FrontResponse {
+        status,
+        headers,
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+/// The request id header each front adds to every answer.
+fn front_headers(payload: Payload, request_id: &str) -> Vec<(String, String)> {
+    match payload {
+        Payload::ApigwHttp => vec![("apigw-requestid".into(), request_id.into())],
+        Payload::ApigwRest | Payload::FunctionUrl => {
+            vec![("x-amzn-RequestId".into(), request_id.into())]
+        }
+    }
+}
+
+/// A header value as the fronts accept it: a string, or a number or boolean written out.
+fn header_value(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn status(v: Option<&Value>) -> Option<u16> {
+    let n = match v? {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    (100..=599).contains(&n).then_some(n as u16)
+}
+
+/// `body` (a string, or absent/null for none), decoded when `isBase64Encoded`.
+fn body(fields: &Map<String, Value>) -> Result<Vec<u8>, ()> {
+    let text = match fields.get("body") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(()),
+    };
+    match fields.get("isBase64Encoded") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(text.as_bytes().to_vec()),
+        Some(Value::Bool(true)) => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| ()),
+        Some(_) => Err(()),
+    }
+}
+
+fn string_map(v: Option<&Value>) -> Result<Vec<(String, String)>, ()> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| header_value(v).map(|v| (k.clone(), v)).ok_or(()))
+            .collect(),
+        Some(_) => Err(()),
+    }
+}
+
+fn with_content_type(mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    headers
+}
+
+/// Payload 2.0 answer. Valid JSON without `statusCode` is the body of a 200
+/// `application/json` answer, as is; with it, the structured response.
+fn v2(raw: &[u8]) -> Result<FrontResponse, ()> {
+    let value: Value = serde_json::from_slice(raw).map_err(|_| ())?;
+    let fields = match &value {
+        Value::Object(m) if m.contains_key("statusCode") => m,
+        _ => {
+            return Ok(FrontResponse {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: raw.to_vec(),
+            })
+        }
+    };
+    let status = status(fields.get("statusCode")).ok_or(())?;
+    let mut headers = with_content_type(string_map(fields.get("headers"))?);
+    match fields.get("cookies") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(cookies)) => {
+            for c in cookies {
+                headers.push(("set-cookie".into(), c.as_str().ok_or(())?.to_owned()));
+            }
+        }
+        Some(_) => return Err(()),
+    }
+    Ok(FrontResponse {
+        status,
+        headers,
+        body: body(fields)?,
+    })
+}
+
+/// Keys a REST API proxy response may have; any other is a malformed response (502).
+const V1_KEYS: &[&str] = &[
+    "statusCode",
+    "headers",
+    "multiValueHeaders",
+    "body",
+    "isBase64Encoded",
+];
+
+/// Payload 1.0 answer: `statusCode` required, only [`V1_KEYS`]; `headers` and
+/// `multiValueHeaders` merged, a name in both keeping the `multiValueHeaders` values.
+fn v1(raw: &[u8]) -> Result<FrontResponse, ()> {
+    let value: Value = serde_json::from_slice(raw).map_err(|_| ())?;
+    let Value::Object(fields) = &value else {
+        return Err(());
+    };
+    if fields.keys().any(|k| !V1_KEYS.contains(&k.as_str())) {
+        return Err(());
+    }
+    let status = status(fields.get("statusCode")).ok_or(())?;
+    let mut headers = Vec::new();
+    match fields.get("multiValueHeaders") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, values) in m {
+                let Value::Array(values) = values else {
+                    return Err(());
+                };
+                for v in values {
+                    headers.push((k.clone(), header_value(v).ok_or(())?));
+                }
+            }
+        }
+        Some(_) => return Err(()),
+    }
+    for (k, v) in string_map(fields.get("headers"))? {
+        if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(&k)) {
+            headers.push((k, v));
+        }
+    }
+    Ok(FrontResponse {
+        status,
+        headers: with_content_type(headers),
+        body: body(fields)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header<'a>(r: &'a FrontResponse, name: &str) -> Vec<&'a str> {
+        r.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_json_answer_is_a_200_json_body_in_payload_2() {
+        let r = to_http(Payload::ApigwHttp, Answer::Success(br#"{"a": 1}"#), "id");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, br#"{"a": 1}"#);
+        assert_eq!(header(&r, "content-type"), ["application/json"]);
+        assert_eq!(header(&r, "apigw-requestid"), ["id"]);
+        let s = to_http(Payload::FunctionUrl, Answer::Success(br#""Hello""#), "id");
+        assert_eq!((s.status, s.body.as_slice()), (200, &br#""Hello""#[..]));
+    }
+
+    #[test]
+    fn structured_answers_map_status_headers_cookies_and_base64() {
+        let raw = br#"{"statusCode": 201, "headers": {"x-a": "1", "content-type": "image/png"},
+            "cookies": ["a=1", "b=2; Path=/"], "body": "AAEC", "isBase64Encoded": true}"#;
+        let r = to_http(Payload::ApigwHttp, Answer::Success(raw), "id");
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body, [0, 1, 2]);
+        assert_eq!(header(&r, "set-cookie"), ["a=1", "b=2; Path=/"]);
+        assert_eq!(header(&r, "content-type"), ["image/png"]);
+    }
+
+    #[test]
+    fn rest_merges_multi_value_headers_and_refuses_other_keys() {
+        let raw = br#"{"statusCode": 200, "headers": {"X-One": "h", "X-Both": "single"},
+            "multiValueHeaders": {"X-Both": ["m1", "m2"]}, "body": "ok"}"#;
+        let r = to_http(Payload::ApigwRest, Answer::Success(raw), "id");
+        assert_eq!(r.status, 200);
+        assert_eq!(header(&r, "x-both"), ["m1", "m2"]);
+        assert_eq!(header(&r, "x-one"), ["h"]);
+        assert_eq!(header(&r, "x-amzn-RequestId"), ["id"]);
+        for bad in [
+            &br#"{"statusCode": 200, "body": "x", "cookies": []}"#[..],
+            br#"{"body": "no status"}"#,
+            br#"{"statusCode": 200, "body": {"not": "a string"}}"#,
+            br#"not json"#,
+        ] {
+            let r = to_http(Payload::ApigwRest, Answer::Success(bad), "id");
+            assert_eq!(r.status, 502, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(r.body, br#"{"message": "Internal server error"}"#);
+            assert_eq!(
+                header(&r, "x-amzn-ErrorType"),
+                ["InternalServerErrorException"]
+            );
+        }
+    }
+
+    #[test]
+    fn errors_are_the_fronts_own() {
+        let r = to_http(Payload::ApigwHttp, Answer::FunctionError, "id");
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (502, &br#"{"message":"Internal Server Error"}"#[..])
+        );
+        let r = to_http(Payload::ApigwRest, Answer::ServiceError, "id");
+        assert_eq!(r.status, 500);
+        let r = to_http(
+            Payload::ApigwHttp,
+            Answer::Success(br#"{"statusCode": "x"}"#),
+            "id",
+        );
+        assert_eq!(r.status, 502);
+        assert_eq!(not_found(Payload::ApigwRest, "id").status, 403);
+        assert_eq!(not_found(Payload::ApigwHttp, "id").status, 404);
+    }
+}
