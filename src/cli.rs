@@ -46,6 +46,8 @@ pub enum Command {
     Rie(RieArgs),
     /// Invoke a function on `lamina rie` (or any Lambda invoke API) and print its answer.
     Invoke(InvokeArgs),
+    /// Print a ready-made event of a Lambda trigger (API Gateway, S3, SQS, …) as JSON.
+    Event(EventArgs),
     /// Push an image from lamina's store to a registry (ECR or any OCI registry).
     Push(PushArgs),
     /// Pull an image from a registry into lamina's store.
@@ -263,6 +265,86 @@ pub struct InvokeArgs {
     /// The invoke API to call.
     #[arg(long, default_value = "http://127.0.0.1:9000", value_name = "URL")]
     pub endpoint: String,
+}
+
+/// The triggers `lamina event` writes events of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventSource {
+    /// API Gateway HTTP API (payload 2.0).
+    ApigwHttp,
+    /// API Gateway REST API proxy (payload 1.0).
+    ApigwRest,
+    /// A Lambda function URL.
+    FunctionUrl,
+    /// An Application Load Balancer target.
+    Alb,
+    /// S3 `ObjectCreated:Put`.
+    S3Put,
+    /// S3 `ObjectRemoved:Delete`.
+    S3Delete,
+    /// An SQS message.
+    Sqs,
+    /// An SNS notification.
+    Sns,
+    /// A DynamoDB stream record (INSERT).
+    Dynamodb,
+    /// A Kinesis stream record.
+    Kinesis,
+    /// An EventBridge event.
+    Eventbridge,
+    /// An EventBridge scheduled event.
+    Schedule,
+    /// CloudWatch Logs subscription data (gzip + base64).
+    CloudwatchLogs,
+}
+
+/// `lamina event`.
+#[derive(Debug, Clone, Args)]
+pub struct EventArgs {
+    /// The trigger.
+    #[arg(value_enum, value_name = "SOURCE")]
+    pub kind: EventSource,
+    /// HTTP method (apigw-*, function-url, alb) [default: GET].
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Request path with an optional query string (apigw-*, function-url, alb) [default: /].
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Request header `NAME: VALUE` (apigw-*, function-url, alb; repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The payload: the request body (HTTP sources), the message (sqs, sns, cloudwatch-logs),
+    /// the record's data (kinesis), the detail JSON (eventbridge).
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Bucket (s3-*) [default: example-bucket].
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Object key (s3-*) [default: test/key].
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Object size in bytes (s3-put) [default: 1024].
+    #[arg(long)]
+    pub size: Option<u64>,
+    /// Queue name (sqs), topic name (sns), table (dynamodb), stream (kinesis), rule
+    /// (schedule) or log group (cloudwatch-logs).
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Subject (sns).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// `source` (eventbridge) [default: com.example.app].
+    #[arg(long = "source")]
+    pub event_source: Option<String>,
+    /// `detail-type` (eventbridge) [default: Example Event].
+    #[arg(long)]
+    pub detail_type: Option<String>,
+    /// Region in ARNs [default: us-east-1].
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Account id in ARNs [default: lamina rie's, 000000000000].
+    #[arg(long, default_value = "000000000000")]
+    pub account: String,
 }
 
 /// `lamina check`.

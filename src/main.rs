@@ -58,6 +58,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Event(args) => commands::event::run(&globals, args)?,
         Command::Push(args) => runtime.block_on(commands::push::run(&globals, args))?,
         Command::Pull(args) => runtime.block_on(commands::push::pull(&globals, args))?,
         // Lambda would refuse the image: say so with the exit code too (1), as linters do.

@@ -5,6 +5,7 @@ pub mod base_source;
 pub mod build;
 pub mod check;
 pub mod credentials;
+pub mod event;
 pub mod invoke;
 pub mod push;
 pub mod rie;
