@@ -139,6 +139,11 @@ pub struct FunctionArgs {
     #[arg(skip)]
     #[serde(default)]
     pub http: HttpSettings,
+    /// Function folders this folder groups, served together by `lamina rie` (lamina.toml
+    /// only; such a folder holds no handler of its own).
+    #[arg(skip)]
+    #[serde(default)]
+    pub functions: Vec<PathBuf>,
 }
 
 impl FunctionArgs {
@@ -363,13 +368,14 @@ pub struct CheckArgs {
 /// `lamina rie`.
 #[derive(Debug, Clone, Args)]
 pub struct RieArgs {
-    /// An image in the local store or Docker (`calculator`, `calculator:v2`), or a function
-    /// folder, which is built first.
-    #[arg(required_unless_present = "cleanup")]
-    pub target: Option<String>,
+    /// The functions: images in the local store or Docker (`calculator`, `calculator:v2`),
+    /// function folders (built first), or a folder whose lamina.toml lists
+    /// `functions = ["dir", …]`. Each is invoked by its name; the only one also as `function`.
+    #[arg(required_unless_present = "cleanup", value_name = "IMAGE|DIR")]
+    pub targets: Vec<String>,
     /// Remove the containers and networks a `lamina rie` that was killed (`kill -9`) left
     /// behind, then exit; needs no running server.
-    #[arg(long, conflicts_with = "target")]
+    #[arg(long, conflicts_with = "targets")]
     pub cleanup: bool,
     /// Port of the invoke API.
     #[arg(short, long, default_value_t = 9000)]
@@ -377,7 +383,8 @@ pub struct RieArgs {
     /// Address of the invoke API. Anything but loopback exposes your function to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
-    /// Function timeout in whole seconds, 1 to 900 [default: the image's, else 3].
+    /// Function timeout in whole seconds, 1 to 900, for every function served [default:
+    /// each image's, else 3].
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<Timeout>,
     /// Memory limit in MB, 128 to 10240 [default: the image's, else 128].

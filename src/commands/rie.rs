@@ -19,7 +19,7 @@ use crate::{config, docker};
 
 /// `lamina rie`.
 pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
-    let Some(target_arg) = args.target.as_deref() else {
+    if args.targets.is_empty() {
         // `--cleanup`: what killed sessions left, without starting one.
         let docker = lamina_rie::docker::connect().await?;
         let removed = lamina_rie::docker::cleanup_stale(&docker, None).await?;
@@ -31,46 +31,117 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
             );
         }
         return Ok(());
-    };
+    }
     let store = globals.store()?;
     let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
-    let target = Path::new(target_arg);
-    let (reference, manifest) = if target.is_dir() {
-        let built = build_dir(
-            globals,
-            &store,
-            target,
-            &FunctionArgs::default(),
-            None,
-            &runner,
-            None,
-        )
-        .await?;
-        eprintln!("built {} from {}", built.reference, target.display());
-        (built.reference, Some(built.output.image.manifest_digest))
-    } else {
-        let reference = Reference::parse(target_arg).with_context(|| {
-            format!(
-                "`{}` is neither a function folder nor an image name",
-                target_arg
-            )
-        })?;
-        let manifest = store.get_ref(&reference)?;
-        (reference, manifest)
-    };
+    let mut images = Vec::new();
+    for target in expand_targets(&args.targets)? {
+        images.push(image_of(globals, &store, &runner, &target).await?);
+    }
 
     // Bind first: a busy port is reported before any container starts.
-    let addr = SocketAddr::new(args.host, args.port);
-    let mut bound = Emulator::bind(addr).await?;
+    let mut bound = Emulator::bind(SocketAddr::new(args.host, args.port)).await?;
     if let Some(port) = args.http {
         bound = bound.with_http(SocketAddr::new(args.host, port)).await?;
     }
 
     // The one connection to Docker: for installing, loading and the sandbox.
     let docker = runner.docker().await?.clone();
-    match &manifest {
+    let mut env = Vec::new();
+    if let Some(file) = &args.env_file {
+        env.extend(config::read_env_file(file)?);
+    }
+    env.extend(args.env.iter().cloned());
+    let env: lamina_runtime_api::function::Environment = env.into_iter().collect();
+    config::warn_about_env(&env, false);
+    let mut functions = Vec::new();
+    for (reference, manifest) in &images {
+        functions
+            .push(function_of(&docker, &store, reference, manifest.as_ref(), args, &env).await?);
+    }
+    let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
+    match sandbox.cleanup_stale().await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("removed {n} container(s) and network(s) left by an earlier lamina rie that was stopped without cleaning up"),
+        Err(e) => tracing::warn!("could not remove containers left by an earlier lamina rie: {e}"),
+    }
+    let sandbox = Arc::new(sandbox);
+    announce(&bound, &functions);
+    let shutdown = async {
+        stop_signal().await;
+        eprintln!("stopping: removing containers and network");
+    };
+    bound
+        .serve(functions, sandbox, log_sink(), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The targets, with a folder whose lamina.toml lists `functions` replaced by those folders
+/// (relative to it).
+fn expand_targets(targets: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for t in targets {
+        let dir = Path::new(t);
+        let listed = if dir.is_dir() {
+            config::load_file(dir)?.functions
+        } else {
+            Vec::new()
+        };
+        if listed.is_empty() {
+            out.push(t.clone());
+        } else {
+            out.extend(
+                listed
+                    .iter()
+                    .map(|f| dir.join(f).to_string_lossy().into_owned()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// A target's image: a folder built into the store, or a stored or Docker image.
+async fn image_of(
+    globals: &Globals,
+    store: &lamina_image::Store,
+    runner: &docker::DockerRunner,
+    target_arg: &str,
+) -> Result<(Reference, Option<lamina_image::Digest>)> {
+    let target = Path::new(target_arg);
+    if target.is_dir() {
+        let built = build_dir(
+            globals,
+            store,
+            target,
+            &FunctionArgs::default(),
+            None,
+            runner,
+            None,
+        )
+        .await?;
+        eprintln!("built {} from {}", built.reference, target.display());
+        return Ok((built.reference, Some(built.output.image.manifest_digest)));
+    }
+    let reference = Reference::parse(target_arg).with_context(|| {
+        format!("`{target_arg}` is neither a function folder nor an image name")
+    })?;
+    let manifest = store.get_ref(&reference)?;
+    Ok((reference, manifest))
+}
+
+/// The function an image serves: its labels' settings under the flags, loaded into Docker.
+async fn function_of(
+    docker: &bollard::Docker,
+    store: &lamina_image::Store,
+    reference: &Reference,
+    manifest: Option<&lamina_image::Digest>,
+    args: &RieArgs,
+    env: &lamina_runtime_api::function::Environment,
+) -> Result<FunctionConfig> {
+    match manifest {
         Some(manifest) => {
-            if let Some(r) = docker::ensure_loaded(&docker, &store, manifest, &reference).await? {
+            if let Some(r) = docker::ensure_loaded(docker, store, manifest, reference).await? {
                 eprintln!(
                     "loaded {reference} into Docker ({} of {} layers sent)",
                     r.layers_sent, r.layers_total
@@ -78,7 +149,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
             }
         }
         None => {
-            if docker::image_id(&docker, &reference).await?.is_none() {
+            if docker::image_id(docker, reference).await?.is_none() {
                 bail!(
                     "image `{reference}` is neither in lamina's store nor in Docker; build it with `lamina build DIR --tag {reference}`"
                 );
@@ -92,13 +163,12 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         .config
         .and_then(|c| c.labels)
         .unwrap_or_default();
-
     let from_image = labels::read(|k| image_labels.get(k).cloned())
         .with_context(|| format!("cannot read the function settings of image `{reference}`"))?;
     let name = from_image
         .name
         .unwrap_or_else(|| FunctionName::sanitised(reference.short_name()));
-    let mut function = FunctionConfig::new(name.clone());
+    let mut function = FunctionConfig::new(name);
     function.image = Some(reference.to_string());
     function.memory = args.memory.or(from_image.memory).unwrap_or_default();
     function.timeout = args.timeout.or(from_image.timeout).unwrap_or_default();
@@ -107,50 +177,48 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         .concurrency
         .or(from_image.concurrency)
         .unwrap_or_default();
-    let mut env = Vec::new();
-    if let Some(file) = &args.env_file {
-        env.extend(config::read_env_file(file)?);
-    }
-    env.extend(args.env.iter().cloned());
-    function.env = env.into_iter().collect();
+    function.env = env.clone();
     function.http = HttpSettings {
         payload: args.http_payload,
         ..HttpSettings::default()
     }
     .over(from_image.http);
-    config::warn_about_env(&function.env, false);
-    let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
-    match sandbox.cleanup_stale().await {
-        Ok(0) => {}
-        Ok(n) => eprintln!("removed {n} container(s) and network(s) left by an earlier lamina rie that was stopped without cleaning up"),
-        Err(e) => tracing::warn!("could not remove containers left by an earlier lamina rie: {e}"),
-    }
-    let sandbox = Arc::new(sandbox);
+    Ok(function)
+}
+
+/// Say what is served where.
+fn announce(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig]) {
     let local = bound.local_addr();
-    eprintln!(
-        "serving {name} ({reference}) on http://{local}/2015-03-31/functions/function/invocations — Ctrl-C to stop"
-    );
-    if let Some(front) = bound.http_addr() {
-        let routes: Vec<String> = function
-            .http
-            .routes_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+    for f in functions {
+        let path = if functions.len() == 1 {
+            "function"
+        } else {
+            f.name.as_str()
+        };
         eprintln!(
-            "HTTP front on http://{front}/ ({} events; routes: {})",
-            function.http.payload.unwrap_or_default(),
-            routes.join(", ")
+            "serving {} ({}) on http://{local}/2015-03-31/functions/{path}/invocations",
+            f.name,
+            f.image.as_deref().unwrap_or_default()
         );
     }
-    let shutdown = async {
-        stop_signal().await;
-        eprintln!("stopping: removing containers and network");
-    };
-    bound
-        .serve(vec![function], sandbox, log_sink(), shutdown)
-        .await?;
-    Ok(())
+    if let Some(front) = bound.http_addr() {
+        eprintln!("HTTP front on http://{front}/:");
+        for f in functions {
+            let routes: Vec<String> = f
+                .http
+                .routes_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            eprintln!(
+                "  {} → {} ({} events)",
+                routes.join(", "),
+                f.name,
+                f.http.payload.unwrap_or_default()
+            );
+        }
+    }
+    eprintln!("Ctrl-C to stop");
 }
 
 /// Function logs on stdout. Lambda's runtimes join a multi-line record (a traceback) with
