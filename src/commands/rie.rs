@@ -178,6 +178,7 @@ async fn function_of(
         .or(from_image.concurrency)
         .unwrap_or_default();
     function.env = env.clone();
+    function.runtime = from_image.runtime;
     function.http = HttpSettings {
         payload: args.http_payload,
         ..HttpSettings::default()

@@ -3,7 +3,8 @@
 //! serving needs (region and account for ARNs, the queue bound, the image or command).
 
 use lamina_runtime_api::function::{
-    Concurrency, Environment, EphemeralStorage, FunctionName, HttpSettings, MemorySize, Timeout,
+    Concurrency, Environment, EphemeralStorage, FunctionName, HttpSettings, MemorySize, Runtime,
+    Timeout,
 };
 
 /// Region when none is configured.
@@ -40,6 +41,8 @@ pub struct FunctionConfig {
     pub command: Option<Vec<String>>,
     /// How the HTTP front (when served) reaches this function: payload, routes, CORS.
     pub http: HttpSettings,
+    /// The runtime, when known (named in `INIT_START`).
+    pub runtime: Option<Runtime>,
 }
 
 impl FunctionConfig {
@@ -58,6 +61,7 @@ impl FunctionConfig {
             image: None,
             command: None,
             http: HttpSettings::default(),
+            runtime: None,
         }
     }
 

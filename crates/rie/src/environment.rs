@@ -2,7 +2,8 @@
 //! moving Initializing → Idle → Busy → Idle … → Dead.
 //!
 //! Init ends at the runtime's first `/next` (that is the Init Duration) and may take at most
-//! [`INIT_TIMEOUT_MS`]. An invoke ends with the runtime's answer, the runtime's exit
+//! [`INIT_TIMEOUT_MS`](lamina_runtime_api::limits::INIT_TIMEOUT_MS); a failed init is reported (`INIT_REPORT … Phase: init`) and the pool
+//! re-runs it once inside the invoke (see [`crate::pool`]). An invoke ends with the runtime's answer, the runtime's exit
 //! (`Runtime.ExitError`) or the function's timeout (`Sandbox.Timedout`, the environment is
 //! killed); the latter two leave the environment dead, and the pool starts a fresh one.
 
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
 use lamina_runtime_api::env as vars;
-use lamina_runtime_api::limits::{INIT_TIMEOUT_MS, MAX_SYNC_RESPONSE};
-use lamina_runtime_api::logs::{Report, ReportStatus};
+use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
+use lamina_runtime_api::logs::{self as lines, InitPhase, Report, ReportStatus};
 use lamina_runtime_api::Invocation;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -96,11 +97,16 @@ pub(crate) struct Environment {
 
 impl Environment {
     /// Open the Runtime API listener and start the runtime; init is then under way.
+    ///
+    /// `reinit_for`: this init is the suppressed re-init inside invoke `reinit_for`, whose
+    /// `START` it prints first; otherwise it is an environment's own init, which begins
+    /// with `INIT_START`.
     pub(crate) async fn launch(
         function: Arc<FunctionConfig>,
         sandbox: &dyn Sandbox,
         sink: LogSink,
         number: u64,
+        reinit_for: Option<&str>,
     ) -> Result<Self> {
         let ip = sandbox.bind_ip();
         let listener = TcpListener::bind((ip, 0))
@@ -136,6 +142,20 @@ impl Environment {
             started.output,
             sandbox.output_settle(),
         );
+        // Sent before the pump first runs, so it precedes any output of the runtime.
+        let _ = pump.send(match reinit_for {
+            Some(id) => PumpMsg::Start {
+                request_id: id.to_owned(),
+            },
+            None => PumpMsg::Line {
+                line: lines::init_start_line(
+                    function.runtime.map(|r| r.name()),
+                    &function.region,
+                    function.image.as_deref().unwrap_or(function.name.as_str()),
+                ),
+                done: None,
+            },
+        });
         let dead = Arc::new(AtomicBool::new(false));
         {
             let (handle, rt, dead) = (started.handle.clone(), rt.clone(), dead.clone());
@@ -182,10 +202,13 @@ impl Environment {
         self.handle.terminate(grace).await;
     }
 
-    /// Wait for the end of init: the runtime's first `/next`.
-    pub(crate) async fn wait_init(&self) -> std::result::Result<(), (InitFailure, Duration)> {
+    /// Wait for the end of init (the runtime's first `/next`), for at most `limit`: the init
+    /// phase's [`INIT_TIMEOUT_MS`](lamina_runtime_api::limits::INIT_TIMEOUT_MS), or what is left of the invoke for a re-init.
+    pub(crate) async fn wait_init(
+        &self,
+        limit: Duration,
+    ) -> std::result::Result<(), (InitFailure, Duration)> {
         let mut rx = self.rt.init_rx();
-        let limit = Duration::from_millis(INIT_TIMEOUT_MS);
         let deadline = tokio::time::Instant::from_std(self.started_at + limit);
         loop {
             let signal = rx.borrow_and_update().clone();
@@ -226,53 +249,88 @@ impl Environment {
         }
     }
 
-    /// Answer the invoke that triggered a failed init, and log it (`START`/`END`/`REPORT
-    /// … Status: error`).
-    pub(crate) fn init_failed(
+    /// Log `INIT_REPORT` for this environment's failed init in `phase`, once init's output
+    /// is out.
+    pub(crate) async fn report_init(
+        &self,
+        phase: InitPhase,
+        failure: &InitFailure,
+        init: Duration,
+    ) {
+        let status = match failure {
+            InitFailure::Timeout => ReportStatus::Timeout,
+            InitFailure::Error { .. } | InitFailure::Exit(_) => ReportStatus::Error,
+        };
+        let (done, settled) = oneshot::channel();
+        let _ = self.pump.send(PumpMsg::Line {
+            line: lines::init_report_line(ms(init), phase, status),
+            done: Some(done),
+        });
+        let _ = settled.await;
+    }
+
+    /// Answer the invoke whose suppressed re-init (begun at `started`) failed too, and end its
+    /// log (`END`, `REPORT … Status: error|timeout`).
+    pub(crate) fn reinit_failed(
         &self,
         req: &InvokeRequest,
         failure: InitFailure,
-        init: Duration,
+        started: Instant,
     ) -> Reply {
         let id = &req.request_id;
-        let (answer, status) = match failure {
+        let timeout_ms = self.function.timeout.millis();
+        let (answer, status, timed_out) = match failure {
             // §5: init failure → the body posted to /init/error, 200 + Unhandled.
             InitFailure::Error { body, content_type } => (
                 Answer::FunctionError { body, content_type },
                 ReportStatus::Error,
+                None,
             ),
-            InitFailure::Exit(s) => (exit_answer(id, s), ReportStatus::Error),
+            InitFailure::Exit(s) => (exit_answer(id, s), ReportStatus::Error, None),
+            // The re-init ran out of the invoke's own time: the function's timeout.
             InitFailure::Timeout => (
-                platform(PlatformError::timeout(id, INIT_TIMEOUT_MS)),
+                platform(PlatformError::timeout(id, timeout_ms)),
                 ReportStatus::Timeout,
+                Some(timeout_ms),
             ),
         };
-        let _ = self.pump.send(PumpMsg::Start {
-            request_id: id.clone(),
-        });
         let report = Report {
             request_id: id.clone(),
-            duration_ms: 0.0,
+            duration_ms: ms(started.elapsed()),
             memory_size_mb: self.function.memory.mb(),
             max_memory_used_mb: 0,
-            init_duration_ms: Some(ms(init)),
+            init_duration_ms: None,
             status,
         };
-        let tail = self.finish(report, None, req.want_tail);
+        let tail = self.finish(report, timed_out, req.want_tail);
         Reply { answer, tail }
     }
 
     /// Run one invoke on this (idle) environment.
     pub(crate) async fn invoke(&self, req: InvokeRequest) -> Reply {
+        self.run_invoke(req, None).await
+    }
+
+    /// Run the invoke whose `START` this environment's re-init printed at `started`, in the
+    /// time the re-init left.
+    pub(crate) async fn invoke_after_reinit(&self, req: InvokeRequest, started: Instant) -> Reply {
+        self.run_invoke(req, Some(started)).await
+    }
+
+    async fn run_invoke(&self, req: InvokeRequest, reinit_started: Option<Instant>) -> Reply {
         let gate = lock(&self.gate).take();
         if let Some(gate) = gate {
             let _ = gate.await;
         }
         let id = req.request_id.clone();
-        let timeout = self.function.timeout.duration();
+        let timeout = self
+            .function
+            .timeout
+            .duration()
+            .saturating_sub(reinit_started.map(|t| t.elapsed()).unwrap_or_default());
         let invocation = Invocation {
             request_id: id.clone(),
-            deadline_ms: epoch_ms().saturating_add(self.function.timeout.millis()),
+            deadline_ms: epoch_ms().saturating_add(timeout.as_millis() as u64),
             invoked_function_arn: self.function.arn(),
             trace_id: Some(req.trace_id.clone()),
             client_context: req.client_context.clone(),
@@ -282,10 +340,12 @@ impl Environment {
         };
         let (tx, rx) = oneshot::channel();
         self.rt.begin(&id, tx);
-        let _ = self.pump.send(PumpMsg::Start {
-            request_id: id.clone(),
-        });
-        let t0 = Instant::now();
+        if reinit_started.is_none() {
+            let _ = self.pump.send(PumpMsg::Start {
+                request_id: id.clone(),
+            });
+        }
+        let t0 = reinit_started.unwrap_or_else(Instant::now);
         let assigned = Assigned {
             invocation,
             payload: req.payload.clone(),
@@ -350,7 +410,10 @@ impl Environment {
                 )
             }
         };
-        let init = lock(&self.init_duration).take();
+        // After a re-init, its time is the invoke's (it ran inside it).
+        let init = lock(&self.init_duration)
+            .take()
+            .filter(|_| reinit_started.is_none());
         let report = Report {
             request_id: id,
             duration_ms: ms(duration),

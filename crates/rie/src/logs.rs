@@ -100,6 +100,12 @@ pub(crate) enum PumpMsg {
     Settle { done: oneshot::Sender<()> },
     /// An invoke begins: print `START`, capture output for the tail.
     Start { request_id: String },
+    /// A platform line of init (`INIT_START`, `INIT_REPORT`): with `done`, printed once the
+    /// output in flight has settled (init's own output goes before its report), then said so.
+    Line {
+        line: String,
+        done: Option<oneshot::Sender<()>>,
+    },
     /// The invoke is over: settle, `END`, measure memory, `REPORT`.
     End(Box<EndOfInvoke>),
 }
@@ -178,6 +184,15 @@ async fn pump(
                 Some(PumpMsg::Settle { done }) => {
                     settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
                     let _ = done.send(());
+                }
+                Some(PumpMsg::Line { line, done }) => {
+                    if done.is_some() {
+                        settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
+                    }
+                    platform(line, &mut capture, &mut partial);
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
                 }
                 Some(PumpMsg::Start { request_id }) => {
                     capture = Some(Vec::new());

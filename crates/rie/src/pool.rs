@@ -8,8 +8,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use lamina_runtime_api::body::ServiceError;
+use lamina_runtime_api::limits::INIT_TIMEOUT_MS;
+use lamina_runtime_api::logs::InitPhase;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::FunctionConfig;
@@ -78,14 +81,23 @@ impl Pool {
         let Ok(_running) = self.running.clone().acquire_owned().await else {
             return service("the emulator is shutting down".into());
         };
-        let env = match self.take_idle() {
-            Some(env) => env,
+        let (env, reply) = match self.take_idle() {
+            Some(env) => {
+                let reply = env.invoke(req).await;
+                (env, reply)
+            }
             None => match self.cold_start(&req).await {
-                Ok(env) => env,
+                Ok(ColdStart::Ready(env)) => {
+                    let reply = env.invoke(req).await;
+                    (env, reply)
+                }
+                Ok(ColdStart::Reinitialised(env, started)) => {
+                    let reply = env.invoke_after_reinit(req, started).await;
+                    (env, reply)
+                }
                 Err(reply) => return reply,
             },
         };
-        let reply = env.invoke(req).await;
         if env.is_retiring() {
             tokio::spawn(async move {
                 tokio::time::sleep(RETIRE_GRACE).await;
@@ -107,13 +119,37 @@ impl Pool {
         None
     }
 
-    async fn cold_start(&self, req: &InvokeRequest) -> Result<Arc<Environment>, Reply> {
+    /// Start an environment for `req`. An init that fails (error, exit, or past the 10 s
+    /// limit) is reported with `INIT_REPORT … Phase: init` and re-run once inside the invoke,
+    /// within the function's timeout — the cloud's "suppressed init" (Lambda's lifecycle
+    /// docs, "Failures during the init phase"); only if that fails too does the invoke fail.
+    async fn cold_start(&self, req: &InvokeRequest) -> Result<ColdStart, Reply> {
+        let env = self.launch(None).await?;
+        let (failure, init) = match env.wait_init(Duration::from_millis(INIT_TIMEOUT_MS)).await {
+            Ok(()) => return Ok(ColdStart::Ready(env)),
+            Err(failed) => failed,
+        };
+        env.report_init(InitPhase::Init, &failure, init).await;
+        drop(env);
+        let started = Instant::now();
+        let env = self.launch(Some(&req.request_id)).await?;
+        match env.wait_init(self.function.timeout.duration()).await {
+            Ok(()) => Ok(ColdStart::Reinitialised(env, started)),
+            Err((failure, init)) => {
+                env.report_init(InitPhase::Invoke, &failure, init).await;
+                Err(env.reinit_failed(req, failure, started))
+            }
+        }
+    }
+
+    async fn launch(&self, reinit_for: Option<&str>) -> Result<Arc<Environment>, Reply> {
         let number = self.numbers.fetch_add(1, Ordering::Relaxed);
         let env = Environment::launch(
             self.function.clone(),
             self.sandbox.as_ref(),
             self.sink.clone(),
             number,
+            reinit_for,
         )
         .await
         .map_err(|e| {
@@ -132,10 +168,7 @@ impl Pool {
         if self.closed.load(Ordering::SeqCst) {
             env.kill().await;
         }
-        match env.wait_init().await {
-            Ok(()) => Ok(env),
-            Err((failure, init)) => Err(env.init_failed(req, failure, init)),
-        }
+        Ok(env)
     }
 
     /// Refuse new invokes and kill every environment (in-flight invokes get the cloud's
@@ -154,6 +187,14 @@ impl Pool {
         futures_util::future::join_all(live.iter().map(|env| env.stop(SHUTDOWN_GRACE))).await;
         drop(idle);
     }
+}
+
+/// A started environment, ready for its first invoke.
+enum ColdStart {
+    /// Init succeeded.
+    Ready(Arc<Environment>),
+    /// The re-init inside the invoke (its `START` printed at the instant) succeeded.
+    Reinitialised(Arc<Environment>, Instant),
 }
 
 fn service(message: String) -> Reply {

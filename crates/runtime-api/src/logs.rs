@@ -1,4 +1,5 @@
-//! Platform log lines in the cloud's format and order (§6): `START`, `END`, `REPORT`.
+//! Platform log lines in the cloud's format and order (§6): `INIT_START`, `START`, `END`,
+//! `REPORT`, and `INIT_REPORT` when an init fails.
 //!
 //! Fields are TAB-separated and `REPORT` ends with a trailing TAB (docs `*-logging.md`; AWS
 //! emulator `printEndReports`). `Init Duration` comes **after** `Max Memory Used` and only on
@@ -64,6 +65,68 @@ impl Report {
     }
 }
 
+/// `INIT_START Runtime Version: <v>\tRuntime Version ARN: <arn>`, once per environment before
+/// its first `START` (§6; the content for container images is [unconfirmed] there: lamina
+/// names the image's runtime and lamina's version, and derives the ARN's id from `seed`, the
+/// image, so it changes when the image does — as a runtime version ARN does).
+pub fn init_start_line(runtime: Option<&str>, region: &str, seed: &str) -> String {
+    let version = match runtime {
+        Some(r) => {
+            // `python3.13` → `python:3.13`, as the cloud writes managed runtimes.
+            let split = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
+            let (family, number) = r.split_at(split);
+            if number.is_empty() {
+                format!("{family}:lamina-{}", env!("CARGO_PKG_VERSION"))
+            } else {
+                format!("{family}:{number}.lamina-{}", env!("CARGO_PKG_VERSION"))
+            }
+        }
+        None => "container-image".to_owned(),
+    };
+    format!(
+        "INIT_START Runtime Version: {version}\tRuntime Version ARN: arn:aws:lambda:{region}::runtime:{}",
+        stable_hex(seed)
+    )
+}
+
+/// 64 hex digits from `seed` (FNV-1a, stretched): an id that stays the same for one image.
+fn stable_hex(seed: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    (0u8..4)
+        .map(|round| {
+            for b in seed.bytes().chain([round]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            format!("{h:016x}")
+        })
+        .collect()
+}
+
+/// Which phase an init ran in: the environment's own init, or the suppressed re-init the
+/// platform runs inside the first invoke after a failed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitPhase {
+    /// The init phase (10 s limit).
+    Init,
+    /// Re-run inside an invoke (the function's timeout).
+    Invoke,
+}
+
+/// `INIT_REPORT Init Duration: 1236.04 ms\tPhase: init|invoke\tStatus: timeout|error`, for an
+/// init that failed (§6, the lifecycle page; the exact field set is [unconfirmed]).
+pub fn init_report_line(duration_ms: f64, phase: InitPhase, status: ReportStatus) -> String {
+    let phase = match phase {
+        InitPhase::Init => "init",
+        InitPhase::Invoke => "invoke",
+    };
+    let status = match status {
+        ReportStatus::Timeout => "timeout",
+        ReportStatus::Ok | ReportStatus::Error => "error",
+    };
+    format!("INIT_REPORT Init Duration: {duration_ms:.2} ms\tPhase: {phase}\tStatus: {status}")
+}
+
 /// The historical timeout line printed after `REPORT`:
 /// `<ISO8601 ts> <id> Task timed out after 3.00 seconds` (§6).
 pub fn timeout_line(timestamp_iso: &str, request_id: &str, timeout_ms: u64) -> String {
@@ -104,5 +167,37 @@ mod tests {
             "START RequestId: id Version: $LATEST"
         );
         assert_eq!(end_line("id"), "END RequestId: id");
+    }
+
+    #[test]
+    fn init_lines_match_the_reference_layout() {
+        let line = init_start_line(Some("python3.13"), "us-east-1", "calc:latest");
+        let (version, arn) = line
+            .strip_prefix("INIT_START Runtime Version: ")
+            .and_then(|l| l.split_once("\tRuntime Version ARN: "))
+            .expect(&line);
+        assert!(version.starts_with("python:3.13."), "{line}");
+        let id = arn
+            .strip_prefix("arn:aws:lambda:us-east-1::runtime:")
+            .expect(&line);
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            line,
+            init_start_line(Some("python3.13"), "us-east-1", "calc:latest")
+        );
+        assert_ne!(
+            line,
+            init_start_line(Some("python3.13"), "us-east-1", "other")
+        );
+        assert!(init_start_line(Some("provided"), "r", "s").contains("Version: provided:lamina-"));
+        assert_eq!(
+            init_report_line(1236.04, InitPhase::Init, ReportStatus::Error),
+            "INIT_REPORT Init Duration: 1236.04 ms\tPhase: init\tStatus: error"
+        );
+        assert_eq!(
+            init_report_line(3000.0, InitPhase::Invoke, ReportStatus::Timeout),
+            "INIT_REPORT Init Duration: 3000.00 ms\tPhase: invoke\tStatus: timeout"
+        );
     }
 }
