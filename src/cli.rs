@@ -400,6 +400,10 @@ pub struct RieArgs {
     /// File of KEY=VALUE lines to add to the function's environment.
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// SAM CLI's environment file, JSON: `{"Parameters": {…}}` for every function and
+    /// `{"NAME": {…}}` for one (those win); `--env-file` and `--env` win over both.
+    #[arg(long, value_name = "FILE.json")]
+    pub env_vars: Option<PathBuf>,
     /// Also serve plain HTTP on this port, each request turned into an API Gateway or
     /// function URL event and the function's proxy response back into HTTP.
     #[arg(long, value_name = "PORT")]

@@ -193,6 +193,67 @@ pub fn read_env_file(path: &Path) -> Result<Vec<EnvVar>> {
     Ok(out)
 }
 
+/// SAM CLI's `--env-vars` JSON: `Parameters` for every function, then the function's own
+/// object (SAM's `sam local invoke --env-vars`); values may be strings, numbers or booleans.
+#[derive(Debug, Default)]
+pub struct EnvVarsFile(serde_json::Map<String, serde_json::Value>);
+
+impl EnvVarsFile {
+    /// Read and check the file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read env vars file {}", path.display()))?;
+        let value: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not JSON; write it as SAM does: {{\"Parameters\": {{\"KEY\": \"value\"}}, \"FunctionName\": {{\"KEY\": \"value\"}}}}",
+                path.display()
+            )
+        })?;
+        let serde_json::Value::Object(map) = value else {
+            bail!("{} must hold a JSON object of objects, e.g. {{\"Parameters\": {{\"KEY\": \"value\"}}}}", path.display());
+        };
+        for (section, vars) in &map {
+            let Some(vars) = vars.as_object() else {
+                bail!(
+                    "`{section}` in {} must be an object of KEY: value",
+                    path.display()
+                );
+            };
+            for (k, v) in vars {
+                if !(v.is_string() || v.is_number() || v.is_boolean()) {
+                    bail!(
+                        "`{section}.{k}` in {} must be a string, number or boolean",
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok(Self(map))
+    }
+
+    /// The variables for function `name`: `Parameters`, then its own.
+    pub fn for_function(&self, name: &str) -> Result<Vec<EnvVar>> {
+        let mut out = Vec::new();
+        for section in ["Parameters", name] {
+            let Some(serde_json::Value::Object(vars)) = self.0.get(section) else {
+                continue;
+            };
+            for (k, v) in vars {
+                let value = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                out.push(
+                    format!("{k}={value}")
+                        .parse()
+                        .with_context(|| format!("`{section}.{k}` in the env vars file"))?,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +288,34 @@ mod tests {
         std::fs::write(dir.path().join(CONFIG_FILE), "handlr = \"x\"\n").unwrap();
         let err = resolve(dir.path(), &FunctionArgs::default()).unwrap_err();
         assert!(format!("{err:#}").contains("lamina.toml"), "{err:#}");
+    }
+
+    #[test]
+    fn sam_env_vars_give_parameters_then_the_functions_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.json");
+        std::fs::write(
+            &path,
+            r#"{"Parameters": {"STAGE": "dev", "N": 1}, "calc": {"STAGE": "test", "ON": true}, "other": {"X": "y"}}"#,
+        )
+        .unwrap();
+        let f = EnvVarsFile::read(&path).unwrap();
+        let vars: Vec<String> = f
+            .for_function("calc")
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(vars, ["N=1", "STAGE=dev", "ON=true", "STAGE=test"]);
+        std::fs::write(&path, r#"{"calc": {"K": {"nested": 1}}}"#).unwrap();
+        let err = format!("{:#}", EnvVarsFile::read(&path).unwrap_err());
+        assert!(err.contains("`calc.K`"), "{err}");
+        std::fs::write(&path, "KEY=value").unwrap();
+        let err = format!("{:#}", EnvVarsFile::read(&path).unwrap_err());
+        assert!(
+            err.contains("not JSON") && err.contains("Parameters"),
+            "{err}"
+        );
     }
 
     #[test]

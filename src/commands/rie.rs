@@ -52,12 +52,19 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         env.extend(config::read_env_file(file)?);
     }
     env.extend(args.env.iter().cloned());
-    let env: lamina_runtime_api::function::Environment = env.into_iter().collect();
-    config::warn_about_env(&env, false);
+    let env_vars = match &args.env_vars {
+        Some(path) => config::EnvVarsFile::read(path)?,
+        None => config::EnvVarsFile::default(),
+    };
     let mut functions = Vec::new();
     for (reference, manifest) in &images {
-        functions
-            .push(function_of(&docker, &store, reference, manifest.as_ref(), args, &env).await?);
+        let mut function = function_of(&docker, &store, reference, manifest.as_ref(), args).await?;
+        // SAM's file under the flags: later keys replace earlier ones.
+        let mut vars = env_vars.for_function(function.name.as_str())?;
+        vars.extend(env.iter().cloned());
+        function.env = vars.into_iter().collect();
+        config::warn_about_env(&function.env, false);
+        functions.push(function);
     }
     let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
     match sandbox.cleanup_stale().await {
@@ -137,7 +144,6 @@ async fn function_of(
     reference: &Reference,
     manifest: Option<&lamina_image::Digest>,
     args: &RieArgs,
-    env: &lamina_runtime_api::function::Environment,
 ) -> Result<FunctionConfig> {
     match manifest {
         Some(manifest) => {
@@ -177,7 +183,6 @@ async fn function_of(
         .concurrency
         .or(from_image.concurrency)
         .unwrap_or_default();
-    function.env = env.clone();
     function.runtime = from_image.runtime;
     function.http = HttpSettings {
         payload: args.http_payload,

@@ -1,22 +1,28 @@
-//! Tools the tests need that Debian does not ship, from PyPI into a venv under the cache
-//! (once per machine): SAM CLI, whose venv also carries boto3.
+//! Tools the tests need that Debian does not ship, from PyPI into venvs under the cache
+//! (once per machine): SAM CLI, whose venv also carries boto3, and the AWS CLI.
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 
 /// The SAM CLI release the test runs (pinned: its Dockerfile text is what is tested).
 pub const SAM_VERSION: &str = "1.170.0";
+/// The AWS CLI (v1, the one on PyPI) the tests drive.
+pub const AWS_CLI_VERSION: &str = "1.46.3";
 
-/// `sam`, installed into `~/.cache/lamina/tools/aws-sam-cli-VERSION` on first use.
-pub fn sam() -> PathBuf {
+/// Tests of one binary run in parallel threads: one install at a time.
+static INSTALLING: Mutex<()> = Mutex::new(());
+
+/// `BIN` of PyPI package `spec` (`name==version`), installed into
+/// `~/.cache/lamina/tools/DIR` on first use.
+fn venv_tool(dir: &str, spec: &str, bin: &str) -> PathBuf {
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let cache = std::env::var_os("LAMINA_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lamina")))
         .expect("HOME or LAMINA_CACHE");
-    let venv = cache
-        .join("tools")
-        .join(format!("aws-sam-cli-{SAM_VERSION}"));
-    let bin = venv.join("bin/sam");
+    let venv = cache.join("tools").join(dir);
+    let bin = venv.join("bin").join(bin);
     // A venv's scripts name its own path, so it is built where it stays; a marker written
     // last says the install finished (a half-made venv is removed and made again).
     let done = venv.join(".lamina-complete");
@@ -29,26 +35,44 @@ pub fn sam() -> PathBuf {
         .arg(&venv)
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "this test needs python3 with venv to install SAM CLI");
+    assert!(ok, "this test needs python3 with venv to install {spec}");
     let out = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", &format!("aws-sam-cli=={SAM_VERSION}")])
+        .args(["install", "-q", spec])
         .output()
         .expect("run pip");
     assert!(
         out.status.success(),
-        "pip could not install aws-sam-cli {SAM_VERSION} (PyPI must be reachable): {}",
+        "pip could not install {spec} (PyPI must be reachable): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         bin.is_file(),
-        "SAM CLI installed but {} is missing",
+        "{spec} installed but {} is missing",
         bin.display()
     );
-    std::fs::write(&done, SAM_VERSION).expect("mark the venv complete");
+    std::fs::write(&done, spec).expect("mark the venv complete");
     bin
+}
+
+/// `sam`, installed into `~/.cache/lamina/tools/aws-sam-cli-VERSION` on first use.
+pub fn sam() -> PathBuf {
+    venv_tool(
+        &format!("aws-sam-cli-{SAM_VERSION}"),
+        &format!("aws-sam-cli=={SAM_VERSION}"),
+        "sam",
+    )
 }
 
 /// The Python of SAM CLI's venv, which has boto3 (installed with SAM CLI on first use).
 pub fn python_with_boto3() -> PathBuf {
     sam().with_file_name("python3")
+}
+
+/// `aws` (AWS CLI v1 from PyPI), installed into `~/.cache/lamina/tools/awscli-VERSION`.
+pub fn aws_cli() -> PathBuf {
+    venv_tool(
+        &format!("awscli-{AWS_CLI_VERSION}"),
+        &format!("awscli=={AWS_CLI_VERSION}"),
+        "aws",
+    )
 }
