@@ -413,6 +413,11 @@ pub struct RieArgs {
     /// apigw-http].
     #[arg(long, value_name = "PAYLOAD", requires = "http")]
     pub http_payload: Option<Payload>,
+    /// Rebuild a function folder when its files change: the next invoke runs the new code
+    /// (only changed layers are rebuilt), and a build or init that fails keeps the last good
+    /// version serving.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// `lamina base …`.

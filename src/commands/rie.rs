@@ -35,8 +35,19 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     let store = globals.store()?;
     let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
     let mut images = Vec::new();
+    let mut folders = Vec::new();
     for target in expand_targets(&args.targets)? {
-        images.push(image_of(globals, &store, &runner, &target).await?);
+        let (reference, manifest) = image_of(globals, &store, &runner, &target).await?;
+        if let (true, Some(m)) = (Path::new(&target).is_dir(), &manifest) {
+            folders.push(super::watch::Watched {
+                dir: std::fs::canonicalize(&target).unwrap_or_else(|_| target.clone().into()),
+                manifest: m.clone(),
+            });
+        }
+        images.push((reference, manifest));
+    }
+    if args.watch && folders.is_empty() {
+        bail!("--watch follows function folders, and none was given: pass the folder (`lamina rie DIR --watch`), not its image");
     }
 
     // Bind first: a busy port is reported before any container starts.
@@ -56,15 +67,18 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         Some(path) => config::EnvVarsFile::read(path)?,
         None => config::EnvVarsFile::default(),
     };
+    let settings = Settings {
+        args: args.clone(),
+        env_vars,
+        env,
+    };
     let mut functions = Vec::new();
     for (reference, manifest) in &images {
-        let mut function = function_of(&docker, &store, reference, manifest.as_ref(), args).await?;
-        // SAM's file under the flags: later keys replace earlier ones.
-        let mut vars = env_vars.for_function(function.name.as_str())?;
-        vars.extend(env.iter().cloned());
-        function.env = vars.into_iter().collect();
-        config::warn_about_env(&function.env, false);
-        functions.push(function);
+        functions.push(
+            settings
+                .function(&docker, &store, reference, manifest.as_ref())
+                .await?,
+        );
     }
     let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
     match sandbox.cleanup_stale().await {
@@ -73,15 +87,35 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         Err(e) => tracing::warn!("could not remove containers left by an earlier lamina rie: {e}"),
     }
     let sandbox = Arc::new(sandbox);
+    let updater = args.watch.then(|| bound.updater());
     announce(&bound, &functions);
     let shutdown = async {
         stop_signal().await;
         eprintln!("stopping: removing containers and network");
     };
-    bound
-        .serve(functions, sandbox, log_sink(), shutdown)
-        .await?;
-    Ok(())
+    let serving = bound.serve(functions, sandbox, log_sink(), shutdown);
+    let Some(updater) = updater else {
+        return Ok(serving.await?);
+    };
+    let watching = super::watch::run(
+        super::watch::Rebuilder {
+            globals,
+            store: &store,
+            runner: &runner,
+            settings: &settings,
+            updater,
+        },
+        folders,
+    );
+    tokio::pin!(serving);
+    tokio::select! {
+        served = &mut serving => return Ok(served?),
+        watched = watching => match watched {
+            Ok(()) => eprintln!("warning: the file watcher stopped; serving without --watch"),
+            Err(e) => eprintln!("warning: {e:#}; serving without --watch"),
+        },
+    }
+    Ok(serving.await?)
 }
 
 /// The targets, with a folder whose lamina.toml lists `functions` replaced by those folders
@@ -135,6 +169,32 @@ async fn image_of(
     })?;
     let manifest = store.get_ref(&reference)?;
     Ok((reference, manifest))
+}
+
+/// What the flags say about every function served.
+pub(crate) struct Settings {
+    pub(crate) args: RieArgs,
+    env_vars: config::EnvVarsFile,
+    env: Vec<lamina_runtime_api::function::EnvVar>,
+}
+
+impl Settings {
+    /// The function an image serves, loaded into Docker: its labels' settings under the
+    /// flags, its environment SAM's file under `--env-file` under `--env`.
+    pub(crate) async fn function(
+        &self,
+        docker: &bollard::Docker,
+        store: &lamina_image::Store,
+        reference: &Reference,
+        manifest: Option<&lamina_image::Digest>,
+    ) -> Result<FunctionConfig> {
+        let mut function = function_of(docker, store, reference, manifest, &self.args).await?;
+        let mut vars = self.env_vars.for_function(function.name.as_str())?;
+        vars.extend(self.env.iter().cloned());
+        function.env = vars.into_iter().collect();
+        config::warn_about_env(&function.env, false);
+        Ok(function)
+    }
 }
 
 /// The function an image serves: its labels' settings under the flags, loaded into Docker.

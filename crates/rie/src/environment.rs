@@ -59,6 +59,19 @@ pub(crate) struct Reply {
     pub(crate) tail: Option<oneshot::Receiver<Bytes>>,
 }
 
+impl InitFailure {
+    /// In a sentence, for the one who asked for a new version.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            InitFailure::Error { body, .. } => {
+                format!("its init failed: {}", String::from_utf8_lossy(body))
+            }
+            InitFailure::Exit(s) => format!("its runtime exited during init ({})", s.reason()),
+            InitFailure::Timeout => "its init took longer than Lambda's 10 s".to_owned(),
+        }
+    }
+}
+
 /// Why init did not complete.
 pub(crate) enum InitFailure {
     /// The runtime posted `/init/error` with this body.
@@ -178,6 +191,11 @@ impl Environment {
             gate: Mutex::new(None),
             _server: server,
         })
+    }
+
+    /// The version of the function this environment runs.
+    pub(crate) fn function(&self) -> &Arc<FunctionConfig> {
+        &self.function
     }
 
     pub(crate) fn is_alive(&self) -> bool {

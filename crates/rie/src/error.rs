@@ -53,6 +53,16 @@ pub enum Error {
         /// The other.
         second: String,
     },
+    /// A new version of a function was not taken; the old one keeps serving.
+    #[error(
+        "the new version of `{function}` was not taken, the last good one keeps serving: {reason}"
+    )]
+    UpdateRefused {
+        /// The function.
+        function: String,
+        /// Why.
+        reason: String,
+    },
     /// A function's configuration is out of range or malformed.
     #[error("invalid configuration of function `{function}`: {reason}")]
     Config {

@@ -66,6 +66,7 @@ impl Emulator {
             listener,
             local,
             http: None,
+            updates: None,
         })
     }
 }
@@ -94,6 +95,33 @@ pub struct BoundEmulator {
     listener: TcpListener,
     local: SocketAddr,
     http: Option<(TcpListener, SocketAddr)>,
+    updates: Option<tokio::sync::mpsc::UnboundedReceiver<UpdateRequest>>,
+}
+
+type UpdateRequest = (FunctionConfig, tokio::sync::oneshot::Sender<Result<()>>);
+
+/// Hands new versions of served functions to a running emulator (`lamina rie --watch`).
+#[derive(Debug, Clone)]
+pub struct Updater(tokio::sync::mpsc::UnboundedSender<UpdateRequest>);
+
+impl Updater {
+    /// Switch function `f.name` to `f` once an environment of it has initialised; until then,
+    /// and if its init fails, the old version keeps serving. Its routes and concurrency stay
+    /// as they were when serving began.
+    pub async fn update(&self, f: FunctionConfig) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let name = f.name.to_string();
+        self.0.send((f, tx)).map_err(|_| Error::UpdateRefused {
+            function: name.clone(),
+            reason: "the emulator has stopped".into(),
+        })?;
+        rx.await.unwrap_or_else(|_| {
+            Err(Error::UpdateRefused {
+                function: name,
+                reason: "the emulator has stopped".into(),
+            })
+        })
+    }
 }
 
 impl BoundEmulator {
@@ -106,6 +134,13 @@ impl BoundEmulator {
     pub async fn with_http(mut self, addr: SocketAddr) -> Result<Self> {
         self.http = Some(listen(addr).await?);
         Ok(self)
+    }
+
+    /// A handle to give the running emulator new versions of its functions.
+    pub fn updater(&mut self) -> Updater {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.updates = Some(rx);
+        Updater(tx)
     }
 
     /// The HTTP front's address, when it is served.
@@ -193,7 +228,33 @@ impl BoundEmulator {
                 .await;
             }
         };
-        tokio::join!(stop, invoke, http);
+        let updates = async {
+            let Some(mut rx) = self.updates else {
+                return;
+            };
+            while let Some((f, reply)) = rx.recv().await {
+                let name = f.name.to_string();
+                let result = match router.pools().find(|p| p.function().name == f.name) {
+                    None => Err(Error::UpdateRefused {
+                        function: name,
+                        reason: "no function of that name is served".into(),
+                    }),
+                    Some(pool) => match sandbox.prepare(&f).await {
+                        Err(e) => Err(e),
+                        Ok(()) => pool.update(f).await.map_err(|reason| Error::UpdateRefused {
+                            function: name,
+                            reason,
+                        }),
+                    },
+                };
+                let _ = reply.send(result);
+            }
+        };
+        // The update loop ends with the servers; it never holds them up.
+        tokio::select! {
+            _ = async { tokio::join!(stop, invoke, http) } => {}
+            () = async { updates.await; std::future::pending::<()>().await } => {}
+        }
         Ok(())
     }
 }

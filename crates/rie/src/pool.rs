@@ -22,7 +22,8 @@ use crate::sandbox::Sandbox;
 use crate::sync::lock;
 
 pub(crate) struct Pool {
-    function: Arc<FunctionConfig>,
+    /// The function's current version; environments keep the version they started with.
+    function: Mutex<Arc<FunctionConfig>>,
     sandbox: Arc<dyn Sandbox>,
     sink: LogSink,
     admission: Arc<Semaphore>,
@@ -49,7 +50,7 @@ impl Pool {
         Self {
             admission: Arc::new(Semaphore::new(c.saturating_add(function.max_queued))),
             running: Arc::new(Semaphore::new(c)),
-            function: Arc::new(function),
+            function: Mutex::new(Arc::new(function)),
             sandbox,
             sink,
             idle: Mutex::new(Vec::new()),
@@ -59,8 +60,32 @@ impl Pool {
         }
     }
 
-    pub(crate) fn function(&self) -> &FunctionConfig {
-        &self.function
+    pub(crate) fn function(&self) -> Arc<FunctionConfig> {
+        lock(&self.function).clone()
+    }
+
+    /// Switch to a new version of the function, gracefully: an environment of it is started
+    /// first, and only once its init succeeds does it serve the next invoke; idle
+    /// environments of the old version stop, busy ones finish their invoke and then stop.
+    /// An init that fails leaves the old version serving; its `INIT_REPORT` and output are
+    /// in the log, and the error says why.
+    pub(crate) async fn update(&self, new: FunctionConfig) -> Result<(), String> {
+        let new = Arc::new(new);
+        let env = self
+            .launch_version(new.clone(), None)
+            .await
+            .map_err(|_| format!("cannot start an environment for `{}`", new.name))?;
+        if let Err((failure, init)) = env.wait_init(Duration::from_millis(INIT_TIMEOUT_MS)).await {
+            env.report_init(InitPhase::Init, &failure, init).await;
+            return Err(failure.describe());
+        }
+        *lock(&self.function) = new;
+        let old: Vec<_> = lock(&self.idle).drain(..).collect();
+        lock(&self.idle).push(env);
+        for env in old {
+            tokio::spawn(async move { env.stop(SHUTDOWN_GRACE).await });
+        }
+        Ok(())
     }
 
     /// Take a place in the queue, or say why not (429 when full).
@@ -103,6 +128,9 @@ impl Pool {
                 tokio::time::sleep(RETIRE_GRACE).await;
                 env.kill().await;
             });
+        } else if !Arc::ptr_eq(env.function(), &self.function()) {
+            // A new version arrived meanwhile: this one stops after its invoke.
+            tokio::spawn(async move { env.stop(SHUTDOWN_GRACE).await });
         } else if env.is_alive() && !self.closed.load(Ordering::SeqCst) {
             lock(&self.idle).push(env);
         }
@@ -133,7 +161,7 @@ impl Pool {
         drop(env);
         let started = Instant::now();
         let env = self.launch(Some(&req.request_id)).await?;
-        match env.wait_init(self.function.timeout.duration()).await {
+        match env.wait_init(env.function().timeout.duration()).await {
             Ok(()) => Ok(ColdStart::Reinitialised(env, started)),
             Err((failure, init)) => {
                 env.report_init(InitPhase::Invoke, &failure, init).await;
@@ -143,9 +171,18 @@ impl Pool {
     }
 
     async fn launch(&self, reinit_for: Option<&str>) -> Result<Arc<Environment>, Reply> {
+        self.launch_version(self.function(), reinit_for).await
+    }
+
+    async fn launch_version(
+        &self,
+        function: Arc<FunctionConfig>,
+        reinit_for: Option<&str>,
+    ) -> Result<Arc<Environment>, Reply> {
         let number = self.numbers.fetch_add(1, Ordering::Relaxed);
+        let name = function.name.clone();
         let env = Environment::launch(
-            self.function.clone(),
+            function,
             self.sandbox.as_ref(),
             self.sink.clone(),
             number,
@@ -153,11 +190,8 @@ impl Pool {
         )
         .await
         .map_err(|e| {
-            tracing::error!("function `{}`: {e}", self.function.name);
-            service(format!(
-                "cannot start an environment for `{}`: {e}",
-                self.function.name
-            ))
+            tracing::error!("function `{name}`: {e}");
+            service(format!("cannot start an environment for `{name}`: {e}"))
         })?;
         let env = Arc::new(env);
         {
