@@ -413,6 +413,27 @@ pub struct RieArgs {
     /// apigw-http].
     #[arg(long, value_name = "PAYLOAD", requires = "http")]
     pub http_payload: Option<Payload>,
+    /// Where `Event` invokes are queued, durably (a restart delivers what was accepted and
+    /// not finished) [default: CACHE/rie/events/PORT].
+    #[arg(long, value_name = "DIR")]
+    pub events_dir: Option<PathBuf>,
+    /// Write a record of each `Event` invoke that failed every attempt (or aged out) into
+    /// this folder, as Lambda's on-failure destination does.
+    #[arg(long, value_name = "DIR")]
+    pub on_failure: Option<PathBuf>,
+    /// Write a record of each `Event` invoke that succeeded into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub on_success: Option<PathBuf>,
+    /// Retries of a failed `Event` invoke, 0 to 2 [default: 2, as Lambda].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=2))]
+    pub max_retry_attempts: Option<u32>,
+    /// Seconds before the first retry of a failed `Event` invoke; the second waits twice as
+    /// long [default: 60, Lambda's; use 1 to see retries at once].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub event_retry_delay: Option<u64>,
+    /// Drop `Event` invokes older than this many seconds, 60 to 21600 [default: 21600].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=21600))]
+    pub max_event_age: Option<u64>,
     /// Rebuild a function folder when its files change: the next invoke runs the new code
     /// (only changed layers are rebuilt), and a build or init that fails keeps the last good
     /// version serving.

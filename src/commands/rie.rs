@@ -55,6 +55,15 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     if let Some(port) = args.http {
         bound = bound.with_http(SocketAddr::new(args.host, port)).await?;
     }
+    // The queue belongs to the endpoint: a restart on the same port takes up what was left.
+    let events_dir = args.events_dir.clone().unwrap_or_else(|| {
+        globals
+            .cache
+            .join("rie")
+            .join("events")
+            .join(bound.local_addr().port().to_string())
+    });
+    bound = bound.with_event_queue(events_dir);
 
     // The one connection to Docker: for installing, loading and the sandbox.
     let docker = runner.docker().await?.clone();
@@ -244,6 +253,22 @@ async fn function_of(
         .or(from_image.concurrency)
         .unwrap_or_default();
     function.runtime = from_image.runtime;
+    let defaults = lamina_rie::events::EventConfig::default();
+    function.events = lamina_rie::events::EventConfig {
+        max_retry_attempts: args
+            .max_retry_attempts
+            .unwrap_or(defaults.max_retry_attempts),
+        max_event_age: args
+            .max_event_age
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.max_event_age),
+        retry_delay: args
+            .event_retry_delay
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.retry_delay),
+        on_failure: args.on_failure.clone(),
+        on_success: args.on_success.clone(),
+    };
     function.http = HttpSettings {
         payload: args.http_payload,
         ..HttpSettings::default()

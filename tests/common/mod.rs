@@ -201,7 +201,11 @@ impl Rie {
     /// Start `lamina rie TARGET --port P ARGS…` and wait until it says it is serving (the
     /// port is bound earlier, before the image is loaded into Docker).
     pub fn start(target: &str, args: &[&str]) -> Rie {
-        let port = free_port();
+        Self::start_on(free_port(), target, args)
+    }
+
+    /// [`Rie::start`] on a given invoke port (e.g. to restart on the same one).
+    pub fn start_on(port: u16, target: &str, args: &[&str]) -> Rie {
         let mut child = lamina()
             .args(["rie", target, "--port", &port.to_string()])
             .args(args)

@@ -43,6 +43,8 @@ pub struct FunctionConfig {
     pub http: HttpSettings,
     /// The runtime, when known (named in `INIT_START`).
     pub runtime: Option<Runtime>,
+    /// How `Event` invokes are retried and where their outcomes are recorded.
+    pub events: crate::events::EventConfig,
 }
 
 impl FunctionConfig {
@@ -62,6 +64,7 @@ impl FunctionConfig {
             command: None,
             http: HttpSettings::default(),
             runtime: None,
+            events: crate::events::EventConfig::default(),
         }
     }
 

@@ -53,6 +53,15 @@ pub enum Error {
         /// The other.
         second: String,
     },
+    /// The event queue folder cannot be used.
+    #[error("cannot use the event queue in {dir}: {source}")]
+    EventQueue {
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// A new version of a function was not taken; the old one keeps serving.
     #[error(
         "the new version of `{function}` was not taken, the last good one keeps serving: {reason}"

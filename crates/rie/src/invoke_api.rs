@@ -23,6 +23,7 @@ use lamina_runtime_api::trace;
 
 use crate::config::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
 use crate::environment::{Answer, InvokeRequest};
+use crate::events::EventQueue;
 use crate::http_util::{empty, read_capped, respond, Body, Capped};
 use crate::pool::Pool;
 
@@ -32,6 +33,7 @@ const TAIL_WAIT: Duration = Duration::from_secs(2);
 /// The functions served, by name.
 pub(crate) struct Router {
     pools: HashMap<String, Arc<Pool>>,
+    queues: HashMap<String, Arc<EventQueue>>,
     /// The only function's name, when there is exactly one (the `function` alias).
     single: Option<String>,
     region: String,
@@ -39,13 +41,19 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    pub(crate) fn new(pools: Vec<Arc<Pool>>) -> Self {
+    pub(crate) fn new(pools: Vec<Arc<Pool>>, queues: Vec<Arc<EventQueue>>) -> Self {
         let (region, account_id) = pools
             .first()
             .map(|p| (p.function().region.clone(), p.function().account_id.clone()))
             .unwrap_or_else(|| (DEFAULT_REGION.into(), DEFAULT_ACCOUNT_ID.into()));
         let single = (pools.len() == 1).then(|| pools[0].function().name.to_string());
+        let queues = pools
+            .iter()
+            .zip(queues)
+            .map(|(p, q)| (p.function().name.to_string(), q))
+            .collect();
         Self {
+            queues,
             pools: pools
                 .into_iter()
                 .map(|p| (p.function().name.to_string(), p))
@@ -212,7 +220,6 @@ async fn invoke(
     if kind == InvocationType::DryRun {
         return Ok(empty(204));
     }
-    let admission = pool.admit()?;
     let req = InvokeRequest {
         request_id: request_id.to_owned(),
         trace_id: header(headers, h::AMZN_TRACE_ID)
@@ -224,21 +231,15 @@ async fn invoke(
         want_tail,
     };
     if kind == InvocationType::Event {
-        // TODO: a durable on-disk queue with the cloud's retries and on-failure destination
-        // (design.md "Run"); for now the event runs once, in the background.
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let reply = pool.invoke(admission, req).await;
-            if let Answer::Service(e) = reply.answer {
-                tracing::warn!(
-                    "event invoke of `{}` failed: {}",
-                    pool.function().name,
-                    e.message
-                );
-            }
-        });
+        // Durable before the 202: the event survives a crash of the emulator (§7).
+        let queue = router
+            .queues
+            .get(pool.function().name.as_str())
+            .ok_or_else(|| ServiceError::service("no event queue for the function"))?;
+        queue.accept(&req).await?;
         return Ok(empty(202));
     }
+    let admission = pool.admit()?;
     let reply = pool.invoke(admission, req).await;
     let (mut r, unhandled) = match reply.answer {
         Answer::Success { body, content_type } => (respond(200, &content_type, body), false),

@@ -23,6 +23,7 @@ pub mod config;
 pub mod docker;
 mod environment;
 pub mod error;
+pub mod events;
 mod http_front;
 mod http_util;
 mod invoke_api;
@@ -67,7 +68,17 @@ impl Emulator {
             local,
             http: None,
             updates: None,
+            events_dir: None,
         })
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -96,6 +107,7 @@ pub struct BoundEmulator {
     local: SocketAddr,
     http: Option<(TcpListener, SocketAddr)>,
     updates: Option<tokio::sync::mpsc::UnboundedReceiver<UpdateRequest>>,
+    events_dir: Option<std::path::PathBuf>,
 }
 
 type UpdateRequest = (FunctionConfig, tokio::sync::oneshot::Sender<Result<()>>);
@@ -134,6 +146,14 @@ impl BoundEmulator {
     pub async fn with_http(mut self, addr: SocketAddr) -> Result<Self> {
         self.http = Some(listen(addr).await?);
         Ok(self)
+    }
+
+    /// Keep `Event` invokes in `dir` (a folder per function), so that those accepted and not
+    /// finished are delivered after a restart. Without it they live in a private temporary
+    /// folder, removed when serving ends.
+    pub fn with_event_queue(mut self, dir: std::path::PathBuf) -> Self {
+        self.events_dir = Some(dir);
+        self
     }
 
     /// A handle to give the running emulator new versions of its functions.
@@ -188,7 +208,26 @@ impl BoundEmulator {
             .into_iter()
             .map(|f| Arc::new(pool::Pool::new(f, sandbox.clone(), log_sink.clone())))
             .collect();
-        let router = Arc::new(invoke_api::Router::new(pools));
+        let (events_root, temporary) = match &self.events_dir {
+            Some(d) => (d.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "lamina-events-{}-{}",
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                )),
+                true,
+            ),
+        };
+        let mut queues = Vec::new();
+        for pool in &pools {
+            queues.push(events::EventQueue::open(&events_root, Arc::clone(pool))?);
+        }
+        let deliveries: Vec<_> = queues
+            .iter()
+            .map(|q| AbortOnDrop(tokio::spawn(q.clone().run())))
+            .collect();
+        let router = Arc::new(invoke_api::Router::new(pools, queues));
         let front = match &self.http {
             Some(_) => Some(Arc::new(http_front::Front::new(router.pools())?)),
             None => None,
@@ -254,6 +293,10 @@ impl BoundEmulator {
         tokio::select! {
             _ = async { tokio::join!(stop, invoke, http) } => {}
             () = async { updates.await; std::future::pending::<()>().await } => {}
+        }
+        drop(deliveries);
+        if temporary {
+            let _ = std::fs::remove_dir_all(&events_root);
         }
         Ok(())
     }

@@ -1,0 +1,319 @@
+//! Asynchronous (`Event`) invokes that are never lost (runtime-api.md §7): accepted into a
+//! durable on-disk queue before the 202, delivered at least once on the function's own pool
+//! (under its concurrency), retried on a function error as Lambda retries (2 more attempts,
+//! about 1 and 2 minutes later — the delay compressible for local use), put back on
+//! throttling or a service error with backoff from 1 s to 5 min, dropped past the maximum
+//! event age, and recorded in an on-failure (and optionally on-success) folder with the
+//! cloud's record. What was accepted and not finished is delivered after a restart.
+
+mod record;
+mod store;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use lamina_runtime_api::body::ServiceError;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::environment::{Answer, InvokeRequest};
+use crate::error::{Error, Result};
+use crate::pool::Pool;
+use crate::sync::lock;
+use record::Condition;
+use store::{QueuedEvent, Store};
+
+/// Lambda's default and most retries after a failed attempt.
+pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+/// Lambda's delay before the first retry (the second waits twice as long).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// Lambda's default (and longest) maximum event age: 6 hours.
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+/// The shortest maximum event age Lambda accepts.
+pub const MIN_EVENT_AGE: Duration = Duration::from_secs(60);
+/// Longest backoff after throttling or a service error.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How one function's `Event` invokes are retried and where their outcomes go (Lambda's
+/// event invoke config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventConfig {
+    /// Retries after a failed attempt, 0 to 2.
+    pub max_retry_attempts: u32,
+    /// Events older than this are dropped (60 s to 6 h).
+    pub max_event_age: Duration,
+    /// Delay before the first retry; the second waits twice this.
+    pub retry_delay: Duration,
+    /// Folder for the records of events that failed or aged out.
+    pub on_failure: Option<PathBuf>,
+    /// Folder for the records of events that succeeded.
+    pub on_success: Option<PathBuf>,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        Self {
+            max_retry_attempts: MAX_RETRY_ATTEMPTS,
+            max_event_age: MAX_EVENT_AGE,
+            retry_delay: DEFAULT_RETRY_DELAY,
+            on_failure: None,
+            on_success: None,
+        }
+    }
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// One function's queue and its delivery.
+pub(crate) struct EventQueue {
+    store: Arc<Store>,
+    pool: Arc<Pool>,
+    state: Mutex<State>,
+    seq: AtomicU64,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: BTreeMap<u64, QueuedEvent>,
+    in_flight: HashSet<u64>,
+}
+
+impl EventQueue {
+    /// Open the function's queue folder under `root` and take up what an earlier run left.
+    pub(crate) fn open(root: &std::path::Path, pool: Arc<Pool>) -> Result<Arc<Self>> {
+        let function = pool.function();
+        let dir = root.join(function.name.as_str());
+        let store = Store::open(&dir).map_err(|source| Error::EventQueue {
+            dir: dir.clone(),
+            source,
+        })?;
+        let left = store.load().map_err(|source| Error::EventQueue {
+            dir: dir.clone(),
+            source,
+        })?;
+        if !left.is_empty() {
+            tracing::warn!(
+                "function `{}`: {} event(s) accepted by an earlier run are delivered now",
+                function.name,
+                left.len()
+            );
+        }
+        let next = left.last().map(|e| e.seq + 1).unwrap_or(1);
+        let pending = left.into_iter().map(|e| (e.seq, e)).collect();
+        Ok(Arc::new(Self {
+            store: Arc::new(store),
+            slots: Arc::new(Semaphore::new(function.concurrency.get())),
+            pool,
+            state: Mutex::new(State {
+                pending,
+                in_flight: HashSet::new(),
+            }),
+            seq: AtomicU64::new(next),
+            wake: Notify::new(),
+        }))
+    }
+
+    /// Accept an event: stored durably before this returns (the 202 waits for the fsync).
+    pub(crate) async fn accept(
+        &self,
+        req: &InvokeRequest,
+    ) -> std::result::Result<(), ServiceError> {
+        let now = epoch_ms();
+        let event = QueuedEvent {
+            seq: self.seq.fetch_add(1, Ordering::SeqCst),
+            request_id: req.request_id.clone(),
+            payload: String::from_utf8_lossy(&req.payload).into_owned(),
+            trace_id: req.trace_id.clone(),
+            client_context: req.client_context.clone(),
+            accepted_ms: now,
+            attempts: 0,
+            not_before_ms: now,
+        };
+        let (store, stored) = (self.store.clone(), event.clone());
+        tokio::task::spawn_blocking(move || store.put(&stored))
+            .await
+            .map_err(|e| ServiceError::service(format!("cannot queue the event: {e}")))?
+            .map_err(|e| ServiceError::service(format!("cannot queue the event: {e}")))?;
+        lock(&self.state).pending.insert(event.seq, event);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Deliver events as they fall due, forever (the task is aborted when serving stops).
+    pub(crate) async fn run(self: Arc<Self>) {
+        loop {
+            let now = epoch_ms();
+            let (due, next) = {
+                let st = lock(&self.state);
+                let waiting = st
+                    .pending
+                    .values()
+                    .filter(|e| !st.in_flight.contains(&e.seq));
+                let due: Vec<u64> = waiting
+                    .clone()
+                    .filter(|e| e.not_before_ms <= now)
+                    .map(|e| e.seq)
+                    .collect();
+                let next = waiting.map(|e| e.not_before_ms).filter(|t| *t > now).min();
+                (due, next)
+            };
+            for seq in due {
+                let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let event = {
+                    let mut st = lock(&self.state);
+                    st.in_flight.insert(seq);
+                    st.pending.get(&seq).cloned()
+                };
+                let Some(event) = event else {
+                    drop(slot);
+                    continue;
+                };
+                let queue = self.clone();
+                tokio::spawn(async move {
+                    queue.attempt(event).await;
+                    lock(&queue.state).in_flight.remove(&seq);
+                    drop(slot);
+                    queue.wake.notify_one();
+                });
+            }
+            let wait = next
+                .map(|t| Duration::from_millis(t.saturating_sub(epoch_ms())))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One attempt at `event`, and what follows from its outcome.
+    async fn attempt(&self, mut event: QueuedEvent) {
+        let function = self.pool.function();
+        let config = &function.events;
+        let now = epoch_ms();
+        if now.saturating_sub(event.accepted_ms) > config.max_event_age.as_millis() as u64 {
+            self.finish(&event, Condition::EventAgeExceeded, None);
+            return;
+        }
+        let Ok(admission) = self.pool.admit() else {
+            // Throttled: back to the queue, not an attempt.
+            self.back_off(event);
+            return;
+        };
+        event.attempts += 1;
+        if let Err(e) = self.persist(&event).await {
+            tracing::error!(
+                "cannot record attempt {} of event {}: {e}",
+                event.attempts,
+                event.request_id
+            );
+        }
+        let reply = self
+            .pool
+            .invoke(
+                admission,
+                InvokeRequest {
+                    request_id: event.request_id.clone(),
+                    trace_id: event.trace_id.clone(),
+                    client_context: event.client_context.clone(),
+                    tenant_id: None,
+                    payload: Bytes::from(event.payload.clone()),
+                    want_tail: false,
+                },
+            )
+            .await;
+        match reply.answer {
+            Answer::Success { body, .. } => {
+                self.finish(&event, Condition::Success, Some((&body, false)))
+            }
+            Answer::FunctionError { body, .. } => {
+                if event.attempts > config.max_retry_attempts {
+                    self.finish(&event, Condition::RetriesExhausted, Some((&body, true)));
+                } else {
+                    // Lambda waits about a minute before the first retry, two before the
+                    // second (invocation-async.md); `retry_delay` scales both.
+                    let delay = config.retry_delay * event.attempts;
+                    event.not_before_ms = epoch_ms() + delay.as_millis() as u64;
+                    self.requeue(event).await;
+                }
+            }
+            Answer::Service(_) => {
+                // The invoke never ran (throttled, shutting down): not an attempt.
+                event.attempts = event.attempts.saturating_sub(1);
+                self.back_off(event);
+            }
+        }
+    }
+
+    /// Put `event` back with exponential backoff from 1 s (throttling, service errors).
+    fn back_off(&self, mut event: QueuedEvent) {
+        let waited = epoch_ms().saturating_sub(event.accepted_ms).max(1000);
+        let delay = Duration::from_millis(waited.min(MAX_BACKOFF.as_millis() as u64));
+        event.not_before_ms = epoch_ms() + delay.as_millis() as u64;
+        lock(&self.state).pending.insert(event.seq, event);
+    }
+
+    async fn requeue(&self, event: QueuedEvent) {
+        if let Err(e) = self.persist(&event).await {
+            tracing::error!("cannot requeue event {}: {e}", event.request_id);
+        }
+        lock(&self.state).pending.insert(event.seq, event);
+    }
+
+    async fn persist(&self, event: &QueuedEvent) -> std::io::Result<()> {
+        let (store, stored) = (self.store.clone(), event.clone());
+        tokio::task::spawn_blocking(move || store.put(&stored))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
+    /// The event is done: its record to the destination, then out of the queue.
+    fn finish(&self, event: &QueuedEvent, condition: Condition, response: Option<(&[u8], bool)>) {
+        let function = self.pool.function();
+        let dest = match condition {
+            Condition::Success => function.events.on_success.as_ref(),
+            Condition::RetriesExhausted | Condition::EventAgeExceeded => {
+                function.events.on_failure.as_ref()
+            }
+        };
+        if condition != Condition::Success {
+            tracing::warn!(
+                "event {} to `{}` dropped ({condition:?}, {} attempt(s))",
+                event.request_id,
+                function.name,
+                event.attempts
+            );
+        }
+        if let Some(dir) = dest {
+            let timestamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+            let r = record::record(condition, &function.arn(), event, response, &timestamp);
+            let name = format!("{}-{}.json", epoch_ms(), event.request_id);
+            let bytes = serde_json::to_vec_pretty(&r).unwrap_or_default();
+            if let Err(e) = store::write_durably(dir, &name, &bytes) {
+                // Keep the event queued rather than lose its record.
+                tracing::error!(
+                    "cannot write the record of event {} to {}: {e}",
+                    event.request_id,
+                    dir.display()
+                );
+                return;
+            }
+        }
+        if let Err(e) = self.store.remove(event.seq) {
+            tracing::error!("cannot remove finished event {}: {e}", event.request_id);
+        }
+        lock(&self.state).pending.remove(&event.seq);
+    }
+}

@@ -1,0 +1,163 @@
+//! The on-disk queue of one function's accepted `Event` invokes: one JSON file per event,
+//! written to a temporary name, fsynced, renamed into place and the folder fsynced — only
+//! then is the invoker answered 202, so an accepted event survives a `kill -9` or a power cut.
+//! A folder is owned by one emulator at a time (an exclusive `flock`, released by the kernel
+//! when the process dies).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// One accepted event, as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct QueuedEvent {
+    /// Order of acceptance.
+    pub(crate) seq: u64,
+    /// The invoke's request id (the same on every attempt, as in the cloud).
+    pub(crate) request_id: String,
+    /// The payload, JSON text.
+    pub(crate) payload: String,
+    /// `X-Amzn-Trace-Id` of the invoke.
+    pub(crate) trace_id: String,
+    /// Decoded client context, if any.
+    pub(crate) client_context: Option<String>,
+    /// Accepted at, ms since the epoch (for the maximum event age).
+    pub(crate) accepted_ms: u64,
+    /// Attempts begun so far (written before each attempt: an attempt cut short by a crash
+    /// still counts, as `approximateInvokeCount` does).
+    pub(crate) attempts: u32,
+    /// Not to be tried before this, ms since the epoch.
+    pub(crate) not_before_ms: u64,
+}
+
+/// A function's queue folder, locked for this process.
+pub(crate) struct Store {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Store {
+    /// Open (creating) and lock `dir`.
+    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let lock = File::create(dir.join(".lock"))?;
+        // SAFETY: flock on a file descriptor this function owns; no memory is involved.
+        let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "another lamina rie holds the event queue in {}: stop it, or give this one its own --events-dir",
+                    dir.display()
+                ),
+            ));
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:020}.json"))
+    }
+
+    /// Write `event` durably (new or updated).
+    pub(crate) fn put(&self, event: &QueuedEvent) -> io::Result<()> {
+        let path = self.path(event.seq);
+        let tmp = self.dir.join(format!(".{:020}.tmp", event.seq));
+        let mut f = File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec(event).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    /// Remove a finished event.
+    pub(crate) fn remove(&self, seq: u64) -> io::Result<()> {
+        match fs::remove_file(self.path(seq)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => File::open(&self.dir)?.sync_all(),
+        }
+    }
+
+    /// Every stored event, oldest first; unreadable files are set aside (`.bad`) and named.
+    pub(crate) fn load(&self) -> io::Result<Vec<QueuedEvent>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match fs::read(&path).map(|b| serde_json::from_slice::<QueuedEvent>(&b)) {
+                Ok(Ok(e)) => out.push(e),
+                _ => {
+                    tracing::warn!("set aside unreadable queued event {}", path.display());
+                    let _ = fs::rename(&path, path.with_extension("bad"));
+                }
+            }
+        }
+        out.sort_by_key(|e| e.seq);
+        Ok(out)
+    }
+}
+
+/// Write `bytes` to `dir/name` durably (temporary file, fsync, rename): destination records.
+pub(crate) fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(name))?;
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64) -> QueuedEvent {
+        QueuedEvent {
+            seq,
+            request_id: format!("id-{seq}"),
+            payload: "{}".into(),
+            trace_id: "Root=1-0-0".into(),
+            client_context: None,
+            accepted_ms: 1,
+            attempts: 0,
+            not_before_ms: 0,
+        }
+    }
+
+    #[test]
+    fn events_survive_reopening_in_order_and_updates_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.put(&event(2)).unwrap();
+            s.put(&event(1)).unwrap();
+            s.put(&QueuedEvent {
+                attempts: 1,
+                ..event(2)
+            })
+            .unwrap();
+            s.put(&event(3)).unwrap();
+            s.remove(3).unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let loaded = s.load().unwrap();
+        assert_eq!(loaded.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(loaded[1].attempts, 1);
+    }
+
+    #[test]
+    fn a_second_owner_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let e = Store::open(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("--events-dir"), "{e}");
+    }
+}
