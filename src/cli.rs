@@ -434,6 +434,10 @@ pub struct RieArgs {
     /// Drop `Event` invokes older than this many seconds, 60 to 21600 [default: 21600].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=21600))]
     pub max_event_age: Option<u64>,
+    /// Give each environment the CPU Lambda gives its memory (1,769 MB = one vCPU; 128 MB
+    /// ≈ 7% of one), so a function that would time out in the cloud times out here.
+    #[arg(long)]
+    pub cpu_share: bool,
     /// Rebuild a function folder when its files change: the next invoke runs the new code
     /// (only changed layers are rebuilt), and a build or init that fails keeps the last good
     /// version serving.

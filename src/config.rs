@@ -296,7 +296,7 @@ mod tests {
         let path = dir.path().join("env.json");
         std::fs::write(
             &path,
-            r#"{"Parameters": {"STAGE": "dev", "N": 1}, "calc": {"STAGE": "test", "ON": true}, "other": {"X": "y"}}"#,
+            r#"{"Parameters": {"STAGE": "dev", "NUM": 1}, "calc": {"STAGE": "test", "ON": true}, "other": {"X": "y"}}"#,
         )
         .unwrap();
         let f = EnvVarsFile::read(&path).unwrap();
@@ -306,7 +306,7 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(vars, ["N=1", "STAGE=dev", "ON=true", "STAGE=test"]);
+        assert_eq!(vars, ["NUM=1", "STAGE=dev", "ON=true", "STAGE=test"]);
         std::fs::write(&path, r#"{"calc": {"K": {"nested": 1}}}"#).unwrap();
         let err = format!("{:#}", EnvVarsFile::read(&path).unwrap_err());
         assert!(err.contains("`calc.K`"), "{err}");

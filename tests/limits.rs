@@ -84,3 +84,42 @@ fn an_out_of_memory_kill_reports_all_the_memory_as_used() {
         .expect("REPORT");
     assert!(report.contains("\tMax Memory Used: 128 MB"), "{report}");
 }
+
+const CPU: &str = r#"
+def handler(event, context):
+    for quota, period in (("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"),):
+        try:
+            return {"cpus": int(open(quota).read()) / int(open(period).read())}
+        except OSError:
+            pass
+    q, p = open("/sys/fs/cgroup/cpu.max").read().split()
+    return {"cpus": -1 if q == "max" else int(q) / int(p)}
+"#;
+
+#[test]
+fn cpu_share_gives_the_cpu_lambda_gives_the_memory() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("app.py"), CPU).expect("handler");
+    let tag = "lamina-limits-test/cpu:test";
+    run_ok(lamina().args(["build"]).arg(dir.path()).args([
+        "--handler",
+        "app.handler",
+        "--tag",
+        tag,
+    ]));
+    let capped = Rie::start(tag, &["--cpu-share", "--memory", "256"]);
+    let v: Value =
+        serde_json::from_str(&post(capped.port, INVOKE, &[], b"{}").text()).expect("json");
+    let cpus = v["cpus"].as_f64().unwrap_or_default();
+    assert!(
+        (cpus - 256.0 / 1769.0).abs() < 0.002,
+        "256 MB is 14.5% of a vCPU, got {v}"
+    );
+    let free = Rie::start(tag, &["--memory", "256"]);
+    let v: Value = serde_json::from_str(&post(free.port, INVOKE, &[], b"{}").text()).expect("json");
+    assert!(
+        v["cpus"].as_f64().is_some_and(|c| c < 0.0),
+        "no cap without --cpu-share: {v}"
+    );
+}

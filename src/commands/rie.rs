@@ -253,6 +253,7 @@ async fn function_of(
         .or(from_image.concurrency)
         .unwrap_or_default();
     function.runtime = from_image.runtime;
+    function.cpu_share = args.cpu_share;
     let defaults = lamina_rie::events::EventConfig::default();
     function.events = lamina_rie::events::EventConfig {
         max_retry_attempts: args

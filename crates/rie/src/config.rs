@@ -45,6 +45,9 @@ pub struct FunctionConfig {
     pub runtime: Option<Runtime>,
     /// How `Event` invokes are retried and where their outcomes are recorded.
     pub events: crate::events::EventConfig,
+    /// Cap the CPU in proportion to memory, as Lambda allocates it (1,769 MB = one vCPU), so
+    /// that a function too slow for its memory in the cloud is too slow here.
+    pub cpu_share: bool,
 }
 
 impl FunctionConfig {
@@ -65,6 +68,7 @@ impl FunctionConfig {
             http: HttpSettings::default(),
             runtime: None,
             events: crate::events::EventConfig::default(),
+            cpu_share: false,
         }
     }
 

@@ -137,6 +137,9 @@ impl Environment {
             env: environment_variables(&function, addr),
             memory_mb: function.memory.mb(),
             tmp_mb: function.ephemeral_storage.mb(),
+            cpu_nanos: function
+                .cpu_share
+                .then(|| lamina_runtime_api::limits::cpu_nanos_for_memory(function.memory.mb())),
         };
         let started = sandbox.start(&spec).await?;
         // Serve only once the sandbox has said who the runtime is: a runtime that connects

@@ -41,6 +41,8 @@ pub struct EnvSpec {
     pub memory_mb: u64,
     /// Size of the writable `/tmp` in MB (the function's ephemeral storage).
     pub tmp_mb: u64,
+    /// CPU limit in billionths of a CPU, when the function's CPU is capped as Lambda caps it.
+    pub cpu_nanos: Option<u64>,
 }
 
 /// How a runtime's process ended.

@@ -48,3 +48,14 @@ pub const RIE_DEFAULT_TIMEOUT_S: u64 = 300;
 pub const MAX_OPEN_FILES: u64 = 1_024;
 /// Processes and threads a function may run at once (Lambda quotas).
 pub const MAX_PROCESSES: u64 = 1_024;
+
+/// Memory at which Lambda gives a function the equivalent of one vCPU; CPU is allocated in
+/// proportion to memory (docs `configuration-memory.md`: "At 1,769 MB, a function has the
+/// equivalent of one vCPU").
+pub const MB_PER_VCPU: u64 = 1_769;
+
+/// The CPU Lambda gives a function of `memory_mb`, in billionths of a CPU (Docker's
+/// `NanoCpus`).
+pub fn cpu_nanos_for_memory(memory_mb: u64) -> u64 {
+    memory_mb.saturating_mul(1_000_000_000) / MB_PER_VCPU
+}

@@ -271,6 +271,13 @@ impl Sandbox for DockerSandbox {
                         tmp_options(spec.tmp_mb),
                     )])),
                     pids_limit: Some(LAMBDA_PID_LIMIT),
+                    // Docker refuses more CPUs than the host has.
+                    nano_cpus: spec.cpu_nanos.map(|n| {
+                        let host = std::thread::available_parallelism()
+                            .map(|p| p.get() as u64)
+                            .unwrap_or(1);
+                        i64::try_from(n.min(host * 1_000_000_000)).unwrap_or(i64::MAX)
+                    }),
                     ulimits: Some(vec![ResourcesUlimits {
                         name: Some("nofile".into()),
                         soft: Some(LAMBDA_FD_LIMIT),
