@@ -19,6 +19,7 @@ use crate::commands::Globals;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    raise_open_file_limit();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -70,6 +71,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Base(cmd) => commands::base::run(&globals, cmd)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Take the hard limit of open files as the soft one (as Go's runtime does): `lamina rie`
+/// holds up to 1,000 client connections per listener, past the common soft limit of 1,024.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: get/setrlimit read and write the struct passed; nothing else is touched.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn init_tracing(verbose: u8) {

@@ -1,5 +1,5 @@
 //! `lamina rie --watch`: an edit to the handler is what the next invoke runs, only the code
-//! layer is rebuilt, and a syntax error keeps the last good version serving.
+//! layer changes, and a syntax error keeps the last good version serving.
 
 mod common;
 
@@ -60,8 +60,8 @@ fn an_edit_is_served_at_once_and_a_broken_one_keeps_the_last_good_version() {
         "{log}"
     );
     assert!(
-        log.contains("rebuilt: code)"),
-        "only the code layer is rebuilt: {log}"
+        log.contains("changed layers: code)"),
+        "only the code layer changes: {log}"
     );
 
     // A syntax error: the new version's init fails, the old one keeps answering.

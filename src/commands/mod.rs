@@ -9,6 +9,7 @@ pub mod event;
 pub mod invoke;
 pub mod push;
 pub mod rie;
+pub mod serving;
 pub mod watch;
 
 use std::path::PathBuf;

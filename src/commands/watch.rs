@@ -12,7 +12,7 @@ use lamina_rie::Updater;
 use notify::{RecursiveMode, Watcher};
 
 use super::build::build_dir;
-use super::rie::Settings;
+use super::serving::Settings;
 use super::Globals;
 use crate::cli::FunctionArgs;
 use crate::docker;
@@ -26,6 +26,8 @@ pub struct Watched {
     pub dir: PathBuf,
     /// The manifest now served.
     pub manifest: Digest,
+    /// Its layers' digests.
+    pub layers: Vec<Digest>,
 }
 
 /// Everything a rebuild needs, borrowed from `lamina rie`.
@@ -103,12 +105,19 @@ async fn rebuild(r: &Rebuilder<'_>, f: &mut Watched) {
     if manifest == f.manifest {
         return;
     }
-    let rebuilt: Vec<&str> = built
+    // The layers that differ from the version served (new, or taken from the cache).
+    let changed: Vec<&str> = built
         .output
         .layers
         .iter()
-        .filter(|l| !l.cached)
+        .filter(|l| !f.layers.contains(&l.descriptor.digest))
         .map(|l| l.name)
+        .collect();
+    let layers = built
+        .output
+        .layers
+        .iter()
+        .map(|l| l.descriptor.digest.clone())
         .collect();
     let t_built = t0.elapsed();
     let result = async {
@@ -127,13 +136,14 @@ async fn rebuild(r: &Rebuilder<'_>, f: &mut Watched) {
     match result {
         Ok(name) => {
             f.manifest = manifest;
+            f.layers = layers;
             eprintln!(
-                "watch: {name} now runs the new code ({} ms from the change; rebuilt: {})",
+                "watch: {name} now runs the new code ({} ms from the change; changed layers: {})",
                 t0.elapsed().as_millis() + DEBOUNCE.as_millis(),
-                if rebuilt.is_empty() {
-                    "nothing".to_owned()
+                if changed.is_empty() {
+                    "none".to_owned()
                 } else {
-                    rebuilt.join(", ")
+                    changed.join(", ")
                 }
             );
         }

@@ -1,6 +1,10 @@
 //! What one function is to the emulator: the model's settings (name, memory, timeout,
 //! environment, concurrency — checked by `lamina_runtime_api::function`), plus what only
-//! serving needs (region and account for ARNs, the queue bound, the image or command).
+//! serving needs (region and account for ARNs, the queue bound, the image or command, how
+//! `Event` invokes are retried).
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use lamina_runtime_api::function::{
     Concurrency, Environment, EphemeralStorage, FunctionName, HttpSettings, MemorySize, Runtime,
@@ -13,6 +17,43 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 /// Invokes that may wait for a busy function before it answers `TooManyRequestsException`.
 pub const DEFAULT_MAX_QUEUED: usize = 100;
+
+/// Lambda's default and most retries after a failed attempt.
+pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+/// Lambda's delay before the first retry (the second waits twice as long).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// Lambda's default (and longest) maximum event age: 6 hours.
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+/// The shortest maximum event age Lambda accepts.
+pub const MIN_EVENT_AGE: Duration = Duration::from_secs(60);
+
+/// How one function's `Event` invokes are retried and where their outcomes go (Lambda's
+/// event invoke config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventConfig {
+    /// Retries after a failed attempt, 0 to 2.
+    pub max_retry_attempts: u32,
+    /// Events older than this are dropped (60 s to 6 h).
+    pub max_event_age: Duration,
+    /// Delay before the first retry; the second waits twice this.
+    pub retry_delay: Duration,
+    /// Folder for the records of events that failed or aged out.
+    pub on_failure: Option<PathBuf>,
+    /// Folder for the records of events that succeeded.
+    pub on_success: Option<PathBuf>,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        Self {
+            max_retry_attempts: MAX_RETRY_ATTEMPTS,
+            max_event_age: MAX_EVENT_AGE,
+            retry_delay: DEFAULT_RETRY_DELAY,
+            on_failure: None,
+            on_success: None,
+        }
+    }
+}
 
 /// One function served by the emulator.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +85,7 @@ pub struct FunctionConfig {
     /// The runtime, when known (named in `INIT_START`).
     pub runtime: Option<Runtime>,
     /// How `Event` invokes are retried and where their outcomes are recorded.
-    pub events: crate::events::EventConfig,
+    pub events: EventConfig,
     /// Cap the CPU in proportion to memory, as Lambda allocates it (1,769 MB = one vCPU), so
     /// that a function too slow for its memory in the cloud is too slow here.
     pub cpu_share: bool,
@@ -67,7 +108,7 @@ impl FunctionConfig {
             command: None,
             http: HttpSettings::default(),
             runtime: None,
-            events: crate::events::EventConfig::default(),
+            events: EventConfig::default(),
             cpu_share: false,
         }
     }

@@ -151,6 +151,7 @@ impl Environment {
             std::future::pending(),
             Duration::ZERO,
             started.peer,
+            crate::http_util::ConnectionLimits::RUNTIME,
         )));
         let pump = logs::spawn_pump(
             function.name.as_str().into(),

@@ -16,7 +16,7 @@ use lamina_runtime_api::limits::MAX_SYNC_REQUEST;
 
 use crate::environment::{Answer, InvokeRequest};
 use crate::error::{Error, Result};
-use crate::http_util::{read_capped, Body, Capped, Peer};
+use crate::http_util::{read_capped_in_time, Body, Capped, Peer};
 use crate::pool::Pool;
 
 /// Every route of every function served, and the pool behind each.
@@ -61,7 +61,7 @@ fn targets_name(targets: &[Arc<Pool>], i: usize) -> String {
 pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Response<Body> {
     let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
     let (parts, body) = req.into_parts();
-    let body = read_capped(&parts.headers, body, MAX_SYNC_REQUEST).await;
+    let body = read_capped_in_time(&parts.headers, body, MAX_SYNC_REQUEST).await;
     let request = FrontRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
@@ -118,12 +118,20 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
     );
     let request_id = ctx.request_id.clone();
     let request = match body {
-        Ok(Capped::Whole(b, _)) => FrontRequest {
+        Some(Ok(Capped::Whole(b, _))) => FrontRequest {
             body: b.to_vec(),
             ..request
         },
-        Ok(Capped::TooLarge { .. }) => return too_large(),
-        Err(_) => return to_hyper(front::error_response(payload, 500, &request_id)),
+        Some(Ok(Capped::TooLarge { .. })) => return too_large(),
+        // API Gateway's answer to a body that does not arrive.
+        None => {
+            return to_hyper(FrontResponse {
+                status: 408,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: br#"{"message":"Request Timeout"}"#.to_vec(),
+            })
+        }
+        Some(Err(_)) => return to_hyper(front::error_response(payload, 500, &request_id)),
     };
     let route = (!matched.route.is_default()).then_some(&matched);
     let event = front::event(payload, &request, route, &ctx);

@@ -84,6 +84,58 @@ pub(crate) fn empty(status: u16) -> Response<Body> {
     r
 }
 
+/// What one listener allows its clients: how long a request's headers may take to arrive
+/// (the first request's and each keep-alive one's — a slowloris client is cut off), and how
+/// many connections it holds at once (more wait in the listen backlog, so file descriptors
+/// never run out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Longest wait for a request's headers; `None` waits forever.
+    pub header_timeout: Option<std::time::Duration>,
+    /// Most connections open at once.
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    /// The invoke API's and the HTTP front's: 10 s for headers, 1,000 connections.
+    pub const CLIENTS: ConnectionLimits = ConnectionLimits {
+        header_timeout: Some(std::time::Duration::from_secs(10)),
+        max_connections: 1_000,
+    };
+    /// An environment's Runtime API: only its runtime connects, and it long-polls.
+    pub(crate) const RUNTIME: ConnectionLimits = ConnectionLimits {
+        header_timeout: None,
+        max_connections: 256,
+    };
+}
+
+/// Longest wait for a whole request body once its headers are in.
+pub(crate) const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// [`read_capped`] within [`BODY_TIMEOUT`]; `None` when the body did not arrive in time.
+pub(crate) async fn read_capped_in_time(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Option<Result<Capped, hyper::Error>> {
+    tokio::time::timeout(BODY_TIMEOUT, read_capped(headers, body, limit))
+        .await
+        .ok()
+}
+
+/// Connections open at once above which a return to idle gives freed memory back.
+const TRIM_AFTER: usize = 64;
+
+/// Give the allocator's free memory back to the system (glibc keeps it otherwise: a flood
+/// of connections left the emulator at 251 MB RSS; issue 9).
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The client's address, in every request's extensions.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
@@ -100,15 +152,29 @@ pub(crate) async fn accept_loop<F, Fut>(
     stop: impl std::future::Future<Output = ()>,
     grace: std::time::Duration,
     only_from: Option<std::net::IpAddr>,
+    limits: ConnectionLimits,
 ) where
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
     let mut conns = JoinSet::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut peak = 0usize;
     tokio::pin!(stop);
     loop {
         while conns.try_join_next().is_some() {}
+        if conns.is_empty() && peak > TRIM_AFTER {
+            release_memory();
+            peak = 0;
+        }
+        let slot = tokio::select! {
+            () = &mut stop => break,
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+        };
         let accepted = tokio::select! {
             () = &mut stop => break,
             a = listener.accept() => a,
@@ -126,6 +192,7 @@ pub(crate) async fn accept_loop<F, Fut>(
             }
         };
         let _ = stream.set_nodelay(true);
+        peak = peak.max(conns.len() + 1);
         let handler = handler.clone();
         let mut stop_rx = stop_rx.clone();
         conns.spawn(async move {
@@ -134,12 +201,18 @@ pub(crate) async fn accept_loop<F, Fut>(
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler(req).await) }
             });
+            let _slot = slot;
             let io = hyper_util::rt::TokioIo::new(stream);
             // Half-close: a client that shuts its write side after the request (e.g. `nc`)
             // still gets its long-polled answer.
-            let conn = hyper::server::conn::http1::Builder::new()
-                .half_close(true)
-                .serve_connection(io, svc);
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.half_close(true);
+            if let Some(t) = limits.header_timeout {
+                builder
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(t);
+            }
+            let conn = builder.serve_connection(io, svc);
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => return,

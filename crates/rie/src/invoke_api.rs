@@ -24,7 +24,7 @@ use lamina_runtime_api::trace;
 use crate::config::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
 use crate::environment::{Answer, InvokeRequest};
 use crate::events::EventQueue;
-use crate::http_util::{empty, read_capped, respond, Body, Capped};
+use crate::http_util::{empty, read_capped_in_time, respond, Body, Capped, BODY_TIMEOUT};
 use crate::pool::Pool;
 
 /// Longest wait for an invoke's `REPORT` when the invoker asked for its log tail.
@@ -126,7 +126,7 @@ async fn invoke(
         Some("Event") => MAX_ASYNC_REQUEST,
         _ => MAX_SYNC_REQUEST,
     };
-    let payload = read_capped(&parts.headers, body, limit).await;
+    let payload = read_capped_in_time(&parts.headers, body, limit).await;
     let Some(function_ref) =
         invoke_function(parts.uri.path()).filter(|_| parts.method == Method::POST)
     else {
@@ -191,9 +191,15 @@ async fn invoke(
     };
     let client_context = client_context(headers)?;
     let payload = match payload {
-        Ok(Capped::Whole(b, _)) => b,
-        Ok(Capped::TooLarge { .. }) => return Err(ServiceError::request_too_large(limit)),
-        Err(e) => {
+        Some(Ok(Capped::Whole(b, _))) => b,
+        Some(Ok(Capped::TooLarge { .. })) => return Err(ServiceError::request_too_large(limit)),
+        None => {
+            return Err(ServiceError::invalid_content(format!(
+                "the request body did not arrive within {} s",
+                BODY_TIMEOUT.as_secs()
+            )))
+        }
+        Some(Err(e)) => {
             return Err(ServiceError::invalid_content(format!(
                 "cannot read the request body: {e}"
             )))

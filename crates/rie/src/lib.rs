@@ -46,6 +46,7 @@ use tokio::net::TcpListener;
 
 pub use config::FunctionConfig;
 pub use error::{Error, Result};
+pub use http_util::ConnectionLimits;
 pub use logs::{LogEvent, LogSink};
 pub use process::ProcessSandbox;
 pub use sandbox::{EnvSpec, ExitStatus, Sandbox, SandboxHandle, Started};
@@ -69,6 +70,7 @@ impl Emulator {
             http: None,
             updates: None,
             events_dir: None,
+            limits: ConnectionLimits::CLIENTS,
         })
     }
 }
@@ -108,6 +110,7 @@ pub struct BoundEmulator {
     http: Option<(TcpListener, SocketAddr)>,
     updates: Option<tokio::sync::mpsc::UnboundedReceiver<UpdateRequest>>,
     events_dir: Option<std::path::PathBuf>,
+    limits: ConnectionLimits,
 }
 
 type UpdateRequest = (FunctionConfig, tokio::sync::oneshot::Sender<Result<()>>);
@@ -153,6 +156,13 @@ impl BoundEmulator {
     /// folder, removed when serving ends.
     pub fn with_event_queue(mut self, dir: std::path::PathBuf) -> Self {
         self.events_dir = Some(dir);
+        self
+    }
+
+    /// Limits for the invoke API's and the HTTP front's clients (default
+    /// [`ConnectionLimits::CLIENTS`]).
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -254,6 +264,7 @@ impl BoundEmulator {
             stopped(stop_rx.clone()),
             SHUTDOWN_GRACE,
             None,
+            self.limits,
         );
         let http = async {
             if let (Some((listener, _)), Some(front)) = (self.http, front) {
@@ -263,6 +274,7 @@ impl BoundEmulator {
                     stopped(stop_rx.clone()),
                     SHUTDOWN_GRACE,
                     None,
+                    self.limits,
                 )
                 .await;
             }

@@ -10,7 +10,6 @@ mod record;
 mod store;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,44 +25,12 @@ use crate::sync::lock;
 use record::Condition;
 use store::{QueuedEvent, Store};
 
-/// Lambda's default and most retries after a failed attempt.
-pub const MAX_RETRY_ATTEMPTS: u32 = 2;
-/// Lambda's delay before the first retry (the second waits twice as long).
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(60);
-/// Lambda's default (and longest) maximum event age: 6 hours.
-pub const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
-/// The shortest maximum event age Lambda accepts.
-pub const MIN_EVENT_AGE: Duration = Duration::from_secs(60);
+pub use crate::config::{
+    EventConfig, DEFAULT_RETRY_DELAY, MAX_EVENT_AGE, MAX_RETRY_ATTEMPTS, MIN_EVENT_AGE,
+};
+
 /// Longest backoff after throttling or a service error.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
-/// How one function's `Event` invokes are retried and where their outcomes go (Lambda's
-/// event invoke config).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventConfig {
-    /// Retries after a failed attempt, 0 to 2.
-    pub max_retry_attempts: u32,
-    /// Events older than this are dropped (60 s to 6 h).
-    pub max_event_age: Duration,
-    /// Delay before the first retry; the second waits twice this.
-    pub retry_delay: Duration,
-    /// Folder for the records of events that failed or aged out.
-    pub on_failure: Option<PathBuf>,
-    /// Folder for the records of events that succeeded.
-    pub on_success: Option<PathBuf>,
-}
-
-impl Default for EventConfig {
-    fn default() -> Self {
-        Self {
-            max_retry_attempts: MAX_RETRY_ATTEMPTS,
-            max_event_age: MAX_EVENT_AGE,
-            retry_delay: DEFAULT_RETRY_DELAY,
-            on_failure: None,
-            on_success: None,
-        }
-    }
-}
 
 fn epoch_ms() -> u64 {
     SystemTime::now()
