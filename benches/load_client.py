@@ -31,13 +31,13 @@ def check(kind, n, status, headers, body):
     """Whether the answer is the one the kind must get."""
     if status != 200:
         return False
-    err = headers.get("X-Amz-Function-Error")
+    err = headers.get("x-amz-function-error")
     try:
         doc = json.loads(body)
     except ValueError:
         return False
     if kind == "ok":
-        return err is None and doc.get("n") == n and doc.get("id") == headers.get("x-amzn-RequestId")
+        return err is None and doc.get("n") == n and doc.get("id") == headers.get("x-amzn-requestid")
     if kind == "raise":
         return err == "Unhandled" and doc.get("errorType") == "ValueError" and str(n) in doc.get("errorMessage", "")
     return err == "Unhandled" and "Task timed out" in doc.get("errorMessage", "")
@@ -67,9 +67,9 @@ def main():
                     conn.request("POST", PATH, body, {"Content-Type": "application/json"})
                     r = conn.getresponse()
                     data = r.read()
-                    hdrs = {k: v for k, v in r.getheaders()}
+                    hdrs = {k.lower(): v for k, v in r.getheaders()}
                     row = {"n": n, "kind": kind, "status": r.status,
-                           "request_id": hdrs.get("x-amzn-RequestId"),
+                           "request_id": hdrs.get("x-amzn-requestid"),
                            "ok": check(kind, n, r.status, hdrs, data)}
                     break
                 except (OSError, http.client.HTTPException) as e:

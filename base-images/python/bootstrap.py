@@ -783,10 +783,24 @@ def _open_pipes():
     return os.fdopen(fd_in, "rb"), os.fdopen(fd_out, "wb")
 
 
+def mark_output_end(request_id):
+    """Tell lamina's emulator that this invoke's output is complete: a mark on stdout and on
+    stderr, after everything the invoke wrote there (both are unbuffered), before the response.
+    The emulator strips the marks; it asks for them with _LAMINA_OUTPUT_MARKS=1."""
+    mark = ("\x1e\x1flamina-end %s\n" % request_id).encode()
+    for fd in (1, 2):
+        try:
+            os.write(fd, mark)
+        except OSError:
+            pass  # the handler closed it; the emulator falls back to waiting
+
+
 def run(handler, from_ric, to_ric):
     global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
+    # Read once and hidden from the handler (and its subprocesses).
+    marks = os.environ.pop("_LAMINA_OUTPUT_MARKS", None) == "1"
 
     with create_log_sink() as log_sink:
         error_result = None
@@ -832,6 +846,8 @@ def run(handler, from_ric, to_ric):
                 header.get("tenant_id"),
                 log_sink,
             )
+            if marks:
+                mark_output_end(header["request_id"])
             write_message(to_ric, reply, reply_body)
 
 

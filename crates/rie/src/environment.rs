@@ -523,6 +523,8 @@ fn environment_variables(f: &FunctionConfig, runtime_api: SocketAddr) -> Vec<(St
         (vars::REGION, f.region.clone()),
         (vars::DEFAULT_REGION, f.region.clone()),
         (vars::INITIALIZATION_TYPE, "on-demand".into()),
+        // lamina's adapter then marks where each invoke's output ends (no quiet period).
+        (lamina_runtime_api::logs::OUTPUT_MARKS_ENV, "1".into()),
     ];
     // The function model has already warned the user about these keys (Lambda overrides
     // them in the cloud too); here they are simply replaced.

@@ -20,7 +20,7 @@ use lamina_runtime_api::limits::TAIL_LOG_BYTES;
 use lamina_runtime_api::logs::{self as lines, Report, ReportStatus};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sandbox::{OutputStream, SandboxHandle};
+use crate::sandbox::{OutputStream, SandboxHandle, Stream};
 
 /// Longest wait for the output to settle.
 pub const MAX_SETTLE: Duration = Duration::from_millis(100);
@@ -141,7 +141,7 @@ async fn pump(
     settle: Duration,
 ) {
     let mut capture: Option<Vec<u8>> = None;
-    let mut partial = LineBuffer::default();
+    let mut partial = Partials::default();
     let mut last_output = Instant::now();
     let (mut ctl_open, mut out_open) = (true, true);
     let emit_output = |bytes: Bytes, capture: &mut Option<Vec<u8>>| {
@@ -157,7 +157,7 @@ async fn pump(
     // Output goes out in whole lines, so environments writing at once never glue text into
     // each other's lines; what is left without a newline goes out before the next platform
     // line, as a line of its own (issue 9).
-    let platform = |line: String, capture: &mut Option<Vec<u8>>, partial: &mut LineBuffer| {
+    let platform = |line: String, capture: &mut Option<Vec<u8>>, partial: &mut Partials| {
         if let Some(rest) = partial.flush() {
             emit_output(rest, capture);
         }
@@ -171,9 +171,16 @@ async fn pump(
             line,
         });
     };
-    let out = |bytes: Bytes, capture: &mut Option<Vec<u8>>, partial: &mut LineBuffer| {
-        if let Some(whole) = partial.push(&bytes) {
-            emit_output(whole, capture);
+    let mut marks = Marks::default();
+    let out = |(stream, bytes): (Stream, Bytes),
+               capture: &mut Option<Vec<u8>>,
+               partial: &mut Partials,
+               marks: &mut Marks| {
+        if let Some(whole) = partial.push(stream, &bytes) {
+            let rest = marks.take(whole);
+            if !rest.is_empty() {
+                emit_output(rest, capture);
+            }
         }
     };
     loop {
@@ -182,12 +189,12 @@ async fn pump(
             msg = ctl.recv(), if ctl_open => match msg {
                 None => ctl_open = false,
                 Some(PumpMsg::Settle { done }) => {
-                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
+                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
                     let _ = done.send(());
                 }
                 Some(PumpMsg::Line { line, done }) => {
                     if done.is_some() {
-                        settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
+                        settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
                     }
                     platform(line, &mut capture, &mut partial);
                     if let Some(done) = done {
@@ -204,7 +211,25 @@ async fn pump(
                     let memory = tokio::spawn(async move { handle.max_memory_used_bytes().await });
                     // Settle: output already on its way lands before END. Quiet is counted from
                     // the later of the last output and now, so bytes still in a pipe are read.
-                    settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial)).await;
+                    // A runtime that marks the end of each invoke's output is waited for exactly
+                    // (both streams' marks); others until their output has been quiet.
+                    if marks.active {
+                        let id = report.request_id.clone();
+                        let deadline = tokio::time::Instant::now() + MAX_SETTLE;
+                        while out_open && marks.count(&id) < 2 {
+                            tokio::select! {
+                                biased;
+                                chunk = output.next() => match chunk {
+                                    Some(b) => { last_output = Instant::now(); out(b, &mut capture, &mut partial, &mut marks); }
+                                    None => out_open = false,
+                                },
+                                () = tokio::time::sleep_until(deadline) => break,
+                            }
+                        }
+                        marks.forget(&id);
+                    } else {
+                        settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
+                    }
                     platform(lines::end_line(&report.request_id), &mut capture, &mut partial);
                     let _ = ended.send(());
                     if let Ok(Some(bytes)) = memory.await {
@@ -223,7 +248,7 @@ async fn pump(
                 }
             },
             chunk = output.next(), if out_open => match chunk {
-                Some(b) => { last_output = Instant::now(); out(b, &mut capture, &mut partial); }
+                Some(b) => { last_output = Instant::now(); out(b, &mut capture, &mut partial, &mut marks); }
                 None => {
                     out_open = false;
                     if let Some(rest) = partial.flush() {
@@ -232,6 +257,78 @@ async fn pump(
                 }
             },
             else => break,
+        }
+    }
+}
+
+/// The output marks seen (`lamina_runtime_api::logs::output_mark`): per request id, how many
+/// of its streams have said its output is complete.
+#[derive(Default)]
+struct Marks {
+    /// Set once the runtime has written a mark: from then on `END` waits for marks.
+    active: bool,
+    seen: std::collections::HashMap<String, u32>,
+}
+
+impl Marks {
+    /// Remove the marks from whole lines of output, counting them; a mark that ends a line
+    /// begun without a newline ends that line.
+    fn take(&mut self, whole: Bytes) -> Bytes {
+        let prefix = lines::OUTPUT_MARK_PREFIX;
+        if !whole.windows(prefix.len()).any(|w| w == prefix) {
+            return whole;
+        }
+        let mut out = Vec::with_capacity(whole.len());
+        let mut rest = &whole[..];
+        while let Some(at) = rest.windows(prefix.len()).position(|w| w == prefix) {
+            out.extend_from_slice(&rest[..at]);
+            let after = &rest[at + prefix.len()..];
+            let end = after
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(after.len());
+            let id = String::from_utf8_lossy(&after[..end]).into_owned();
+            *self.seen.entry(id).or_default() += 1;
+            self.active = true;
+            if out.last().is_some_and(|&b| b != b'\n') {
+                out.push(b'\n');
+            }
+            rest = after.get(end + 1..).unwrap_or_default();
+        }
+        out.extend_from_slice(rest);
+        Bytes::from(out)
+    }
+
+    fn count(&self, id: &str) -> u32 {
+        self.seen.get(id).copied().unwrap_or(0)
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.seen.remove(id);
+    }
+}
+
+/// Each stream's partial line.
+#[derive(Default)]
+struct Partials {
+    stdout: LineBuffer,
+    stderr: LineBuffer,
+}
+
+impl Partials {
+    fn push(&mut self, stream: Stream, bytes: &[u8]) -> Option<Bytes> {
+        match stream {
+            Stream::Stdout => self.stdout.push(bytes),
+            Stream::Stderr => self.stderr.push(bytes),
+        }
+    }
+
+    /// What either stream holds, each ended with a newline.
+    fn flush(&mut self) -> Option<Bytes> {
+        match (self.stdout.flush(), self.stderr.flush()) {
+            (None, None) => None,
+            (Some(a), None) | (None, Some(a)) => Some(a),
+            (Some(a), Some(b)) => Some([a, b].concat().into()),
         }
     }
 }
@@ -274,7 +371,7 @@ async fn settle_output(
     out_open: &mut bool,
     last_output: &mut Instant,
     settle: Duration,
-    emit: &mut impl FnMut(Bytes),
+    emit: &mut impl FnMut((Stream, Bytes)),
 ) {
     let now = Instant::now();
     let mut quiet_from = (*last_output).max(now);
@@ -346,6 +443,38 @@ mod tests {
         assert_eq!(b.flush(), None);
         let long = vec![b'x'; MAX_PARTIAL_LINE];
         assert_eq!(b.push(&long).map(|l| l.len()), Some(MAX_PARTIAL_LINE));
+    }
+
+    #[test]
+    fn a_line_half_written_to_one_stream_is_not_glued_to_the_other() {
+        let mut p = Partials::default();
+        assert_eq!(p.push(Stream::Stdout, b"out 4"), None);
+        assert_eq!(
+            p.push(Stream::Stderr, b"err 0\n").as_deref(),
+            Some(&b"err 0\n"[..])
+        );
+        assert_eq!(
+            p.push(Stream::Stdout, b"\n").as_deref(),
+            Some(&b"out 4\n"[..])
+        );
+        p.push(Stream::Stdout, b"a");
+        p.push(Stream::Stderr, b"b");
+        assert_eq!(p.flush().as_deref(), Some(&b"a\nb\n"[..]));
+    }
+
+    #[test]
+    fn output_marks_are_taken_out_and_counted() {
+        let mut m = Marks::default();
+        let plain = Bytes::from_static(b"hello\n");
+        assert_eq!(m.take(plain.clone()), plain);
+        assert!(!m.active);
+        let mark = lines::output_mark("id-1");
+        let mixed = format!("a\n{mark}partial{mark}b\n");
+        assert_eq!(&m.take(Bytes::from(mixed))[..], b"a\npartial\nb\n");
+        assert!(m.active);
+        assert_eq!(m.count("id-1"), 2);
+        m.forget("id-1");
+        assert_eq!(m.count("id-1"), 0);
     }
 
     #[test]

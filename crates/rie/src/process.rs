@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::config::FunctionConfig;
 use crate::error::{Error, Result};
 use crate::pgroup::{group_peak_bytes, kill_group};
-use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started};
+use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
 
 /// Runs each environment as a child process of this one (and leader of its own process
 /// group), inheriting this process's environment plus the platform's variables.
@@ -106,12 +106,12 @@ impl Sandbox for ProcessSandbox {
             })?;
             // Only 0 when the child was already reaped, which cannot happen before a wait.
             let pid = child.id().unwrap_or(0);
-            let (tx, rx) = mpsc::channel::<Bytes>(64);
+            let (tx, rx) = mpsc::channel::<(Stream, Bytes)>(64);
             if let Some(out) = child.stdout.take() {
-                tokio::spawn(forward(out, tx.clone()));
+                tokio::spawn(forward(out, Stream::Stdout, tx.clone()));
             }
             if let Some(err) = child.stderr.take() {
-                tokio::spawn(forward(err, tx));
+                tokio::spawn(forward(err, Stream::Stderr, tx));
             }
             let handle = Arc::new(ProcessHandle {
                 name: format!("pid {pid}"),
@@ -157,13 +157,21 @@ impl Sandbox for ProcessSandbox {
     }
 }
 
-async fn forward(mut from: impl AsyncRead + Unpin, to: mpsc::Sender<Bytes>) {
+async fn forward(
+    mut from: impl AsyncRead + Unpin,
+    stream: Stream,
+    to: mpsc::Sender<(Stream, Bytes)>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
-                if to.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                if to
+                    .send((stream, Bytes::copy_from_slice(&buf[..n])))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -76,8 +76,19 @@ impl fmt::Display for ExitStatus {
     }
 }
 
-/// The runtime's stdout and stderr, merged, in arrival order.
-pub type OutputStream = BoxStream<'static, Bytes>;
+/// Which of the runtime's streams a piece of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// The runtime's stdout and stderr, merged in arrival order, each piece tagged with its
+/// stream (lines are assembled per stream: a line half-written to one is never glued to the
+/// other's).
+pub type OutputStream = BoxStream<'static, (Stream, Bytes)>;
 
 /// A started environment.
 pub struct Started {

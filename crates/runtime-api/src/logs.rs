@@ -127,6 +127,20 @@ pub fn init_report_line(duration_ms: f64, phase: InitPhase, status: ReportStatus
     format!("INIT_REPORT Init Duration: {duration_ms:.2} ms\tPhase: {phase}\tStatus: {status}")
 }
 
+/// Set (to `1`) in an environment whose emulator reads output marks: lamina's runtime
+/// adapter then writes [`output_mark`] to stdout and to stderr after each invoke's output,
+/// before the response, so the emulator knows the invoke's output is complete instead of
+/// waiting for the output to fall quiet. Other runtime clients ignore it.
+pub const OUTPUT_MARKS_ENV: &str = "_LAMINA_OUTPUT_MARKS";
+
+/// What starts an output mark (two ASCII separator controls, which text output does not hold).
+pub const OUTPUT_MARK_PREFIX: &[u8] = b"\x1e\x1flamina-end ";
+
+/// The mark written after the output of invoke `request_id`, a line of its own.
+pub fn output_mark(request_id: &str) -> String {
+    format!("\x1e\x1flamina-end {request_id}\n")
+}
+
 /// The historical timeout line printed after `REPORT`:
 /// `<ISO8601 ts> <id> Task timed out after 3.00 seconds` (§6).
 pub fn timeout_line(timestamp_iso: &str, request_id: &str, timeout_ms: u64) -> String {

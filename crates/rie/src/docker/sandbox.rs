@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use super::DockerError;
 use crate::config::FunctionConfig;
 use crate::error::Result;
-use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started};
+use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
 
 /// Label naming the session that owns a container or network.
 pub const LABEL_SESSION: &str = "dev.lamina.rie";
@@ -343,8 +343,12 @@ impl Sandbox for DockerSandbox {
                 .filter_map(|r| {
                     std::future::ready(match r {
                         Ok(bollard::container::LogOutput::StdOut { message })
-                        | Ok(bollard::container::LogOutput::StdErr { message })
-                        | Ok(bollard::container::LogOutput::Console { message }) => Some(message),
+                        | Ok(bollard::container::LogOutput::Console { message }) => {
+                            Some((Stream::Stdout, message))
+                        }
+                        Ok(bollard::container::LogOutput::StdErr { message }) => {
+                            Some((Stream::Stderr, message))
+                        }
                         _ => None,
                     })
                 })
