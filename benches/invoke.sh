@@ -18,6 +18,8 @@
 #                     (no docker-proxy hop: the emulator's own floor)
 #   aws-rie+lamina-ric    AWS's RIE running lamina-ric inside the lamina-built image, published
 #                     on 127.0.0.1:9303 (separates client cost from emulator cost)
+# Cold start (COLD_RUNS=5): `lamina rie IMAGE` start to first answer against `docker run` of
+# the RIE image to first answer.
 # Throughput: CONCURRENCY=1 for every contender, then TP_CONC (default 4) concurrent clients
 # against lamina --concurrency TP_CONC and against the RIE with AWS_LAMBDA_MAX_CONCURRENCY=TP_CONC
 # (when that mode starts; otherwise the row says so).
@@ -211,6 +213,40 @@ if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
   "$DOCKER" rm -f bench-awsric-mc >/dev/null
 fi
 
+# cold start: from starting the emulator to the first correct answer (COLD_RUNS each):
+# `lamina rie IMAGE` (process start, Docker setup, container start, init) against AWS's
+# documented `docker run -p … image` of the RIE running awslambdaric.
+COLD_RUNS=${COLD_RUNS:-5}
+ms() { date +%s%3N; }
+first_answer() { # PORT: poll every 20 ms until an invoke answers with the result (60 s)
+  local deadline=$(( $(ms) + 60000 ))
+  until curl -s -m 5 -XPOST "127.0.0.1:$1/2015-03-31/functions/function/invocations" \
+      -d '{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}' 2>/dev/null | grep -q 'result'; do
+    [ "$(ms)" -lt "$deadline" ] || return 1
+    sleep 0.02
+  done
+}
+cold_row() { # NAME MS...
+  local name=$1; shift
+  python3 -c 'import json,sys; v=sorted(int(x) for x in sys.argv[2:]); print(json.dumps({"runs": len(v), "p50_ms": v[len(v)//2], "min_ms": v[0], "max_ms": v[-1]}))' x "$@" |
+    { read -r j; record "$name" cold "$j"; }
+}
+lamina_cold=()
+for _ in $(seq "$COLD_RUNS"); do
+  t0=$(ms); start_lamina 9300 1; first_answer 9300; lamina_cold+=($(( $(ms) - t0 ))); stop_lamina
+done
+cold_row lamina "${lamina_cold[@]}"
+if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
+  aws_cold=()
+  for _ in $(seq "$COLD_RUNS"); do
+    t0=$(ms)
+    "$DOCKER" run -d --name bench-awsric --memory 128m -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
+    first_answer 9301; aws_cold+=($(( $(ms) - t0 )))
+    "$DOCKER" rm -f bench-awsric >/dev/null
+  done
+  cold_row "aws-rie+awsric (docker run)" "${aws_cold[@]}"
+fi
+
 python3 - "$RESULTS" "$AWSRIC_NOTE" <<'PY' | tee "$OUTDIR/invoke.md"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -218,6 +254,8 @@ print("\n| contender | mode | n | errors | p50 ms | p99 ms | req/s (ok only) | l
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 ref = {r["mode"]: r for r in rows if r["name"].startswith("lamina")}
 for r in rows:
+    if r["mode"] == "cold":
+        continue
     if "failed" in r:
         print(f"| {r['name']} | {r['mode']} | – | – | – | – | – | {r['failed']} |")
         continue
@@ -228,6 +266,13 @@ for r in rows:
     else:
         ratio = f"{base['ok_rps'] / r['ok_rps']:.3g} (req/s)" if base and r['ok_rps'] else ""
         print(f"| {r['name']} | {r['mode']} ({r['seconds']} s) | {r['n']} | {r['errors']} | {r['p50_ms']} | {r['p99_ms']} | {r['ok_rps']} | {ratio} |")
+cold = [r for r in rows if r["mode"] == "cold"]
+if cold:
+    print("\n| cold start: emulator start → first answer | runs | p50 ms | min ms | max ms | ÷ lamina |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in cold:
+        ratio = f"{r['p50_ms'] / ref['cold']['p50_ms']:.3g}" if "cold" in ref else ""
+        print(f"| {r['name']} | {r['runs']} | {r['p50_ms']} | {r['min_ms']} | {r['max_ms']} | {ratio} |")
 if sys.argv[2]:
     print("\n" + sys.argv[2])
 PY

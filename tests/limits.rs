@@ -29,15 +29,8 @@ def handler(event, context):
 #[test]
 fn the_environment_has_lambdas_file_and_process_limits_and_an_executable_tmp() {
     require_docker();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("app.py"), HANDLER).expect("handler");
     let tag = "lamina-limits-test/fn:test";
-    run_ok(lamina().args(["build"]).arg(dir.path()).args([
-        "--handler",
-        "app.handler",
-        "--tag",
-        tag,
-    ]));
+    build_handler(tag, HANDLER);
     let rie = Rie::start(tag, &[]);
     let answer = post(rie.port, INVOKE, &[], b"{}");
     assert_eq!(answer.status, 200, "{}", answer.text());
@@ -99,15 +92,8 @@ def handler(event, context):
 #[test]
 fn cpu_share_gives_the_cpu_lambda_gives_the_memory() {
     require_docker();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("app.py"), CPU).expect("handler");
     let tag = "lamina-limits-test/cpu:test";
-    run_ok(lamina().args(["build"]).arg(dir.path()).args([
-        "--handler",
-        "app.handler",
-        "--tag",
-        tag,
-    ]));
+    build_handler(tag, CPU);
     let capped = Rie::start(tag, &["--cpu-share", "--memory", "256"]);
     let v: Value =
         serde_json::from_str(&post(capped.port, INVOKE, &[], b"{}").text()).expect("json");

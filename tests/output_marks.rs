@@ -25,15 +25,8 @@ def handler(event, context):
 #[test]
 fn every_printed_line_lands_between_its_start_and_end_and_no_mark_shows() {
     require_docker();
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("app.py"), HANDLER).expect("handler");
     let tag = "lamina-marks-test/printer:test";
-    run_ok(lamina().args(["build"]).arg(dir.path()).args([
-        "--handler",
-        "app.handler",
-        "--tag",
-        tag,
-    ]));
+    build_handler(tag, HANDLER);
     let rie = Rie::start(tag, &[]);
     let runs = 30;
     let mut ids = Vec::new();

@@ -62,6 +62,19 @@ pub fn build_json(args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("--json output is not JSON ({e}): {out}"))
 }
 
+/// Build a one-file Python function (`app.py` holding `code`, handler `app.handler`) into
+/// the test store as `tag`.
+pub fn build_handler(tag: &str, code: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("app.py"), code).expect("handler");
+    run_ok(lamina().args(["build"]).arg(dir.path()).args([
+        "--handler",
+        "app.handler",
+        "--tag",
+        tag,
+    ]));
+}
+
 /// Run to completion, returning the output.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run lamina")
