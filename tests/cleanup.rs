@@ -1,5 +1,5 @@
-//! After a `kill -9` of `lamina rie`, `lamina rie --cleanup` removes the containers and the
-//! network it left, with no server running; live sessions are left alone.
+//! After a `kill -9` of `lamina rie`, `lamina rie --cleanup` removes the containers it left,
+//! with no server running; live sessions are left alone (and the shared network stays).
 
 mod common;
 
@@ -28,13 +28,13 @@ fn cleanup_removes_what_a_killed_lamina_rie_left_and_nothing_else() {
     let _ = killed.child.wait();
     let (containers, networks) = session_objects(pid);
     assert!(
-        containers >= 1 && networks == 1,
-        "left behind: {containers} containers, {networks} networks"
+        containers >= 1 && networks == 0,
+        "left behind: {containers} containers, {networks} session networks"
     );
 
     let out = run_ok(lamina().args(["rie", "--cleanup", "--json"]));
     let v: Value = serde_json::from_str(out.trim()).expect("json");
-    assert!(v["removed"].as_u64().is_some_and(|n| n >= 2), "{v}");
+    assert!(v["removed"].as_u64().is_some_and(|n| n >= 1), "{v}");
     assert_eq!(session_objects(pid), (0, 0));
 
     // The live session still answers.
@@ -69,9 +69,5 @@ fn ctrl_c_stops_the_runtime_quietly_and_removes_its_container() {
         "{out}"
     );
     assert!(out.contains("REPORT RequestId:"), "{out}");
-    assert_eq!(
-        session_objects(pid),
-        (0, 0),
-        "containers and network removed"
-    );
+    assert_eq!(session_objects(pid), (0, 0), "containers removed");
 }

@@ -100,7 +100,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     announce(&bound, &functions);
     let shutdown = async {
         stop_signal().await;
-        eprintln!("stopping: removing containers and network");
+        eprintln!("stopping: removing containers");
     };
     let serving = bound.serve(functions, sandbox, log_sink(), shutdown);
     let Some(updater) = updater else {

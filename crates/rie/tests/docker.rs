@@ -174,8 +174,10 @@ async fn invokes_a_container_and_cleans_up() {
         &[&session],
     );
     assert!(left.trim().is_empty(), "containers left: {left}");
-    let nets = sh("docker network ls -q --filter name=$1", &[&network]);
-    assert!(nets.trim().is_empty(), "network left: {nets}");
+    // The shared network stays for the next session (making one costs ~340 ms).
+    assert_eq!(network, lamina_rie::docker::SHARED_NETWORK);
+    let nets = sh("docker network ls -q --filter name=^$1$", &[&network]);
+    assert_eq!(nets.lines().count(), 1, "the shared network: {nets}");
 }
 
 #[tokio::test]
@@ -204,6 +206,10 @@ async fn a_missing_image_is_reported_before_serving() {
         err.to_string(),
         "image `lamina-no-such-image:nope` is not in the local Docker Engine: load it (`lamina build --load`, `docker load`) or pull it"
     );
-    let nets = sh("docker network ls -q --filter name=$1", &[&network]);
-    assert!(nets.trim().is_empty(), "network left: {nets}");
+    let left = sh(
+        "docker ps -aq --filter label=dev.lamina.rie=$1",
+        &[&session],
+    );
+    assert!(left.trim().is_empty(), "containers left: {left}");
+    assert_eq!(network, lamina_rie::docker::SHARED_NETWORK);
 }

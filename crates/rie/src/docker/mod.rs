@@ -11,5 +11,5 @@ mod sandbox;
 pub use connect::{connect, docker_host, DockerError};
 pub use sandbox::{
     cleanup_stale, new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID,
-    LABEL_SESSION, RUNTIME_USER,
+    LABEL_SESSION, LABEL_SHARED, RUNTIME_USER, SHARED_NETWORK,
 };

@@ -1,10 +1,13 @@
-//! [`DockerSandbox`]: one container per environment on a private bridge network, locked down
-//! as design.md's security bullet asks (non-root user, read-only root, writable `/tmp`, no
-//! capabilities, no privilege gain, the function's memory limit).
+//! [`DockerSandbox`]: one container per environment on lamina's bridge network
+//! ([`SHARED_NETWORK`]), locked down as design.md's security bullet asks (non-root user,
+//! read-only root, writable `/tmp`, no capabilities, no privilege gain, the function's memory
+//! limit). The network is made once and kept: creating a bridge costs the daemon ~340 ms,
+//! which every `lamina rie` start paid before its first answer. Sessions stay apart where it
+//! matters: each environment's Runtime API accepts only its own container's address.
 //!
-//! Every container and network carries the label `dev.lamina.rie=<session>` (plus the owning
-//! process id and host), so [`DockerSandbox::cleanup_stale`] can remove what a crashed session
-//! left behind.
+//! Every container carries the label `dev.lamina.rie=<session>` (plus the owning process id
+//! and host), so [`DockerSandbox::cleanup_stale`] can remove what a crashed session left
+//! behind (and the per-session networks older versions made).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,6 +28,11 @@ use super::DockerError;
 use crate::config::FunctionConfig;
 use crate::error::Result;
 use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
+
+/// The bridge network every session's environments join.
+pub const SHARED_NETWORK: &str = "lamina-rie";
+/// Label marking [`SHARED_NETWORK`].
+pub const LABEL_SHARED: &str = "dev.lamina.rie.shared";
 
 /// Label naming the session that owns a container or network.
 pub const LABEL_SESSION: &str = "dev.lamina.rie";
@@ -99,20 +107,35 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 impl DockerSandbox {
-    /// Create this session's private network `lamina-<session>` on a connected daemon
-    /// (from [`super::connect`]).
+    /// A session on a connected daemon (from [`super::connect`]), on [`SHARED_NETWORK`],
+    /// which is created if it does not exist yet.
     pub async fn new(docker: Docker, session: &str) -> Result<Self> {
-        let network = format!("lamina-{session}");
-        let labels = Self::labels(session);
-        docker
-            .create_network(NetworkCreateRequest {
-                name: network.clone(),
-                driver: Some("bridge".into()),
-                labels: Some(labels),
-                ..Default::default()
-            })
+        let network = SHARED_NETWORK.to_owned();
+        let exists = docker
+            .inspect_network(
+                &network,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
             .await
-            .map_err(failed(format!("create network {network}")))?;
+            .is_ok();
+        if !exists {
+            let created = docker
+                .create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    driver: Some("bridge".into()),
+                    labels: Some(HashMap::from([(LABEL_SHARED.to_owned(), "1".to_owned())])),
+                    ..Default::default()
+                })
+                .await;
+            match created {
+                Ok(_) => {}
+                // Another session made it at the same moment.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {}
+                Err(e) => return Err(failed(format!("create network {network}"))(e)),
+            }
+        }
         let sandbox_without_gateway = |docker: Docker| Self {
             docker,
             session: session.to_owned(),
@@ -140,8 +163,7 @@ impl DockerSandbox {
                 ..sandbox_without_gateway(docker)
             }),
             None => {
-                let s = sandbox_without_gateway(docker);
-                let _ = s.docker.remove_network(&s.network).await;
+                drop(docker);
                 Err(DockerError::Api {
                     action: format!("tell the gateway address of network {network}"),
                     reason: match inspected {
@@ -394,11 +416,8 @@ impl Sandbox for DockerSandbox {
                     }
                 }
             }
-            match self.docker.remove_network(&self.network).await {
-                Ok(()) => Ok(()),
-                Err(e) if is_not_found(&e) => Ok(()),
-                Err(e) => Err(failed(format!("remove network {}", self.network))(e)),
-            }
+            // The shared network stays for the next session.
+            Ok(())
         })
     }
 }
