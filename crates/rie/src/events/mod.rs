@@ -32,6 +32,14 @@ pub use crate::config::{
 /// Longest backoff after throttling or a service error.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
+/// `event` as kept in memory: everything but its payload.
+fn without_payload(event: QueuedEvent) -> QueuedEvent {
+    QueuedEvent {
+        payload: String::new(),
+        ..event
+    }
+}
+
 fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -49,6 +57,8 @@ pub(crate) struct EventQueue {
     slots: Arc<Semaphore>,
 }
 
+/// What is queued, in memory without payloads (those stay on disk until their attempt: a
+/// deep queue of 1 MB events must not be held in memory).
 #[derive(Default)]
 struct State {
     pending: BTreeMap<u64, QueuedEvent>,
@@ -76,7 +86,10 @@ impl EventQueue {
             );
         }
         let next = left.last().map(|e| e.seq + 1).unwrap_or(1);
-        let pending = left.into_iter().map(|e| (e.seq, e)).collect();
+        let pending = left
+            .into_iter()
+            .map(|e| (e.seq, without_payload(e)))
+            .collect();
         Ok(Arc::new(Self {
             store: Arc::new(store),
             slots: Arc::new(Semaphore::new(function.concurrency.get())),
@@ -111,7 +124,9 @@ impl EventQueue {
             .await
             .map_err(|e| ServiceError::service(format!("cannot queue the event: {e}")))?
             .map_err(|e| ServiceError::service(format!("cannot queue the event: {e}")))?;
-        lock(&self.state).pending.insert(event.seq, event);
+        lock(&self.state)
+            .pending
+            .insert(event.seq, without_payload(event));
         self.wake.notify_one();
         Ok(())
     }
@@ -166,7 +181,21 @@ impl EventQueue {
     }
 
     /// One attempt at `event`, and what follows from its outcome.
-    async fn attempt(&self, mut event: QueuedEvent) {
+    async fn attempt(&self, queued: QueuedEvent) {
+        let (store, seq) = (self.store.clone(), queued.seq);
+        let mut event = match tokio::task::spawn_blocking(move || store.get(seq)).await {
+            Ok(Ok(e)) => QueuedEvent {
+                not_before_ms: queued.not_before_ms,
+                attempts: queued.attempts,
+                ..e
+            },
+            Ok(Err(e)) => {
+                tracing::error!("cannot read queued event {}: {e}", queued.request_id);
+                lock(&self.state).pending.remove(&seq);
+                return;
+            }
+            Err(_) => return,
+        };
         let function = self.pool.function();
         let config = &function.events;
         let now = epoch_ms();
@@ -229,14 +258,18 @@ impl EventQueue {
         let waited = epoch_ms().saturating_sub(event.accepted_ms).max(1000);
         let delay = Duration::from_millis(waited.min(MAX_BACKOFF.as_millis() as u64));
         event.not_before_ms = epoch_ms() + delay.as_millis() as u64;
-        lock(&self.state).pending.insert(event.seq, event);
+        lock(&self.state)
+            .pending
+            .insert(event.seq, without_payload(event));
     }
 
     async fn requeue(&self, event: QueuedEvent) {
         if let Err(e) = self.persist(&event).await {
             tracing::error!("cannot requeue event {}: {e}", event.request_id);
         }
-        lock(&self.state).pending.insert(event.seq, event);
+        lock(&self.state)
+            .pending
+            .insert(event.seq, without_payload(event));
     }
 
     async fn persist(&self, event: &QueuedEvent) -> std::io::Result<()> {

@@ -75,6 +75,12 @@ impl Store {
         File::open(&self.dir)?.sync_all()
     }
 
+    /// One stored event, payload and all.
+    pub(crate) fn get(&self, seq: u64) -> io::Result<QueuedEvent> {
+        let bytes = fs::read(self.path(seq))?;
+        serde_json::from_slice(&bytes).map_err(io::Error::other)
+    }
+
     /// Remove a finished event.
     pub(crate) fn remove(&self, seq: u64) -> io::Result<()> {
         match fs::remove_file(self.path(seq)) {
@@ -151,6 +157,7 @@ mod tests {
         let loaded = s.load().unwrap();
         assert_eq!(loaded.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(loaded[1].attempts, 1);
+        assert_eq!(s.get(2).unwrap().payload, "{}");
     }
 
     #[test]
