@@ -179,3 +179,23 @@ fn provided_with_nothing_to_run() {
         ],
     );
 }
+
+#[test]
+fn an_http_port_already_taken_is_named_with_its_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = lamina()
+        .args([
+            "rie",
+            "no-such-image-for-this-test",
+            "--port",
+            "0",
+            "--http",
+            &port,
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("--http port {port}")), "{err}");
+}

@@ -53,7 +53,12 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     // Bind first: a busy port is reported before any container starts.
     let mut bound = Emulator::bind(SocketAddr::new(args.host, args.port)).await?;
     if let Some(port) = args.http {
-        bound = bound.with_http(SocketAddr::new(args.host, port)).await?;
+        bound = match bound.with_http(SocketAddr::new(args.host, port)).await {
+            Err(lamina_rie::Error::PortInUse { ip, port }) => bail!(
+                "the --http port {port} on {ip} is already in use (by another server, or by --port): pass another --http port"
+            ),
+            other => other?,
+        };
     }
     // The queue belongs to the endpoint: a restart on the same port takes up what was left.
     let events_dir = args.events_dir.clone().unwrap_or_else(|| {

@@ -155,8 +155,11 @@ impl EventQueue {
                 };
                 let event = {
                     let mut st = lock(&self.state);
-                    st.in_flight.insert(seq);
-                    st.pending.get(&seq).cloned()
+                    let event = st.pending.get(&seq).cloned();
+                    if event.is_some() {
+                        st.in_flight.insert(seq);
+                    }
+                    event
                 };
                 let Some(event) = event else {
                     drop(slot);
