@@ -73,6 +73,29 @@ fn platform_lines(out: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The platform lines of an invoke whose init failed twice, checked to come in the cloud's
+/// order: the init's report, then the invoke with its re-init's report inside.
+fn failed_init_lines(out: &str) -> Vec<&str> {
+    let lines = platform_lines(out);
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "INIT_START",
+            "INIT_REPORT",
+            "START",
+            "INIT_REPORT",
+            "END",
+            "REPORT"
+        ],
+        "{out}"
+    );
+    lines
+}
+
 #[test]
 fn init_start_comes_once_per_environment_before_its_first_start() {
     require_docker();
@@ -111,23 +134,7 @@ fn a_failed_init_is_reported_and_re_run_once_inside_the_invoke() {
     assert_eq!(a.header("X-Amz-Function-Error"), Some("Unhandled"));
     assert!(a.text().contains("init cannot finish"), "{}", a.text());
     let out = rie.wait_stdout("\nREPORT RequestId", Duration::from_secs(10));
-    let lines = platform_lines(&out);
-    let kinds: Vec<&str> = lines
-        .iter()
-        .map(|l| l.split(' ').next().unwrap_or(""))
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            "INIT_START",
-            "INIT_REPORT",
-            "START",
-            "INIT_REPORT",
-            "END",
-            "REPORT"
-        ],
-        "{out}"
-    );
+    let lines = failed_init_lines(&out);
     assert!(
         lines[1].contains("\tPhase: init\tStatus: error"),
         "{}",
@@ -165,23 +172,7 @@ fn an_init_past_ten_seconds_times_out_then_its_re_init_takes_the_invokes_timeout
         a.text()
     );
     let out = rie.wait_stdout("Task timed out", Duration::from_secs(10));
-    let lines = platform_lines(&out);
-    let kinds: Vec<&str> = lines
-        .iter()
-        .map(|l| l.split(' ').next().unwrap_or(""))
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            "INIT_START",
-            "INIT_REPORT",
-            "START",
-            "INIT_REPORT",
-            "END",
-            "REPORT"
-        ],
-        "{out}"
-    );
+    let lines = failed_init_lines(&out);
     assert!(
         lines[1]
             .starts_with("INIT_REPORT Init Duration: 10000.00 ms\tPhase: init\tStatus: timeout"),

@@ -42,44 +42,55 @@ pub fn to_http(payload: Payload, answer: Answer<'_>, request_id: &str) -> FrontR
 
 /// The front's own error answer with `status` (500 or 502).
 pub fn error_response(payload: Payload, status: u16, request_id: &str) -> FrontResponse {
-    let (body, mut headers) = match payload {
-        Payload::ApigwRest => (
+    match payload {
+        Payload::ApigwRest => own_answer(
+            payload,
+            status,
             r#"{"message": "Internal server error"}"#,
-            vec![(
-                "x-amzn-ErrorType".to_owned(),
-                "InternalServerErrorException".to_owned(),
-            )],
+            Some("InternalServerErrorException"),
+            request_id,
         ),
         // The HTTP API's capitalisation; the function URL body is assumed to be the same
         // ([unconfirmed] in runtime-api.md §8).
-        Payload::ApigwHttp | Payload::FunctionUrl => {
-            (r#"{"message":"Internal Server Error"}"#, Vec::new())
-        }
-    };
-    headers.push(("content-type".into(), "application/json".into()));
-    headers.extend(front_headers(payload, request_id));
-    FrontResponse {
-        status,
-        headers,
-        body: body.as_bytes().to_vec(),
+        Payload::ApigwHttp | Payload::FunctionUrl => own_answer(
+            payload,
+            status,
+            r#"{"message":"Internal Server Error"}"#,
+            None,
+            request_id,
+        ),
     }
 }
 
 /// No route matches: the HTTP API's 404, the REST API's famous 403.
 pub fn not_found(payload: Payload, request_id: &str) -> FrontResponse {
-    let (status, body, mut headers) = match payload {
-        Payload::ApigwRest => (
+    match payload {
+        Payload::ApigwRest => own_answer(
+            payload,
             403,
             r#"{"message":"Missing Authentication Token"}"#,
-            vec![(
-                "x-amzn-ErrorType".to_owned(),
-                "MissingAuthenticationTokenException".to_owned(),
-            )],
+            Some("MissingAuthenticationTokenException"),
+            request_id,
         ),
         Payload::ApigwHttp | Payload::FunctionUrl => {
-            (404, r#"{"message":"Not Found"}"#, Vec::new())
+            own_answer(payload, 404, r#"{"message":"Not Found"}"#, None, request_id)
         }
-    };
+    }
+}
+
+/// An answer of the front itself: a JSON message, its error type header if it has one, and
+/// the front's request id header.
+fn own_answer(
+    payload: Payload,
+    status: u16,
+    body: &str,
+    error_type: Option<&str>,
+    request_id: &str,
+) -> FrontResponse {
+    let mut headers: Vec<(String, String)> = error_type
+        .map(|t| ("x-amzn-ErrorType".to_owned(), t.to_owned()))
+        .into_iter()
+        .collect();
     headers.push(("content-type".into(), "application/json".into()));
     headers.extend(front_headers(payload, request_id));
     FrontResponse {
