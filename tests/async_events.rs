@@ -139,15 +139,19 @@ fn a_failing_event_is_retried_on_a_compressed_schedule_then_recorded_as_the_clou
     let bad = event(rie.port, r#"{"fail": true}"#);
     let good = event(rie.port, r#"{"n": 7}"#);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while files(failed.path()).is_empty() || files(succeeded.path()).is_empty() {
+    // A record is a `.json` file (it is written under a temporary name, then renamed).
+    let records = |dir: &Path| -> Vec<std::path::PathBuf> {
+        files(dir)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect()
+    };
+    while records(failed.path()).is_empty() || records(succeeded.path()).is_empty() {
         assert!(Instant::now() < deadline, "no records:\n{}", rie.stdout());
         std::thread::sleep(Duration::from_millis(100));
     }
     let read = |dir: &Path| -> Value {
-        let f = files(dir)
-            .into_iter()
-            .find(|p| p.extension().is_some_and(|e| e == "json"))
-            .expect("a record");
+        let f = records(dir).into_iter().next().expect("a record");
         serde_json::from_slice(&std::fs::read(f).expect("read")).expect("record JSON")
     };
     let r = read(failed.path());
