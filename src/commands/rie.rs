@@ -180,12 +180,7 @@ async fn image_of(
         )
         .await?;
         eprintln!("built {} from {}", built.reference, target.display());
-        let layers = built
-            .output
-            .layers
-            .iter()
-            .map(|l| l.descriptor.digest.clone())
-            .collect();
+        let layers = built.output.layer_digests();
         return Ok((
             built.reference,
             Some(built.output.image.manifest_digest),

@@ -113,12 +113,7 @@ async fn rebuild(r: &Rebuilder<'_>, f: &mut Watched) {
         .filter(|l| !f.layers.contains(&l.descriptor.digest))
         .map(|l| l.name)
         .collect();
-    let layers = built
-        .output
-        .layers
-        .iter()
-        .map(|l| l.descriptor.digest.clone())
-        .collect();
+    let layers = built.output.layer_digests();
     let t_built = t0.elapsed();
     let result = async {
         let docker = r.runner.docker().await?;

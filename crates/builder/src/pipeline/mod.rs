@@ -195,6 +195,16 @@ pub struct BuildOutput {
     pub layers: Vec<LayerReport>,
 }
 
+impl BuildOutput {
+    /// The layers' digests, bottom first.
+    pub fn layer_digests(&self) -> Vec<lamina_image::Digest> {
+        self.layers
+            .iter()
+            .map(|l| l.descriptor.digest.clone())
+            .collect()
+    }
+}
+
 /// Build the image for `inputs` into `store`; `stage` is told what is happening.
 pub fn build(
     store: &Store,
