@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, ResourcesUlimits};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
+    ResourcesUlimits,
+};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
     ListNetworksOptions, RemoveContainerOptions, StatsOptions,
@@ -61,6 +64,8 @@ pub struct DockerSandbox {
     docker: Docker,
     session: String,
     network: String,
+    /// The id of the network joined: two networks may carry [`SHARED_NETWORK`]'s name.
+    network_id: String,
     gateway: IpAddr,
 }
 
@@ -111,69 +116,14 @@ impl DockerSandbox {
     /// which is created if it does not exist yet.
     pub async fn new(docker: Docker, session: &str) -> Result<Self> {
         let network = SHARED_NETWORK.to_owned();
-        let exists = docker
-            .inspect_network(
-                &network,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-            .is_ok();
-        if !exists {
-            let created = docker
-                .create_network(NetworkCreateRequest {
-                    name: network.clone(),
-                    driver: Some("bridge".into()),
-                    labels: Some(HashMap::from([(LABEL_SHARED.to_owned(), "1".to_owned())])),
-                    ..Default::default()
-                })
-                .await;
-            match created {
-                Ok(_) => {}
-                // Another session made it at the same moment.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409, ..
-                }) => {}
-                Err(e) => return Err(failed(format!("create network {network}"))(e)),
-            }
-        }
-        let sandbox_without_gateway = |docker: Docker| Self {
+        let (network_id, gateway) = shared_network(&docker).await?;
+        Ok(Self {
             docker,
             session: session.to_owned(),
-            network: network.clone(),
-            gateway: IpAddr::from([0, 0, 0, 0]),
-        };
-        let inspected = docker
-            .inspect_network(
-                &network,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await;
-        let gateway = inspected
-            .as_ref()
-            .ok()
-            .and_then(|n| n.ipam.as_ref())
-            .and_then(|i| i.config.as_ref())
-            .and_then(|c| {
-                c.iter()
-                    .find_map(|c| c.gateway.as_deref()?.parse::<IpAddr>().ok())
-            });
-        match gateway {
-            Some(gateway) => Ok(Self {
-                gateway,
-                ..sandbox_without_gateway(docker)
-            }),
-            None => {
-                drop(docker);
-                Err(DockerError::Api {
-                    action: format!("tell the gateway address of network {network}"),
-                    reason: match inspected {
-                        Err(e) => e.to_string(),
-                        Ok(_) => "the network has no IPv4 gateway".into(),
-                    },
-                }
-                .into())
-            }
-        }
+            network,
+            network_id,
+            gateway,
+        })
     }
 
     fn labels(session: &str) -> HashMap<String, String> {
@@ -307,8 +257,19 @@ impl Sandbox for DockerSandbox {
                     }]),
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
-                    network_mode: Some(self.network.clone()),
+                    network_mode: Some(self.network_id.clone()),
                     ..Default::default()
+                }),
+                // The daemon files the endpoint under the network's name and looks it up by
+                // that name at start, unless the endpoint names the network's id itself.
+                networking_config: Some(NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(
+                        self.network_id.clone(),
+                        EndpointSettings {
+                            network_id: Some(self.network_id.clone()),
+                            ..Default::default()
+                        },
+                    )])),
                 }),
                 ..Default::default()
             };
@@ -561,6 +522,84 @@ fn cgroup_peak(container_id: &str) -> Option<u64> {
     ]
     .iter()
     .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
+}
+
+/// The id and IPv4 gateway of [`SHARED_NETWORK`], created when the daemon has none.
+///
+/// Two sessions starting at once on a fresh daemon can each create it: Docker before API
+/// 1.44 does not refuse a second network of the same name unless asked (`CheckDuplicate`,
+/// which bollard's request model no longer carries; moby/moby#18864), and from then on
+/// every lookup by name fails as ambiguous. So networks are found by listing and joined by
+/// id, and when several carry the name every session takes the same one, the smallest id.
+async fn shared_network(docker: &Docker) -> Result<(String, IpAddr)> {
+    let named = || async {
+        let filters = HashMap::from([("name".to_owned(), vec![SHARED_NETWORK.to_owned()])]);
+        let listed = docker
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(failed(format!("list networks named {SHARED_NETWORK}")))?;
+        // The name filter matches substrings: keep the exact name only.
+        Ok::<_, crate::Error>(
+            listed
+                .into_iter()
+                .filter(|n| n.name.as_deref() == Some(SHARED_NETWORK))
+                .filter_map(|n| n.id)
+                .min(),
+        )
+    };
+    let id = match named().await? {
+        Some(id) => id,
+        None => {
+            let created = docker
+                .create_network(NetworkCreateRequest {
+                    name: SHARED_NETWORK.to_owned(),
+                    driver: Some("bridge".into()),
+                    labels: Some(HashMap::from([(LABEL_SHARED.to_owned(), "1".to_owned())])),
+                    ..Default::default()
+                })
+                .await;
+            match created {
+                Ok(_) => {}
+                // A daemon that refuses duplicates: another session made it at this moment.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => {}
+                Err(e) => return Err(failed(format!("create network {SHARED_NETWORK}"))(e)),
+            }
+            named().await?.ok_or_else(|| DockerError::Api {
+                action: format!("find network {SHARED_NETWORK}"),
+                reason: "it was created but the daemon does not list it".into(),
+            })?
+        }
+    };
+    let inspected = docker
+        .inspect_network(
+            &id,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await;
+    let gateway = inspected
+        .as_ref()
+        .ok()
+        .and_then(|n| n.ipam.as_ref())
+        .and_then(|i| i.config.as_ref())
+        .and_then(|c| {
+            c.iter()
+                .find_map(|c| c.gateway.as_deref()?.parse::<IpAddr>().ok())
+        });
+    match gateway {
+        Some(gateway) => Ok((id, gateway)),
+        None => Err(DockerError::Api {
+            action: format!("tell the gateway address of network {SHARED_NETWORK}"),
+            reason: match inspected {
+                Err(e) => e.to_string(),
+                Ok(_) => "the network has no IPv4 gateway".into(),
+            },
+        }
+        .into()),
+    }
 }
 
 /// Remove the containers and networks of lamina sessions whose process is gone (same host,
