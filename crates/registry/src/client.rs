@@ -18,10 +18,29 @@ use crate::error::{RegistryError, Result};
 /// A user name and password (or token) for a registry.
 #[derive(Clone)]
 pub struct Credentials {
-    /// The user name (`AWS` for ECR).
+    /// The user name (`AWS` for ECR; [`IDENTITY_TOKEN_USER`] for an identity token).
     pub username: String,
     /// The password or token.
     pub password: String,
+}
+
+/// The user name Docker files an identity token under (`docker login` against a registry
+/// whose token server hands out refresh tokens, and credential helpers answering with one).
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
+impl Credentials {
+    /// An identity token (an OAuth2 refresh token), as `config.json`'s `identitytoken` holds.
+    pub fn identity_token(token: String) -> Self {
+        Self {
+            username: IDENTITY_TOKEN_USER.to_owned(),
+            password: token,
+        }
+    }
+
+    /// Whether the password is an identity token rather than a password.
+    pub fn is_identity_token(&self) -> bool {
+        self.username == IDENTITY_TOKEN_USER
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -248,10 +267,25 @@ impl Client {
                 |(_, v)| v.clone(),
             );
             query.push(("scope".into(), scope));
-            let mut req = self.http.get(&realm).query(&query);
-            if let Some(basic) = self.basic() {
-                req = req.header(AUTHORIZATION, basic);
-            }
+            let req = match self.credentials().filter(Credentials::is_identity_token) {
+                // An identity token is an OAuth2 refresh token, traded at the realm by POST
+                // (distribution docs/spec/auth/oauth.md; what Docker's client does with it).
+                Some(identity) => {
+                    query.extend([
+                        ("grant_type".into(), "refresh_token".into()),
+                        ("refresh_token".into(), identity.password),
+                        ("client_id".into(), "lamina".into()),
+                    ]);
+                    self.http.post(&realm).form(&query)
+                }
+                None => {
+                    let req = self.http.get(&realm).query(&query);
+                    match self.basic() {
+                        Some(basic) => req.header(AUTHORIZATION, basic),
+                        None => req,
+                    }
+                }
+            };
             let resp = req.send().await.map_err(|e| self.unreachable(e))?;
             if !resp.status().is_success() {
                 return Err(RegistryError::Unauthorized {

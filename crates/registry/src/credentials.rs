@@ -4,7 +4,9 @@
 //! (e.g. `docker-credential-ecr-login`) leave them (images-and-registries.md §4.2).
 //!
 //! A helper is run as `docker-credential-<name> get` with the registry on stdin and answers
-//! `{"ServerURL","Username","Secret"}`. Identity tokens (`Username: <token>`) are not used yet.
+//! `{"ServerURL","Username","Secret"}`. An identity token — `auths[host].identitytoken`, or a
+//! helper's answer with `Username: <token>` — is an OAuth2 refresh token that the client
+//! trades at the registry's token realm ([`crate::client`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -71,6 +73,9 @@ pub fn from_docker_config(host: &str) -> Result<Option<Credentials>> {
         }
     }
     if let Some((_, entry)) = lookup("auths") {
+        if let Some(token) = entry["identitytoken"].as_str().filter(|t| !t.is_empty()) {
+            return Ok(Some(Credentials::identity_token(token.to_owned())));
+        }
         if let Some(auth) = entry["auth"].as_str().filter(|a| !a.is_empty()) {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(auth.trim())
