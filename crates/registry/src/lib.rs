@@ -7,8 +7,9 @@
 //! - [`known`]: where blobs live, for cross-repository mounts;
 //! - [`pull`]: an image into the store, blobs verified by digest while they stream;
 //! - [`push`]: a stored image to a reference — HEAD-skip of blobs the registry has, bounded
-//!   concurrent uploads streamed from the store (one monolithic `PUT` per blob, which ECR,
-//!   GHCR and distribution all take), and the manifest `PUT` only after every blob is
+//!   concurrent uploads streamed from the store (a monolithic `PUT` for a small blob, which
+//!   ECR, GHCR and distribution all take; a `PATCH` resumed after a cut where the registry
+//!   kept what it got for a big one), and the manifest `PUT` only after every blob is
 //!   confirmed, so a manifest with missing blobs is never published.
 //!
 //! Written on reqwest rather than a registry crate: the well-known ones hold whole blobs in

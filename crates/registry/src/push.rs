@@ -1,7 +1,8 @@
 //! Pushing a stored image: every blob the registry lacks is uploaded (streamed from the
-//! store, one monolithic `PUT` per blob — the safe upload for ECR, distribution and GHCR
-//! alike, images-and-registries.md §3.3), at most [`CONCURRENT_BLOBS`] at once, each retried
-//! with backoff; blobs the registry has (`HEAD` 200) are skipped, and blobs another repository
+//! store: one monolithic `PUT` for a small blob — the safe upload for ECR, distribution and
+//! GHCR alike, images-and-registries.md §3.3 — and one `PATCH` plus a closing `PUT` for a
+//! big one, resumed where it stopped when a retry finds the registry kept what it got), at
+//! most [`CONCURRENT_BLOBS`] at once, each retried with backoff; blobs the registry has (`HEAD` 200) are skipped, and blobs another repository
 //! of the same registry holds are mounted from it ([`crate::known`]). The manifest goes last,
 //! and only when every blob is confirmed: a manifest whose blobs are missing is never
 //! published.
@@ -21,6 +22,10 @@ pub type Progress = std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 /// Blobs uploaded at once (go-containerregistry's default).
 pub const CONCURRENT_BLOBS: usize = 4;
+/// Blobs at least this big go up as resumable uploads (`PATCH` with `Content-Range`, resumed
+/// where an interrupted attempt stopped when the registry allows); smaller ones as one
+/// monolithic `PUT`, a request fewer.
+pub const RESUMABLE_FROM: u64 = 16 << 20;
 /// Attempts per blob before the push gives up.
 pub const ATTEMPTS: u32 = 4;
 /// Largest manifest read back from the store.
@@ -135,8 +140,14 @@ async fn upload_blob(
         }
     }
     let mut last = String::new();
+    let mut session = None;
     for attempt in 1..=ATTEMPTS {
-        match upload_once(client, store, repo, d, size, progress).await {
+        let tried = if size >= RESUMABLE_FROM {
+            upload_resumable(client, store, repo, d, size, progress, &mut session).await
+        } else {
+            upload_once(client, store, repo, d, size, progress).await
+        };
+        match tried {
             Ok(()) => return Ok(Placed::Sent),
             Err(Failure::Final(e)) => return Err(e),
             Err(Failure::Retry(why)) => {
@@ -192,14 +203,8 @@ impl From<RegistryError> for Failure {
     }
 }
 
-async fn upload_once(
-    client: &Client,
-    store: &Store,
-    repo: &str,
-    d: &Digest,
-    size: u64,
-    progress: &Progress,
-) -> std::result::Result<(), Failure> {
+/// Open an upload session (`POST …/blobs/uploads/`); its `Location`.
+async fn start_upload(client: &Client, repo: &str) -> std::result::Result<String, Failure> {
     let start = format!("/v2/{repo}/blobs/uploads/");
     let resp = client
         .send(repo, |http| {
@@ -222,44 +227,74 @@ async fn upload_once(
             },
         );
     }
-    let location = resp
-        .headers()
+    location_of(client, &resp, &format!("POST {start}")).map_err(Failure::Final)
+}
+
+/// The `Location` a registry answered with.
+fn location_of(client: &Client, resp: &reqwest::Response, what: &str) -> Result<String> {
+    resp.headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-        .ok_or_else(|| {
-            Failure::Final(RegistryError::Protocol {
-                registry: client.registry().to_owned(),
-                what: format!("POST {start}"),
-                status: resp.status().as_u16(),
-                body: "no Location header".into(),
-            })
-        })?;
+        .ok_or_else(|| RegistryError::Protocol {
+            registry: client.registry().to_owned(),
+            what: what.to_owned(),
+            status: resp.status().as_u16(),
+            body: "no Location header".into(),
+        })
+}
+
+/// `location` with `?digest=` (or `&digest=`) appended: the closing `PUT`'s URL.
+fn closing_url(client: &Client, location: &str, d: &Digest) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
-    let put = format!("{}{sep}digest={d}", client.url(&location));
+    format!("{}{sep}digest={d}", client.url(location))
+}
+
+/// The blob's bytes from `offset` on, as a request body that reports progress.
+fn blob_body(
+    store: &Store,
+    d: &Digest,
+    offset: u64,
+    size: u64,
+    progress: &Progress,
+) -> std::io::Result<reqwest::Body> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = store.open_blob(d).map_err(std::io::Error::other)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut sent = offset;
     let name = d.hex()[..12].to_owned();
-    let resp = client
-        .send(repo, |http| {
-            let file = store.open_blob(d).map_err(std::io::Error::other)?;
-            let mut sent = 0u64;
-            let name = name.clone();
-            let progress = progress.clone();
-            let stream = tokio_util::io::ReaderStream::with_capacity(
-                tokio::fs::File::from_std(file),
-                1 << 20,
-            )
-            .map(move |chunk| {
+    let progress = progress.clone();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 1 << 20).map(
+            move |chunk| {
                 if let Ok(c) = &chunk {
                     sent += c.len() as u64;
                     progress(&name, sent, size);
                 }
                 chunk
-            });
+            },
+        );
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// One monolithic upload: `POST`, then the whole blob in one `PUT`.
+async fn upload_once(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    d: &Digest,
+    size: u64,
+    progress: &Progress,
+) -> std::result::Result<(), Failure> {
+    let location = start_upload(client, repo).await?;
+    let put = closing_url(client, &location, d);
+    let resp = client
+        .send(repo, |http| {
             Ok(http
                 .put(put.clone())
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, size)
-                .body(reqwest::Body::wrap_stream(stream)))
+                .body(blob_body(store, d, 0, size, progress)?))
         })
         .await?;
     // Distribution answers 201; ECR too; accept any 2xx (§3.3).
@@ -267,6 +302,117 @@ async fn upload_once(
         Ok(())
     } else {
         Err(status_failure(client, resp, &format!("PUT blob {d}")).await)
+    }
+}
+
+/// An upload session and how much of the blob the registry has confirmed.
+#[derive(Debug)]
+struct Session {
+    location: String,
+    offset: u64,
+}
+
+/// Where an interrupted upload stands: `GET` on its location answers 204 with
+/// `Range: 0-<last byte received>` (OCI distribution spec, "Chunked upload", §4 end-13).
+/// `None` when the registry no longer knows the session — distribution, for one, voids a
+/// session whose data outran its signed state, so the upload restarts there.
+async fn upload_status(client: &Client, repo: &str, location: &str) -> Option<Session> {
+    let resp = client
+        .send(repo, |http| Ok(http.get(client.url(location))))
+        .await
+        .ok()?;
+    if resp.status() != StatusCode::NO_CONTENT {
+        return None;
+    }
+    let offset = match resp.headers().get(reqwest::header::RANGE) {
+        None => 0,
+        Some(range) => {
+            let (start, end) = range.to_str().ok()?.trim().split_once('-')?;
+            let end: u64 = end.trim().parse().ok()?;
+            (start.trim() == "0").then_some(end + 1)?
+        }
+    };
+    let location =
+        location_of(client, &resp, "GET upload status").unwrap_or_else(|_| location.to_owned());
+    Some(Session { location, offset })
+}
+
+/// One attempt at a resumable upload: the rest of the blob in one `PATCH` with its
+/// `Content-Range` (docker and skopeo send big blobs so too), then the closing `PUT`. A
+/// session left by an interrupted attempt (`session`) is asked where it stands and resumed
+/// from there; one the registry forgot is replaced by a new one.
+async fn upload_resumable(
+    client: &Client,
+    store: &Store,
+    repo: &str,
+    d: &Digest,
+    size: u64,
+    progress: &Progress,
+    session: &mut Option<Session>,
+) -> std::result::Result<(), Failure> {
+    let resumed = match session.take() {
+        Some(left) => upload_status(client, repo, &left.location).await,
+        None => None,
+    };
+    let mut s = match resumed {
+        Some(s) if s.offset <= size => {
+            if s.offset > 0 {
+                tracing::debug!(blob = %d, offset = s.offset, "resuming the upload");
+            }
+            s
+        }
+        _ => Session {
+            location: start_upload(client, repo).await?,
+            offset: 0,
+        },
+    };
+    if s.offset < size {
+        let (offset, url) = (s.offset, client.url(&s.location));
+        let sent = client
+            .send(repo, |http| {
+                Ok(http
+                    .patch(url.clone())
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(CONTENT_LENGTH, size - offset)
+                    .header("Content-Range", format!("{offset}-{}", size - 1))
+                    .body(blob_body(store, d, offset, size, progress)?))
+            })
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                *session = Some(s);
+                return Err(e.into());
+            }
+        };
+        // 202 in the spec, 201 from ECR (§3.3): any 2xx.
+        if !resp.status().is_success() {
+            let failure = status_failure(client, resp, &format!("PATCH blob {d}")).await;
+            *session = Some(s);
+            return Err(failure);
+        }
+        if let Ok(next) = location_of(client, &resp, "PATCH") {
+            s.location = next;
+        }
+        s.offset = size;
+    }
+    let put = closing_url(client, &s.location, d);
+    let resp = client
+        .send(repo, |http| {
+            Ok(http.put(put.clone()).header(CONTENT_LENGTH, 0))
+        })
+        .await;
+    match resp {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => {
+            let failure = status_failure(client, resp, &format!("PUT blob {d}")).await;
+            *session = Some(s);
+            Err(failure)
+        }
+        Err(e) => {
+            *session = Some(s);
+            Err(e.into())
+        }
     }
 }
 

@@ -1,0 +1,269 @@
+//! A big blob whose upload is cut mid-stream is resumed where the registry says it stands
+//! (`GET` on the upload answers `Range: 0-<last byte>`, the OCI distribution spec's chunked
+//! upload), not sent again from its first byte. The fixture plays a registry that keeps what
+//! it received before the cut, as the spec allows; the real registry's restart path (it
+//! voids such a session) is `tests/registry.rs`'s cutting-proxy test.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use lamina_image::{Digest, ImageSpec, LayerPlan, LayerSettings, Reference, Store};
+use lamina_registry::push::{Progress, RESUMABLE_FROM};
+use lamina_registry::{push, Client};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What the fixture saw and holds.
+#[derive(Default)]
+struct State {
+    /// Request lines, with the `Content-Range` of PATCHes.
+    lines: Vec<String>,
+    /// Upload sessions: id → bytes received.
+    uploads: HashMap<u32, Vec<u8>>,
+    /// Committed blobs by digest.
+    blobs: HashMap<String, usize>,
+    /// Body bytes received over all requests.
+    received: usize,
+    /// Cut the first PATCH after this many body bytes (once).
+    cut_after: Option<usize>,
+    manifest: bool,
+}
+
+async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i + 4]).to_string();
+            buf.drain(..i + 4);
+            return Some(head);
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Read `len` body bytes (some may already be in `buf`), stopping early after `cut` bytes.
+async fn read_body(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    len: usize,
+    cut: Option<usize>,
+) -> Vec<u8> {
+    let want = cut.map_or(len, |c| c.min(len));
+    let mut chunk = [0u8; 65536];
+    while buf.len() < want {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let take = want.min(buf.len());
+    buf.drain(..take).collect()
+}
+
+async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buf = Vec::new();
+    while let Some(head) = read_head(&mut s, &mut buf).await {
+        let line = head.lines().next().unwrap_or_default().to_owned();
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            })
+        };
+        let len: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut parts = line.split(' ');
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let cut = if method == "PATCH" {
+            state.lock().unwrap().cut_after.take()
+        } else {
+            None
+        };
+        let body = read_body(&mut s, &mut buf, len, cut).await;
+        let Some((status, headers)) = answer(&state, method, path, query, &header, len, &body)
+        else {
+            return;
+        };
+        let reply = format!("HTTP/1.1 {status} X\r\n{headers}Content-Length: 0\r\n\r\n");
+        if s.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The fixture's answer to one request, or None to drop the connection (the cut).
+fn answer(
+    state: &Mutex<State>,
+    method: &str,
+    path: &str,
+    query: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+    len: usize,
+    body: &[u8],
+) -> Option<(u16, String)> {
+    {
+        let mut st = state.lock().unwrap();
+        st.received += body.len();
+        st.lines.push(match header("content-range") {
+            Some(r) => format!("{method} {path} [{r}]"),
+            None => format!("{method} {path}"),
+        });
+        if body.len() < len {
+            // The cut: keep what came, drop the connection without an answer.
+            if let Some(id) = path.strip_prefix("/upload/").and_then(|i| i.parse().ok()) {
+                st.uploads.entry(id).or_default().extend_from_slice(body);
+            }
+            return None;
+        }
+        let upload_id = path
+            .strip_prefix("/upload/")
+            .and_then(|i| i.parse::<u32>().ok());
+        let (status, headers) = match (method, upload_id) {
+            ("HEAD", _) => (404, String::new()),
+            ("POST", _) if path.ends_with("/blobs/uploads/") => {
+                let id = st.uploads.len() as u32 + 1;
+                st.uploads.insert(id, Vec::new());
+                (202, format!("Location: /upload/{id}\r\nRange: 0-0\r\n"))
+            }
+            ("PATCH", Some(id)) => {
+                let have = st.uploads.get(&id).map_or(0, Vec::len);
+                let start: usize = header("content-range")
+                    .and_then(|r| r.split('-').next()?.parse().ok())
+                    .unwrap_or(usize::MAX);
+                if start != have {
+                    (416, String::new())
+                } else {
+                    let data = st.uploads.entry(id).or_default();
+                    data.extend_from_slice(body);
+                    let end = data.len() - 1;
+                    (202, format!("Location: /upload/{id}\r\nRange: 0-{end}\r\n"))
+                }
+            }
+            ("GET", Some(id)) => match st.uploads.get(&id) {
+                Some(data) if data.is_empty() => (204, format!("Location: /upload/{id}\r\n")),
+                Some(data) => (
+                    204,
+                    format!("Location: /upload/{id}\r\nRange: 0-{}\r\n", data.len() - 1),
+                ),
+                None => (404, String::new()),
+            },
+            ("PUT", Some(id)) => {
+                let mut data = st.uploads.remove(&id).unwrap_or_default();
+                data.extend_from_slice(body);
+                let digest = query.strip_prefix("digest=").unwrap_or_default().to_owned();
+                if Digest::sha256_of(&data).to_string() == digest {
+                    st.blobs.insert(digest, data.len());
+                    (201, String::new())
+                } else {
+                    (400, String::new())
+                }
+            }
+            ("PUT", None) if path.contains("/manifests/") => {
+                st.manifest = true;
+                (201, String::new())
+            }
+            _ => (405, String::new()),
+        };
+        Some((status, headers))
+    }
+}
+
+/// A stored image whose one layer is `size` bytes of incompressible data.
+fn big_image(store: &Store, size: usize) -> (Digest, Digest, u64) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let mut plan = LayerPlan::new();
+    plan.add_bytes("var/task/blob.bin", data, false).unwrap();
+    let (layer, _) = lamina_image::write_layer(store, &plan, &LayerSettings::default()).unwrap();
+    let (digest, blob_size) = (layer.digest.clone(), layer.size);
+    let spec = ImageSpec {
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        entrypoint: vec![],
+        cmd: vec![],
+        working_dir: "/var/task".into(),
+        env: vec![],
+        labels: Default::default(),
+        created: lamina_image::created_from_epoch(0),
+        layers: vec![(layer, "test".into())],
+        format: Default::default(),
+    };
+    let manifest = lamina_image::write_image(store, &spec)
+        .unwrap()
+        .manifest_digest;
+    (manifest, digest, blob_size)
+}
+
+#[tokio::test]
+async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (manifest, layer, size) = big_image(&store, (RESUMABLE_FROM + (4 << 20)) as usize);
+    assert!(
+        size >= RESUMABLE_FROM,
+        "the layer must take the resumable path"
+    );
+    let cut = (size / 2) as usize;
+
+    let state = Arc::new(Mutex::new(State {
+        cut_after: Some(cut),
+        ..Default::default()
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shared = state.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve(s, shared.clone()));
+        }
+    });
+
+    let target: Reference = format!("127.0.0.1:{port}/big:v1").parse().unwrap();
+    let client = Client::new(&target, None, true).unwrap();
+    let progress: Progress = Arc::new(|_: &str, _: u64, _: u64| {});
+    let report = push(&client, &store, &manifest, &target, &progress)
+        .await
+        .expect("the push completes after the cut");
+    assert_eq!(report.digest, manifest.to_string());
+
+    let st = state.lock().unwrap();
+    assert_eq!(
+        st.blobs.get(&layer.to_string()).copied(),
+        Some(size as usize),
+        "the layer arrived whole and matched its digest: {:?}",
+        st.lines
+    );
+    assert!(st.manifest, "the manifest went up last");
+    let resumed = format!("[{cut}-{}]", size - 1);
+    assert!(
+        st.lines
+            .iter()
+            .any(|l| l.starts_with("PATCH") && l.ends_with(&resumed)),
+        "a PATCH resumed at byte {cut}: {:?}",
+        st.lines
+    );
+    let posts = st.lines.iter().filter(|l| l.starts_with("POST")).count();
+    assert_eq!(
+        posts, 2,
+        "one session for the layer, one for the config: {:?}",
+        st.lines
+    );
+    assert!(
+        st.received < (size as usize) + (1 << 20),
+        "{} body bytes received for a {size}-byte layer: sent again from the start",
+        st.received
+    );
+}
