@@ -9,7 +9,8 @@ use crate::digest::Digest;
 
 /// Identifies the tar dialect and gzip backend; part of every input key, so changing how layers
 /// are written (and thus their digests) invalidates the cache. Bump on any output change.
-pub const WRITER_VERSION: &str = "lamina-layer/3 tar=gnu gzip=flate2-zlib-rs blocks=128k+dict";
+pub const WRITER_VERSION: &str =
+    "lamina-layer/4 tar=gnu gzip=flate2-zlib-rs blocks=128k+dict noise=stored";
 
 /// Default gzip level: 1, the fastest, matching the `pigz -1` throughput target. The compressed
 /// digest depends on it (only the diffID is level-independent).
