@@ -6,7 +6,8 @@
 #   benches/bigdeps.sh                  # SIZE_MB=1024 RUNS=2 REBUILD_RUNS=3 (~10 min)
 #
 # Scenarios, timed with hyperfine (bounded runs):
-#   cold      lamina: a store holding only the base layer (what docker has after FROM);
+#   cold      lamina: a store holding only the base layer (what docker has after FROM), also
+#             with --load into a Docker that holds none of the image;
 #             docker: `docker build --no-cache` (BuildKit), the base image already loaded.
 #   rebuild   after a one-line handler edit: lamina build (the vendored packages are a layer
 #             of their own, so only the small code layer is written), lamina build --load
@@ -88,8 +89,11 @@ rm -rf "$W/seed/refs"/*
 
 # --- cold --------------------------------------------------------------------------------------
 hyperfine -N --style basic --runs "$RUNS" --export-json "$OUTDIR/bigdeps-cold.json" \
-  --prepare "sh -c 'rm -rf $W/store && cp -a $W/seed $W/store'" --prepare true \
+  --prepare "sh -c 'rm -rf $W/store && cp -a $W/seed $W/store'" \
+  --prepare "sh -c 'rm -rf $W/store && cp -a $W/seed $W/store && $DOCKER rmi -f bench-big-lamina:latest >/dev/null 2>&1; true'" \
+  --prepare true \
   -n "lamina build (store has only the base)" "$LB" \
+  -n "lamina build --load (store has only the base, Docker none of it)" "$LB --load" \
   -n "docker build --no-cache (BuildKit)" "$DB --no-cache" 2>&1 | grep -v '^ *$' || true
 
 # --- one-line handler edit -----------------------------------------------------------------------
