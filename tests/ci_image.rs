@@ -17,7 +17,13 @@ fn provided_base() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("base build --json");
     let rootfs = v["rootfs"].as_str().expect("rootfs").to_owned();
     let have = Command::new("docker")
-        .args(["image", "inspect", "-f", "{{index .Config.Labels \"rootfs\"}}", BASE])
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"rootfs\"}}",
+            BASE,
+        ])
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
@@ -85,19 +91,25 @@ fn the_dockerfile_packages_lamina_and_the_image_builds_a_function_in_ci() {
     let digest = built["manifestDigest"].as_str().expect("manifestDigest");
 
     // Outside: the layout is whole and Lambda would take it.
-    let checked = run_ok(lamina().args(["--json", "check"]).arg(format!(
-        "oci:{}",
-        work.path().join("out").display()
-    )));
+    let checked = run_ok(
+        lamina()
+            .args(["--json", "check"])
+            .arg(format!("oci:{}", work.path().join("out").display())),
+    );
     let checked: serde_json::Value = serde_json::from_str(checked.trim()).expect("check --json");
     assert_eq!(checked["accepted"], true, "{checked}");
-    let index =
-        std::fs::read_to_string(work.path().join("out/index.json")).expect("an OCI layout");
+    let index = std::fs::read_to_string(work.path().join("out/index.json")).expect("an OCI layout");
     assert!(index.contains(digest), "{index}");
     // Files written by root in the container: let the temp dir go.
     let _ = Command::new("docker")
         .args(["run", "--rm", "-v"])
         .arg(format!("{}:/work", work.path().display()))
-        .args(["--entrypoint", "/bin/sh", IMAGE, "-c", "rm -rf /work/out /work/cache"])
+        .args([
+            "--entrypoint",
+            "/bin/sh",
+            IMAGE,
+            "-c",
+            "rm -rf /work/out /work/cache",
+        ])
         .status();
 }
