@@ -1,7 +1,8 @@
 //! Pushing a stored image: every blob the registry lacks is uploaded (streamed from the
-//! store: one monolithic `PUT` for a small blob — the safe upload for ECR, distribution and
-//! GHCR alike, images-and-registries.md §3.3 — and one `PATCH` plus a closing `PUT` for a
-//! big one, resumed where it stopped when a retry finds the registry kept what it got), at
+//! store: one monolithic `PUT` — the safe upload for ECR, distribution and GHCR alike,
+//! images-and-registries.md §3.3 — and for a big blob that must be sent again, one `PATCH`
+//! plus a closing `PUT`, resumed where it stopped when a retry finds the registry kept what
+//! it got), at
 //! most [`CONCURRENT_BLOBS`] at once, each retried with backoff; blobs the registry has (`HEAD` 200) are skipped, and blobs another repository
 //! of the same registry holds are mounted from it ([`crate::known`]). The manifest goes last,
 //! and only when every blob is confirmed: a manifest whose blobs are missing is never
@@ -22,9 +23,9 @@ pub type Progress = std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
 
 /// Blobs uploaded at once (go-containerregistry's default).
 pub const CONCURRENT_BLOBS: usize = 4;
-/// Blobs at least this big go up as resumable uploads (`PATCH` with `Content-Range`, resumed
-/// where an interrupted attempt stopped when the registry allows); smaller ones as one
-/// monolithic `PUT`, a request fewer.
+/// Blobs at least this big are retried as resumable uploads (`PATCH` with `Content-Range`,
+/// resumed where an interrupted attempt stopped when the registry allows); every blob's
+/// first attempt, and a small blob's every attempt, is one monolithic `PUT`.
 pub const RESUMABLE_FROM: u64 = 16 << 20;
 /// Attempts per blob before the push gives up.
 pub const ATTEMPTS: u32 = 4;
@@ -142,7 +143,9 @@ async fn upload_blob(
     let mut last = String::new();
     let mut session = None;
     for attempt in 1..=ATTEMPTS {
-        let tried = if size >= RESUMABLE_FROM {
+        // The first attempt is one monolithic PUT, the fastest (BENCHMARKS §6b); a big blob
+        // that needs another goes up resumably, so a further cut costs only what was lost.
+        let tried = if attempt > 1 && size >= RESUMABLE_FROM {
             upload_resumable(client, store, repo, d, size, progress, &mut session).await
         } else {
             upload_once(client, store, repo, d, size, progress).await

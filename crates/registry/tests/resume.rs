@@ -1,4 +1,5 @@
-//! A big blob whose upload is cut mid-stream is resumed where the registry says it stands
+//! A big blob whose upload is cut mid-stream twice is resumed, the second time, where the
+//! registry says it stands
 //! (`GET` on the upload answers `Range: 0-<last byte>`, the OCI distribution spec's chunked
 //! upload), not sent again from its first byte. The fixture plays a registry that keeps what
 //! it received before the cut, as the spec allows; the real registry's restart path (it
@@ -24,8 +25,10 @@ struct State {
     blobs: HashMap<String, usize>,
     /// Body bytes received over all requests.
     received: usize,
-    /// Cut the first PATCH after this many body bytes (once).
-    cut_after: Option<usize>,
+    /// Cut the next uploads that carry a body (PATCH or PUT) after these many bytes, in turn.
+    cuts: Vec<usize>,
+    /// The last upload session id given out.
+    next_id: u32,
     manifest: bool,
 }
 
@@ -80,8 +83,11 @@ async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>) {
         let mut parts = line.split(' ');
         let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let cut = if method == "PATCH" {
-            state.lock().unwrap().cut_after.take()
+        let cut = if (method == "PATCH" || method == "PUT") && len > 0 {
+            let mut st = state.lock().unwrap();
+            // Only a body longer than the cut point is cut (the config goes up whole).
+            let due = st.cuts.first().is_some_and(|&c| len > c);
+            due.then(|| st.cuts.remove(0))
         } else {
             None
         };
@@ -127,7 +133,8 @@ fn answer(
         let (status, headers) = match (method, upload_id) {
             ("HEAD", _) => (404, String::new()),
             ("POST", _) if path.ends_with("/blobs/uploads/") => {
-                let id = st.uploads.len() as u32 + 1;
+                st.next_id += 1;
+                let id = st.next_id;
                 st.uploads.insert(id, Vec::new());
                 (202, format!("Location: /upload/{id}\r\nRange: 0-0\r\n"))
             }
@@ -216,10 +223,12 @@ async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
         size >= RESUMABLE_FROM,
         "the layer must take the resumable path"
     );
+    // The first attempt (one monolithic PUT) is cut at a third, the second (a PATCH from the
+    // start) at a half; the third resumes there.
     let cut = (size / 2) as usize;
 
     let state = Arc::new(Mutex::new(State {
-        cut_after: Some(cut),
+        cuts: vec![(size / 3) as usize, cut],
         ..Default::default()
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -257,13 +266,14 @@ async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
     );
     let posts = st.lines.iter().filter(|l| l.starts_with("POST")).count();
     assert_eq!(
-        posts, 2,
-        "one session for the layer, one for the config: {:?}",
+        posts, 3,
+        "the cut PUT's session, the resumed session, the config's: {:?}",
         st.lines
     );
+    // After the first cut: the PATCH's half, then only the other half again.
+    let after_first_cut = st.received - (size / 3) as usize;
     assert!(
-        st.received < (size as usize) + (1 << 20),
-        "{} body bytes received for a {size}-byte layer: sent again from the start",
-        st.received
+        after_first_cut < (size as usize) + (1 << 20),
+        "{after_first_cut} body bytes after the first cut for a {size}-byte layer: sent again from the start",
     );
 }
