@@ -332,7 +332,10 @@ async fn upload_status(client: &Client, repo: &str, location: &str) -> Option<Se
         Some(range) => {
             let (start, end) = range.to_str().ok()?.trim().split_once('-')?;
             let end: u64 = end.trim().parse().ok()?;
-            (start.trim() == "0").then_some(end + 1)?
+            // Distribution says `0-0` for an empty session too (its end is size − 1, floored
+            // at 0): read it as nothing received; a registry that had one byte refuses the
+            // resume with 416 and the upload starts over.
+            (start.trim() == "0").then_some(if end == 0 { 0 } else { end + 1 })?
         }
     };
     let location =
@@ -389,6 +392,12 @@ async fn upload_resumable(
             }
         };
         // 202 in the spec, 201 from ECR (§3.3): any 2xx.
+        if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+            // The registry holds another offset than it said: start a new session.
+            return Err(Failure::Retry(format!(
+                "416 to PATCH blob {d} at byte {offset}"
+            )));
+        }
         if !resp.status().is_success() {
             let failure = status_failure(client, resp, &format!("PATCH blob {d}")).await;
             *session = Some(s);

@@ -29,6 +29,8 @@ struct State {
     cuts: Vec<usize>,
     /// The last upload session id given out.
     next_id: u32,
+    /// Bytes a status answer claims beyond what the session holds (a registry that lies).
+    misreport: usize,
     manifest: bool,
 }
 
@@ -156,7 +158,10 @@ fn answer(
                 Some(data) if data.is_empty() => (204, format!("Location: /upload/{id}\r\n")),
                 Some(data) => (
                     204,
-                    format!("Location: /upload/{id}\r\nRange: 0-{}\r\n", data.len() - 1),
+                    format!(
+                        "Location: /upload/{id}\r\nRange: 0-{}\r\n",
+                        data.len() - 1 + st.misreport
+                    ),
                 ),
                 None => (404, String::new()),
             },
@@ -214,8 +219,9 @@ fn big_image(store: &Store, size: usize) -> (Digest, Digest, u64) {
     (manifest, digest, blob_size)
 }
 
-#[tokio::test]
-async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
+/// Push a big image to the fixture with `cuts` and `misreport`; the fixture's state after,
+/// the layer's digest and size.
+async fn push_through(cuts: &[f64], misreport: usize) -> (Arc<Mutex<State>>, Digest, u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let (manifest, layer, size) = big_image(&store, (RESUMABLE_FROM + (4 << 20)) as usize);
@@ -223,12 +229,9 @@ async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
         size >= RESUMABLE_FROM,
         "the layer must take the resumable path"
     );
-    // The first attempt (one monolithic PUT) is cut at a third, the second (a PATCH from the
-    // start) at a half; the third resumes there.
-    let cut = (size / 2) as usize;
-
     let state = Arc::new(Mutex::new(State {
-        cuts: vec![(size / 3) as usize, cut],
+        cuts: cuts.iter().map(|f| (size as f64 * f) as usize).collect(),
+        misreport,
         ..Default::default()
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -239,23 +242,33 @@ async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
             tokio::spawn(serve(s, shared.clone()));
         }
     });
-
     let target: Reference = format!("127.0.0.1:{port}/big:v1").parse().unwrap();
     let client = Client::new(&target, None, true).unwrap();
     let progress: Progress = Arc::new(|_: &str, _: u64, _: u64| {});
     let report = push(&client, &store, &manifest, &target, &progress)
         .await
-        .expect("the push completes after the cut");
+        .expect("the push completes after the cuts");
     assert_eq!(report.digest, manifest.to_string());
+    {
+        let st = state.lock().unwrap();
+        assert_eq!(
+            st.blobs.get(&layer.to_string()).copied(),
+            Some(size as usize),
+            "the layer arrived whole and matched its digest: {:?}",
+            st.lines
+        );
+        assert!(st.manifest, "the manifest went up last");
+    }
+    (state, layer, size)
+}
 
+#[tokio::test]
+async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
+    // The first attempt (one monolithic PUT) is cut at a third, the second (a PATCH from the
+    // start) at a half; the third resumes there.
+    let (state, _, size) = push_through(&[1.0 / 3.0, 0.5], 0).await;
+    let cut = (size as f64 * 0.5) as usize;
     let st = state.lock().unwrap();
-    assert_eq!(
-        st.blobs.get(&layer.to_string()).copied(),
-        Some(size as usize),
-        "the layer arrived whole and matched its digest: {:?}",
-        st.lines
-    );
-    assert!(st.manifest, "the manifest went up last");
     let resumed = format!("[{cut}-{}]", size - 1);
     assert!(
         st.lines
@@ -271,9 +284,28 @@ async fn a_big_blob_cut_mid_upload_resumes_from_where_the_registry_stands() {
         st.lines
     );
     // After the first cut: the PATCH's half, then only the other half again.
-    let after_first_cut = st.received - (size / 3) as usize;
+    let after_first_cut = st.received - (size as f64 / 3.0) as usize;
     assert!(
         after_first_cut < (size as usize) + (1 << 20),
         "{after_first_cut} body bytes after the first cut for a {size}-byte layer: sent again from the start",
+    );
+}
+
+#[tokio::test]
+async fn a_resume_the_registry_refuses_with_416_starts_a_new_session() {
+    // The status answer claims 1000 bytes more than the session holds: the resumed PATCH is
+    // refused as out of range, and the blob goes up whole in a new session.
+    let (state, _, _) = push_through(&[1.0 / 3.0, 0.5], 1000).await;
+    let st = state.lock().unwrap();
+    let posts = st.lines.iter().filter(|l| l.starts_with("POST")).count();
+    assert_eq!(
+        posts, 4,
+        "cut PUT, cut PATCH, refused resume, new session, config: {:?}",
+        st.lines
+    );
+    assert!(
+        st.lines.iter().filter(|l| l.starts_with("PATCH")).count() >= 3,
+        "{:?}",
+        st.lines
     );
 }
