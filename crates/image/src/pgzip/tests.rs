@@ -19,6 +19,19 @@ fn sample(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// `len` bytes of xorshift noise: nothing for deflate to find.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 fn compress(data: &[u8], level: u32, workers: usize, chunk: usize) -> Vec<u8> {
     let mut w = ParGzWriter::with_workers(Vec::new(), level, workers);
     for piece in data.chunks(chunk.max(1)) {
@@ -89,16 +102,7 @@ fn the_dictionary_carries_matches_across_blocks() {
     // 16 KiB of noise, repeated over two blocks: without the previous block as dictionary the
     // second block would start with 16 KiB of literals again.
     let piece = 16 * 1024;
-    let mut x: u32 = 2_463_534_242;
-    let noise: Vec<u8> = (0..piece)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect();
-    assert_eq!(noise.len(), piece);
+    let noise = noise(piece);
     let mut data = Vec::new();
     while data.len() < 2 * BLOCK_SIZE {
         data.extend_from_slice(&noise);
@@ -141,15 +145,7 @@ fn system_gunzip(gz: &[u8]) -> Vec<u8> {
 
 #[test]
 fn noise_is_stored_not_inflated_and_still_reads_back() {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let noise: Vec<u8> = (0..5 * BLOCK_SIZE + 1234)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let noise = noise(5 * BLOCK_SIZE + 1234);
     let gz = compress(&noise, 1, 2, 1 << 16);
     assert_eq!(gunzip(&gz), noise);
     // Deflated, this noise grows ~5%; stored, only by block headers and the gzip frame.

@@ -8,6 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 
+mod resume;
+
 /// Answer every request with `status` and `body` (HEAD and POST alike), recording request lines.
 async fn fixture(status: u16, body: &'static str) -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -43,9 +45,14 @@ async fn fixture(status: u16, body: &'static str) -> (u16, Arc<std::sync::Mutex<
 }
 
 fn small_image(store: &Store) -> Digest {
+    image_with(store, b"x = 1\n".to_vec()).0
+}
+
+/// A stored one-layer image whose layer holds `data` as one file; the manifest's digest and
+/// the layer's descriptor.
+fn image_with(store: &Store, data: Vec<u8>) -> (Digest, lamina_image::LayerDescriptor) {
     let mut plan = LayerPlan::new();
-    plan.add_bytes("var/task/app.py", b"x = 1\n".to_vec(), false)
-        .unwrap();
+    plan.add_bytes("var/task/app.py", data, false).unwrap();
     let (layer, _) = lamina_image::write_layer(store, &plan, &LayerSettings::default()).unwrap();
     let spec = ImageSpec {
         architecture: "amd64".into(),
@@ -56,12 +63,13 @@ fn small_image(store: &Store) -> Digest {
         env: vec![],
         labels: Default::default(),
         created: lamina_image::created_from_epoch(0),
-        layers: vec![(layer, "test".into())],
+        layers: vec![(layer.clone(), "test".into())],
         format: Default::default(),
     };
-    lamina_image::write_image(store, &spec)
+    let manifest = lamina_image::write_image(store, &spec)
         .unwrap()
-        .manifest_digest
+        .manifest_digest;
+    (manifest, layer)
 }
 
 #[tokio::test]

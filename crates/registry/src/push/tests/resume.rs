@@ -6,13 +6,11 @@
 //! voids such a session) is `tests/registry.rs`'s cutting-proxy test.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use lamina_image::{Digest, ImageSpec, LayerPlan, LayerSettings, Reference, Store};
-use lamina_registry::push::{Progress, RESUMABLE_FROM};
-use lamina_registry::{push, Client};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::*;
 
 /// What the fixture saw and holds.
 #[derive(Default)]
@@ -197,26 +195,8 @@ fn big_image(store: &Store, size: usize) -> (Digest, Digest, u64) {
             (x >> 24) as u8
         })
         .collect();
-    let mut plan = LayerPlan::new();
-    plan.add_bytes("var/task/blob.bin", data, false).unwrap();
-    let (layer, _) = lamina_image::write_layer(store, &plan, &LayerSettings::default()).unwrap();
-    let (digest, blob_size) = (layer.digest.clone(), layer.size);
-    let spec = ImageSpec {
-        architecture: "amd64".into(),
-        os: "linux".into(),
-        entrypoint: vec![],
-        cmd: vec![],
-        working_dir: "/var/task".into(),
-        env: vec![],
-        labels: Default::default(),
-        created: lamina_image::created_from_epoch(0),
-        layers: vec![(layer, "test".into())],
-        format: Default::default(),
-    };
-    let manifest = lamina_image::write_image(store, &spec)
-        .unwrap()
-        .manifest_digest;
-    (manifest, digest, blob_size)
+    let (manifest, layer) = image_with(store, data);
+    (manifest, layer.digest, layer.size)
 }
 
 /// Push a big image to the fixture with `cuts` and `misreport`; the fixture's state after,
