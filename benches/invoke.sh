@@ -20,7 +20,8 @@
 #                     on 127.0.0.1:9303 (separates client cost from emulator cost)
 # Cold start (COLD_RUNS=5): `lamina rie IMAGE` start to first answer against `docker run` of
 # the RIE image to first answer.
-# Throughput: CONCURRENCY=1 for every contender, then TP_CONC (default 4) concurrent clients
+# Throughput (after an unmeasured warm-up of 50 invokes per client): CONCURRENCY=1 for every
+# contender, then TP_CONC (default 4) concurrent clients
 # against lamina --concurrency TP_CONC and against the RIE with AWS_LAMBDA_MAX_CONCURRENCY=TP_CONC
 # (when that mode starts; otherwise the row says so).
 # Downloads (PyPI, cached in ~/.cache/lamina/bench, never in the repo): aws-sam-cli (no deps)
@@ -165,6 +166,9 @@ measure() { # NAME PORT [CONC]
   if [ "$conc" = 1 ]; then
     record "$1" latency "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency "$2" "$N" 5 "$LAT_SECONDS.0")"
   fi
+  # Warm: every contender's environments (or workers) are up before the clock starts; cold
+  # start is measured on its own below.
+  timeout 90 python3 "$CLIENT" throughput "$2" "$conc" $((conc * 50)) 30.0 >/dev/null || true
   record "$1" "throughput-c$conc" "$(timeout $((TP_SECONDS + 60)) python3 "$CLIENT" throughput "$2" "$conc" "$TP_N" "$TP_SECONDS.0")"
 }
 start_lamina() { # PORT CONC

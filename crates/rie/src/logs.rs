@@ -3,11 +3,13 @@
 //!
 //! All of one environment's log traffic flows through one task, so order is by construction:
 //! the environment tells the pump "invoke started" before delivering the event and "invoke
-//! ended" after the runtime answered; the pump prints `END` only once the output has been
-//! quiet for the sandbox's settling time ([`crate::sandbox::DEFAULT_OUTPUT_SETTLE`] unless it
-//! says otherwise; at most [`MAX_SETTLE`]), so output that is still in flight from the
-//! container lands before `END`. The invoker's answer never waits for this, and neither does
-//! the next event for longer than the settling.
+//! ended" after the runtime answered. A runtime that marks the end of each invoke's output
+//! (lamina's adapter, see [`marks`]) gets `END` as soon as both marks are read, and its next
+//! event without waiting for them: output past the marks is held until `END`/`REPORT` are out.
+//! For any other runtime the pump prints `END` only once the output has been quiet for the
+//! sandbox's settling time ([`crate::sandbox::DEFAULT_OUTPUT_SETTLE`] unless it says
+//! otherwise; at most [`MAX_SETTLE`]), so output still in flight lands before `END`, and the
+//! next event waits for that. The invoker's answer never waits for either.
 
 use std::fmt;
 use std::io::Write;
@@ -21,6 +23,9 @@ use lamina_runtime_api::logs::{self as lines, Report, ReportStatus};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sandbox::{OutputStream, SandboxHandle, Stream};
+
+mod marks;
+use marks::Marks;
 
 /// Longest wait for the output to settle.
 pub const MAX_SETTLE: Duration = Duration::from_millis(100);
@@ -176,11 +181,26 @@ async fn pump(
                capture: &mut Option<Vec<u8>>,
                partial: &mut Partials,
                marks: &mut Marks| {
+        if marks.holds(stream) {
+            marks.hold(stream, bytes);
+            return;
+        }
         if let Some(whole) = partial.push(stream, &bytes) {
-            let rest = marks.take(whole);
-            if !rest.is_empty() {
-                emit_output(rest, capture);
+            let (now, closed) = marks.take(stream, whole);
+            if closed {
+                // The stream's partial line came after its mark: it is the next invoke's.
+                marks.hold(stream, partial.take(stream));
             }
+            if !now.is_empty() {
+                emit_output(now, capture);
+            }
+        }
+    };
+    // Output held past an invoke's marks, once its END and REPORT are out (and any START
+    // queued meanwhile, as the control channel goes first).
+    let replay = |capture: &mut Option<Vec<u8>>, partial: &mut Partials, marks: &mut Marks| {
+        for held in marks.take_held() {
+            out(held, capture, partial, marks);
         }
     };
     loop {
@@ -213,8 +233,17 @@ async fn pump(
                     // the later of the last output and now, so bytes still in a pipe are read.
                     // A runtime that marks the end of each invoke's output is waited for exactly
                     // (both streams' marks); others until their output has been quiet.
+                    let mut ended = Some(ended);
                     if marks.active {
+                        // The marks are written before the response, so output past them is
+                        // the next invoke's and is held until END is out: the next event
+                        // need not wait (see `marks`).
+                        if let Some(ended) = ended.take() {
+                            let _ = ended.send(());
+                        }
                         let id = report.request_id.clone();
+                        marks.await_invoke(&id);
+                        replay(&mut capture, &mut partial, &mut marks);
                         let deadline = tokio::time::Instant::now() + MAX_SETTLE;
                         while out_open && marks.count(&id) < 2 {
                             tokio::select! {
@@ -226,12 +255,14 @@ async fn pump(
                                 () = tokio::time::sleep_until(deadline) => break,
                             }
                         }
-                        marks.forget(&id);
+                        marks.end_invoke();
                     } else {
                         settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
                     }
                     platform(lines::end_line(&report.request_id), &mut capture, &mut partial);
-                    let _ = ended.send(());
+                    if let Some(ended) = ended {
+                        let _ = ended.send(());
+                    }
                     if let Ok(Some(bytes)) = memory.await {
                         let measured = bytes.div_ceil(1024 * 1024).max(1);
                         report.max_memory_used_mb = report.max_memory_used_mb.max(measured);
@@ -247,6 +278,9 @@ async fn pump(
                     }
                 }
             },
+            () = std::future::ready(()), if marks.has_held() => {
+                replay(&mut capture, &mut partial, &mut marks);
+            }
             chunk = output.next(), if out_open => match chunk {
                 Some(b) => { last_output = Instant::now(); out(b, &mut capture, &mut partial, &mut marks); }
                 None => {
@@ -258,53 +292,6 @@ async fn pump(
             },
             else => break,
         }
-    }
-}
-
-/// The output marks seen (`lamina_runtime_api::logs::output_mark`): per request id, how many
-/// of its streams have said its output is complete.
-#[derive(Default)]
-struct Marks {
-    /// Set once the runtime has written a mark: from then on `END` waits for marks.
-    active: bool,
-    seen: std::collections::HashMap<String, u32>,
-}
-
-impl Marks {
-    /// Remove the marks from whole lines of output, counting them; a mark that ends a line
-    /// begun without a newline ends that line.
-    fn take(&mut self, whole: Bytes) -> Bytes {
-        let prefix = lines::OUTPUT_MARK_PREFIX;
-        if !whole.windows(prefix.len()).any(|w| w == prefix) {
-            return whole;
-        }
-        let mut out = Vec::with_capacity(whole.len());
-        let mut rest = &whole[..];
-        while let Some(at) = rest.windows(prefix.len()).position(|w| w == prefix) {
-            out.extend_from_slice(&rest[..at]);
-            let after = &rest[at + prefix.len()..];
-            let end = after
-                .iter()
-                .position(|&b| b == b'\n')
-                .unwrap_or(after.len());
-            let id = String::from_utf8_lossy(&after[..end]).into_owned();
-            *self.seen.entry(id).or_default() += 1;
-            self.active = true;
-            if out.last().is_some_and(|&b| b != b'\n') {
-                out.push(b'\n');
-            }
-            rest = after.get(end + 1..).unwrap_or_default();
-        }
-        out.extend_from_slice(rest);
-        Bytes::from(out)
-    }
-
-    fn count(&self, id: &str) -> u32 {
-        self.seen.get(id).copied().unwrap_or(0)
-    }
-
-    fn forget(&mut self, id: &str) {
-        self.seen.remove(id);
     }
 }
 
@@ -321,6 +308,15 @@ impl Partials {
             Stream::Stdout => self.stdout.push(bytes),
             Stream::Stderr => self.stderr.push(bytes),
         }
+    }
+
+    /// The partial line of `stream`, as it is (no newline added).
+    fn take(&mut self, stream: Stream) -> Bytes {
+        let buffer = match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        };
+        Bytes::from(std::mem::take(&mut buffer.0))
     }
 
     /// What either stream holds, each ended with a newline.
@@ -462,19 +458,103 @@ mod tests {
         assert_eq!(p.flush().as_deref(), Some(&b"a\nb\n"[..]));
     }
 
-    #[test]
-    fn output_marks_are_taken_out_and_counted() {
-        let mut m = Marks::default();
-        let plain = Bytes::from_static(b"hello\n");
-        assert_eq!(m.take(plain.clone()), plain);
-        assert!(!m.active);
-        let mark = lines::output_mark("id-1");
-        let mixed = format!("a\n{mark}partial{mark}b\n");
-        assert_eq!(&m.take(Bytes::from(mixed))[..], b"a\npartial\nb\n");
-        assert!(m.active);
-        assert_eq!(m.count("id-1"), 2);
-        m.forget("id-1");
-        assert_eq!(m.count("id-1"), 0);
+    struct NoMemory;
+    impl SandboxHandle for NoMemory {
+        fn id(&self) -> &str {
+            "test"
+        }
+        fn wait(&self) -> futures_util::future::BoxFuture<'_, crate::sandbox::ExitStatus> {
+            Box::pin(futures_util::future::pending())
+        }
+        fn kill(&self) -> futures_util::future::BoxFuture<'_, ()> {
+            Box::pin(async {})
+        }
+        fn max_memory_used_bytes(&self) -> futures_util::future::BoxFuture<'_, Option<u64>> {
+            Box::pin(async { None })
+        }
+    }
+
+    fn end_of(id: &str) -> (PumpMsg, oneshot::Receiver<()>) {
+        let (ended, gate) = oneshot::channel();
+        let report = Report {
+            request_id: id.into(),
+            duration_ms: 1.0,
+            memory_size_mb: 128,
+            max_memory_used_mb: 0,
+            init_duration_ms: None,
+            status: ReportStatus::Ok,
+        };
+        let end = EndOfInvoke {
+            report,
+            handle: Arc::new(NoMemory),
+            timeout_ms: None,
+            ended,
+            tail: None,
+        };
+        (PumpMsg::End(Box::new(end)), gate)
+    }
+
+    #[tokio::test]
+    async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_start() {
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
+        let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
+            out_rx.poll_recv(cx)
+        }));
+        let (sink, mut logs) = LogSink::channel();
+        let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+        let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
+        let start = |id: &str| PumpMsg::Start {
+            request_id: id.into(),
+        };
+        let [m0, m1, m2] = ["id-0", "id-1", "id-2"].map(lines::output_mark);
+
+        // Invoke 0 shows the pump that this runtime marks its output.
+        pump.send(start("id-0")).unwrap();
+        send(Stream::Stdout, m0.clone());
+        send(Stream::Stderr, m0);
+        let (end, gate) = end_of("id-0");
+        pump.send(end).unwrap();
+        gate.await.unwrap();
+
+        // Invoke 1 ends with its marks not yet all read; the next event goes at once (the
+        // gate opens before END), and invoke 2's output is already in the streams, behind
+        // invoke 1's marks, before its START is even asked for.
+        pump.send(start("id-1")).unwrap();
+        send(Stream::Stdout, format!("one\n{m1}two\n{m2}"));
+        send(Stream::Stderr, "one err\n".into());
+        let (end, gate) = end_of("id-1");
+        pump.send(end).unwrap();
+        gate.await.unwrap();
+        pump.send(start("id-2")).unwrap();
+        send(Stream::Stderr, format!("{m1}two err\n{m2}"));
+        let (end, gate) = end_of("id-2");
+        pump.send(end).unwrap();
+        gate.await.unwrap();
+
+        let mut text = String::new();
+        while !text.contains("REPORT RequestId: id-2") {
+            match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
+                Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
+                Ok(Some(LogEvent::Output { bytes, .. })) => {
+                    text.push_str(&String::from_utf8_lossy(&bytes))
+                }
+                _ => panic!("the log stopped early:\n{text}"),
+            }
+        }
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+        };
+        assert!(at("START RequestId: id-1") < at("one\n"), "{text}");
+        assert!(at("one err\n") < at("END RequestId: id-1"), "{text}");
+        assert!(
+            at("REPORT RequestId: id-1") < at("START RequestId: id-2"),
+            "{text}"
+        );
+        assert!(at("START RequestId: id-2") < at("two\n"), "{text}");
+        assert!(at("START RequestId: id-2") < at("two err\n"), "{text}");
+        assert!(at("two err\n") < at("END RequestId: id-2"), "{text}");
+        assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    ResourcesUlimits,
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkCreateRequest,
+    NetworkingConfig, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
@@ -258,6 +258,14 @@ impl Sandbox for DockerSandbox {
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
                     network_mode: Some(self.network_id.clone()),
+                    // The emulator reads the output from the attach stream, line by line; a
+                    // logging driver would copy every line again (json-file: encoded and
+                    // written to a file under /var/lib/docker that grows for as long as the
+                    // session runs), the daemon's busiest work per invoke.
+                    log_config: Some(HostConfigLogConfig {
+                        typ: Some("none".into()),
+                        config: None,
+                    }),
                     ..Default::default()
                 }),
                 // The daemon files the endpoint under the network's name and looks it up by
@@ -297,7 +305,9 @@ impl Sandbox for DockerSandbox {
                         stdout: true,
                         stderr: true,
                         stream: true,
-                        logs: true,
+                        // Attached before the start: there is nothing earlier to replay (and
+                        // the `none` logging driver has nothing to replay from).
+                        logs: false,
                         ..Default::default()
                     }),
                 )
