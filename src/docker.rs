@@ -15,7 +15,7 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use lamina_build::deps::{ContainerJob, ContainerRunner};
-use lamina_image::{Digest, Reference, Store};
+use lamina_image::{Digest, LoadArchive, Reference, Store};
 
 /// The image id Docker has for `reference`, if any.
 pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<String>> {
@@ -41,8 +41,9 @@ pub struct LoadReport {
 
 /// Load the stored image `manifest` into Docker as `reference`, unless Docker already has
 /// exactly that image (its id is the config digest). Only the layers past the longest chain
-/// Docker already holds are sent; if the daemon refuses that archive (a layer it held was
-/// removed meanwhile, or an image store that wants every blob), the full archive is sent.
+/// Docker already holds are sent, uncompressed when the daemon is on this machine (it then
+/// only unpacks them); if the daemon refuses that archive (a layer it held was removed
+/// meanwhile, or an image store that wants every blob), the full gzip archive is sent.
 /// Returns what was sent, or `None` when nothing had to be.
 pub async fn ensure_loaded(
     docker: &Docker,
@@ -60,11 +61,17 @@ pub async fn ensure_loaded(
         .diff_ids()
         .clone();
     let held = held_prefix(docker, reference, &diff_ids).await;
-    let mut report = load(docker, store, manifest, reference, held).await;
-    if held > 0 {
+    let form = LoadArchive {
+        held_layers: held,
+        uncompressed: lamina_rie::docker::daemon_is_local(),
+    };
+    let mut report = load(docker, store, manifest, reference, form).await;
+    if form != LoadArchive::default() {
         if let Err(e) = &report {
-            tracing::debug!("partial load refused ({e:#}); sending the full archive");
-            report = load(docker, store, manifest, reference, 0).await;
+            tracing::debug!(
+                "partial or uncompressed load refused ({e:#}); sending the full archive"
+            );
+            report = load(docker, store, manifest, reference, LoadArchive::default()).await;
         }
     }
     let bytes_sent = report?;
@@ -134,14 +141,14 @@ async fn held_prefix(docker: &Docker, reference: &Reference, diff_ids: &[String]
     best
 }
 
-/// Stream one docker-archive of `manifest` (leaving out the first `held` layers) into
-/// Docker's load endpoint; returns the bytes sent.
+/// Stream one docker-archive of `manifest`, shaped by `form`, into Docker's load endpoint;
+/// returns the bytes sent.
 async fn load(
     docker: &Docker,
     store: &Store,
     manifest: &Digest,
     reference: &Reference,
-    held: usize,
+    form: LoadArchive,
 ) -> Result<u64> {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let store = store.clone();
@@ -150,7 +157,7 @@ async fn load(
     let writer = tokio::task::spawn_blocking(move || -> Result<u64> {
         let sink = ChannelWriter { tx, sent: 0 };
         let mut sink =
-            lamina_image::write_docker_load_archive(&store, &manifest, &tags, held, sink)?;
+            lamina_image::write_docker_load_archive(&store, &manifest, &tags, form, sink)?;
         sink.flush()?;
         Ok(sink.sent)
     });

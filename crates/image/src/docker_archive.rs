@@ -11,9 +11,15 @@
 //! `image/tarexport/load.go`, the trick Bazel's `incremental_load` and ko rely on). Such an
 //! archive is Docker's `manifest.json` form only — without the OCI `index.json`, whose blobs
 //! it no longer all holds.
+//!
+//! A load may also take layers uncompressed ([`LoadArchive::uncompressed`]): each layer whose
+//! diffID and size the store knows ([`Store::known_layer`]) is inflated on the way into the
+//! archive as `layers/<digest>.tar`, so a local daemon only unpacks it (Docker 20.10
+//! decompresses gzip on one core in Go, which doubles its CPU for a load; the design's "local
+//! loads may use uncompressed layers"). That form, too, is Docker's `manifest.json` only.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{BufReader, Read, Write};
 
 use serde::Serialize;
 
@@ -39,6 +45,22 @@ struct DockerManifestEntry {
     layers: Vec<String>,
 }
 
+/// What a docker-archive for `docker load` may leave out or change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadArchive {
+    /// Leave out the blobs of the first this many layers (the daemon holds that chain).
+    pub held_layers: usize,
+    /// Send layers uncompressed where the store knows their tar (a daemon on this machine).
+    pub uncompressed: bool,
+}
+
+impl LoadArchive {
+    /// Whether the archive is Docker's `manifest.json` form only (no OCI index).
+    fn docker_only(&self) -> bool {
+        self.held_layers > 0 || self.uncompressed
+    }
+}
+
 /// Stream a docker-archive of `manifest` tagged with `refs` (e.g. `calculator:latest`) to `out`.
 ///
 /// Returns `out` once the archive is complete (not flushed beyond what the tar writer does).
@@ -48,26 +70,38 @@ pub fn write_docker_archive<W: Write>(
     refs: &[Reference],
     out: W,
 ) -> Result<W> {
-    write_docker_load_archive(store, manifest, refs, 0, out)
+    write_docker_load_archive(store, manifest, refs, LoadArchive::default(), out)
 }
 
-/// Stream a docker-archive for `docker load` that leaves out the blobs of the first
-/// `held_layers` layers (the daemon holds that chain already). With `held_layers == 0` it is
-/// the full archive of [`write_docker_archive`].
+/// Stream a docker-archive for `docker load` shaped by `form` (see [`LoadArchive`]). With the
+/// default form it is the full archive of [`write_docker_archive`].
 pub fn write_docker_load_archive<W: Write>(
     store: &Store,
     manifest: &Digest,
     refs: &[Reference],
-    held_layers: usize,
+    form: LoadArchive,
     out: W,
 ) -> Result<W> {
     let blobs = image_blobs(store, manifest)?;
     let blob_path = |d: &Digest| format!("blobs/sha256/{}", d.hex());
+    // Layers that go uncompressed: blob digest → uncompressed size.
+    let mut expanded: HashMap<Digest, u64> = HashMap::new();
+    if form.uncompressed {
+        for layer in blobs.layers.iter().skip(form.held_layers) {
+            if let Some(known) = store.known_layer(layer)? {
+                expanded.insert(layer.clone(), known.uncompressed_size);
+            }
+        }
+    }
+    let layer_path = |d: &Digest| match expanded.contains_key(d) {
+        true => format!("layers/{}.tar", d.hex()),
+        false => blob_path(d),
+    };
 
     let docker_manifest = [DockerManifestEntry {
         config: blob_path(&blobs.config),
         repo_tags: refs.iter().map(Reference::to_string).collect(),
-        layers: blobs.layers.iter().map(blob_path).collect(),
+        layers: blobs.layers.iter().map(layer_path).collect(),
     }];
     let annotations = refs
         .iter()
@@ -93,11 +127,14 @@ pub fn write_docker_load_archive<W: Write>(
     let mut tar = tarball::builder(out);
     tarball::append_dir(&mut tar, "blobs", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
     tarball::append_dir(&mut tar, "blobs/sha256", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
-    let partial = held_layers > 0;
+    if !expanded.is_empty() {
+        tarball::append_dir(&mut tar, "layers", 0o755, ARCHIVE_MTIME).map_err(tar_err)?;
+    }
+    let partial = form.docker_only();
     let sent: std::collections::HashSet<&Digest> = blobs
         .layers
         .iter()
-        .skip(held_layers)
+        .skip(form.held_layers)
         .chain([&blobs.config])
         .collect();
     for (digest, size) in &blobs.all {
@@ -105,6 +142,31 @@ pub fn write_docker_load_archive<W: Write>(
             continue;
         }
         let file = store.open_blob(digest)?;
+        let mismatch = |expected, actual| Error::SizeMismatch {
+            digest: digest.clone(),
+            expected,
+            actual,
+        };
+        if let Some(&tar_size) = expanded.get(digest) {
+            let mut tar_stream =
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file));
+            let n = tarball::append_file(
+                &mut tar,
+                &layer_path(digest),
+                0o644,
+                tar_size,
+                ARCHIVE_MTIME,
+                &mut tar_stream,
+            )
+            .map_err(tar_err)?;
+            // Longer than recorded: the store's record is wrong (Docker would refuse the
+            // diffID; say which blob instead).
+            let longer = tar_stream.read(&mut [0u8; 1]).map_err(tar_err)? > 0;
+            if n != tar_size || longer {
+                return Err(mismatch(tar_size, n + u64::from(longer)));
+            }
+            continue;
+        }
         let n = tarball::append_file(
             &mut tar,
             &blob_path(digest),
@@ -115,11 +177,7 @@ pub fn write_docker_load_archive<W: Write>(
         )
         .map_err(tar_err)?;
         if n != *size {
-            return Err(Error::SizeMismatch {
-                digest: digest.clone(),
-                expected: *size,
-                actual: n,
-            });
+            return Err(mismatch(*size, n));
         }
     }
     for (name, data) in [

@@ -20,15 +20,12 @@ use serde_json::Value;
 
 use crate::digest::{Digest, HashingReader, HashingWriter};
 use crate::error::{Error, Result};
-use crate::key::KeyBuilder;
 use crate::manifest::{put_manifest, read_config, read_manifest, ManifestFormat};
 use crate::pgzip::ParGzWriter;
 use crate::reference::Reference;
 use crate::settings::{LayerDescriptor, LayerSettings};
 use crate::store::Store;
 
-/// Kind and version of the key under which a stored layer's facts are cached.
-const LAYER_FACTS_KEY: &str = "lamina-stored-layer/v1";
 /// OCI index media type.
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Docker manifest list media type.
@@ -401,7 +398,7 @@ fn gzip_file(store: &Store, path: &Path, diff_id: Option<&Digest>) -> Result<Lay
         size,
         uncompressed_size,
     };
-    store.cache_layer(&facts_key(&desc.digest), &desc)?;
+    store.remember_layer(&desc)?;
     Ok(desc)
 }
 
@@ -410,12 +407,6 @@ fn zstd_refused_path(path: &Path) -> Error {
         "layer {} is zstd-compressed; Lambda takes gzip layers only — rebuild the base with gzip (e.g. `docker buildx build --output type=image,compression=gzip`)",
         path.display()
     ))
-}
-
-fn facts_key(d: &Digest) -> Digest {
-    let mut k = KeyBuilder::new(LAYER_FACTS_KEY, &LayerSettings::default());
-    k.field(d.as_str().as_bytes());
-    k.finish()
 }
 
 /// Every layer of a stored image with its diffID and uncompressed size, each checked
@@ -437,12 +428,11 @@ pub fn stored_layers(store: &Store, manifest_digest: &Digest) -> Result<Vec<Laye
     let mut out = Vec::with_capacity(diff_ids.len());
     for (layer, want) in manifest.layers().iter().zip(diff_ids) {
         let digest = Digest::from_oci(layer.digest())?;
-        let key = facts_key(&digest);
-        let desc = match store.cached_layer(&key)? {
+        let desc = match store.known_layer(&digest)? {
             Some(d) => d,
             None => {
                 let desc = read_layer_facts(store, &digest)?;
-                store.cache_layer(&key, &desc)?;
+                store.remember_layer(&desc)?;
                 desc
             }
         };

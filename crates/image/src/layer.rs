@@ -117,6 +117,10 @@ fn cached(store: &Store, key: &Digest) -> Result<Option<LayerDescriptor>> {
     match store.cached_layer(key)? {
         Some(desc) if store.blob_len(&desc.digest) == Some(desc.size) => {
             tracing::debug!(key = %key, digest = %desc.digest, "layer cache hit");
+            // Entries older than `Store::known_layer` are filed by digest on their next use.
+            if store.known_layer(&desc.digest)?.is_none() {
+                store.remember_layer(&desc)?;
+            }
             Ok(Some(desc))
         }
         Some(desc) => {

@@ -36,7 +36,7 @@ mod tarball;
 
 pub use config::{created_from_epoch, ImageSpec, MAX_UNCOMPRESSED_SIZE};
 pub use digest::{Digest, HashingReader, HashingWriter};
-pub use docker_archive::{write_docker_archive, write_docker_load_archive};
+pub use docker_archive::{write_docker_archive, write_docker_load_archive, LoadArchive};
 pub use error::{Error, Result};
 pub use key::{plan_key, KeyBuilder};
 pub use layer::{layer_for_key, write_layer, write_layer_reporting};

@@ -21,7 +21,8 @@ use crate::sweep;
 
 /// Start of the store's temporary file names (then `<pid>-`).
 const TEMP_PREFIX: &str = ".blob-";
-use crate::settings::LayerDescriptor;
+use crate::key::KeyBuilder;
+use crate::settings::{LayerDescriptor, LayerSettings};
 
 /// A content-addressed blob store with a layer cache and named refs.
 #[derive(Clone, Debug)]
@@ -239,7 +240,7 @@ impl Store {
                 continue;
             };
             if let Some(desc) = self.cached_layer(&key)? {
-                if digests.contains(&desc.digest) {
+                if digests.contains(&desc.digest) && key != known_layer_key(&desc.digest) {
                     out.push((key, desc));
                 }
             }
@@ -248,13 +249,33 @@ impl Store {
         Ok(out)
     }
 
-    /// Record a layer's descriptor under its input key.
+    /// Record a layer's descriptor under its input key (and by its blob digest, see
+    /// [`Store::known_layer`]).
     pub fn cache_layer(&self, key: &Digest, desc: &LayerDescriptor) -> Result<()> {
         let data = serde_json::to_vec(desc).map_err(|e| Error::Json {
             what: "layer cache entry".into(),
             source: e,
         })?;
-        self.write_atomic(&self.layer_entry_path(key), &data)
+        self.write_atomic(&self.layer_entry_path(key), &data)?;
+        let by_digest = self.layer_entry_path(&known_layer_key(&desc.digest));
+        if *key != known_layer_key(&desc.digest) && !by_digest.exists() {
+            self.write_atomic(&by_digest, &data)?;
+        }
+        Ok(())
+    }
+
+    /// What the store knows of the layer blob `digest` without reading it (its diffID and
+    /// uncompressed size), as recorded by [`Store::remember_layer`] or whenever a
+    /// descriptor with that digest was cached; `None` if nothing is recorded.
+    pub fn known_layer(&self, digest: &Digest) -> Result<Option<LayerDescriptor>> {
+        Ok(self
+            .cached_layer(&known_layer_key(digest))?
+            .filter(|d| d.digest == *digest))
+    }
+
+    /// Record what was learnt of a stored layer blob, by its digest.
+    pub fn remember_layer(&self, desc: &LayerDescriptor) -> Result<()> {
+        self.cache_layer(&known_layer_key(&desc.digest), desc)
     }
 
     /// A small derived record (`kind`: what it is, e.g. `layer-scan-v1`) cached under `key`,
@@ -395,6 +416,16 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(Error::io("sync directory", dir))
+}
+
+/// Kind and version of the key under which a stored layer's descriptor is kept by its blob
+/// digest (the layer cache's own folder; an input key can never equal it).
+const KNOWN_LAYER_KEY: &str = "lamina-stored-layer/v1";
+
+fn known_layer_key(digest: &Digest) -> Digest {
+    let mut k = KeyBuilder::new(KNOWN_LAYER_KEY, &LayerSettings::default());
+    k.field(digest.as_str().as_bytes());
+    k.finish()
 }
 
 #[cfg(test)]

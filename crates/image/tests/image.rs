@@ -9,7 +9,7 @@ use std::process::Command;
 use lamina_image::{
     read_config, read_manifest, write_docker_archive, write_docker_load_archive, write_image,
     write_layer, write_oci_layout, Digest, Error, ImageSpec, LayerDescriptor, LayerPlan,
-    LayerSettings, Reference, Store, MAX_UNCOMPRESSED_SIZE,
+    LayerSettings, LoadArchive, Reference, Store, MAX_UNCOMPRESSED_SIZE,
 };
 use serde_json::Value;
 
@@ -366,12 +366,17 @@ fn a_load_archive_leaves_out_the_layers_the_daemon_holds() {
     let tags = std::slice::from_ref(&tag);
     let full = write_docker_archive(&store, &digest, tags, Vec::new()).unwrap();
     assert_eq!(
-        write_docker_load_archive(&store, &digest, tags, 0, Vec::new()).unwrap(),
+        write_docker_load_archive(&store, &digest, tags, LoadArchive::default(), Vec::new())
+            .unwrap(),
         full,
         "holding nothing sends the full archive"
     );
 
-    let part = write_docker_load_archive(&store, &digest, tags, 1, Vec::new()).unwrap();
+    let held = LoadArchive {
+        held_layers: 1,
+        uncompressed: false,
+    };
+    let part = write_docker_load_archive(&store, &digest, tags, held, Vec::new()).unwrap();
     let names: Vec<String> = untar(&part).into_iter().map(|(n, _)| n).collect();
     let blob = |l: &LayerDescriptor| format!("blobs/sha256/{}", l.digest.hex());
     assert!(
@@ -397,6 +402,62 @@ fn a_load_archive_leaves_out_the_layers_the_daemon_holds() {
         "manifest.json still lists every layer"
     );
     assert!(part.len() < full.len());
+}
+
+#[test]
+fn a_local_load_archive_carries_the_layers_the_store_knows_as_plain_tars() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (digest, layers) = small_image(&store);
+    let tag: Reference = "calculator:latest".parse().unwrap();
+    let tags = std::slice::from_ref(&tag);
+    let local = LoadArchive {
+        held_layers: 0,
+        uncompressed: true,
+    };
+    let files =
+        untar(&write_docker_load_archive(&store, &digest, tags, local, Vec::new()).unwrap());
+    let docker: Value =
+        serde_json::from_slice(&files.iter().find(|(n, _)| n == "manifest.json").unwrap().1)
+            .unwrap();
+    let listed = docker[0]["Layers"].as_array().unwrap();
+    assert_eq!(listed.len(), layers.len());
+    for (layer, path) in layers.iter().zip(listed) {
+        let path = path.as_str().unwrap();
+        assert_eq!(path, format!("layers/{}.tar", layer.digest.hex()));
+        let (_, tar) = files
+            .iter()
+            .find(|(n, _)| n == path)
+            .expect("layer in the archive");
+        assert_eq!(tar.len() as u64, layer.uncompressed_size, "{path}");
+        assert_eq!(
+            Digest::sha256_of(tar),
+            layer.diff_id,
+            "{path} is not the layer's tar"
+        );
+    }
+    let names: Vec<&String> = files.iter().map(|(n, _)| n).collect();
+    for layer in &layers {
+        let blob = format!("blobs/sha256/{}", layer.digest.hex());
+        assert!(!names.contains(&&blob), "the gzip blob went too: {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| *n == "index.json" || *n == "oci-layout"),
+        "an uncompressed archive is Docker's form only (its blobs differ from the index's): {names:?}"
+    );
+
+    // Layers the store knows nothing of (as a foreign base copied byte for byte) stay gzip.
+    fs::remove_dir_all(dir.path().join("layers")).unwrap();
+    let files =
+        untar(&write_docker_load_archive(&store, &digest, tags, local, Vec::new()).unwrap());
+    for layer in &layers {
+        let blob = format!("blobs/sha256/{}", layer.digest.hex());
+        let (_, gz) = files
+            .iter()
+            .find(|(n, _)| *n == blob)
+            .expect("gzip layer sent");
+        assert_eq!(&gz[..2], b"\x1f\x8b");
+    }
 }
 
 /// `docker load`s the archive into the real daemon; fails loudly if Docker is unusable.
@@ -457,4 +518,39 @@ fn docker_loads_the_archive() {
         String::from_utf8_lossy(&inspect.stdout).trim(),
         r#"amd64 ["/var/runtime/lamina-ric"] 2"#
     );
+
+    // The local form (layers as plain tars): Docker checks each against the config's diffIDs.
+    let local = LoadArchive {
+        held_layers: 0,
+        uncompressed: true,
+    };
+    let file = fs::File::create(&path).unwrap();
+    write_docker_load_archive(&store, &digest, std::slice::from_ref(&tag), local, file).unwrap();
+    let load = Command::new("docker")
+        .arg("load")
+        .arg("-i")
+        .arg(&path)
+        .output()
+        .expect("run docker load");
+    let id = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}"])
+        .arg(tag.to_string())
+        .output()
+        .expect("run docker image inspect");
+    let _ = Command::new("docker")
+        .args(["image", "rm", "-f"])
+        .arg(tag.to_string())
+        .output();
+    assert!(
+        load.status.success(),
+        "docker load of the uncompressed form failed: {}{}",
+        String::from_utf8_lossy(&load.stdout),
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let config = read_manifest(&store, &digest)
+        .unwrap()
+        .config()
+        .digest()
+        .to_string();
+    assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), config);
 }

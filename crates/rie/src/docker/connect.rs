@@ -47,6 +47,12 @@ pub fn docker_host() -> String {
         .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
 }
 
+/// Whether the daemon runs on this machine (a Unix socket): what crosses to it is then a copy
+/// in memory, not a network transfer.
+pub fn daemon_is_local() -> bool {
+    docker_host().starts_with("unix://")
+}
+
 /// Connect, negotiate the API version and ping.
 pub async fn connect() -> Result<Docker, DockerError> {
     let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {

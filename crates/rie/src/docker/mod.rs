@@ -8,7 +8,7 @@
 mod connect;
 mod sandbox;
 
-pub use connect::{connect, docker_host, DockerError};
+pub use connect::{connect, daemon_is_local, docker_host, DockerError};
 pub use sandbox::{
     cleanup_stale, new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID,
     LABEL_SESSION, LABEL_SHARED, RUNTIME_USER, SHARED_NETWORK,
