@@ -96,6 +96,17 @@ hyperfine -N --style basic --runs "$RUNS" --export-json "$OUTDIR/bigdeps-cold.js
   -n "lamina build --load (store has only the base, Docker none of it)" "$LB --load" \
   -n "docker build --no-cache (BuildKit)" "$DB --no-cache" 2>&1 | grep -v '^ *$' || true
 
+# What the cold --load sent: with another image in Docker holding the same vendored layer (a
+# lamina image of the same folder), "cold" would send only the code layer; say so loudly.
+rm -rf "$W/store" && cp -a "$W/seed" "$W/store"
+"$DOCKER" rmi -f bench-big-lamina:latest >/dev/null 2>&1 || true
+sent=$(eval "'$LAMINA' --json --store '$W/store' build '$C/fn' --handler app.handler --tag bench-big-lamina --load" |
+  python3 -c 'import json,sys; l=json.load(sys.stdin)["load"]; print(l["layersSent"], l["layersTotal"], l["bytesSent"])')
+echo "cold --load sent (layers, of, bytes): $sent"
+case "$sent" in *" "*" "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*) ;; *)
+  echo "WARNING: the cold --load did not send the GiB layer: Docker already held it (remove the other image)" >&2 ;;
+esac
+
 # --- one-line handler edit -----------------------------------------------------------------------
 eval "$LB" >/dev/null
 eval "$LB --load" >/dev/null

@@ -460,6 +460,39 @@ fn a_local_load_archive_carries_the_layers_the_store_knows_as_plain_tars() {
     }
 }
 
+/// `docker load` the archive at `path`, then `docker image inspect --format FORMAT` the image
+/// `tag` and remove it: (load's stdout, the inspected text), failing loudly on either.
+fn load_inspect_remove(path: &std::path::Path, tag: &Reference, format: &str) -> (String, String) {
+    let load = Command::new("docker")
+        .arg("load")
+        .arg("-i")
+        .arg(path)
+        .output()
+        .expect("run docker load");
+    let inspect = Command::new("docker")
+        .args(["image", "inspect", "--format", format])
+        .arg(tag.to_string())
+        .output()
+        .expect("run docker image inspect");
+    let _ = Command::new("docker")
+        .args(["image", "rm", "-f"])
+        .arg(tag.to_string())
+        .output();
+    let stdout = String::from_utf8_lossy(&load.stdout).into_owned();
+    assert!(
+        load.status.success(),
+        "docker load failed: {stdout}{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    assert!(
+        inspect.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let inspected = String::from_utf8_lossy(&inspect.stdout).trim().to_owned();
+    (stdout, inspected)
+}
+
 /// `docker load`s the archive into the real daemon; fails loudly if Docker is unusable.
 /// `LAMINA_SKIP_DOCKER_TESTS=1` skips it, with a note, on a machine with no daemon.
 #[test]
@@ -474,50 +507,16 @@ fn docker_loads_the_archive() {
     let tag: Reference = format!("lamina-image-test:{}", std::process::id())
         .parse()
         .unwrap();
+    let tags = std::slice::from_ref(&tag);
     let path = dir.path().join("image.tar");
-    let file = fs::File::create(&path).unwrap();
-    write_docker_archive(&store, &digest, std::slice::from_ref(&tag), file).unwrap();
-
-    let load = Command::new("docker")
-        .arg("load")
-        .arg("-i")
-        .arg(&path)
-        .output()
-        .expect("run docker load");
-    let stdout = String::from_utf8_lossy(&load.stdout);
-    assert!(
-        load.status.success(),
-        "docker load failed: {stdout}{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
+    write_docker_archive(&store, &digest, tags, fs::File::create(&path).unwrap()).unwrap();
+    let format = "{{.Architecture}} {{json .Config.Entrypoint}} {{len .RootFS.Layers}}";
+    let (stdout, inspected) = load_inspect_remove(&path, &tag, format);
     assert!(
         stdout.contains(&tag.to_string()),
         "docker load did not report {tag}: {stdout}"
     );
-
-    let inspect = Command::new("docker")
-        .args([
-            "image",
-            "inspect",
-            "--format",
-            "{{.Architecture}} {{json .Config.Entrypoint}} {{len .RootFS.Layers}}",
-        ])
-        .arg(tag.to_string())
-        .output()
-        .expect("run docker image inspect");
-    let _ = Command::new("docker")
-        .args(["image", "rm", "-f"])
-        .arg(tag.to_string())
-        .output();
-    assert!(
-        inspect.status.success(),
-        "{}",
-        String::from_utf8_lossy(&inspect.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&inspect.stdout).trim(),
-        r#"amd64 ["/var/runtime/lamina-ric"] 2"#
-    );
+    assert_eq!(inspected, r#"amd64 ["/var/runtime/lamina-ric"] 2"#);
 
     // The local form (layers as plain tars): Docker checks each against the config's diffIDs.
     let local = LoadArchive {
@@ -525,32 +524,15 @@ fn docker_loads_the_archive() {
         uncompressed: true,
     };
     let file = fs::File::create(&path).unwrap();
-    write_docker_load_archive(&store, &digest, std::slice::from_ref(&tag), local, file).unwrap();
-    let load = Command::new("docker")
-        .arg("load")
-        .arg("-i")
-        .arg(&path)
-        .output()
-        .expect("run docker load");
-    let id = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Id}}"])
-        .arg(tag.to_string())
-        .output()
-        .expect("run docker image inspect");
-    let _ = Command::new("docker")
-        .args(["image", "rm", "-f"])
-        .arg(tag.to_string())
-        .output();
-    assert!(
-        load.status.success(),
-        "docker load of the uncompressed form failed: {}{}",
-        String::from_utf8_lossy(&load.stdout),
-        String::from_utf8_lossy(&load.stderr)
-    );
+    write_docker_load_archive(&store, &digest, tags, local, file).unwrap();
+    let (_, id) = load_inspect_remove(&path, &tag, "{{.Id}}");
     let config = read_manifest(&store, &digest)
         .unwrap()
         .config()
         .digest()
         .to_string();
-    assert_eq!(String::from_utf8_lossy(&id.stdout).trim(), config);
+    assert_eq!(
+        id, config,
+        "Docker loaded another image from the uncompressed form"
+    );
 }

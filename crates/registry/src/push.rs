@@ -79,6 +79,9 @@ pub async fn push(
             wanted.push((d.clone(), size));
         }
     }
+    // Largest first: one blob's upload is a single ordered stream, so the push takes at least
+    // as long as its largest blob; every other blob then overlaps with it.
+    wanted.sort_by_key(|w| std::cmp::Reverse(w.1));
     let results: Vec<(Digest, u64, Placed)> = futures_util::stream::iter(wanted)
         .map(|(d, size)| async move {
             let placed = upload_blob(client, store, repo, &d, size, progress).await?;

@@ -113,6 +113,12 @@ async fn invokes_a_container_and_cleans_up() {
         "docker ps -q --filter label=dev.lamina.rie=$1 | head -n1 | xargs docker inspect --format '{{range .Config.Env}}{{println .}}{{end}}' | sed -n 's/^AWS_LAMBDA_RUNTIME_API=//p'",
         &[&session],
     );
+    // The log is read from the attach stream alone; no logging driver copies it to a file.
+    let driver = sh(
+        "docker ps -q --filter label=dev.lamina.rie=$1 | head -n1 | xargs docker inspect --format '{{.HostConfig.LogConfig.Type}}'",
+        &[&session],
+    );
+    assert_eq!(driver.trim(), "none", "the container's logging driver");
     let api = api.trim();
     assert!(
         api.contains(':'),
