@@ -12,7 +12,9 @@
 #   rebuild   after a one-line handler edit: lamina build (the vendored packages are a layer
 #             of their own, so only the small code layer is written), lamina build --load
 #             (also into Docker, sending only the layers Docker lacks), and BuildKit,
-#             whose `COPY fn/ /var/task/` must copy the whole folder again.
+#             whose `COPY fn/ /var/task/` must copy the whole folder again; and lamina with
+#             the dependencies as one installed folder (`--deps-dir`), one layer.
+# COLD=0 runs only the rebuild scenario.
 # Same base bytes for both: lamina's python3.13 rootfs `docker import`ed as bench-base:py313.
 # Output: benches/out/bigdeps-*.json and benches/out/bigdeps.md. Cleans up its images and
 # temp dirs; the generated tree stays in ~/.cache/lamina/bench/ for reruns.
@@ -35,7 +37,7 @@ RIC="$ROOT/target/ric-static/x86_64-unknown-linux-gnu/release/lamina-ric"
 
 W=$(mktemp -d /tmp/bench-bigdeps.XXXXXX)
 cleanup() {
-  "$DOCKER" rmi -f bench-big-docker:latest bench-big-lamina:latest >/dev/null 2>&1 || true
+  "$DOCKER" rmi -f bench-big-docker:latest bench-big-lamina:latest bench-big-lamina-deps:latest >/dev/null 2>&1 || true
   "$DOCKER" image prune -f --filter label=lamina-bench=bigdeps >/dev/null 2>&1 || true
   rm -rf "$W"
 }
@@ -63,6 +65,10 @@ mkdir -p "$C/fn" "$C/runtime"
 cp -al "$TREE/vendorpkg" "$TREE/vendorpkg-1.0.dist-info" "$C/fn/"
 cp "$ROOT/examples/calculator/app.py" "$C/fn/app.py"
 echo "# bench-edit 0" >>"$C/fn/app.py"
+# The same function with its dependencies as one installed folder (`--deps-dir`): one layer.
+mkdir -p "$C/fnd" "$C/deps"
+cp -al "$TREE/vendorpkg" "$TREE/vendorpkg-1.0.dist-info" "$C/deps/"
+cp "$C/fn/app.py" "$C/fnd/app.py"
 cp "$RIC" "$C/runtime/lamina-ric"
 cp "$ROOT/base-images/python/bootstrap.py" "$C/runtime/bootstrap.py"
 cat >"$C/Dockerfile" <<'DOCKERFILE'
@@ -77,8 +83,9 @@ WORKDIR /var/task
 ENTRYPOINT ["/var/runtime/lamina-ric"]
 CMD ["app.handler"]
 DOCKERFILE
-EDIT="sed -i '\$ s/.*/# bench-edit '\"\$(date +%s%N)\"'/' '$C/fn/app.py'"
+EDIT="sed -i '\$ s/.*/# bench-edit '\"\$(date +%s%N)\"'/' '$C/fn/app.py' '$C/fnd/app.py'"
 LB="'$LAMINA' --store '$W/store' build '$C/fn' --handler app.handler --tag bench-big-lamina"
+LBD="'$LAMINA' --store '$W/store' build '$C/fnd' --deps-dir '$C/deps' --handler app.handler --tag bench-big-lamina-deps"
 DB="env DOCKER_BUILDKIT=1 '$DOCKER' build -q -t bench-big-docker '$C'"
 
 # --- a store holding only the base layer -------------------------------------------------------
@@ -87,7 +94,8 @@ base=$(python3 -c 'import json,sys; print([l["digest"] for l in json.load(open(s
 find "$W/seed/blobs/sha256" -type f ! -name "$base" -delete
 rm -rf "$W/seed/refs"/*
 
-# --- cold --------------------------------------------------------------------------------------
+# --- cold (COLD=0 skips it) ---------------------------------------------------------------------
+if [ "${COLD:-1}" = 1 ]; then
 hyperfine -N --style basic --runs "$RUNS" --export-json "$OUTDIR/bigdeps-cold.json" \
   --prepare "sh -c 'rm -rf $W/store && cp -a $W/seed $W/store'" \
   --prepare "sh -c 'rm -rf $W/store && cp -a $W/seed $W/store && $DOCKER rmi -f bench-big-lamina:latest >/dev/null 2>&1; true'" \
@@ -106,15 +114,20 @@ echo "cold --load sent (layers, of, bytes): $sent"
 case "$sent" in *" "*" "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*) ;; *)
   echo "WARNING: the cold --load did not send the GiB layer: Docker already held it (remove the other image)" >&2 ;;
 esac
+fi
 
 # --- one-line handler edit -----------------------------------------------------------------------
+[ -d "$W/store" ] || cp -a "$W/seed" "$W/store"
 eval "$LB" >/dev/null
 eval "$LB --load" >/dev/null
+eval "$LBD --load" >/dev/null
 eval "$DB" >/dev/null
 hyperfine --style basic --runs "$REBUILD_RUNS" --export-json "$OUTDIR/bigdeps-rebuild.json" \
   --prepare "$EDIT" \
   -n "lamina build" "$LB" \
   -n "lamina build --load" "$LB --load" \
+  -n "lamina build --deps-dir (one folder layer)" "$LBD" \
+  -n "lamina build --deps-dir --load" "$LBD --load" \
   -n "docker build (BuildKit)" "$DB" 2>&1 | grep -v '^ *$' || true
 
 files=$(find "$C/fn" -type f | wc -l)
@@ -125,7 +138,10 @@ out, files, mib = sys.argv[1], sys.argv[2], sys.argv[3]
 print(f"function folder: {mib} MiB, {files} files\n")
 print("| scenario | tool | mean s | ± s | min s | runs | ÷ BuildKit |")
 print("|---|---|---:|---:|---:|---:|---:|")
+import os
 for scen in ("cold", "rebuild"):
+    if not os.path.exists(f"{out}/bigdeps-{scen}.json"):
+        continue
     rs = {r["command"]: r for r in json.load(open(f"{out}/bigdeps-{scen}.json"))["results"]}
     bk = [r for c, r in rs.items() if "BuildKit" in c][0]["mean"]
     for cmd, r in rs.items():
