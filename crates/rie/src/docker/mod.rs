@@ -5,6 +5,7 @@
 //! The emulator core never sees these types: the sandbox hands its errors to the core as
 //! [`crate::Error::Sandbox`].
 
+mod cgroup;
 mod connect;
 mod sandbox;
 

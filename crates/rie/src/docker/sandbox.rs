@@ -27,6 +27,7 @@ use bollard::Docker;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
+use super::cgroup::CgroupPeak;
 use super::DockerError;
 use crate::config::FunctionConfig;
 use crate::error::Result;
@@ -352,6 +353,7 @@ impl Sandbox for DockerSandbox {
                 name,
                 exit: ExitCell::new(),
                 peak: Arc::new(AtomicU64::new(0)),
+                cgroup: CgroupPeak::default(),
             });
             tokio::spawn(watch_exit(self.docker.clone(), id, handle.exit.clone()));
             Ok(Started {
@@ -424,6 +426,7 @@ struct ContainerHandle {
     name: String,
     exit: ExitCell,
     peak: Arc<AtomicU64>,
+    cgroup: CgroupPeak,
 }
 
 impl SandboxHandle for ContainerHandle {
@@ -477,7 +480,7 @@ impl SandboxHandle for ContainerHandle {
             // Fast path: the container's memory cgroup on this host, read directly (µs). The
             // REPORT line waits for this figure and the next invoke waits for REPORT, so it
             // must not cost a stats round trip per invoke.
-            if let Some(peak) = cgroup_peak(&self.container) {
+            if let Some(peak) = self.cgroup.read(&self.container) {
                 self.peak.fetch_max(peak, Ordering::Relaxed);
                 return Some(self.peak.load(Ordering::Relaxed));
             }
@@ -516,23 +519,6 @@ impl SandboxHandle for ContainerHandle {
 
 /// How long REPORT may wait for the daemon's memory figure when the cgroup can't be read.
 const STATS_WAIT: Duration = Duration::from_millis(50);
-
-/// Peak memory of a container from its memory cgroup, when the daemon runs on this host:
-/// cgroup v1 `memory.max_usage_in_bytes` or v2 `memory.peak`, under the cgroupfs or the
-/// systemd driver's layout.
-fn cgroup_peak(container_id: &str) -> Option<u64> {
-    if container_id.is_empty() || !container_id.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    [
-        format!("/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes"),
-        format!("/sys/fs/cgroup/memory/system.slice/docker-{container_id}.scope/memory.max_usage_in_bytes"),
-        format!("/sys/fs/cgroup/docker/{container_id}/memory.peak"),
-        format!("/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak"),
-    ]
-    .iter()
-    .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse().ok())
-}
 
 /// The id and IPv4 gateway of [`SHARED_NETWORK`], created when the daemon has none.
 ///
