@@ -280,6 +280,12 @@ async fn pump(
             },
             () = std::future::ready(()), if marks.has_held() => {
                 replay(&mut capture, &mut partial, &mut marks);
+                if !out_open {
+                    // The output ended while this was held: its last line ends here too.
+                    if let Some(rest) = partial.flush() {
+                        emit_output(rest, &mut capture);
+                    }
+                }
             }
             chunk = output.next(), if out_open => match chunk {
                 Some(b) => { last_output = Instant::now(); out(b, &mut capture, &mut partial, &mut marks); }
@@ -555,6 +561,57 @@ mod tests {
         assert!(at("START RequestId: id-2") < at("two err\n"), "{text}");
         assert!(at("two err\n") < at("END RequestId: id-2"), "{text}");
         assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
+    }
+
+    #[tokio::test]
+    async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
+        let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
+            out_rx.poll_recv(cx)
+        }));
+        let (sink, mut logs) = LogSink::channel();
+        let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+        let mark = lines::output_mark("id-0");
+        pump.send(PumpMsg::Start {
+            request_id: "id-0".into(),
+        })
+        .unwrap();
+        out_tx
+            .send((Stream::Stdout, Bytes::from(mark.clone())))
+            .unwrap();
+        out_tx.send((Stream::Stderr, Bytes::from(mark))).unwrap();
+        let (end, gate) = end_of("id-0");
+        pump.send(end).unwrap();
+        gate.await.unwrap();
+        // Invoke 1's stdout mark, then a last line without its newline, then the runtime is
+        // gone before its stderr mark.
+        pump.send(PumpMsg::Start {
+            request_id: "id-1".into(),
+        })
+        .unwrap();
+        let m1 = lines::output_mark("id-1");
+        out_tx
+            .send((Stream::Stdout, Bytes::from(format!("{m1}last words"))))
+            .unwrap();
+        let (end, _gate) = end_of("id-1");
+        pump.send(end).unwrap();
+        drop(out_tx);
+
+        let mut text = String::new();
+        while !text.contains("last words") {
+            match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
+                Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
+                Ok(Some(LogEvent::Output { bytes, .. })) => {
+                    text.push_str(&String::from_utf8_lossy(&bytes))
+                }
+                _ => panic!("the held line was lost:\n{text}"),
+            }
+        }
+        assert!(text.ends_with("last words\n"), "{text}");
+        assert!(
+            text.find("REPORT RequestId: id-1") < text.find("last words"),
+            "{text}"
+        );
     }
 
     #[test]
