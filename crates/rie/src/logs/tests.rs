@@ -1,0 +1,205 @@
+//! The pump's framing, line assembly and output marks, driven through its channels.
+
+use super::*;
+
+#[test]
+fn timestamps_have_the_cloud_shape() {
+    let now = iso8601_now();
+    assert_eq!(now.len(), "2024-05-01T12:00:00.123Z".len(), "{now}");
+    assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
+    let stream = log_stream_name();
+    assert_eq!(&stream[4..5], "/", "{stream}");
+    assert!(
+        stream[10..].starts_with("/[$LATEST]") && stream.len() == 10 + 10 + 32,
+        "{stream}"
+    );
+}
+
+#[test]
+fn output_goes_out_in_whole_lines() {
+    let mut b = LineBuffer::default();
+    assert_eq!(b.push(b"ab"), None);
+    assert_eq!(b.push(b"c\nde").as_deref(), Some(&b"abc\n"[..]));
+    assert_eq!(b.push(b"f\ng\nh").as_deref(), Some(&b"def\ng\n"[..]));
+    assert_eq!(b.flush().as_deref(), Some(&b"h\n"[..]));
+    assert_eq!(b.flush(), None);
+    let long = vec![b'x'; MAX_PARTIAL_LINE];
+    assert_eq!(b.push(&long).map(|l| l.len()), Some(MAX_PARTIAL_LINE));
+}
+
+#[test]
+fn a_line_half_written_to_one_stream_is_not_glued_to_the_other() {
+    let mut p = Partials::default();
+    assert_eq!(p.push(Stream::Stdout, b"out 4"), None);
+    assert_eq!(
+        p.push(Stream::Stderr, b"err 0\n").as_deref(),
+        Some(&b"err 0\n"[..])
+    );
+    assert_eq!(
+        p.push(Stream::Stdout, b"\n").as_deref(),
+        Some(&b"out 4\n"[..])
+    );
+    p.push(Stream::Stdout, b"a");
+    p.push(Stream::Stderr, b"b");
+    assert_eq!(p.flush().as_deref(), Some(&b"a\nb\n"[..]));
+}
+
+struct NoMemory;
+impl SandboxHandle for NoMemory {
+    fn id(&self) -> &str {
+        "test"
+    }
+    fn wait(&self) -> futures_util::future::BoxFuture<'_, crate::sandbox::ExitStatus> {
+        Box::pin(futures_util::future::pending())
+    }
+    fn kill(&self) -> futures_util::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    fn max_memory_used_bytes(&self) -> futures_util::future::BoxFuture<'_, Option<u64>> {
+        Box::pin(async { None })
+    }
+}
+
+fn end_of(id: &str) -> (PumpMsg, oneshot::Receiver<()>) {
+    let (ended, gate) = oneshot::channel();
+    let report = Report {
+        request_id: id.into(),
+        duration_ms: 1.0,
+        memory_size_mb: 128,
+        max_memory_used_mb: 0,
+        init_duration_ms: None,
+        status: ReportStatus::Ok,
+    };
+    let end = EndOfInvoke {
+        report,
+        handle: Arc::new(NoMemory),
+        timeout_ms: None,
+        ended,
+        tail: None,
+    };
+    (PumpMsg::End(Box::new(end)), gate)
+}
+
+#[tokio::test]
+async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_start() {
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
+    let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
+        out_rx.poll_recv(cx)
+    }));
+    let (sink, mut logs) = LogSink::channel();
+    let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+    let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
+    let start = |id: &str| PumpMsg::Start {
+        request_id: id.into(),
+    };
+    let [m0, m1, m2] = ["id-0", "id-1", "id-2"].map(lines::output_mark);
+
+    // Invoke 0 shows the pump that this runtime marks its output.
+    pump.send(start("id-0")).unwrap();
+    send(Stream::Stdout, m0.clone());
+    send(Stream::Stderr, m0);
+    let (end, gate) = end_of("id-0");
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+
+    // Invoke 1 ends with its marks not yet all read; the next event goes at once (the
+    // gate opens before END), and invoke 2's output is already in the streams, behind
+    // invoke 1's marks, before its START is even asked for.
+    pump.send(start("id-1")).unwrap();
+    send(Stream::Stdout, format!("one\n{m1}two\n{m2}"));
+    send(Stream::Stderr, "one err\n".into());
+    let (end, gate) = end_of("id-1");
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    pump.send(start("id-2")).unwrap();
+    send(Stream::Stderr, format!("{m1}two err\n{m2}"));
+    let (end, gate) = end_of("id-2");
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+
+    let mut text = String::new();
+    while !text.contains("REPORT RequestId: id-2") {
+        match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
+            Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
+            Ok(Some(LogEvent::Output { bytes, .. })) => {
+                text.push_str(&String::from_utf8_lossy(&bytes))
+            }
+            _ => panic!("the log stopped early:\n{text}"),
+        }
+    }
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
+    assert!(at("START RequestId: id-1") < at("one\n"), "{text}");
+    assert!(at("one err\n") < at("END RequestId: id-1"), "{text}");
+    assert!(
+        at("REPORT RequestId: id-1") < at("START RequestId: id-2"),
+        "{text}"
+    );
+    assert!(at("START RequestId: id-2") < at("two\n"), "{text}");
+    assert!(at("START RequestId: id-2") < at("two err\n"), "{text}");
+    assert!(at("two err\n") < at("END RequestId: id-2"), "{text}");
+    assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
+}
+
+#[tokio::test]
+async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
+    let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
+        out_rx.poll_recv(cx)
+    }));
+    let (sink, mut logs) = LogSink::channel();
+    let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+    let mark = lines::output_mark("id-0");
+    pump.send(PumpMsg::Start {
+        request_id: "id-0".into(),
+    })
+    .unwrap();
+    out_tx
+        .send((Stream::Stdout, Bytes::from(mark.clone())))
+        .unwrap();
+    out_tx.send((Stream::Stderr, Bytes::from(mark))).unwrap();
+    let (end, gate) = end_of("id-0");
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    // Invoke 1's stdout mark, then a last line without its newline, then the runtime is
+    // gone before its stderr mark.
+    pump.send(PumpMsg::Start {
+        request_id: "id-1".into(),
+    })
+    .unwrap();
+    let m1 = lines::output_mark("id-1");
+    out_tx
+        .send((Stream::Stdout, Bytes::from(format!("{m1}last words"))))
+        .unwrap();
+    let (end, _gate) = end_of("id-1");
+    pump.send(end).unwrap();
+    drop(out_tx);
+
+    let mut text = String::new();
+    while !text.contains("last words") {
+        match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
+            Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
+            Ok(Some(LogEvent::Output { bytes, .. })) => {
+                text.push_str(&String::from_utf8_lossy(&bytes))
+            }
+            _ => panic!("the held line was lost:\n{text}"),
+        }
+    }
+    assert!(text.ends_with("last words\n"), "{text}");
+    assert!(
+        text.find("REPORT RequestId: id-1") < text.find("last words"),
+        "{text}"
+    );
+}
+
+#[test]
+fn stream_name_shape() {
+    let n = log_stream_name();
+    let (date, rest) = n.split_at(11);
+    assert_eq!(date.matches('/').count(), 3, "{n}");
+    let hex = rest.strip_prefix("[$LATEST]").unwrap();
+    assert_eq!(hex.len(), 32);
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+}
