@@ -80,14 +80,39 @@ fn end_of(id: &str) -> (PumpMsg, oneshot::Receiver<()>) {
     (PumpMsg::End(Box::new(end)), gate)
 }
 
-#[tokio::test]
-async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_start() {
+/// A pump whose output is fed by hand: (the output's sender, the pump, its log).
+fn pump_on_channels() -> (
+    mpsc::UnboundedSender<(Stream, Bytes)>,
+    mpsc::UnboundedSender<PumpMsg>,
+    mpsc::UnboundedReceiver<LogEvent>,
+) {
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
     let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
         out_rx.poll_recv(cx)
     }));
-    let (sink, mut logs) = LogSink::channel();
+    let (sink, logs) = LogSink::channel();
     let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+    (out_tx, pump, logs)
+}
+
+/// The log as text, read until it holds `needle` (at most 5 s between events).
+async fn log_until(logs: &mut mpsc::UnboundedReceiver<LogEvent>, needle: &str) -> String {
+    let mut text = String::new();
+    while !text.contains(needle) {
+        match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
+            Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
+            Ok(Some(LogEvent::Output { bytes, .. })) => {
+                text.push_str(&String::from_utf8_lossy(&bytes))
+            }
+            _ => panic!("the log stopped before {needle:?}:\n{text}"),
+        }
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_start() {
+    let (out_tx, pump, mut logs) = pump_on_channels();
     let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
     let start = |id: &str| PumpMsg::Start {
         request_id: id.into(),
@@ -117,16 +142,7 @@ async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_star
     pump.send(end).unwrap();
     gate.await.unwrap();
 
-    let mut text = String::new();
-    while !text.contains("REPORT RequestId: id-2") {
-        match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
-            Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
-            Ok(Some(LogEvent::Output { bytes, .. })) => {
-                text.push_str(&String::from_utf8_lossy(&bytes))
-            }
-            _ => panic!("the log stopped early:\n{text}"),
-        }
-    }
+    let text = log_until(&mut logs, "REPORT RequestId: id-2").await;
     let at = |needle: &str| {
         text.find(needle)
             .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
@@ -145,12 +161,7 @@ async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_star
 
 #[tokio::test]
 async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
-    let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
-        out_rx.poll_recv(cx)
-    }));
-    let (sink, mut logs) = LogSink::channel();
-    let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+    let (out_tx, pump, mut logs) = pump_on_channels();
     let mark = lines::output_mark("id-0");
     pump.send(PumpMsg::Start {
         request_id: "id-0".into(),
@@ -177,16 +188,7 @@ async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
     pump.send(end).unwrap();
     drop(out_tx);
 
-    let mut text = String::new();
-    while !text.contains("last words") {
-        match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
-            Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
-            Ok(Some(LogEvent::Output { bytes, .. })) => {
-                text.push_str(&String::from_utf8_lossy(&bytes))
-            }
-            _ => panic!("the held line was lost:\n{text}"),
-        }
-    }
+    let text = log_until(&mut logs, "last words").await;
     assert!(text.ends_with("last words\n"), "{text}");
     assert!(
         text.find("REPORT RequestId: id-1") < text.find("last words"),
