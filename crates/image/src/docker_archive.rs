@@ -93,9 +93,12 @@ pub fn write_docker_load_archive<W: Write>(
             }
         }
     }
-    let layer_path = |d: &Digest| match expanded.contains_key(d) {
-        true => format!("layers/{}.tar", d.hex()),
-        false => blob_path(d),
+    let layer_path = |d: &Digest| {
+        if expanded.contains_key(d) {
+            format!("layers/{}.tar", d.hex())
+        } else {
+            blob_path(d)
+        }
     };
 
     let docker_manifest = [DockerManifestEntry {

@@ -257,8 +257,9 @@ impl Store {
             source: e,
         })?;
         self.write_atomic(&self.layer_entry_path(key), &data)?;
-        let by_digest = self.layer_entry_path(&known_layer_key(&desc.digest));
-        if *key != known_layer_key(&desc.digest) && !by_digest.exists() {
+        let known = known_layer_key(&desc.digest);
+        let by_digest = self.layer_entry_path(&known);
+        if *key != known && !by_digest.exists() {
             self.write_atomic(&by_digest, &data)?;
         }
         Ok(())
