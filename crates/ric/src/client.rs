@@ -119,9 +119,11 @@ impl RuntimeClient {
         request_id: &str,
         content_type: &str,
         body: Bytes,
+        output_marks: Option<(bool, bool)>,
     ) -> Result<(), ClientError> {
         let path = paths::response(request_id);
-        let headers = [(header::CONTENT_TYPE.as_str(), content_type)];
+        let mut headers = vec![(header::CONTENT_TYPE.as_str(), content_type)];
+        push_output_marks(&mut headers, output_marks);
         let resp = self.call(Method::POST, &path, body, &headers).await?;
         drain(expect_status(&path, resp, StatusCode::ACCEPTED).await?).await
     }
@@ -133,9 +135,11 @@ impl RuntimeClient {
         request_id: &str,
         body: Bytes,
         xray_cause: Option<&str>,
+        output_marks: Option<(bool, bool)>,
     ) -> Result<(), ClientError> {
         let path = paths::error(request_id);
         let mut headers = vec![(header::CONTENT_TYPE.as_str(), "application/json")];
+        push_output_marks(&mut headers, output_marks);
         if let Some(cause) = xray_cause.filter(|c| c.len() < MAX_XRAY_CAUSE) {
             if HeaderValue::from_str(cause).is_ok() {
                 headers.push((h::XRAY_ERROR_CAUSE, cause));
@@ -281,4 +285,14 @@ async fn drain(resp: Response<Incoming>) -> Result<(), ClientError> {
     // A body cut short only costs the connection (reopened on the next call).
     let _ = resp.into_body().collect().await;
     Ok(())
+}
+
+/// Tell lamina's emulator which output marks of this invoke reach it (`output`).
+fn push_output_marks(headers: &mut Vec<(&str, &str)>, marks: Option<(bool, bool)>) {
+    if let Some((stdout, stderr)) = marks {
+        headers.push((
+            lamina_runtime_api::logs::OUTPUT_MARKS_HEADER,
+            lamina_runtime_api::logs::marked_streams_value(stdout, stderr),
+        ));
+    }
 }

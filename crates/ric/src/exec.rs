@@ -86,6 +86,7 @@ impl Worker for ExecWorker {
                 return Ok(Outcome::Error {
                     body: error_body(&message, EXIT_ERROR, &request_id, &[]),
                     xray_cause: None,
+                    output_marks: None,
                 });
             }
         };
@@ -130,6 +131,7 @@ impl Worker for ExecWorker {
             return Ok(Outcome::Response {
                 content_type: sniff(&out).into(),
                 body: Bytes::from(out),
+                output_marks: None,
             });
         }
         let reason = match (
@@ -148,6 +150,7 @@ impl Worker for ExecWorker {
         Ok(Outcome::Error {
             body: error_body(&message, EXIT_ERROR, &request_id, &[]),
             xray_cause: None,
+            output_marks: None,
         })
     }
 }

@@ -23,6 +23,7 @@ mod config;
 mod embedded;
 mod exec;
 mod framing;
+mod output;
 mod process;
 mod python;
 mod reaper;

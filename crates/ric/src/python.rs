@@ -1,7 +1,9 @@
 //! The Python worker: one persistent interpreter running `base-images/python/bootstrap.py`.
 //!
 //! The interpreter's stdout/stderr are inherited (user output goes straight to the container's
-//! output); RIC and adapter speak the `framing` protocol on two extra pipes. The handler is
+//! output), except under lamina's emulator, where lamina-ric carries them to leave out the
+//! output marks of quiet streams (`output`); RIC and adapter speak the `framing` protocol on
+//! two extra pipes. The handler is
 //! imported once, before the first `/next`: [`PythonWorker::start`] returns only after the
 //! adapter said `ready` (or reports its init error).
 
@@ -17,6 +19,7 @@ use tokio::process::{Child, Command};
 use crate::client::{ClientError, Event};
 use crate::config::Config;
 use crate::framing::{self, Header};
+use crate::output::Output;
 use crate::process::{self, PipedChild};
 use crate::runtime::{error_body, Fatal, Outcome, Worker};
 
@@ -26,6 +29,8 @@ pub const ENV_INTERPRETER: &str = "LAMINA_PYTHON";
 pub const ENV_ADAPTER: &str = "LAMINA_PYTHON_ADAPTER";
 /// Where `lamina build` puts the adapter.
 pub const DEFAULT_ADAPTER: &str = "/var/runtime/lamina/python/bootstrap.py";
+/// Set by lamina's emulator: the adapter marks each invoke's output (and lamina-ric carries it).
+const OUTPUT_MARKS_ENV: &str = lamina_runtime_api::logs::OUTPUT_MARKS_ENV;
 /// The telemetry fd the platform may pass; the worker's pipes must not land on it.
 const TELEMETRY_FD: &str = "_LAMBDA_TELEMETRY_LOG_FD";
 
@@ -34,6 +39,8 @@ pub struct PythonWorker {
     child: Child,
     to_worker: pipe::Sender,
     from_worker: pipe::Receiver,
+    /// The worker's stdout and stderr, when lamina-ric carries them.
+    output: Option<Output>,
 }
 
 impl PythonWorker {
@@ -49,22 +56,34 @@ impl PythonWorker {
             .current_dir(&config.task_root)
             .env(framing::ENV_FD_IN, fd_in.to_string())
             .env(framing::ENV_FD_OUT, fd_out.to_string());
+        let carry = std::env::var(OUTPUT_MARKS_ENV).as_deref() == Ok("1");
+        if carry {
+            cmd.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+        }
         let PipedChild {
-            child,
+            mut child,
             to_child,
             from_child,
         } = process::spawn_with_pipes(cmd, fd_in, fd_out)
             .map_err(|e| cannot_start(&interpreter, &adapter, e))?;
+        let output = match (child.stdout.take(), child.stderr.take()) {
+            (Some(out), Some(err)) => Some(Output::forward(out, err)),
+            _ => None,
+        };
         let mut worker = Self {
             child,
             to_worker: to_child,
             from_worker: from_child,
+            output,
         };
         match worker.read().await? {
             (Header::Ready, _) => Ok(worker),
             (Header::InitError { error_type }, body) => {
-                // The adapter exits 1 by itself after reporting; reap it so it is not a zombie.
+                // The adapter exits 1 by itself after reporting; reap it so it is not a zombie,
+                // and pass on its traceback before lamina-ric reports and exits.
                 let _ = worker.child.wait().await;
+                worker.drain_output().await;
                 Err(Fatal::Init {
                     error_type,
                     body: body.into(),
@@ -87,12 +106,21 @@ impl PythonWorker {
     }
 
     async fn died(&mut self) -> Fatal {
-        match self.child.wait().await {
+        let fatal = match self.child.wait().await {
             Ok(status) => {
                 process::clear_child();
                 Fatal::WorkerExited(status)
             }
             Err(e) => Fatal::Protocol(format!("cannot wait for the worker: {e}")),
+        };
+        // What it wrote last (a traceback, an OOM's last line) goes out before lamina-ric exits.
+        self.drain_output().await;
+        fatal
+    }
+
+    async fn drain_output(&mut self) {
+        if let Some(output) = self.output.as_mut() {
+            output.drain().await;
         }
     }
 
@@ -155,6 +183,7 @@ impl From<std::io::Error> for SendError {
 
 impl Worker for PythonWorker {
     async fn invoke(&mut self, event: Event) -> Result<Outcome, Fatal> {
+        let request_id = event.invocation.request_id.clone();
         match self.send_event(event).await {
             Ok(()) => {}
             Err(SendError::Pipe) => return Err(self.died().await),
@@ -171,14 +200,22 @@ impl Worker for PythonWorker {
                 )))
             }
         }
-        match self.read().await? {
+        let answer = self.read().await?;
+        // The adapter marked the invoke's output before answering: which marks go on.
+        let output_marks = match self.output.as_mut() {
+            Some(output) => output.marks_of(&request_id).await,
+            None => None,
+        };
+        match answer {
             (Header::Response { content_type }, body) => Ok(Outcome::Response {
                 content_type,
                 body: body.into(),
+                output_marks,
             }),
             (Header::Error { xray_cause, .. }, body) => Ok(Outcome::Error {
                 body: body.into(),
                 xray_cause,
+                output_marks,
             }),
             (other, _) => Err(Fatal::Protocol(format!(
                 "unexpected {other:?} during an invoke"

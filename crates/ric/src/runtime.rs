@@ -23,6 +23,9 @@ pub enum Outcome {
         content_type: String,
         /// The encoded result.
         body: Bytes,
+        /// Which of (stdout, stderr) passed on their output mark, when lamina-ric carries
+        /// the worker's output (`output`).
+        output_marks: Option<(bool, bool)>,
     },
     /// Post to `/error`.
     Error {
@@ -30,6 +33,8 @@ pub enum Outcome {
         body: Bytes,
         /// Optional X-Ray cause for `Lambda-Runtime-Function-XRay-Error-Cause`.
         xray_cause: Option<String>,
+        /// As for `Response`.
+        output_marks: Option<(bool, bool)>,
     },
 }
 
@@ -74,14 +79,22 @@ pub async fn runtime_loop<W: Worker>(
         let event = client.next().await?;
         let request_id = event.invocation.request_id.clone();
         match worker.invoke(event).await? {
-            Outcome::Response { content_type, body } => {
+            Outcome::Response {
+                content_type,
+                body,
+                output_marks,
+            } => {
                 client
-                    .post_response(&request_id, &content_type, body)
+                    .post_response(&request_id, &content_type, body, output_marks)
                     .await?
             }
-            Outcome::Error { body, xray_cause } => {
+            Outcome::Error {
+                body,
+                xray_cause,
+                output_marks,
+            } => {
                 client
-                    .post_error(&request_id, body, xray_cause.as_deref())
+                    .post_error(&request_id, body, xray_cause.as_deref(), output_marks)
                     .await?
             }
         }

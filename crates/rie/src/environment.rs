@@ -463,12 +463,14 @@ impl Environment {
         } else {
             (None, None)
         };
+        let output_marks = self.rt.output_marks(&report.request_id);
         let _ = self.pump.send(PumpMsg::End(Box::new(EndOfInvoke {
             report,
             handle: self.handle.clone(),
             timeout_ms,
             ended,
             tail: tail_tx,
+            output_marks,
         })));
         tail_rx
     }

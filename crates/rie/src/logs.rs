@@ -124,6 +124,9 @@ pub(crate) struct EndOfInvoke {
     pub(crate) ended: oneshot::Sender<()>,
     /// Receives the last [`TAIL_LOG_BYTES`] of the invoke's log, `REPORT` included.
     pub(crate) tail: Option<oneshot::Sender<Bytes>>,
+    /// Which of (stdout, stderr) carry the invoke's output mark, when the runtime said so
+    /// (lamina-ric leaves out the marks of streams that stayed quiet); else both do.
+    pub(crate) output_marks: Option<(bool, bool)>,
 }
 
 /// Start the pump of one environment.
@@ -226,7 +229,7 @@ async fn pump(
                     platform(lines::start_line(&request_id, "$LATEST"), &mut capture, &mut partial);
                 }
                 Some(PumpMsg::End(end)) => {
-                    let EndOfInvoke { mut report, handle, timeout_ms, ended, tail } = *end;
+                    let EndOfInvoke { mut report, handle, timeout_ms, ended, tail, output_marks } = *end;
                     // Measure while the output settles; REPORT needs it, END does not.
                     let memory = tokio::spawn(async move { handle.max_memory_used_bytes().await });
                     // Settle: output already on its way lands before END. Quiet is counted from
@@ -234,7 +237,7 @@ async fn pump(
                     // A runtime that marks the end of each invoke's output is waited for exactly
                     // (both streams' marks); others until their output has been quiet.
                     let mut ended = Some(ended);
-                    if marks.active {
+                    if marks.active || output_marks.is_some() {
                         // The marks are written before the response, so output past them is
                         // the next invoke's and is held until END is out: the next event
                         // need not wait (see `marks`).
@@ -242,10 +245,12 @@ async fn pump(
                             let _ = ended.send(());
                         }
                         let id = report.request_id.clone();
-                        marks.await_invoke(&id);
+                        let (on_stdout, on_stderr) = output_marks.unwrap_or((true, true));
+                        marks.await_invoke(&id, on_stdout, on_stderr);
                         replay(&mut capture, &mut partial, &mut marks);
+                        let want = u32::from(on_stdout) + u32::from(on_stderr);
                         let deadline = tokio::time::Instant::now() + MAX_SETTLE;
-                        while out_open && marks.count(&id) < 2 {
+                        while out_open && marks.count(&id) < want {
                             tokio::select! {
                                 biased;
                                 chunk = output.next() => match chunk {

@@ -70,6 +70,8 @@ pub(crate) enum InitSignal {
 struct Current {
     request_id: String,
     reply: Option<oneshot::Sender<RuntimeOutcome>>,
+    /// Which of (stdout, stderr) carry this invoke's output mark, when lamina-ric said so.
+    output_marks: Option<(bool, bool)>,
 }
 
 #[derive(Default)]
@@ -120,6 +122,7 @@ impl RuntimeState {
         let replaced = inner.current.replace(Current {
             request_id: request_id.to_owned(),
             reply: Some(reply),
+            output_marks: None,
         });
         inner.previous = replaced.map(|c| c.request_id);
     }
@@ -153,6 +156,28 @@ impl RuntimeState {
                 ))
             }
             _ => Err(RuntimeApiError::invalid_request_id()),
+        }
+    }
+
+    /// Which output marks of invoke `id` reach the log, as its runtime said on answering
+    /// ([`lamina_runtime_api::logs::OUTPUT_MARKS_HEADER`]); `None` if it did not say.
+    pub(crate) fn output_marks(&self, id: &str) -> Option<(bool, bool)> {
+        let inner = self.lock();
+        inner
+            .current
+            .as_ref()
+            .filter(|c| c.request_id == id)
+            .and_then(|c| c.output_marks)
+    }
+
+    /// Remember what the answer to invoke `id` says of its output marks.
+    fn note_output_marks(&self, id: &str, headers: &HeaderMap) {
+        let marks = headers
+            .get(lamina_runtime_api::logs::OUTPUT_MARKS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(lamina_runtime_api::logs::parse_marked_streams);
+        if let Some(c) = self.lock().current.as_mut().filter(|c| c.request_id == id) {
+            c.output_marks = marks;
         }
     }
 
@@ -255,6 +280,7 @@ fn response(
 ) -> Result<Response<Body>, RuntimeApiError> {
     const TO: &str = "InvocationResponse";
     state.check(id, TO)?;
+    state.note_output_marks(id, headers);
     let streaming = match headers.get(h::RESPONSE_MODE) {
         None => false,
         Some(v) if v.as_bytes().eq_ignore_ascii_case(b"streaming") => true,
@@ -317,6 +343,7 @@ fn error(
 ) -> Result<Response<Body>, RuntimeApiError> {
     const TO: &str = "InvocationErrorResponse";
     state.check(id, TO)?;
+    state.note_output_marks(id, headers);
     let (body, content_type) = error_body(headers, body)?;
     let error_type = normalise_error_type(
         headers

@@ -141,6 +141,34 @@ pub fn output_mark(request_id: &str) -> String {
     format!("\x1e\x1flamina-end {request_id}\n")
 }
 
+/// Sent by lamina-ric with `/response` and `/error` when it carries the worker's output
+/// itself: which streams' marks for this invoke reach the emulator (`stdout, stderr`,
+/// `stdout`, `stderr` or `none`). A stream that carried nothing since its last mark has its
+/// mark left out, so a quiet invoke costs the container's log pipeline nothing.
+pub const OUTPUT_MARKS_HEADER: &str = "Lamina-Output-Marks";
+
+/// Which of (stdout, stderr) carry a mark, as [`OUTPUT_MARKS_HEADER`] says; `None` for a
+/// value that is not one of its four.
+pub fn parse_marked_streams(value: &str) -> Option<(bool, bool)> {
+    match value.trim() {
+        "stdout, stderr" => Some((true, true)),
+        "stdout" => Some((true, false)),
+        "stderr" => Some((false, true)),
+        "none" => Some((false, false)),
+        _ => None,
+    }
+}
+
+/// The [`OUTPUT_MARKS_HEADER`] value for marks on (stdout, stderr).
+pub fn marked_streams_value(stdout: bool, stderr: bool) -> &'static str {
+    match (stdout, stderr) {
+        (true, true) => "stdout, stderr",
+        (true, false) => "stdout",
+        (false, true) => "stderr",
+        (false, false) => "none",
+    }
+}
+
 /// The historical timeout line printed after `REPORT`:
 /// `<ISO8601 ts> <id> Task timed out after 3.00 seconds` (§6).
 pub fn timeout_line(timestamp_iso: &str, request_id: &str, timeout_ms: u64) -> String {
@@ -153,6 +181,17 @@ pub fn timeout_line(timestamp_iso: &str, request_id: &str, timeout_ms: u64) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marked_streams_read_back_what_was_written() {
+        for (o, e) in [(true, true), (true, false), (false, true), (false, false)] {
+            assert_eq!(
+                parse_marked_streams(marked_streams_value(o, e)),
+                Some((o, e))
+            );
+        }
+        assert_eq!(parse_marked_streams("both"), None);
+    }
 
     #[test]
     fn report_matches_reference_layout() {

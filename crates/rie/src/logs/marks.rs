@@ -37,10 +37,13 @@ fn slot(stream: Stream) -> usize {
 }
 
 impl Marks {
-    /// Wait for the marks of `request_id`: output past each stream's mark is held.
-    pub(super) fn await_invoke(&mut self, request_id: &str) {
+    /// Wait for the marks of `request_id` on stdout and/or stderr: output past each stream's
+    /// mark is held, and all of a stream's output when its mark was left out (it said
+    /// nothing during the invoke, so what comes now is the next one's).
+    pub(super) fn await_invoke(&mut self, request_id: &str, on_stdout: bool, on_stderr: bool) {
+        self.active = true;
         self.awaiting = Some(request_id.to_owned());
-        self.closed = [false; 2];
+        self.closed = [!on_stdout, !on_stderr];
     }
 
     /// The awaited invoke has ended: forget its marks and stop holding (what is held stays
@@ -141,7 +144,7 @@ mod tests {
     #[test]
     fn output_past_the_awaited_mark_is_held_until_taken() {
         let mut m = Marks::default();
-        m.await_invoke("id-1");
+        m.await_invoke("id-1", true, true);
         let mark = lines::output_mark("id-1");
         let (now, closed) = m.take(Stream::Stdout, Bytes::from(format!("one\n{mark}two\n")));
         assert_eq!(&now[..], b"one\n");

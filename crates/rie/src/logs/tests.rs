@@ -61,6 +61,11 @@ impl SandboxHandle for NoMemory {
 }
 
 fn end_of(id: &str) -> (PumpMsg, oneshot::Receiver<()>) {
+    end_marked(id, None)
+}
+
+/// The end of invoke `id` whose runtime said which of (stdout, stderr) carry its mark.
+fn end_marked(id: &str, output_marks: Option<(bool, bool)>) -> (PumpMsg, oneshot::Receiver<()>) {
     let (ended, gate) = oneshot::channel();
     let report = Report {
         request_id: id.into(),
@@ -76,6 +81,7 @@ fn end_of(id: &str) -> (PumpMsg, oneshot::Receiver<()>) {
         timeout_ms: None,
         ended,
         tail: None,
+        output_marks,
     };
     (PumpMsg::End(Box::new(end)), gate)
 }
@@ -194,6 +200,50 @@ async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
         text.find("REPORT RequestId: id-1") < text.find("last words"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_end() {
+    let (out_tx, pump, mut logs) = pump_on_channels();
+    let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
+    let start = |id: &str| PumpMsg::Start {
+        request_id: id.into(),
+    };
+    // A quiet invoke: no marks at all, and END needs none.
+    pump.send(start("id-0")).unwrap();
+    let (end, gate) = end_marked("id-0", Some((false, false)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    let text = log_until(&mut logs, "REPORT RequestId: id-0").await;
+    assert!(text.contains("END RequestId: id-0"), "{text}");
+
+    // Invoke 1 printed on stdout only; its stdout mark is still on its way when invoke 2's
+    // stderr output arrives: that goes after invoke 1's END, in invoke 2.
+    pump.send(start("id-1")).unwrap();
+    let (end, gate) = end_marked("id-1", Some((true, false)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    pump.send(start("id-2")).unwrap();
+    send(Stream::Stderr, "two err\n".into());
+    send(
+        Stream::Stdout,
+        format!("one\n{}", lines::output_mark("id-1")),
+    );
+    let (end, gate) = end_marked("id-2", Some((false, true)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    send(Stream::Stderr, lines::output_mark("id-2"));
+
+    let text = log_until(&mut logs, "REPORT RequestId: id-2").await;
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
+    assert!(at("START RequestId: id-1") < at("one\n"), "{text}");
+    assert!(at("one\n") < at("END RequestId: id-1"), "{text}");
+    assert!(at("START RequestId: id-2") < at("two err\n"), "{text}");
+    assert!(at("two err\n") < at("END RequestId: id-2"), "{text}");
+    assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
 }
 
 #[test]
