@@ -86,6 +86,25 @@ fn end_marked(id: &str, output_marks: Option<(bool, bool)>) -> (PumpMsg, oneshot
     (PumpMsg::End(Box::new(end)), gate)
 }
 
+/// Fail unless `first` and `then` are both in `text`, `first` earlier.
+fn assert_before(text: &str, first: &str, then: &str) {
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
+    };
+    assert!(
+        at(first) < at(then),
+        "{first:?} is not before {then:?} in:\n{text}"
+    );
+}
+
+/// The pump's "invoke `id` started".
+fn start(id: &str) -> PumpMsg {
+    PumpMsg::Start {
+        request_id: id.into(),
+    }
+}
+
 /// A pump whose output is fed by hand: (the output's sender, the pump, its log).
 fn pump_on_channels() -> (
     mpsc::UnboundedSender<(Stream, Bytes)>,
@@ -120,9 +139,6 @@ async fn log_until(logs: &mut mpsc::UnboundedReceiver<LogEvent>, needle: &str) -
 async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_start() {
     let (out_tx, pump, mut logs) = pump_on_channels();
     let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
-    let start = |id: &str| PumpMsg::Start {
-        request_id: id.into(),
-    };
     let [m0, m1, m2] = ["id-0", "id-1", "id-2"].map(lines::output_mark);
 
     // Invoke 0 shows the pump that this runtime marks its output.
@@ -149,19 +165,12 @@ async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_star
     gate.await.unwrap();
 
     let text = log_until(&mut logs, "REPORT RequestId: id-2").await;
-    let at = |needle: &str| {
-        text.find(needle)
-            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
-    };
-    assert!(at("START RequestId: id-1") < at("one\n"), "{text}");
-    assert!(at("one err\n") < at("END RequestId: id-1"), "{text}");
-    assert!(
-        at("REPORT RequestId: id-1") < at("START RequestId: id-2"),
-        "{text}"
-    );
-    assert!(at("START RequestId: id-2") < at("two\n"), "{text}");
-    assert!(at("START RequestId: id-2") < at("two err\n"), "{text}");
-    assert!(at("two err\n") < at("END RequestId: id-2"), "{text}");
+    assert_before(&text, "START RequestId: id-1", "one\n");
+    assert_before(&text, "one err\n", "END RequestId: id-1");
+    assert_before(&text, "REPORT RequestId: id-1", "START RequestId: id-2");
+    assert_before(&text, "START RequestId: id-2", "two\n");
+    assert_before(&text, "START RequestId: id-2", "two err\n");
+    assert_before(&text, "two err\n", "END RequestId: id-2");
     assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
 }
 
@@ -206,9 +215,6 @@ async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
 async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_end() {
     let (out_tx, pump, mut logs) = pump_on_channels();
     let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
-    let start = |id: &str| PumpMsg::Start {
-        request_id: id.into(),
-    };
     // A quiet invoke: no marks at all, and END needs none.
     pump.send(start("id-0")).unwrap();
     let (end, gate) = end_marked("id-0", Some((false, false)));
@@ -235,14 +241,10 @@ async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_en
     send(Stream::Stderr, lines::output_mark("id-2"));
 
     let text = log_until(&mut logs, "REPORT RequestId: id-2").await;
-    let at = |needle: &str| {
-        text.find(needle)
-            .unwrap_or_else(|| panic!("no {needle:?} in:\n{text}"))
-    };
-    assert!(at("START RequestId: id-1") < at("one\n"), "{text}");
-    assert!(at("one\n") < at("END RequestId: id-1"), "{text}");
-    assert!(at("START RequestId: id-2") < at("two err\n"), "{text}");
-    assert!(at("two err\n") < at("END RequestId: id-2"), "{text}");
+    assert_before(&text, "START RequestId: id-1", "one\n");
+    assert_before(&text, "one\n", "END RequestId: id-1");
+    assert_before(&text, "START RequestId: id-2", "two err\n");
+    assert_before(&text, "two err\n", "END RequestId: id-2");
     assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
 }
 
