@@ -17,8 +17,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// How long the loop waits for the forwarders to reach an invoke's marks (they were written
-/// before the answer, so they are already in the pipes): past it, every mark is expected.
-const MARK_WAIT: Duration = Duration::from_secs(1);
+/// before the answer, so they are already in the pipes; a handler that closed its stdout
+/// never writes one): past it, every mark is expected. The emulator's own bound for a
+/// missing mark is the same 100 ms (`lamina_rie::logs::MAX_SETTLE`).
+const MARK_WAIT: Duration = Duration::from_millis(100);
 /// How long a dying worker's last output may take to be forwarded.
 const DRAIN_WAIT: Duration = Duration::from_millis(500);
 /// A "mark" longer than this without its newline is output, not a mark.
