@@ -19,7 +19,8 @@
 #   aws-rie+lamina-ric    AWS's RIE running lamina-ric inside the lamina-built image, published
 #                     on 127.0.0.1:9303 (separates client cost from emulator cost)
 # Cold start (COLD_RUNS=5): `lamina rie IMAGE` start to first answer against `docker run` of
-# the RIE image to first answer.
+# the RIE image to first answer (COLD_ONLY=1: only this part). KEEP_IMAGES=1 keeps the bench-*
+# images for a rerun.
 # Throughput (after an unmeasured warm-up of 50 invokes per client): CONCURRENCY=1 for every
 # contender, then TP_CONC (default 4) concurrent clients
 # against lamina --concurrency TP_CONC and against the RIE with AWS_LAMBDA_MAX_CONCURRENCY=TP_CONC
@@ -57,7 +58,8 @@ cleanup() {
     [ -n "$ids" ] && "$DOCKER" rm -f $ids >/dev/null 2>&1 || true
   done
   "$DOCKER" rm -f bench-awsric bench-awsric-host bench-rie-laminaric bench-awsric-mc >/dev/null 2>&1 || true
-  "$DOCKER" rmi -f bench-awsric:latest bench-rie-laminaric:latest bench-calc:latest >/dev/null 2>&1 || true
+  [ "${KEEP_IMAGES:-0}" = 1 ] ||
+    "$DOCKER" rmi -f bench-awsric:latest bench-rie-laminaric:latest bench-calc:latest >/dev/null 2>&1 || true
   [ "${CLEAN_BASE:-0}" = 1 ] && "$DOCKER" rmi -f bench-base:py313 >/dev/null 2>&1
   rm -rf "$W"
 }
@@ -182,6 +184,7 @@ stop_lamina() {
 }
 
 # One contender at a time so none competes with another for the 2 CPUs.
+if [ "${COLD_ONLY:-0}" != 1 ]; then
 start_lamina 9300 1
 measure lamina 9300
 stop_lamina
@@ -216,6 +219,7 @@ if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
   tail -5 "$W/awsric-mc.log" >&2
   "$DOCKER" rm -f bench-awsric-mc >/dev/null
 fi
+fi # COLD_ONLY
 
 # cold start: from starting the emulator to the first correct answer (COLD_RUNS each):
 # `lamina rie IMAGE` (process start, Docker setup, container start, init) against AWS's
@@ -235,21 +239,22 @@ cold_row() { # NAME MS...
   python3 -c 'import json,sys; v=sorted(int(x) for x in sys.argv[2:]); print(json.dumps({"runs": len(v), "p50_ms": v[len(v)//2], "min_ms": v[0], "max_ms": v[-1]}))' x "$@" |
     { read -r j; record "$name" cold "$j"; }
 }
+# The two alternate run by run, so a drift in the machine's load falls on both alike.
+have_aws=0
+"$DOCKER" image inspect bench-awsric >/dev/null 2>&1 && have_aws=1
 lamina_cold=()
+aws_cold=()
 for _ in $(seq "$COLD_RUNS"); do
   t0=$(ms); start_lamina 9300 1; first_answer 9300; lamina_cold+=($(( $(ms) - t0 ))); stop_lamina
-done
-cold_row lamina "${lamina_cold[@]}"
-if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
-  aws_cold=()
-  for _ in $(seq "$COLD_RUNS"); do
+  if [ "$have_aws" = 1 ]; then
     t0=$(ms)
     "$DOCKER" run -d --name bench-awsric --memory 128m -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
     first_answer 9301; aws_cold+=($(( $(ms) - t0 )))
     "$DOCKER" rm -f bench-awsric >/dev/null
-  done
-  cold_row "aws-rie+awsric (docker run)" "${aws_cold[@]}"
-fi
+  fi
+done
+cold_row lamina "${lamina_cold[@]}"
+[ "$have_aws" = 1 ] && cold_row "aws-rie+awsric (docker run)" "${aws_cold[@]}"
 
 python3 - "$RESULTS" "$AWSRIC_NOTE" <<'PY' | tee "$OUTDIR/invoke.md"
 import json, sys

@@ -200,7 +200,10 @@ fn build_serve_invoke_calculator() {
         container,
     ]);
     let network = network.trim().to_owned();
-    assert_eq!(network, "lamina-rie", "lamina's own bridge network");
+    assert_eq!(
+        network, "bridge",
+        "Docker's default bridge, as `docker run` uses"
+    );
     let status = rie.interrupt();
     assert!(
         status.success(),

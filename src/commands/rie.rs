@@ -94,7 +94,12 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
                 .await?,
         );
     }
-    let sandbox = DockerSandbox::new(docker, &lamina_rie::docker::new_session_id()).await?;
+    let sandbox = DockerSandbox::new(
+        docker,
+        &lamina_rie::docker::new_session_id(),
+        args.network.as_deref(),
+    )
+    .await?;
     match sandbox.cleanup_stale().await {
         Ok(0) => {}
         Ok(n) => eprintln!("removed {n} container(s) and network(s) left by an earlier lamina rie that was stopped without cleaning up"),

@@ -1,5 +1,7 @@
 //! Small HTTP helpers shared by the two servers: capped body reading and response building.
 
+mod reset;
+
 use std::convert::Infallible;
 
 use bytes::{Bytes, BytesMut};
@@ -205,6 +207,7 @@ pub(crate) async fn accept_loop<F, Fut>(
                 async move { Ok::<_, Infallible>(handler(req).await) }
             });
             let _slot = slot;
+            let (stream, finished) = reset::ResetIfCut::new(stream);
             let io = hyper_util::rt::TokioIo::new(stream);
             // Half-close: a client that shuts its write side after the request (e.g. `nc`)
             // still gets its long-polled answer.
@@ -218,10 +221,11 @@ pub(crate) async fn accept_loop<F, Fut>(
             let conn = builder.serve_connection(io, svc);
             tokio::pin!(conn);
             tokio::select! {
-                _ = conn.as_mut() => return,
+                _ = conn.as_mut() => return finished.set(),
                 _ = stop_rx.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
             }
             let _ = conn.await;
+            finished.set();
         });
     }
     drop(listener);

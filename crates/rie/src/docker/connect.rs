@@ -23,6 +23,17 @@ pub enum DockerError {
     /// A function served through Docker has no image.
     #[error("function `{0}` has no image: the Docker sandbox needs one")]
     NoImage(String),
+    /// `--network` names a network the daemon does not have.
+    #[error("Docker has no network `{0}`: create it (`docker network create {0}`), or leave out --network to join Docker's default bridge")]
+    NetworkNotFound(String),
+    /// `--network` names a network environments cannot join.
+    #[error("cannot run environments on network `{name}`: {reason}; pass a bridge network (`--network bridge`, the default, or `--network lamina-rie`)")]
+    NetworkUnusable {
+        /// The network asked for.
+        name: String,
+        /// Why it does not do.
+        reason: String,
+    },
     /// A Docker API call failed.
     #[error("Docker could not {action}: {reason}")]
     Api {

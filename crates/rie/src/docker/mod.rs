@@ -7,10 +7,12 @@
 
 mod cgroup;
 mod connect;
+mod network;
 mod sandbox;
 
 pub use connect::{connect, daemon_is_local, docker_host, DockerError};
+pub use network::{DEFAULT_NETWORK, LABEL_SHARED, SHARED_NETWORK};
 pub use sandbox::{
     cleanup_stale, new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID,
-    LABEL_SESSION, LABEL_SHARED, RUNTIME_USER, SHARED_NETWORK,
+    LABEL_SESSION, RUNTIME_USER,
 };

@@ -1,9 +1,8 @@
-//! [`DockerSandbox`]: one container per environment on lamina's bridge network
-//! ([`SHARED_NETWORK`]), locked down as design.md's security bullet asks (non-root user,
+//! [`DockerSandbox`]: one container per environment on a bridge network (which one:
+//! [`super::network`]), locked down as design.md's security bullet asks (non-root user,
 //! read-only root, writable `/tmp`, no capabilities, no privilege gain, the function's memory
-//! limit). The network is made once and kept: creating a bridge costs the daemon ~340 ms,
-//! which every `lamina rie` start paid before its first answer. Sessions stay apart where it
-//! matters: each environment's Runtime API accepts only its own container's address.
+//! limit). Sessions stay apart where it matters: each environment's Runtime API accepts only
+//! its own container's address.
 //!
 //! Every container carries the label `dev.lamina.rie=<session>` (plus the owning process id
 //! and host), so [`DockerSandbox::cleanup_stale`] can remove what a crashed session left
@@ -16,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkCreateRequest,
-    NetworkingConfig, ResourcesUlimits,
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkingConfig,
+    ResourcesUlimits,
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
@@ -28,15 +27,11 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
 use super::cgroup::CgroupPeak;
+use super::network::{join, Joined};
 use super::DockerError;
 use crate::config::FunctionConfig;
 use crate::error::Result;
 use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
-
-/// The bridge network every session's environments join.
-pub const SHARED_NETWORK: &str = "lamina-rie";
-/// Label marking [`SHARED_NETWORK`].
-pub const LABEL_SHARED: &str = "dev.lamina.rie.shared";
 
 /// Label naming the session that owns a container or network.
 pub const LABEL_SESSION: &str = "dev.lamina.rie";
@@ -64,18 +59,15 @@ const LAMBDA_PID_LIMIT: i64 = lamina_runtime_api::limits::MAX_PROCESSES as i64;
 pub struct DockerSandbox {
     docker: Docker,
     session: String,
-    network: String,
-    /// The id of the network joined: two networks may carry [`SHARED_NETWORK`]'s name.
-    network_id: String,
-    gateway: IpAddr,
+    network: Joined,
 }
 
 impl std::fmt::Debug for DockerSandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DockerSandbox")
             .field("session", &self.session)
-            .field("network", &self.network)
-            .field("gateway", &self.gateway)
+            .field("network", &self.network.name)
+            .field("gateway", &self.network.gateway)
             .finish()
     }
 }
@@ -91,7 +83,9 @@ fn host_name() -> String {
         .unwrap_or_default()
 }
 
-fn failed(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> crate::Error {
+pub(super) fn failed(
+    action: impl Into<String>,
+) -> impl FnOnce(bollard::errors::Error) -> crate::Error {
     let action = action.into();
     move |e| {
         DockerError::Api {
@@ -102,7 +96,7 @@ fn failed(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> c
     }
 }
 
-fn is_not_found(e: &bollard::errors::Error) -> bool {
+pub(super) fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
         bollard::errors::Error::DockerResponseServerError {
@@ -113,17 +107,14 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 impl DockerSandbox {
-    /// A session on a connected daemon (from [`super::connect`]), on [`SHARED_NETWORK`],
-    /// which is created if it does not exist yet.
-    pub async fn new(docker: Docker, session: &str) -> Result<Self> {
-        let network = SHARED_NETWORK.to_owned();
-        let (network_id, gateway) = shared_network(&docker).await?;
+    /// A session on a connected daemon (from [`super::connect`]) whose environments join
+    /// `network` (`None`: Docker's default bridge; see [`super::network`]).
+    pub async fn new(docker: Docker, session: &str, network: Option<&str>) -> Result<Self> {
+        let network = join(&docker, network).await?;
         Ok(Self {
             docker,
             session: session.to_owned(),
             network,
-            network_id,
-            gateway,
         })
     }
 
@@ -140,9 +131,9 @@ impl DockerSandbox {
         &self.session
     }
 
-    /// The private network's name.
+    /// The name of the network the environments join.
     pub fn network(&self) -> &str {
-        &self.network
+        &self.network.name
     }
 
     /// Every container, running or not, matching `filters`.
@@ -161,11 +152,11 @@ impl DockerSandbox {
             .map_err(failed(what))
     }
 
-    /// A started container's address on the private network.
+    /// A started container's address on the network joined.
     async fn container_ip(&self, id: &str) -> Option<IpAddr> {
         let inspect = self.docker.inspect_container(id, None).await.ok()?;
         let networks = inspect.network_settings?.networks?;
-        let endpoint = networks.get(&self.network)?;
+        let endpoint = networks.get(&self.network.name)?;
         endpoint.ip_address.as_deref()?.parse().ok()
     }
 
@@ -192,7 +183,7 @@ async fn remove(docker: &Docker, id: &str) -> bool {
 
 impl Sandbox for DockerSandbox {
     fn bind_ip(&self) -> IpAddr {
-        self.gateway
+        self.network.gateway
     }
 
     fn prepare<'a>(&'a self, function: &'a FunctionConfig) -> BoxFuture<'a, Result<()>> {
@@ -258,7 +249,7 @@ impl Sandbox for DockerSandbox {
                     }]),
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
-                    network_mode: Some(self.network_id.clone()),
+                    network_mode: Some(self.network.mode.clone()),
                     // The emulator reads the output from the attach stream, line by line; a
                     // logging driver would copy every line again (json-file: encoded and
                     // written to a file under /var/lib/docker that grows for as long as the
@@ -273,9 +264,9 @@ impl Sandbox for DockerSandbox {
                 // that name at start, unless the endpoint names the network's id itself.
                 networking_config: Some(NetworkingConfig {
                     endpoints_config: Some(HashMap::from([(
-                        self.network_id.clone(),
+                        self.network.mode.clone(),
                         EndpointSettings {
-                            network_id: Some(self.network_id.clone()),
+                            network_id: Some(self.network.id.clone()),
                             ..Default::default()
                         },
                     )])),
@@ -329,7 +320,7 @@ impl Sandbox for DockerSandbox {
             let started_at = Instant::now();
             let peer = self.container_ip(&id).await;
             if peer.is_none() {
-                tracing::warn!(container = %name, "no address on {}: its Runtime API accepts any peer", self.network);
+                tracing::warn!(container = %name, "no address on {}: its Runtime API accepts any peer", self.network.name);
             }
             let output = attached
                 .output
@@ -389,7 +380,8 @@ impl Sandbox for DockerSandbox {
                     }
                 }
             }
-            // The shared network stays for the next session.
+            // The network stays: the default bridge is the daemon's, lamina-rie is kept for
+            // the next session (making one costs the daemon ~340 ms).
             Ok(())
         })
     }
@@ -519,84 +511,6 @@ impl SandboxHandle for ContainerHandle {
 
 /// How long REPORT may wait for the daemon's memory figure when the cgroup can't be read.
 const STATS_WAIT: Duration = Duration::from_millis(50);
-
-/// The id and IPv4 gateway of [`SHARED_NETWORK`], created when the daemon has none.
-///
-/// Two sessions starting at once on a fresh daemon can each create it: Docker before API
-/// 1.44 does not refuse a second network of the same name unless asked (`CheckDuplicate`,
-/// which bollard's request model no longer carries; moby/moby#18864), and from then on
-/// every lookup by name fails as ambiguous. So networks are found by listing and joined by
-/// id, and when several carry the name every session takes the same one, the smallest id.
-async fn shared_network(docker: &Docker) -> Result<(String, IpAddr)> {
-    let named = || async {
-        let filters = HashMap::from([("name".to_owned(), vec![SHARED_NETWORK.to_owned()])]);
-        let listed = docker
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(filters),
-            }))
-            .await
-            .map_err(failed(format!("list networks named {SHARED_NETWORK}")))?;
-        // The name filter matches substrings: keep the exact name only.
-        Ok::<_, crate::Error>(
-            listed
-                .into_iter()
-                .filter(|n| n.name.as_deref() == Some(SHARED_NETWORK))
-                .filter_map(|n| n.id)
-                .min(),
-        )
-    };
-    let id = match named().await? {
-        Some(id) => id,
-        None => {
-            let created = docker
-                .create_network(NetworkCreateRequest {
-                    name: SHARED_NETWORK.to_owned(),
-                    driver: Some("bridge".into()),
-                    labels: Some(HashMap::from([(LABEL_SHARED.to_owned(), "1".to_owned())])),
-                    ..Default::default()
-                })
-                .await;
-            match created {
-                Ok(_) => {}
-                // A daemon that refuses duplicates: another session made it at this moment.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 409, ..
-                }) => {}
-                Err(e) => return Err(failed(format!("create network {SHARED_NETWORK}"))(e)),
-            }
-            named().await?.ok_or_else(|| DockerError::Api {
-                action: format!("find network {SHARED_NETWORK}"),
-                reason: "it was created but the daemon does not list it".into(),
-            })?
-        }
-    };
-    let inspected = docker
-        .inspect_network(
-            &id,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await;
-    let gateway = inspected
-        .as_ref()
-        .ok()
-        .and_then(|n| n.ipam.as_ref())
-        .and_then(|i| i.config.as_ref())
-        .and_then(|c| {
-            c.iter()
-                .find_map(|c| c.gateway.as_deref()?.parse::<IpAddr>().ok())
-        });
-    match gateway {
-        Some(gateway) => Ok((id, gateway)),
-        None => Err(DockerError::Api {
-            action: format!("tell the gateway address of network {SHARED_NETWORK}"),
-            reason: match inspected {
-                Err(e) => e.to_string(),
-                Ok(_) => "the network has no IPv4 gateway".into(),
-            },
-        }
-        .into()),
-    }
-}
 
 /// Remove the containers and networks of lamina sessions whose process is gone (same host,
 /// pid no longer running), other than `own` — what a `kill -9`ed `lamina rie` leaves. Needs
