@@ -201,8 +201,8 @@ fn build_serve_invoke_calculator() {
     ]);
     let network = network.trim().to_owned();
     assert_eq!(
-        network, "bridge",
-        "Docker's default bridge, as `docker run` uses"
+        network, "lamina-rie",
+        "lamina's own bridge network, the default"
     );
     let status = rie.interrupt();
     assert!(
