@@ -75,3 +75,26 @@ pub async fn connect() -> Result<Docker, DockerError> {
     docker.ping().await.map_err(unreachable)?;
     Ok(docker)
 }
+
+pub(super) fn failed(
+    action: impl Into<String>,
+) -> impl FnOnce(bollard::errors::Error) -> crate::Error {
+    let action = action.into();
+    move |e| {
+        DockerError::Api {
+            action,
+            reason: e.to_string(),
+        }
+        .into()
+    }
+}
+
+pub(super) fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

@@ -17,7 +17,7 @@ use bollard::models::{NetworkCreateRequest, NetworkInspect};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 use bollard::Docker;
 
-use super::sandbox::{failed, is_not_found};
+use super::connect::{failed, is_not_found};
 use super::DockerError;
 use crate::error::Result;
 

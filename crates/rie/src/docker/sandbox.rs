@@ -27,6 +27,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
 use super::cgroup::CgroupPeak;
+use super::connect::{failed, is_not_found};
 use super::network::{join, Joined};
 use super::DockerError;
 use crate::config::FunctionConfig;
@@ -81,29 +82,6 @@ fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
-}
-
-pub(super) fn failed(
-    action: impl Into<String>,
-) -> impl FnOnce(bollard::errors::Error) -> crate::Error {
-    let action = action.into();
-    move |e| {
-        DockerError::Api {
-            action,
-            reason: e.to_string(),
-        }
-        .into()
-    }
-}
-
-pub(super) fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
 }
 
 impl DockerSandbox {
