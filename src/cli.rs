@@ -434,11 +434,12 @@ pub struct RieArgs {
     /// Drop `Event` invokes older than this many seconds, 60 to 21600 [default: 21600].
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=21600))]
     pub max_event_age: Option<u64>,
-    /// Docker network the environments join: `lamina-rie` (lamina's own, created on first
-    /// use: no other container shares it, but each container start pays the daemon's DNS
-    /// set-up, ~100 ms), `bridge` (Docker's default, as `docker run` uses: faster starts), or
-    /// any bridge network you made, e.g. a compose project's, so functions reach its
-    /// services by name [default: lamina-rie].
+    /// Docker network the environments join: `bridge` (Docker's default, as `docker run`
+    /// uses), `lamina-rie` (lamina's own, created on first use: no other container shares
+    /// it, but each container start pays the daemon's DNS set-up, ~100 ms), or any bridge
+    /// network you made, e.g. a compose project's, so functions reach its services by name.
+    /// Whatever the network, each Runtime API answers only its own container
+    /// [default: bridge].
     #[arg(long, value_name = "NAME")]
     pub network: Option<String>,
     /// Give each environment the CPU Lambda gives its memory (1,769 MB = one vCPU; 128 MB

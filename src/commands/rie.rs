@@ -97,13 +97,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     let sandbox = DockerSandbox::new(
         docker,
         &lamina_rie::docker::new_session_id(),
-        // lamina's own network stays the default until tests/output_marks.rs passes on the
-        // default bridge (a line lands outside its invoke there; not yet understood).
-        Some(
-            args.network
-                .as_deref()
-                .unwrap_or(lamina_rie::docker::SHARED_NETWORK),
-        ),
+        args.network.as_deref(),
     )
     .await?;
     match sandbox.cleanup_stale().await {

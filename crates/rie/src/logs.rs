@@ -27,8 +27,17 @@ use crate::sandbox::{OutputStream, SandboxHandle, Stream};
 mod marks;
 use marks::Marks;
 
-/// Longest wait for the output to settle.
+/// Longest wait for the output to settle, and for an invoke's output marks when the runtime
+/// did not say they are written (a handler that closed its stdout never writes one).
 pub const MAX_SETTLE: Duration = Duration::from_millis(100);
+
+/// Longest wait for output marks the runtime said it wrote (lamina-ric's
+/// [`lamina_runtime_api::logs::OUTPUT_MARKS_HEADER`]): they are in the container's pipes,
+/// only Docker's log pipeline stands between them and the pump, and on a loaded machine
+/// that takes well over [`MAX_SETTLE`] (a stream's lines then landed after `END`). Neither
+/// the answer nor the next event waits for this; only `END`/`REPORT` do. The bound is for a
+/// container that dies with them unread.
+pub const MARKS_IN_FLIGHT: Duration = Duration::from_secs(5);
 
 /// One piece of log output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +258,8 @@ async fn pump(
                         marks.await_invoke(&id, on_stdout, on_stderr);
                         replay(&mut capture, &mut partial, &mut marks);
                         let want = u32::from(on_stdout) + u32::from(on_stderr);
-                        let deadline = tokio::time::Instant::now() + MAX_SETTLE;
+                        let bound = if output_marks.is_some() { MARKS_IN_FLIGHT } else { MAX_SETTLE };
+                        let deadline = tokio::time::Instant::now() + bound;
                         while out_open && marks.count(&id) < want {
                             tokio::select! {
                                 biased;

@@ -248,6 +248,27 @@ async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_en
     assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
 }
 
+/// On a loaded machine Docker's log pipeline delivers one stream well after the other; a
+/// mark the runtime said it wrote is waited for past [`MAX_SETTLE`] (tests/output_marks.rs
+/// saw a whole stream land after `END` under load).
+#[tokio::test]
+async fn a_mark_the_runtime_said_it_wrote_is_waited_for_past_the_settle_bound() {
+    let (out_tx, pump, mut logs) = pump_on_channels();
+    let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
+    let mark = lines::output_mark("id-0");
+    pump.send(start("id-0")).unwrap();
+    send(Stream::Stdout, format!("out\n{mark}"));
+    let (end, gate) = end_marked("id-0", Some((true, true)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    tokio::time::sleep(MAX_SETTLE * 3).await;
+    send(Stream::Stderr, format!("late err\n{mark}"));
+
+    let text = log_until(&mut logs, "REPORT RequestId: id-0").await;
+    assert_before(&text, "late err\n", "END RequestId: id-0");
+    assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
+}
+
 #[test]
 fn stream_name_shape() {
     let n = log_stream_name();
