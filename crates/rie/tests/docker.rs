@@ -78,22 +78,32 @@ fn enabled() -> bool {
     true
 }
 
+/// Build the busybox image and serve it as function `name` in a new session whose
+/// environments join `network` (`None`: the default): the harness, the session id (the
+/// containers' `dev.lamina.rie` label) and the network joined.
+async fn serve_busybox(name: &str, network: Option<&str>) -> (Harness, String, String) {
+    sh(BUILD, &[IMAGE]);
+    let session = new_session_id();
+    let sandbox = DockerSandbox::new(
+        lamina_rie::docker::connect().await.unwrap(),
+        &session,
+        network,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("a session starts on {network:?}: {e}"));
+    let joined = sandbox.network().to_owned();
+    let mut f = FunctionConfig::new(name.parse().unwrap());
+    f.image = Some(IMAGE.into());
+    let h = Harness::start(vec![f], Arc::new(sandbox)).await;
+    (h, session, joined)
+}
+
 #[tokio::test]
 async fn invokes_a_container_and_cleans_up() {
     if !enabled() {
         return;
     }
-    sh(BUILD, &[IMAGE]);
-    let session = new_session_id();
-    let sandbox = Arc::new(
-        DockerSandbox::new(lamina_rie::docker::connect().await.unwrap(), &session, None)
-            .await
-            .unwrap(),
-    );
-    let network = sandbox.network().to_owned();
-    let mut f = FunctionConfig::new("busy".parse().unwrap());
-    f.image = Some(IMAGE.into());
-    let h = Harness::start(vec![f], sandbox).await;
+    let (h, session, network) = serve_busybox("busy", None).await;
 
     let a = h.invoke("busy", r#"{"n":1}"#, &[]).await;
     assert_eq!(a.status, 200, "{:?}\n{}", a.body, h.log_text());
@@ -213,16 +223,7 @@ async fn a_session_leaves_no_socket_resending_to_a_removed_container() {
     if !enabled() {
         return;
     }
-    sh(BUILD, &[IMAGE]);
-    let session = new_session_id();
-    let sandbox = Arc::new(
-        DockerSandbox::new(lamina_rie::docker::connect().await.unwrap(), &session, None)
-            .await
-            .unwrap(),
-    );
-    let mut f = FunctionConfig::new("gone".parse().unwrap());
-    f.image = Some(IMAGE.into());
-    let h = Harness::start(vec![f], sandbox).await;
+    let (h, session, _) = serve_busybox("gone", None).await;
     let a = h.invoke("gone", r#"{"n":1}"#, &[]).await;
     assert_eq!(a.status, 200, "{:?}\n{}", a.body, h.log_text());
     let inspect = |format: &str| {
@@ -269,7 +270,6 @@ async fn a_session_starts_and_serves_when_two_networks_carry_the_shared_name() {
     if !enabled() {
         return;
     }
-    sh(BUILD, &[IMAGE]);
     let docker = lamina_rie::docker::connect().await.unwrap();
     let ids = |out: String| -> Vec<String> { out.lines().map(str::to_owned).collect() };
     let named = format!("docker network ls -q --no-trunc --filter name=^{SHARED_NETWORK}$");
@@ -292,13 +292,8 @@ async fn a_session_starts_and_serves_when_two_networks_carry_the_shared_name() {
         "two networks named {SHARED_NETWORK}: {before:?}"
     );
 
-    let session = new_session_id();
-    let sandbox = DockerSandbox::new(docker, &session, Some(SHARED_NETWORK))
-        .await
-        .expect("a session starts whatever duplicates the daemon holds");
-    let mut f = FunctionConfig::new("dup".parse().unwrap());
-    f.image = Some(IMAGE.into());
-    let h = Harness::start(vec![f], Arc::new(sandbox)).await;
+    // A session starts whatever duplicates the daemon holds.
+    let (h, session, _) = serve_busybox("dup", Some(SHARED_NETWORK)).await;
     let a = h.invoke("dup", r#"{"n":7}"#, &[]).await;
     assert_eq!(a.status, 200, "{:?}\n{}", a.body, h.log_text());
     assert_eq!(a.json()["event"]["n"], 7);
@@ -358,22 +353,11 @@ async fn environments_join_a_network_the_user_made() {
     if !enabled() {
         return;
     }
-    sh(BUILD, &[IMAGE]);
-    let session = new_session_id();
-    let name = format!("lamina-test-net-{session}");
+    let name = format!("lamina-test-net-{}", new_session_id());
     let id = sh("docker network create \"$1\"", &[&name]);
-    let sandbox = DockerSandbox::new(
-        lamina_rie::docker::connect().await.unwrap(),
-        &session,
-        Some(&name),
-    )
-    .await;
     let served = async {
-        let sandbox = sandbox.expect("a session starts on the user's network");
-        assert_eq!(sandbox.network(), name);
-        let mut f = FunctionConfig::new("own".parse().unwrap());
-        f.image = Some(IMAGE.into());
-        let h = Harness::start(vec![f], Arc::new(sandbox)).await;
+        let (h, session, joined) = serve_busybox("own", Some(&name)).await;
+        assert_eq!(joined, name);
         let a = h.invoke("own", r#"{"n":3}"#, &[]).await;
         let joined = sh(
             "docker ps -q --filter label=dev.lamina.rie=$1 | head -n1 | xargs docker inspect --format '{{range .NetworkSettings.Networks}}{{.NetworkID}}{{end}}'",
