@@ -234,6 +234,7 @@ async fn pump(
                     }
                 }
                 Some(PumpMsg::Start { request_id }) => {
+                    marks.start_invoke(&request_id);
                     capture = Some(Vec::new());
                     platform(lines::start_line(&request_id, "$LATEST"), &mut capture, &mut partial);
                 }
@@ -293,7 +294,7 @@ async fn pump(
                     }
                 }
             },
-            () = std::future::ready(()), if marks.has_held() => {
+            () = std::future::ready(()), if marks.releasable() => {
                 replay(&mut capture, &mut partial, &mut marks);
                 if !out_open {
                     // The output ended while this was held: its last line ends here too.

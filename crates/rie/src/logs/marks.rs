@@ -5,8 +5,9 @@
 //! With marks, the next event need not wait for `END`: the marks are written before the
 //! runtime posts its response, and each stream is in order, so whatever follows an invoke's
 //! mark on a stream belongs after its `END`. [`Marks`] holds such output back (the rest of
-//! the line batch, the stream's partial line and later chunks) while the pump waits for the
-//! other stream's mark, and hands it back once `END` and `REPORT` are out.
+//! the line batch, the stream's partial line and later chunks) from the moment the mark is
+//! read, which may be before the pump is told the invoke ended, and hands it back once `END`
+//! and `REPORT` are out.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -21,11 +22,13 @@ pub(super) struct Marks {
     /// Set once the runtime has written a mark: from then on `END` waits for marks.
     pub(super) active: bool,
     seen: HashMap<String, u32>,
-    /// The invoke whose marks `END` waits for.
-    awaiting: Option<String>,
-    /// Streams that have written the awaited mark: their output is held from then on.
+    /// The invoke between its `START` and `END`, whose marks close its streams.
+    current: Option<String>,
+    /// Streams that have written the current invoke's mark (or said they will not): their
+    /// output is held from then on.
     closed: [bool; 2],
-    /// Output past the awaited marks, in arrival order, raw (not yet split into lines).
+    /// Output past the current invoke's marks, in arrival order, raw (not yet split into
+    /// lines).
     held: VecDeque<(Stream, Bytes)>,
 }
 
@@ -37,27 +40,43 @@ fn slot(stream: Stream) -> usize {
 }
 
 impl Marks {
-    /// Wait for the marks of `request_id` on stdout and/or stderr: output past each stream's
-    /// mark is held, and all of a stream's output when its mark was left out (it said
-    /// nothing during the invoke, so what comes now is the next one's).
-    pub(super) fn await_invoke(&mut self, request_id: &str, on_stdout: bool, on_stderr: bool) {
-        self.active = true;
-        self.awaiting = Some(request_id.to_owned());
-        self.closed = [!on_stdout, !on_stderr];
+    /// Invoke `request_id` has started: a mark of it read from now on closes its stream.
+    /// (Output held from an invoke before it was handed back at that one's `END`.)
+    pub(super) fn start_invoke(&mut self, request_id: &str) {
+        self.current = Some(request_id.to_owned());
+        self.closed = [false; 2];
     }
 
-    /// The awaited invoke has ended: forget its marks and stop holding (what is held stays
+    /// The runtime answered `request_id`: wait for its marks on stdout and/or stderr. Output
+    /// past each stream's mark is held (read before now or after), and all of a stream's
+    /// output when its mark was left out (it said nothing during the invoke, so what comes
+    /// now is the next one's).
+    pub(super) fn await_invoke(&mut self, request_id: &str, on_stdout: bool, on_stderr: bool) {
+        self.active = true;
+        if self.current.as_deref() != Some(request_id) {
+            self.start_invoke(request_id);
+        }
+        self.closed[0] |= !on_stdout;
+        self.closed[1] |= !on_stderr;
+    }
+
+    /// The current invoke has ended: forget its marks and stop holding (what is held stays
     /// until [`Marks::take_held`]).
     pub(super) fn end_invoke(&mut self) {
-        if let Some(id) = self.awaiting.take() {
+        if let Some(id) = self.current.take() {
             self.seen.remove(&id);
         }
         self.closed = [false; 2];
     }
 
-    /// Whether output of `stream` is held now (its awaited mark has been seen).
+    /// Whether output of `stream` is held now (the current invoke's mark has been seen).
     pub(super) fn holds(&self, stream: Stream) -> bool {
-        self.awaiting.is_some() && self.closed[slot(stream)]
+        self.current.is_some() && self.closed[slot(stream)]
+    }
+
+    /// Whether some held output may go out now (its stream is no longer held).
+    pub(super) fn releasable(&self) -> bool {
+        self.held.iter().any(|(stream, _)| !self.holds(*stream))
     }
 
     /// Hold raw output of `stream` until [`Marks::take_held`].
@@ -70,11 +89,6 @@ impl Marks {
     /// Everything held, in arrival order.
     pub(super) fn take_held(&mut self) -> VecDeque<(Stream, Bytes)> {
         std::mem::take(&mut self.held)
-    }
-
-    /// Whether output is held.
-    pub(super) fn has_held(&self) -> bool {
-        !self.held.is_empty()
     }
 
     /// Remove the marks from whole lines of `stream`, counting them; a mark that ends a line
@@ -102,7 +116,7 @@ impl Marks {
                 out.push(b'\n');
             }
             rest = after.get(end + 1..).unwrap_or_default();
-            let awaited = self.awaiting.as_deref() == Some(id.as_str());
+            let awaited = self.current.as_deref() == Some(id.as_str());
             *self.seen.entry(id).or_default() += 1;
             if awaited {
                 closed = true;
@@ -165,6 +179,6 @@ mod tests {
                 (Stream::Stdout, Bytes::from_static(b"three\n")),
             ]
         );
-        assert!(!m.has_held());
+        assert!(!m.releasable());
     }
 }

@@ -248,6 +248,47 @@ async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_en
     assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
 }
 
+/// Output held past one invoke's mark can carry the next invoke's mark and the one after's
+/// output: handed back after the next `START` but before that invoke's end is known, its
+/// mark still closes the stream (the load test saw invoke 23's lines inside invoke 22).
+#[tokio::test]
+async fn held_output_carrying_the_next_invokes_mark_is_held_again_at_that_mark() {
+    let (out_tx, pump, mut logs) = pump_on_channels();
+    let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
+    let [m1, m2, m3] = ["id-1", "id-2", "id-3"].map(lines::output_mark);
+
+    pump.send(start("id-1")).unwrap();
+    send(Stream::Stdout, format!("one\n{m1}"));
+    let (end, gate) = end_marked("id-1", Some((true, true)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    // Invoke 2 runs, and invoke 3 after it, before the pump hears invoke 2 ended: all of
+    // stderr arrives in one chunk while invoke 1 still waits for its stderr mark.
+    pump.send(start("id-2")).unwrap();
+    send(
+        Stream::Stderr,
+        format!("one err\n{m1}two err\n{m2}three err\n{m3}"),
+    );
+    let mut text = log_until(&mut logs, "START RequestId: id-2").await;
+    let (end, gate) = end_marked("id-2", Some((true, true)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+    pump.send(start("id-3")).unwrap();
+    send(Stream::Stdout, format!("two\n{m2}three\n{m3}"));
+    let (end, gate) = end_marked("id-3", Some((true, true)));
+    pump.send(end).unwrap();
+    gate.await.unwrap();
+
+    text += &log_until(&mut logs, "REPORT RequestId: id-3").await;
+    for (n, id) in [("one", "id-1"), ("two", "id-2"), ("three", "id-3")] {
+        for line in [format!("{n}\n"), format!("{n} err\n")] {
+            assert_before(&text, &format!("START RequestId: {id}"), &line);
+            assert_before(&text, &line, &format!("END RequestId: {id}"));
+        }
+    }
+    assert!(!text.contains('\u{1e}'), "a mark reached the log:\n{text}");
+}
+
 /// On a loaded machine Docker's log pipeline delivers one stream well after the other; a
 /// mark the runtime said it wrote is waited for past [`MAX_SETTLE`] (tests/output_marks.rs
 /// saw a whole stream land after `END` under load).
