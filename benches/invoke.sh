@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Warm invoke latency and throughput: `lamina rie` against AWS's Runtime Interface Emulator, in
-# the same run, same function (examples/calculator), same base rootfs, same client.
+# the same run, same function (examples/calculator, plus one log line per invoke), same base
+# rootfs, same client. lamina's log is checked: every function line between its invoke's
+# START and END (the bench fails otherwise).
 #
 #   benches/invoke.sh       # N=500 sequential (at most LAT_SECONDS=120 s), 2000-invoke
 #                           # throughput runs (at most TP_SECONDS=60 s each)
@@ -121,12 +123,27 @@ if [ "$have" != "$ROOTFS" ]; then
     "$DOCKER" import --change "LABEL bench.rootfs=$ROOTFS" - bench-base:py313 >/dev/null
 fi
 STORE="$W/store"
-"$LAMINA" --store "$STORE" build "$ROOT/examples/calculator" --tag bench-calc --load >/dev/null
+# The calculator logs nothing; real functions do, and the cost of framing their lines between
+# START and END is part of what is measured (for every contender alike).
+FN="$W/fn"
+cp -r "$ROOT/examples/calculator" "$FN"
+cat >>"$FN/app.py" <<'EOF'
+
+
+# Added by benches/invoke.sh: one log line per invoke.
+_calculate = handler
+
+
+def handler(event, context):
+    print(f"bench invoke {context.aws_request_id}", flush=True)
+    return _calculate(event, context)
+EOF
+"$LAMINA" --store "$STORE" build "$FN" --tag bench-calc --load >/dev/null
 
 C="$W/ctx"
 mkdir -p "$C"
 cp "$RIE_BIN" "$C/aws-lambda-rie"
-cp "$ROOT/examples/calculator/app.py" "$C/app.py"
+cp "$FN/app.py" "$C/app.py"
 ENVS='ENV LANG=en_US.UTF-8 TZ=:/etc/localtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime'
 if [ -f "$SITE/.done" ]; then
   cp -r "$SITE" "$C/site"
@@ -182,12 +199,41 @@ stop_lamina() {
   kill -INT "$p"
   for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
 }
+FRAMING_FAILED=0
+framing() { # NAME PORT: every `bench invoke ID` line of lamina's log between START ID and END ID
+  local verdict
+  verdict=$(python3 - "$W/lamina-$2.log" <<'PY'
+import json, re, sys
+log = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")
+at = {}
+for i, line in enumerate(log):
+    m = re.match(r"(START|END) RequestId: (\S+)", line)
+    if m:
+        at.setdefault((m.group(1), m.group(2)), i)
+lines = outside = 0
+example = None
+for i, line in enumerate(log):
+    m = re.fullmatch(r"bench invoke (\S+)", line)
+    if m:
+        lines += 1
+        rid = m.group(1)
+        if not at.get(("START", rid), len(log)) < i < at.get(("END", rid), -1):
+            outside += 1
+            example = example or line
+print(json.dumps({"lines": lines, "outside": outside, "example": example}))
+PY
+)
+  record "$1" framing "$verdict"
+  python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["lines"] and not d["outside"] else 1)' "$verdict" ||
+    { echo "lamina's log frames its lines wrongly: $verdict" >&2; FRAMING_FAILED=1; }
+}
 
 # One contender at a time so none competes with another for the 2 CPUs.
 if [ "${COLD_ONLY:-0}" != 1 ]; then
 start_lamina 9300 1
 measure lamina 9300
 stop_lamina
+framing lamina 9300
 
 if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
   "$DOCKER" run -d --name bench-awsric --memory 128m -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
@@ -209,6 +255,7 @@ measure "aws-rie+lamina-ric" 9303
 start_lamina 9300 "$TP_CONC"
 measure "lamina --concurrency $TP_CONC" 9300 "$TP_CONC"
 stop_lamina
+framing "lamina --concurrency $TP_CONC" 9300
 if "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
   "$DOCKER" run -d --name bench-awsric-mc --memory $((128 * TP_CONC))m -e AWS_LAMBDA_MAX_CONCURRENCY="$TP_CONC" \
     -e _HANDLER=app.handler --entrypoint /aws-lambda-rie -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
@@ -263,7 +310,7 @@ print("\n| contender | mode | n | errors | p50 ms | p99 ms | req/s (ok only) | l
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 ref = {r["mode"]: r for r in rows if r["name"].startswith("lamina")}
 for r in rows:
-    if r["mode"] == "cold":
+    if r["mode"] in ("cold", "framing"):
         continue
     if "failed" in r:
         print(f"| {r['name']} | {r['mode']} | – | – | – | – | – | {r['failed']} |")
@@ -282,8 +329,12 @@ if cold:
     for r in cold:
         ratio = f"{r['p50_ms'] / ref['cold']['p50_ms']:.3g}" if "cold" in ref else ""
         print(f"| {r['name']} | {r['runs']} | {r['p50_ms']} | {r['min_ms']} | {r['max_ms']} | {ratio} |")
+for r in rows:
+    if r["mode"] == "framing":
+        print(f"\n{r['name']}: {r['lines']} function lines logged, {r['outside']} outside their invoke's START..END")
 if sys.argv[2]:
     print("\n" + sys.argv[2])
 PY
 cp "$RESULTS" "$OUTDIR/invoke.jsonl"
 cat "$W/wheels.txt" | sed 's/^/wheel: /' >>"$OUTDIR/invoke.md"
+[ "$FRAMING_FAILED" = 0 ] || { echo "FAILED: a function line outside its invoke in lamina's log (see above)" >&2; exit 1; }

@@ -23,6 +23,8 @@ use tokio::sync::mpsc;
 const MARK_WAIT: Duration = Duration::from_millis(100);
 /// How long a dying worker's last output may take to be forwarded.
 const DRAIN_WAIT: Duration = Duration::from_millis(500);
+/// How long output not yet followed by a mark waits for more before it is passed on.
+const LINGER: Duration = Duration::from_millis(1);
 /// A "mark" longer than this without its newline is output, not a mark.
 const MAX_MARK: usize = 4096;
 
@@ -104,6 +106,11 @@ async fn join_all(handles: &mut Vec<tokio::task::JoinHandle<()>>) {
 }
 
 /// Copy `from` to `to`, passing on each mark only when output came before it since the last.
+///
+/// What is read goes out in one write per batch, and output not yet followed by a mark
+/// lingers up to [`LINGER`] for more: a handler's line and the invoke's mark then cost the
+/// container's log pipeline (and the blocking pool `tokio::io::stdout` writes on) one trip,
+/// not two.
 async fn forward_stream<R, W>(
     mut from: R,
     mut to: W,
@@ -115,14 +122,29 @@ async fn forward_stream<R, W>(
 {
     let mut scanner = Scanner::default();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
     loop {
-        let n = match from.read(&mut buf).await {
+        let read = if pending.is_empty() {
+            from.read(&mut buf).await
+        } else {
+            match tokio::time::timeout(LINGER, from.read(&mut buf)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    if write_out(&mut to, &mut pending).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
+        let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        let mut marked = false;
         for piece in scanner.push(&buf[..n]) {
-            let bytes = match piece {
-                Piece::Output(bytes) => bytes,
+            match piece {
+                Piece::Output(bytes) => pending.extend_from_slice(&bytes),
                 Piece::Mark {
                     request_id,
                     raw,
@@ -133,23 +155,34 @@ async fn forward_stream<R, W>(
                         request_id,
                         forwarded: forward,
                     });
-                    if !forward {
-                        continue;
+                    marked = true;
+                    if forward {
+                        pending.extend_from_slice(&raw);
                     }
-                    raw
                 }
-            };
-            if to.write_all(&bytes).await.is_err() {
-                return;
             }
         }
-        let _ = to.flush().await;
+        if (marked || pending.len() >= buf.len()) && write_out(&mut to, &mut pending).await.is_err()
+        {
+            return;
+        }
     }
-    let rest = scanner.finish();
-    if !rest.is_empty() {
-        let _ = to.write_all(&rest).await;
+    pending.extend_from_slice(&scanner.finish());
+    let _ = write_out(&mut to, &mut pending).await;
+}
+
+/// Write and flush what is pending, leaving it empty.
+async fn write_out<W: AsyncWrite + Unpin>(
+    to: &mut W,
+    pending: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
     }
-    let _ = to.flush().await;
+    let result = to.write_all(pending).await;
+    pending.clear();
+    result?;
+    to.flush().await
 }
 
 /// What a stream holds, in order.
