@@ -105,3 +105,64 @@ async fn the_forwarder_reports_each_mark_and_passes_on_the_rest() {
         ]
     );
 }
+
+/// Records each write it is given.
+#[derive(Default)]
+struct Writes(Vec<Vec<u8>>);
+
+impl tokio::io::AsyncWrite for Writes {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.push(buf.to_vec());
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A handler's line and the invoke's mark, written apart, go out in one write (one trip
+/// through the container's log pipeline); output with no mark after it still goes out.
+#[tokio::test(start_paused = true)]
+async fn a_line_and_the_mark_soon_after_it_go_out_in_one_write() {
+    let (mut w, r) = tokio::io::duplex(4096);
+    let (tx, _seen) = mpsc::unbounded_channel();
+    let copy = tokio::spawn(async move {
+        let mut out = Writes::default();
+        forward_stream(r, &mut out, true, tx).await;
+        out.0
+    });
+    w.write_all(b"line\n").await.unwrap();
+    tokio::task::yield_now().await;
+    w.write_all(output_mark("1").as_bytes()).await.unwrap();
+    tokio::time::sleep(LINGER * 5).await;
+    w.write_all(b"later\n").await.unwrap();
+    tokio::time::sleep(LINGER * 5).await;
+    w.write_all(b"last").await.unwrap();
+    drop(w);
+    let writes = copy.await.unwrap();
+    let writes: Vec<String> = writes
+        .into_iter()
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            format!("line\n{}", output_mark("1")),
+            "later\n".to_owned(),
+            "last".to_owned()
+        ]
+    );
+}
