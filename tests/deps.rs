@@ -61,6 +61,13 @@ fn jieba_from_requirements_answers_with_the_segmented_words() {
     let a = post(rie.port, INVOKE, &[], event.as_bytes());
     assert_eq!(a.status, 200, "{}\n{}", a.text(), rie.stdout());
     assert_eq!(a.json()["statusCode"], 200);
+    // Lambda's Python 3.12+ runtimes answer non-ASCII text as UTF-8, not `\uXXXX` escapes
+    // (awslambdaric's marshaller, keyed on AWS_EXECUTION_ENV): the bytes say 清华大学.
+    assert!(
+        a.text().contains("清华大学") && !a.text().contains("\\u"),
+        "the answer escapes non-ASCII text: {}",
+        a.text()
+    );
     let words = words(&a);
     for w in ["我", "来到", "北京", "清华大学"] {
         assert!(words.iter().any(|x| x == w), "{w} not in {words:?}");

@@ -74,8 +74,7 @@ fn shape(doc: &str) -> Vec<(String, String)> {
 
 /// The documented event shape of a front: the `- Event:` line under `heading` in §8.
 fn documented_event(heading: &str) -> Vec<(String, String)> {
-    let reference = std::fs::read_to_string(root().join("../shared/reference/runtime-api.md"))
-        .expect("the wire reference beside the repo (../shared/reference/runtime-api.md)");
+    let reference = std::fs::read_to_string(root().join(WIRE_EXCERPTS)).expect(WIRE_EXCERPTS);
     let section = reference
         .split(heading)
         .nth(1)

@@ -11,8 +11,7 @@ use common::*;
 
 /// The reference's example of a platform line starting with `prefix`, split at its TABs.
 fn reference_fields(prefix: &str) -> Vec<String> {
-    let reference = std::fs::read_to_string(root().join("../shared/reference/runtime-api.md"))
-        .expect("the wire reference beside the repo (../shared/reference/runtime-api.md)");
+    let reference = std::fs::read_to_string(root().join(WIRE_EXCERPTS)).expect(WIRE_EXCERPTS);
     // The example is the occurrence with TAB-separated fields, up to its closing backtick
     // when it is quoted inline.
     let line = reference

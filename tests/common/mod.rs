@@ -14,6 +14,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
 
+/// The reference's wire facts the conformance tests compare against, kept in the repo.
+#[allow(dead_code)]
+pub const WIRE_EXCERPTS: &str = "tests/fixtures/wire/runtime-api-excerpts.md";
+
 /// The repo root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

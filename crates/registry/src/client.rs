@@ -13,44 +13,8 @@ use lamina_image::Reference;
 use reqwest::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{RequestBuilder, Response, StatusCode};
 
+use crate::credentials::Credentials;
 use crate::error::{RegistryError, Result};
-
-/// A user name and password (or token) for a registry.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The user name (`AWS` for ECR; [`IDENTITY_TOKEN_USER`] for an identity token).
-    pub username: String,
-    /// The password or token.
-    pub password: String,
-}
-
-/// The user name Docker files an identity token under (`docker login` against a registry
-/// whose token server hands out refresh tokens, and credential helpers answering with one).
-pub const IDENTITY_TOKEN_USER: &str = "<token>";
-
-impl Credentials {
-    /// An identity token (an OAuth2 refresh token), as `config.json`'s `identitytoken` holds.
-    pub fn identity_token(token: String) -> Self {
-        Self {
-            username: IDENTITY_TOKEN_USER.to_owned(),
-            password: token,
-        }
-    }
-
-    /// Whether the password is an identity token rather than a password.
-    pub fn is_identity_token(&self) -> bool {
-        self.username == IDENTITY_TOKEN_USER
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
 
 /// What to send in `Authorization`.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +33,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     registry: String,
+    /// Plain HTTP to loopback allowed (`--insecure`).
+    insecure: bool,
     credentials: Mutex<Option<Credentials>>,
     auth: Mutex<Auth>,
     /// Held while answering a challenge, so concurrent uploads that all got a 401 fetch one
@@ -97,6 +63,28 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// How long a registry may go without sending a byte before a request fails
+/// (`LAMINA_REGISTRY_TIMEOUT`, seconds; default 120): a stalled registry must not hang a
+/// pull, a `build --base` or a push forever.
+pub fn idle_timeout() -> std::time::Duration {
+    let secs = std::env::var("LAMINA_REGISTRY_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(120);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Whether `url` may carry a credential: HTTPS, or plain HTTP to loopback when the user
+/// said `--insecure`.
+fn may_carry_secrets(url: &reqwest::Url, insecure: bool) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => insecure && url.host_str().is_some_and(is_loopback),
+        _ => false,
+    }
+}
+
 impl Client {
     /// A client for the registry of `reference`; `insecure` speaks plain HTTP, and only to
     /// a registry on loopback.
@@ -110,9 +98,65 @@ impl Client {
             return Err(RegistryError::InsecureNotLoopback(registry));
         }
         let scheme = if insecure { "http" } else { "https" };
+        Self::build(
+            registry.clone(),
+            format!("{scheme}://{registry}"),
+            credentials,
+            insecure,
+        )
+    }
+
+    /// A client for the registry of `reference` served at `endpoint` (`scheme://host:port`),
+    /// as a mirror stands in for a registry: credentials (ECR's included) are those of the
+    /// registry `reference` names, and go to `endpoint`. Plain HTTP only to loopback.
+    pub fn with_endpoint(
+        reference: &Reference,
+        endpoint: &str,
+        credentials: Option<Credentials>,
+    ) -> Result<Self> {
+        let registry = reference.registry_api_host().to_owned();
+        let url = reqwest::Url::parse(endpoint).map_err(|e| RegistryError::Unreachable {
+            registry: registry.clone(),
+            reason: format!("endpoint {endpoint} is not a URL: {e}"),
+        })?;
+        let insecure = url.scheme() == "http";
+        if !may_carry_secrets(&url, true) {
+            return Err(RegistryError::InsecureNotLoopback(endpoint.to_owned()));
+        }
+        Self::build(
+            registry,
+            endpoint.trim_end_matches('/').to_owned(),
+            credentials,
+            insecure,
+        )
+    }
+
+    fn build(
+        registry: String,
+        base: String,
+        credentials: Option<Credentials>,
+        insecure: bool,
+    ) -> Result<Self> {
+        // Redirects (blob downloads go to a CDN or S3) are followed to HTTPS only, or to
+        // plain HTTP on loopback under --insecure: reqwest's default follows HTTPS -> HTTP.
+        // reqwest drops `Authorization` itself when a redirect changes host.
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 10 {
+                attempt.error("more than 10 redirects")
+            } else if !may_carry_secrets(attempt.url(), insecure) {
+                let to = attempt.url().to_string();
+                attempt.error(format!(
+                    "refused a redirect to {to}: only HTTPS (or plain HTTP on loopback with --insecure) is followed"
+                ))
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .user_agent(concat!("lamina/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(30))
+            .read_timeout(idle_timeout())
+            .redirect(redirects)
             .build()
             .map_err(|e| RegistryError::Unreachable {
                 registry: registry.clone(),
@@ -120,8 +164,9 @@ impl Client {
             })?;
         Ok(Self {
             http,
-            base: format!("{scheme}://{registry}"),
+            base,
             registry,
+            insecure,
             credentials: Mutex::new(credentials),
             auth: Mutex::new(Auth::Anonymous),
             authenticating: tokio::sync::Mutex::new(()),
@@ -233,15 +278,11 @@ impl Client {
         let (scheme, params) = parse_challenge(challenge);
         let next = if scheme.eq_ignore_ascii_case("basic") {
             if self.credentials().is_none() {
-                // ECR: its password comes from the AWS credential chain (§3.1).
-                let realm = params
-                    .iter()
-                    .find(|(k, _)| k == "realm")
-                    .map(|(_, v)| v.as_str());
-                let Some(ecr) = realm
-                    .and_then(crate::ecr::registry_of)
-                    .or_else(|| crate::ecr::registry_of(&self.registry))
-                else {
+                // ECR: its password comes from the AWS credential chain (§3.1) — but only
+                // for a registry whose own host is ECR's. The challenge is the registry's
+                // word, and any registry can name an ECR realm: trusting it would mint a
+                // password with the user's AWS credentials and hand it to that registry.
+                let Some(ecr) = crate::ecr::registry_of(&self.registry) else {
                     return Err(unauthorized());
                 };
                 let aws = crate::aws::credentials(&self.http, &ecr.region)
@@ -257,6 +298,16 @@ impl Client {
                 .find(|(k, _)| k == "realm")
                 .map(|(_, v)| v.clone())
                 .ok_or_else(unauthorized)?;
+            // The realm gets the password (or the identity token): never in cleartext, and
+            // only to a URL at all.
+            let realm_ok =
+                reqwest::Url::parse(&realm).is_ok_and(|url| may_carry_secrets(&url, self.insecure));
+            if !realm_ok {
+                return Err(RegistryError::InsecureRealm {
+                    registry: self.registry.clone(),
+                    realm,
+                });
+            }
             let mut query: Vec<(String, String)> = params
                 .iter()
                 .filter(|(k, _)| k == "service")

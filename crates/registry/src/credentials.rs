@@ -14,8 +14,44 @@ use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 
-use crate::client::Credentials;
 use crate::error::{RegistryError, Result};
+
+/// A user name and password (or token) for a registry.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The user name (`AWS` for ECR; [`IDENTITY_TOKEN_USER`] for an identity token).
+    pub username: String,
+    /// The password or token.
+    pub password: String,
+}
+
+/// The user name Docker files an identity token under (`docker login` against a registry
+/// whose token server hands out refresh tokens, and credential helpers answering with one).
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
+impl Credentials {
+    /// An identity token (an OAuth2 refresh token), as `config.json`'s `identitytoken` holds.
+    pub fn identity_token(token: String) -> Self {
+        Self {
+            username: IDENTITY_TOKEN_USER.to_owned(),
+            password: token,
+        }
+    }
+
+    /// Whether the password is an identity token rather than a password.
+    pub fn is_identity_token(&self) -> bool {
+        self.username == IDENTITY_TOKEN_USER
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
 
 /// `host[:port]` of a `config.json` key: `https://index.docker.io/v1/` → `index.docker.io`.
 fn key_host(key: &str) -> &str {

@@ -2,12 +2,13 @@
 //! Basic password `GetAuthorizationToken` gives for AWS credentials
 //! (images-and-registries.md §3.1), so a push needs no `docker login`.
 //!
-//! ECR answers an anonymous request with `Basic realm="https://ACCOUNT.dkr.ecr.REGION.amazonaws.com/",service="ecr.amazonaws.com"`,
-//! so the realm names the registry even behind a proxy or a custom name.
+//! A password is minted only for a registry whose host is ECR's own name (the reference's
+//! host, or the host a [`crate::Client::with_endpoint`] mirror stands in for), never for a
+//! host whose challenge merely names an ECR realm: a registry's challenge is its own word.
 
 use base64::Engine as _;
 
-use crate::client::Credentials;
+use crate::credentials::Credentials;
 use crate::error::{RegistryError, Result};
 use crate::sigv4::{self, AwsCredentials};
 
@@ -20,7 +21,7 @@ pub struct EcrRegistry {
     pub region: String,
 }
 
-/// The ECR registry a host (or a challenge realm URL) names, if it is one:
+/// The ECR registry a host names, if it is one:
 /// `ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]`.
 pub fn registry_of(host_or_url: &str) -> Option<EcrRegistry> {
     let host = host_or_url

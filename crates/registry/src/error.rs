@@ -15,6 +15,14 @@ pub enum RegistryError {
     /// Plain HTTP was asked for a registry that is not on this machine.
     #[error("--insecure (plain HTTP) is only allowed for registries on loopback, not {0}")]
     InsecureNotLoopback(String),
+    /// A bearer challenge names a token server that would get credentials in cleartext.
+    #[error("registry {registry} sends its token requests to {realm}, which is not HTTPS: lamina sends no credentials there (plain HTTP is only for a token server on loopback with --insecure)")]
+    InsecureRealm {
+        /// The registry host.
+        registry: String,
+        /// The realm URL its challenge named.
+        realm: String,
+    },
     /// The registry refused our credentials, or asked for some and none were given.
     #[error("registry {registry} refused access to {repository} ({status}): log in (docker login, or --username with --password-stdin)")]
     Unauthorized {

@@ -27,7 +27,8 @@ pub mod pull;
 pub mod push;
 pub mod sigv4;
 
-pub use client::{Client, Credentials};
+pub use client::Client;
+pub use credentials::{Credentials, IDENTITY_TOKEN_USER};
 pub use error::{RegistryError, Result};
 pub use pull::{pull, PullReport};
 pub use push::{push, Progress, PushReport};

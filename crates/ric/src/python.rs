@@ -56,6 +56,14 @@ impl PythonWorker {
             .current_dir(&config.task_root)
             .env(framing::ENV_FD_IN, fd_in.to_string())
             .env(framing::ENV_FD_OUT, fd_out.to_string());
+        // As AWS's Python bootstrap does: the handler's process reports the managed runtime
+        // (and its answers keep non-ASCII text as UTF-8), whatever the platform set.
+        if let Some(value) = std::env::var(lamina_runtime_api::env::LAMINA_EXECUTION_ENV)
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            cmd.env(lamina_runtime_api::env::EXECUTION_ENV, value);
+        }
         let carry = std::env::var(OUTPUT_MARKS_ENV).as_deref() == Ok("1");
         if carry {
             cmd.stdout(std::process::Stdio::piped())

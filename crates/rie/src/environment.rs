@@ -18,13 +18,12 @@ use lamina_runtime_api::env as vars;
 use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
 use lamina_runtime_api::logs::{self as lines, InitPhase, Report, ReportStatus};
 use lamina_runtime_api::Invocation;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::FunctionConfig;
 use crate::error::{Error, Result};
-use crate::http_util::accept_loop;
+use crate::http_util::{accept_loop, bind_any_port};
 use crate::logs::{self, EndOfInvoke, LogSink, PumpMsg};
 use crate::runtime_api::{self, Assigned, InitSignal, RuntimeOutcome, RuntimeState};
 use crate::sandbox::{EnvSpec, ExitStatus, Sandbox, SandboxHandle};
@@ -122,9 +121,8 @@ impl Environment {
         reinit_for: Option<&str>,
     ) -> Result<Self> {
         let ip = sandbox.bind_ip();
-        let listener = TcpListener::bind((ip, 0))
-            .await
-            .map_err(|source| Error::RuntimeApiListener { ip, source })?;
+        let listener =
+            bind_any_port(ip).map_err(|source| Error::RuntimeApiListener { ip, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| Error::RuntimeApiListener { ip, source })?;

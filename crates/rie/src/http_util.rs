@@ -1,16 +1,53 @@
-//! Small HTTP helpers shared by the two servers: capped body reading and response building.
+//! Small HTTP helpers shared by the servers: listening, capped body reading and response
+//! building.
 
 mod reset;
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinSet;
+
+/// A listener on `ip`, any port. An address the host does not hold yet is bound all the same
+/// (`IP_FREEBIND`): Podman lists its bridge's gateway before the bridge interface exists,
+/// which happens when the first container joins it; connections arrive once it does.
+pub(crate) fn bind_any_port(ip: IpAddr) -> std::io::Result<TcpListener> {
+    let addr = SocketAddr::new(ip, 0);
+    let socket = if ip.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    match socket.bind(addr) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) && ip.is_ipv4() => {
+            let on: libc::c_int = 1;
+            // SAFETY: a valid socket fd and a c_int option value of the size given.
+            let rc = unsafe {
+                libc::setsockopt(
+                    socket.as_raw_fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_FREEBIND,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                return Err(e);
+            }
+            socket.bind(addr)?;
+        }
+        Err(e) => return Err(e),
+    }
+    socket.listen(1024)
+}
 
 /// The response body type of both servers.
 pub(crate) type Body = Full<Bytes>;

@@ -32,3 +32,10 @@ pub const FUNCTION_TIMEOUT: &str = "AWS_LAMBDA_FUNCTION_TIMEOUT";
 pub const LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 /// `TRACE` … `FATAL`.
 pub const LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// What the runtime reports itself as (`AWS_Lambda_python3.13`): the managed runtime's
+/// bootstrap sets it for the handler's process (language-runtimes reference; AWS's Python
+/// base images do so in `/var/runtime/bootstrap`, aws-lambda-base-images#15).
+pub const EXECUTION_ENV: &str = "AWS_EXECUTION_ENV";
+/// The `AWS_EXECUTION_ENV` lamina-ric gives a managed runtime's worker, written into the
+/// image by `lamina build` (the platform's own value for an image is `AWS_Lambda_Image`).
+pub const LAMINA_EXECUTION_ENV: &str = "LAMINA_EXECUTION_ENV";

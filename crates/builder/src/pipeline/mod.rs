@@ -480,6 +480,12 @@ fn image_spec(
         if let Some(kind) = spec.runtime.ric_kind() {
             env.push(format!("LAMINA_RUNTIME={kind}"));
         }
+        if let Some(value) = spec.runtime.execution_env() {
+            env.push(format!(
+                "{}={value}",
+                lamina_runtime_api::env::LAMINA_EXECUTION_ENV
+            ));
+        }
     }
     for (k, v) in spec.env.iter() {
         env.retain(|e| !e.starts_with(&format!("{k}=")));

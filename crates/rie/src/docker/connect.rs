@@ -27,12 +27,14 @@ pub enum DockerError {
     #[error("Docker has no network `{0}`: create it (`docker network create {0}`), or leave out --network to join Docker's default bridge")]
     NetworkNotFound(String),
     /// `--network` names a network environments cannot join.
-    #[error("cannot run environments on network `{name}`: {reason}; pass a bridge network (`--network bridge`, the default, or `--network lamina-rie`)")]
+    #[error("cannot run environments on network `{name}`: {reason}; {fix}")]
     NetworkUnusable {
         /// The network asked for.
         name: String,
         /// Why it does not do.
         reason: String,
+        /// What to do instead (never the thing that just failed).
+        fix: String,
     },
     /// A Docker API call failed.
     #[error("Docker could not {action}: {reason}")]

@@ -11,7 +11,7 @@
 //! its own container's address ([`crate::sandbox::Started::peer`]).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use bollard::models::{NetworkCreateRequest, NetworkInspect};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
@@ -23,6 +23,9 @@ use crate::error::Result;
 
 /// Docker's default bridge network, joined unless another is asked for.
 pub const DEFAULT_NETWORK: &str = "bridge";
+/// The fix for a network that is not a usable bridge.
+const OTHER_BRIDGE: &str =
+    "leave out --network for Docker's default bridge, or pass a bridge network (`--network lamina-rie`, or one made with `docker network create NAME`)";
 /// lamina's own bridge network (`--network lamina-rie`), created on first use and kept.
 pub const SHARED_NETWORK: &str = "lamina-rie";
 /// Label marking [`SHARED_NETWORK`].
@@ -54,6 +57,7 @@ pub(super) async fn join(docker: &Docker, requested: Option<&str>) -> Result<Joi
         return Err(DockerError::NetworkUnusable {
             name: name.to_owned(),
             reason: "each environment needs its own address on a bridge network".into(),
+            fix: OTHER_BRIDGE.into(),
         }
         .into());
     }
@@ -78,11 +82,12 @@ pub(super) async fn join(docker: &Docker, requested: Option<&str>) -> Result<Joi
             reason: format!(
                 "it uses the `{driver}` driver, and only a bridge network gives this host an address the containers reach"
             ),
+            fix: OTHER_BRIDGE.into(),
         }
         .into());
     }
     let id = inspected.id.clone().unwrap_or_else(|| name.to_owned());
-    let gateway = gateway_of(name, &inspected)?;
+    let gateway = host_address(name, &inspected, interface_v4)?;
     let is_default = inspected
         .options
         .as_ref()
@@ -100,24 +105,107 @@ pub(super) async fn join(docker: &Docker, requested: Option<&str>) -> Result<Joi
     })
 }
 
-/// The network's IPv4 gateway.
-fn gateway_of(name: &str, network: &NetworkInspect) -> Result<IpAddr> {
-    network
+/// The host's IPv4 address on the network: where its containers reach the Runtime API.
+///
+/// The engine's bookkeeping alone does not always say. On a Docker daemon's first start the
+/// default bridge's IPAM config lists only the subnet, no `Gateway`, although `docker0`
+/// already holds 172.17.0.1 (the field is written when the daemon restores the network on
+/// its next start; fixture `tests/fixtures/engine/docker-bridge-first-start.json`). So the
+/// IPAM gateway is taken when there is one, and otherwise the address of the bridge's own
+/// interface on this host: `com.docker.network.bridge.name` (`docker0`), or Docker's name
+/// for a user bridge, `br-` and the id's first 12 digits. Podman's networks list their
+/// gateway, but its bridge interface appears only when the first container joins it: the
+/// listener then binds the address before the host has it (`IP_FREEBIND`, in
+/// [`crate::environment`]).
+pub(super) fn host_address(
+    name: &str,
+    network: &NetworkInspect,
+    interface_v4: impl Fn(&str) -> Option<Ipv4Addr>,
+) -> Result<IpAddr> {
+    let from_ipam = network
         .ipam
         .as_ref()
         .and_then(|i| i.config.as_ref())
         .and_then(|c| {
-            c.iter()
-                .find_map(|c| c.gateway.as_deref()?.parse::<IpAddr>().ok())
-                .filter(IpAddr::is_ipv4)
-        })
-        .ok_or_else(|| {
-            DockerError::NetworkUnusable {
-                name: name.to_owned(),
-                reason: "it has no IPv4 gateway for the Runtime API to listen on".into(),
-            }
-            .into()
-        })
+            c.iter().find_map(|c| {
+                c.gateway
+                    .as_deref()?
+                    .parse::<IpAddr>()
+                    .ok()
+                    .filter(IpAddr::is_ipv4)
+            })
+        });
+    if let Some(gateway) = from_ipam {
+        return Ok(gateway);
+    }
+    let interface = bridge_interface(network);
+    if let Some(ip) = interface.as_deref().and_then(&interface_v4) {
+        return Ok(IpAddr::V4(ip));
+    }
+    Err(DockerError::NetworkUnusable {
+        name: name.to_owned(),
+        reason: match interface {
+            Some(i) => format!(
+                "the engine lists no IPv4 gateway for it and this host's bridge interface `{i}` has no IPv4 address (is the engine running on another machine or in a VM? DOCKER_HOST must name an engine on this host)"
+            ),
+            None => "the engine lists no IPv4 gateway for it and names no bridge interface on this host".into(),
+        },
+        fix: if name == SHARED_NETWORK {
+            "remove it (`docker network rm lamina-rie`) so that lamina makes it anew, or pass a bridge network you made (`docker network create NAME`, then `--network NAME`)".into()
+        } else {
+            format!("pass lamina's own network (`--network {SHARED_NETWORK}`) or one you made (`docker network create NAME`, then `--network NAME`)")
+        },
+    }
+    .into())
+}
+
+/// The host interface behind a bridge network, as the engine names it.
+fn bridge_interface(network: &NetworkInspect) -> Option<String> {
+    if let Some(name) = network
+        .options
+        .as_ref()
+        .and_then(|o| o.get("com.docker.network.bridge.name"))
+        .filter(|n| !n.is_empty())
+    {
+        return Some(name.clone());
+    }
+    // moby's bridge driver names a user network's interface `br-` + the id's first 12 digits.
+    let id = network.id.as_deref()?;
+    id.get(..12).map(|short| format!("br-{short}"))
+}
+
+/// The first IPv4 address of this host's interface `name`, from `getifaddrs(3)` (std has no
+/// interface listing, and one libc call is all this needs).
+pub(super) fn interface_v4(name: &str) -> Option<Ipv4Addr> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list we free below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cursor = list;
+    while !cursor.is_null() {
+        // SAFETY: `cursor` is a node of the list getifaddrs returned, not yet freed.
+        let entry = unsafe { &*cursor };
+        cursor = entry.ifa_next;
+        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let entry_name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) };
+        // SAFETY: ifa_addr is non-null and points at a sockaddr of the family it names.
+        let family = unsafe { (*entry.ifa_addr).sa_family };
+        if entry_name.to_bytes() != name.as_bytes() || i32::from(family) != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: an AF_INET address is a sockaddr_in.
+        let sin = unsafe { &*(entry.ifa_addr as *const libc::sockaddr_in) };
+        found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+        break;
+    }
+    // SAFETY: `list` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(list) };
+    found
 }
 
 /// [`SHARED_NETWORK`], created when the daemon has none.
@@ -177,7 +265,80 @@ async fn shared_network(docker: &Docker) -> Result<Joined> {
     Ok(Joined {
         name: SHARED_NETWORK.to_owned(),
         mode: id.clone(),
-        gateway: gateway_of(SHARED_NETWORK, &inspected)?,
+        gateway: host_address(SHARED_NETWORK, &inspected, interface_v4)?,
         id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> NetworkInspect {
+        let path = format!(
+            "{}/tests/fixtures/engine/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn no_interfaces(_: &str) -> Option<Ipv4Addr> {
+        None
+    }
+
+    #[test]
+    fn a_first_start_default_bridge_is_reached_at_its_interfaces_address() {
+        let bridge = fixture("docker-20.10-bridge-first-start.json");
+        let docker0 = |name: &str| (name == "docker0").then(|| Ipv4Addr::new(172, 17, 0, 1));
+        assert_eq!(
+            host_address("bridge", &bridge, docker0).unwrap(),
+            IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1))
+        );
+    }
+
+    #[test]
+    fn a_listed_gateway_is_taken_without_asking_the_host() {
+        let user = fixture("docker-20.10-user-network.json");
+        assert_eq!(
+            host_address("fxnet", &user, no_interfaces).unwrap(),
+            IpAddr::V4(Ipv4Addr::new(172, 18, 0, 1))
+        );
+        // Podman lists its gateway before its bridge interface exists on the host.
+        let podman = fixture("podman-4.3-network.json");
+        assert_eq!(
+            host_address("podman", &podman, no_interfaces).unwrap(),
+            IpAddr::V4(Ipv4Addr::new(10, 88, 0, 1))
+        );
+    }
+
+    #[test]
+    fn a_user_bridge_without_a_gateway_is_found_by_dockers_interface_name() {
+        let mut user = fixture("docker-20.10-user-network.json");
+        user.ipam = None;
+        let asked = std::cell::RefCell::new(Vec::new());
+        let found = host_address("fxnet", &user, |name: &str| {
+            asked.borrow_mut().push(name.to_owned());
+            (name == "br-b7add1efe82f").then(|| Ipv4Addr::new(172, 18, 0, 1))
+        });
+        assert_eq!(found.unwrap(), IpAddr::V4(Ipv4Addr::new(172, 18, 0, 1)));
+        assert_eq!(asked.into_inner(), ["br-b7add1efe82f"]);
+    }
+
+    #[test]
+    fn no_address_anywhere_is_an_error_that_names_the_interface_and_not_the_same_network() {
+        let bridge = fixture("docker-20.10-bridge-first-start.json");
+        let message = host_address("bridge", &bridge, no_interfaces)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("`docker0`"), "{message}");
+        assert!(message.contains("DOCKER_HOST"), "{message}");
+        assert!(!message.contains("--network bridge"), "{message}");
+    }
+
+    #[test]
+    fn the_loopback_interface_is_read_from_the_host() {
+        assert_eq!(interface_v4("lo"), Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(interface_v4("no-such-interface0"), None);
+    }
 }

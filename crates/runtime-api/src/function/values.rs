@@ -123,6 +123,18 @@ impl Runtime {
         }
     }
 
+    /// `AWS_EXECUTION_ENV` as the managed runtime's bootstrap sets it for the handler
+    /// (`AWS_Lambda_python3.13`); `None` for custom runtimes, which Lambda gives none.
+    /// Python 3.12+ answers non-ASCII text as UTF-8 only when it is set (awslambdaric
+    /// `lambda_runtime_marshaller.py`).
+    pub fn execution_env(self) -> Option<&'static str> {
+        match self {
+            Self::Python313 => Some("AWS_Lambda_python3.13"),
+            Self::Python314 => Some("AWS_Lambda_python3.14"),
+            Self::Provided => None,
+        }
+    }
+
     /// The value of `LAMINA_RUNTIME` that tells lamina-ric how to run the handler; `None`
     /// lets it detect a custom runtime (`bootstrap`) or a plain executable handler.
     pub fn ric_kind(self) -> Option<&'static str> {
