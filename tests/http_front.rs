@@ -5,6 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 
 use base64::Engine as _;
 use common::*;
@@ -457,4 +460,77 @@ fn the_seed_functions_answer_plain_http_requests() {
         "{}",
         a.text()
     );
+}
+
+/// One response read off a keep-alive connection, framed by its own `Content-Length`:
+/// (status line, headers lowercased, body).
+fn read_framed(reader: &mut BufReader<TcpStream>) -> (String, Vec<(String, String)>, Vec<u8>) {
+    let mut status = String::new();
+    reader.read_line(&mut status).expect("status line");
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("{status:?} has no content-length: {headers:?}"));
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body).expect("body");
+    (status.trim_end().to_owned(), headers, body)
+}
+
+#[test]
+fn a_handlers_framing_headers_never_reach_the_client_and_keep_alive_stays_in_step() {
+    let (_rie, http) = echo_front("apigw-http");
+    // Content-Length counted in characters (2) for a body of 12 bytes, and a forged
+    // Transfer-Encoding: relayed, either desyncs the connection for the next response.
+    let answer = r#"{"statusCode": 200, "headers": {"Content-Length": "2", "Transfer-Encoding": "chunked", "Connection": "close", "content-type": "text/plain"}, "body": "中文中文"}"#;
+    let stream = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    for round in 0..2 {
+        write!(
+            writer,
+            "POST /respond HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        )
+        .expect("write");
+        let (status, headers, body) = read_framed(&mut reader);
+        assert_eq!(status, "HTTP/1.1 200 OK", "round {round}: {headers:?}");
+        assert_eq!(body, "中文中文".as_bytes(), "round {round}");
+        let named = |n: &str| headers.iter().filter(|(k, _)| k == n).count();
+        assert_eq!(named("content-length"), 1, "{headers:?}");
+        assert_eq!(named("transfer-encoding"), 0, "{headers:?}");
+        assert_eq!(named("connection"), 0, "{headers:?}");
+    }
+}
+
+#[test]
+fn a_malformed_chunked_request_body_is_the_clients_400() {
+    let (_rie, http) = echo_front("apigw-http");
+    let mut stream = TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    stream
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n",
+        )
+        .expect("write");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
 }

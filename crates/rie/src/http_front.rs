@@ -131,7 +131,15 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
                 body: br#"{"message":"Request Timeout"}"#.to_vec(),
             })
         }
-        Some(Err(_)) => return to_hyper(front::error_response(payload, 500, &request_id)),
+        // A body that breaks HTTP's own framing (bad chunk sizes, cut short) is the
+        // client's error: API Gateway answers 400.
+        Some(Err(_)) => {
+            return to_hyper(FrontResponse {
+                status: 400,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: br#"{"message":"Bad Request"}"#.to_vec(),
+            })
+        }
     };
     let route = (!matched.route.is_default()).then_some(&matched);
     let event = front::event(payload, &request, route, &ctx);

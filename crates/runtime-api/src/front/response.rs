@@ -33,11 +33,36 @@ pub fn to_http(payload: Payload, answer: Answer<'_>, request_id: &str) -> FrontR
     };
     match proxied {
         Ok(mut r) => {
+            r.headers.retain(|(name, _)| !is_framing(name));
             r.headers.extend(front_headers(payload, request_id));
             r
         }
         Err(()) => error_response(payload, 502, request_id),
     }
+}
+
+/// Whether a header the function set is the connection's business, not the function's:
+/// the front frames its own answer (the length of the body it sends, on its own
+/// connection), so these are dropped as API Gateway and function URLs drop or rewrite them
+/// (API Gateway developer guide, "Reserved headers" for HTTP APIs; `Content-Length`,
+/// `Connection`, `Transfer-Encoding` and the hop-by-hop headers of RFC 9110 §7.6.1). Relayed,
+/// a `Content-Length` counted in characters desyncs a keep-alive connection, and a
+/// `Transfer-Encoding` lets a handler forge the next response.
+pub fn is_framing(name: &str) -> bool {
+    const DROPPED: [&str; 7] = [
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+    ];
+    let name = name.trim();
+    DROPPED.iter().any(|d| name.eq_ignore_ascii_case(d))
+        || name
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
 }
 
 /// The front's own error answer with `status` (500 or 502).
@@ -126,7 +151,9 @@ fn status(v: Option<&Value>) -> Option<u16> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    (100..=599).contains(&n).then_some(n as u16)
+    // A 1xx is no final answer: the front cannot send it as one, so it is a malformed
+    // response (502), as an out-of-range status is.
+    (200..=599).contains(&n).then_some(n as u16)
 }
 
 /// `body` (a string, or absent/null for none), decoded when `isBase64Encoded`.
@@ -321,5 +348,36 @@ mod tests {
         assert_eq!(r.status, 502);
         assert_eq!(not_found(Payload::ApigwRest, "id").status, 403);
         assert_eq!(not_found(Payload::ApigwHttp, "id").status, 404);
+    }
+
+    #[test]
+    fn framing_headers_the_function_set_are_dropped_and_its_own_kept() {
+        let raw = br#"{"statusCode": 200, "headers": {"Content-Length": "3", "Transfer-Encoding": "chunked", "connection": "close", "Keep-Alive": "timeout=5", "Upgrade": "h2c", "TE": "trailers", "Trailer": "x", "Proxy-Authenticate": "Basic", "X-Kept": "yes"}, "body": "\u4e2d\u6587"}"#;
+        for payload in [Payload::ApigwHttp, Payload::ApigwRest, Payload::FunctionUrl] {
+            let r = to_http(payload, Answer::Success(raw), "rid");
+            assert_eq!(r.status, 200);
+            for gone in [
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "keep-alive",
+                "upgrade",
+                "te",
+                "trailer",
+                "proxy-authenticate",
+            ] {
+                assert!(header(&r, gone).is_empty(), "{payload:?} kept {gone}");
+            }
+            assert_eq!(header(&r, "x-kept"), ["yes"]);
+        }
+    }
+
+    #[test]
+    fn an_informational_status_is_a_malformed_answer() {
+        for code in ["100", "101", "199"] {
+            let raw = format!(r#"{{"statusCode": {code}, "body": "x"}}"#);
+            let r = to_http(Payload::ApigwHttp, Answer::Success(raw.as_bytes()), "rid");
+            assert_eq!(r.status, 502, "{code}");
+        }
     }
 }
