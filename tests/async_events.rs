@@ -190,3 +190,95 @@ fn a_failing_event_is_retried_on_a_compressed_schedule_then_recorded_as_the_clou
     assert!(times[1] - times[0] >= 0.95, "{times:?}");
     assert!(times[2] - times[1] >= 1.95, "{times:?}");
 }
+
+#[test]
+fn a_record_that_cannot_be_written_backs_off_and_never_invokes_the_event_again() {
+    require_docker();
+    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    let top = tempfile::tempdir().expect("temp dir");
+    let failed = top.path().join("failed");
+    std::fs::create_dir(&failed).expect("mkdir");
+    let queue = tempfile::tempdir().expect("temp dir");
+    let rie = Rie::start(
+        TAG,
+        &[
+            "--events-dir",
+            &queue.path().to_string_lossy(),
+            "--max-retry-attempts",
+            "0",
+            "--on-failure",
+            &failed.to_string_lossy(),
+        ],
+    );
+    // The destination turns into a file after start (a full disk, a removed mount: the
+    // record cannot be written; as root no permission bit would stop it).
+    std::fs::remove_dir(&failed).expect("rmdir");
+    std::fs::write(&failed, b"").expect("a file in its place");
+    let bad = event(rie.port, r#"{"fail": true}"#);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        count(&rie.stdout(), "delivered").get(&bad).copied(),
+        Some(1),
+        "the event ran again while its record could not be written:\n{}",
+        rie.stdout()
+    );
+    assert!(
+        rie.stderr().contains("cannot write the record of event"),
+        "{}",
+        rie.stderr()
+    );
+    // The folder comes back: the record lands on a later try, the event still ran once.
+    std::fs::remove_file(&failed).expect("rm");
+    std::fs::create_dir(&failed).expect("mkdir");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let record = loop {
+        let found: Vec<_> = files(&failed)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        if let Some(f) = found.into_iter().next() {
+            break f;
+        }
+        assert!(Instant::now() < deadline, "no record:\n{}", rie.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let r: Value = serde_json::from_slice(&std::fs::read(record).expect("read")).expect("json");
+    assert_eq!(r["requestContext"]["requestId"], bad.as_str());
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(
+        count(&rie.stdout(), "delivered").get(&bad).copied(),
+        Some(1)
+    );
+    let tmp: Vec<_> = files(queue.path())
+        .into_iter()
+        .chain(files(&failed))
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "temporary files left: {tmp:?}");
+}
+
+#[test]
+fn a_destination_that_cannot_take_records_is_refused_at_start_with_the_flag_named() {
+    require_docker();
+    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    let top = tempfile::tempdir().expect("temp dir");
+    let file = top.path().join("a-file");
+    std::fs::write(&file, b"").expect("file");
+    let out = run(lamina().args([
+        "rie",
+        TAG,
+        "--port",
+        &free_port().to_string(),
+        "--events-dir",
+        &top.path().join("queue").to_string_lossy(),
+        "--on-success",
+        &file.to_string_lossy(),
+    ]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--on-success") && err.contains("a-file"),
+        "{err}"
+    );
+    assert!(!err.contains("serving "), "{err}");
+}

@@ -107,7 +107,9 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     }
     let sandbox = Arc::new(sandbox);
     let updater = args.watch.then(|| bound.updater());
-    announce(&bound, &functions);
+    // Said once everything that can refuse to start (event queues, destinations) has not.
+    let said = announcement(&bound, &functions);
+    let bound = bound.on_ready(move || eprint!("{said}"));
     let shutdown = async {
         stop_signal().await;
         eprintln!("stopping: removing containers");
@@ -199,8 +201,11 @@ async fn image_of(
     Ok((reference, manifest, Vec::new()))
 }
 
-/// Say what is served where.
-fn announce(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig]) {
+/// What `lamina rie` says once it serves: each function's invoke URL, the HTTP front's
+/// routes, how to stop.
+fn announcement(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let local = bound.local_addr();
     for f in functions {
         let path = if functions.len() == 1 {
@@ -208,14 +213,15 @@ fn announce(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig]) {
         } else {
             f.name.as_str()
         };
-        eprintln!(
+        let _ = writeln!(
+            out,
             "serving {} ({}) on http://{local}/2015-03-31/functions/{path}/invocations",
             f.name,
             f.image.as_deref().unwrap_or_default()
         );
     }
     if let Some(front) = bound.http_addr() {
-        eprintln!("HTTP front on http://{front}/:");
+        let _ = writeln!(out, "HTTP front on http://{front}/:");
         for f in functions {
             let routes: Vec<String> = f
                 .http
@@ -223,7 +229,8 @@ fn announce(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig]) {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            eprintln!(
+            let _ = writeln!(
+                out,
                 "  {} → {} ({} events)",
                 routes.join(", "),
                 f.name,
@@ -231,7 +238,8 @@ fn announce(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig]) {
             );
         }
     }
-    eprintln!("Ctrl-C to stop");
+    let _ = writeln!(out, "Ctrl-C to stop");
+    out
 }
 
 /// Function logs on stdout. Lambda's runtimes join a multi-line record (a traceback) with

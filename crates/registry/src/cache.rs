@@ -127,7 +127,14 @@ pub async fn import(client: &Client, store: &Store, source: &Reference) -> Resul
         .parse()
         .map_err(lamina_image::Error::from)?;
     if !store.has_blob(&index_digest) {
-        crate::pull::fetch_blob(client, store, repo, &index_digest).await?;
+        crate::pull::fetch_blob(
+            client,
+            store,
+            repo,
+            &index_digest,
+            manifest["layers"][0]["size"].as_u64(),
+        )
+        .await?;
     }
     let index: Index = serde_json::from_slice(&store.read_small_blob(
         &index_digest,
@@ -143,7 +150,14 @@ pub async fn import(client: &Client, store: &Store, source: &Reference) -> Resul
     let mut report = CacheImport::default();
     for entry in index.entries {
         if store.blob_len(&entry.layer.digest) != Some(entry.layer.size) {
-            crate::pull::fetch_blob(client, store, repo, &entry.layer.digest).await?;
+            crate::pull::fetch_blob(
+                client,
+                store,
+                repo,
+                &entry.layer.digest,
+                Some(entry.layer.size),
+            )
+            .await?;
             crate::known::remember(store, client.registry(), repo, &entry.layer.digest);
             report.fetched += 1;
         }

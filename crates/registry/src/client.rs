@@ -16,6 +16,9 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use crate::credentials::Credentials;
 use crate::error::{RegistryError, Result};
 
+/// Largest token answer accepted (tokens are a few KiB).
+const MAX_TOKEN: usize = 1 << 20;
+
 /// What to send in `Authorization`.
 #[derive(Debug, Clone, Default)]
 enum Auth {
@@ -228,10 +231,22 @@ impl Client {
         req.send().await.map_err(|e| self.unreachable(e))
     }
 
-    fn unreachable(&self, e: impl std::fmt::Display) -> RegistryError {
+    /// The registry failed us: `e` and every cause under it (reqwest's own message says
+    /// only "error sending request"; the cause says a timeout, a refused redirect, a reset).
+    fn unreachable(&self, e: impl std::error::Error) -> RegistryError {
+        let mut reason = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            if !reason.contains(&text) {
+                reason.push_str(": ");
+                reason.push_str(&text);
+            }
+            cause = c.source();
+        }
         RegistryError::Unreachable {
             registry: self.registry.clone(),
-            reason: e.to_string(),
+            reason,
         }
     }
 
@@ -350,7 +365,7 @@ impl Client {
                 token: Option<String>,
                 access_token: Option<String>,
             }
-            let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+            let bytes = read_capped(self, resp, MAX_TOKEN, &format!("token from {realm}")).await?;
             let t: Token = serde_json::from_slice(&bytes).map_err(|e| self.unreachable(e))?;
             Auth::Bearer(t.token.or(t.access_token).ok_or_else(unauthorized)?)
         } else {
@@ -361,14 +376,58 @@ impl Client {
     }
 }
 
-/// The start of a refusal's body, for an error message (registries explain there).
+/// A response body of at most `cap` bytes, read as it streams: a registry that sends more
+/// (or declares more) is refused once it passes the cap, before it fills memory.
+pub(crate) async fn read_capped(
+    client: &Client,
+    resp: Response,
+    cap: usize,
+    what: &str,
+) -> Result<Vec<u8>> {
+    use futures_util::StreamExt;
+    let too_large = || RegistryError::Protocol {
+        registry: client.registry.clone(),
+        what: format!("GET {what}"),
+        status: 200,
+        body: format!(
+            "it is larger than {} KiB, more than lamina accepts",
+            cap >> 10
+        ),
+    };
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match client.unreachable(e) {
+            RegistryError::Unreachable { registry, reason } => RegistryError::Unreachable {
+                registry,
+                reason: format!("reading {what}: {reason}"),
+            },
+            other => other,
+        })?;
+        if out.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// The start of a refusal's body, for an error message (registries explain there); at most
+/// a few KiB are read, whatever the registry sends.
 pub(crate) async fn body_excerpt(resp: Response) -> String {
-    resp.text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
+    use futures_util::StreamExt;
+    let mut got = Vec::new();
+    let mut body = resp.bytes_stream();
+    while let Some(Ok(chunk)) = body.next().await {
+        got.extend_from_slice(&chunk);
+        if got.len() >= 4096 {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).chars().take(300).collect()
 }
 
 /// `Bearer realm="…",service="…",scope="…"` → (`Bearer`, [(realm, …), …]).

@@ -44,6 +44,10 @@ pub async fn pull(
         .or_else(|| source.tag().map(str::to_owned))
         .unwrap_or_else(|| "latest".into());
     let (mut bytes, media_type) = get_manifest(client, repo, &wanted).await?;
+    // A digest reference names exactly the bytes it got, index or manifest.
+    if let Some(named) = source.digest() {
+        verify(client, &wanted, &bytes, named, None)?;
+    }
     let from_index = lamina_image::import::is_index(&media_type);
     let mut index_summary = None;
     if from_index {
@@ -60,31 +64,37 @@ pub async fn pull(
                 &format!("the index has no linux/{arch} image"),
             )
         })?;
+        let size = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["digest"].as_str() == Some(entry.as_str()))
+            .and_then(|e| e["size"].as_u64());
+        let named: Digest = entry
+            .parse()
+            .map_err(|e: lamina_image::digest::DigestError| {
+                protocol(client, &wanted, &e.to_string())
+            })?;
         bytes = get_manifest(client, repo, &entry).await?.0;
+        // The index entry names the platform's manifest by digest and size: hold it to both.
+        verify(client, &entry, &bytes, &named, size)?;
     }
     let digest = Digest::sha256_of(&bytes);
-    // A digest reference names exactly these bytes (unless it named an index, resolved above).
-    if let (Some(named), false) = (source.digest(), from_index) {
-        if named != &digest {
-            return Err(protocol(
-                client,
-                &wanted,
-                &format!("the manifest hashes to {digest}, not {named}"),
-            ));
-        }
-    }
     let manifest: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| protocol(client, &wanted, &e.to_string()))?;
-    let mut blobs = vec![manifest["config"]["digest"].as_str().map(str::to_owned)];
+    let mut blobs = vec![(
+        manifest["config"]["digest"].as_str().map(str::to_owned),
+        manifest["config"]["size"].as_u64(),
+    )];
     blobs.extend(
         manifest["layers"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|l| l["digest"].as_str().map(str::to_owned)),
+            .map(|l| (l["digest"].as_str().map(str::to_owned), l["size"].as_u64())),
     );
     let (mut fetched, mut present) = (0, 0);
-    for blob in blobs {
+    for (blob, size) in blobs {
         let d: Digest = blob
             .ok_or_else(|| protocol(client, &wanted, "a descriptor has no digest"))?
             .parse()
@@ -95,7 +105,7 @@ pub async fn pull(
             present += 1;
             continue;
         }
-        fetch_blob(client, store, repo, &d).await?;
+        fetch_blob(client, store, repo, &d, size).await?;
         crate::known::remember(store, client.registry(), repo, &d);
         fetched += 1;
     }
@@ -124,6 +134,35 @@ pub(crate) async fn pull_manifest_only(
         Err(RegistryError::Protocol { status: 404, .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `bytes` are what `named` (and `size`, when the descriptor gave one) say they are.
+fn verify(
+    client: &Client,
+    what: &str,
+    bytes: &[u8],
+    named: &Digest,
+    size: Option<u64>,
+) -> Result<()> {
+    let got = Digest::sha256_of(bytes);
+    if &got != named {
+        return Err(protocol(
+            client,
+            what,
+            &format!("its bytes hash to {got}, not the pinned {named}: the registry served something else"),
+        ));
+    }
+    if let Some(size) = size.filter(|s| *s != bytes.len() as u64) {
+        return Err(protocol(
+            client,
+            what,
+            &format!(
+                "it is {} bytes, not the {size} its index entry says",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn protocol(client: &Client, what: &str, why: &str) -> RegistryError {
@@ -162,26 +201,25 @@ async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(V
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let bytes = resp.bytes().await.map_err(|e| RegistryError::Unreachable {
-        registry: client.registry().to_owned(),
-        reason: e.to_string(),
-    })?;
-    if bytes.len() > MAX_MANIFEST {
-        return Err(protocol(
-            client,
-            reference,
-            "the manifest is larger than 4 MiB",
-        ));
-    }
-    Ok((bytes.to_vec(), media_type))
+    let bytes = crate::client::read_capped(
+        client,
+        resp,
+        MAX_MANIFEST,
+        &format!("manifest {repo}:{reference}"),
+    )
+    .await?;
+    Ok((bytes, media_type))
 }
 
-/// Stream blob `d` into the store, checking its digest before it is committed.
+/// Stream blob `d` into the store, checking its digest before it is committed. A blob longer
+/// than `size` (its descriptor's) is cut off as soon as it passes it: a registry cannot fill
+/// the disk by serving more than was asked for.
 pub(crate) async fn fetch_blob(
     client: &Client,
     store: &Store,
     repo: &str,
     d: &Digest,
+    size: Option<u64>,
 ) -> Result<()> {
     let path = format!("/v2/{repo}/blobs/{d}");
     let resp = client
@@ -203,8 +241,20 @@ pub(crate) async fn fetch_blob(
         registry: client.registry().to_owned(),
         reason: e,
     };
+    let mut received = 0u64;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| lost(e.to_string()))?;
+        received += chunk.len() as u64;
+        if let Some(size) = size.filter(|s| received > *s) {
+            return Err(RegistryError::Protocol {
+                registry: client.registry().to_owned(),
+                what: format!("GET {path}"),
+                status: 200,
+                body: format!(
+                    "the registry sent more than the blob's {size} bytes; nothing was kept"
+                ),
+            });
+        }
         writer.write_all(&chunk).map_err(|e| lost(e.to_string()))?;
     }
     let (buffered, got, _) = writer.finish();

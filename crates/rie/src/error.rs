@@ -53,6 +53,16 @@ pub enum Error {
         /// The other.
         second: String,
     },
+    /// A destination folder cannot take records.
+    #[error("cannot write event records to {flag} {dir}: {reason}; give {flag} a folder this user can write")]
+    Destination {
+        /// `--on-failure` or `--on-success`.
+        flag: &'static str,
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// Why.
+        reason: io::Error,
+    },
     /// The event queue folder cannot be used.
     #[error("cannot use the event queue in {dir}: {source}")]
     EventQueue {

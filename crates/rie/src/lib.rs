@@ -71,6 +71,7 @@ impl Emulator {
             updates: None,
             events_dir: None,
             limits: ConnectionLimits::CLIENTS,
+            ready: None,
         })
     }
 }
@@ -102,8 +103,10 @@ async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr)> {
     Ok((listener, local))
 }
 
+/// Called once the emulator serves.
+type Ready = Box<dyn FnOnce() + Send>;
+
 /// An emulator whose Invoke API port is open but not yet served.
-#[derive(Debug)]
 pub struct BoundEmulator {
     listener: TcpListener,
     local: SocketAddr,
@@ -111,6 +114,17 @@ pub struct BoundEmulator {
     updates: Option<tokio::sync::mpsc::UnboundedReceiver<UpdateRequest>>,
     events_dir: Option<std::path::PathBuf>,
     limits: ConnectionLimits,
+    ready: Option<Ready>,
+}
+
+impl std::fmt::Debug for BoundEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundEmulator")
+            .field("local", &self.local)
+            .field("http", &self.http_addr())
+            .field("events_dir", &self.events_dir)
+            .finish()
+    }
 }
 
 type UpdateRequest = (FunctionConfig, tokio::sync::oneshot::Sender<Result<()>>);
@@ -163,6 +177,13 @@ impl BoundEmulator {
     /// [`ConnectionLimits::CLIENTS`]).
     pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Call `ready` once serving has begun: every queue and destination is usable and the
+    /// servers are about to accept (what "serving" may be said after).
+    pub fn on_ready(mut self, ready: impl FnOnce() + Send + 'static) -> Self {
+        self.ready = Some(Box::new(ready));
         self
     }
 
@@ -257,6 +278,9 @@ impl BoundEmulator {
                 let _ = stop_tx.send(true);
             }
         };
+        if let Some(ready) = self.ready {
+            ready();
+        }
         let served = router.clone();
         let invoke = http_util::accept_loop(
             self.listener,

@@ -396,7 +396,7 @@ async fn a_network_environments_cannot_join_is_refused_with_the_fix() {
             .unwrap_err();
         assert_eq!(
             refused.to_string(),
-            format!("cannot run environments on network `{mode}`: each environment needs its own address on a bridge network; pass a bridge network (`--network bridge`, the default, or `--network lamina-rie`)")
+            format!("cannot run environments on network `{mode}`: each environment needs its own address on a bridge network; leave out --network for Docker's default bridge, or pass a bridge network (`--network lamina-rie`, or one made with `docker network create NAME`)")
         );
     }
 }

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::pool::Pool;
 use crate::sync::lock;
 use record::Condition;
+use store::Unrecorded;
 use store::{QueuedEvent, Store};
 
 pub use crate::config::{
@@ -74,6 +75,18 @@ impl EventQueue {
             dir: dir.clone(),
             source,
         })?;
+        for (flag, dest) in [
+            ("--on-failure", &function.events.on_failure),
+            ("--on-success", &function.events.on_success),
+        ] {
+            if let Some(dest) = dest {
+                store::check_writable(dest).map_err(|reason| Error::Destination {
+                    flag,
+                    dir: dest.clone(),
+                    reason,
+                })?;
+            }
+        }
         let left = store.load().map_err(|source| Error::EventQueue {
             dir: dir.clone(),
             source,
@@ -118,6 +131,7 @@ impl EventQueue {
             accepted_ms: now,
             attempts: 0,
             not_before_ms: now,
+            unrecorded: None,
         };
         let (store, stored) = (self.store.clone(), event.clone());
         tokio::task::spawn_blocking(move || store.put(&stored))
@@ -199,6 +213,11 @@ impl EventQueue {
             }
             Err(_) => return,
         };
+        if event.unrecorded.is_some() {
+            // Finished already: only its record is left to write.
+            self.record_again(event).await;
+            return;
+        }
         let function = self.pool.function();
         let config = &function.events;
         let now = epoch_ms();
@@ -285,12 +304,6 @@ impl EventQueue {
     /// The event is done: its record to the destination, then out of the queue.
     fn finish(&self, event: &QueuedEvent, condition: Condition, response: Option<(&[u8], bool)>) {
         let function = self.pool.function();
-        let dest = match condition {
-            Condition::Success => function.events.on_success.as_ref(),
-            Condition::RetriesExhausted | Condition::EventAgeExceeded => {
-                function.events.on_failure.as_ref()
-            }
-        };
         if condition != Condition::Success {
             tracing::warn!(
                 "event {} to `{}` dropped ({condition:?}, {} attempt(s))",
@@ -299,21 +312,79 @@ impl EventQueue {
                 event.attempts
             );
         }
-        if let Some(dir) = dest {
+        let success = condition == Condition::Success;
+        if self.destination(success).is_some() {
             let timestamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-            let r = record::record(condition, &function.arn(), event, response, &timestamp);
-            let name = format!("{}-{}.json", epoch_ms(), event.request_id);
-            let bytes = serde_json::to_vec_pretty(&r).unwrap_or_default();
-            if let Err(e) = store::write_durably(dir, &name, &bytes) {
-                // Keep the event queued rather than lose its record.
-                tracing::error!(
-                    "cannot write the record of event {} to {}: {e}",
-                    event.request_id,
-                    dir.display()
-                );
+            let record = record::record(condition, &function.arn(), event, response, &timestamp);
+            let unrecorded = Unrecorded {
+                success,
+                record,
+                failures: 0,
+            };
+            if let Err(e) = self.write_record(event, &unrecorded) {
+                self.record_later(event.clone(), unrecorded, &e);
                 return;
             }
         }
+        self.forget(event);
+    }
+
+    /// The destination folder for a successful or a failed event, if one is configured.
+    fn destination(&self, success: bool) -> Option<std::path::PathBuf> {
+        let events = &self.pool.function().events;
+        match success {
+            true => events.on_success.clone(),
+            false => events.on_failure.clone(),
+        }
+    }
+
+    fn write_record(&self, event: &QueuedEvent, unrecorded: &Unrecorded) -> std::io::Result<()> {
+        let Some(dir) = self.destination(unrecorded.success) else {
+            return Ok(());
+        };
+        let name = format!("{}-{}.json", epoch_ms(), event.request_id);
+        let bytes = serde_json::to_vec_pretty(&unrecorded.record).map_err(std::io::Error::other)?;
+        store::write_durably(&dir, &name, &bytes)
+    }
+
+    /// A record that could not be written: the event stays queued with the record, not to be
+    /// invoked again, and the write is tried again after a backoff (1 s, doubling, at most
+    /// [`MAX_BACKOFF`]) — never at once, or a full disk would turn into a storm.
+    fn record_later(&self, mut event: QueuedEvent, mut unrecorded: Unrecorded, e: &std::io::Error) {
+        let dir = self.destination(unrecorded.success).unwrap_or_default();
+        unrecorded.failures = unrecorded.failures.saturating_add(1);
+        let delay = Duration::from_secs(1)
+            .saturating_mul(1u32 << unrecorded.failures.min(16).saturating_sub(1))
+            .min(MAX_BACKOFF);
+        tracing::error!(
+            "cannot write the record of event {} to {}: {e}; the event is kept and its record tried again in {} s",
+            event.request_id,
+            dir.display(),
+            delay.as_secs()
+        );
+        event.not_before_ms = epoch_ms() + delay.as_millis() as u64;
+        event.unrecorded = Some(unrecorded);
+        if let Err(e) = self.store.put(&event) {
+            tracing::error!("cannot requeue event {}: {e}", event.request_id);
+        }
+        lock(&self.state)
+            .pending
+            .insert(event.seq, without_payload(event));
+    }
+
+    /// Another try at a finished event's record.
+    async fn record_again(&self, event: QueuedEvent) {
+        let Some(unrecorded) = event.unrecorded.clone() else {
+            return;
+        };
+        match self.write_record(&event, &unrecorded) {
+            Ok(()) => self.forget(&event),
+            Err(e) => self.record_later(event, unrecorded, &e),
+        }
+    }
+
+    /// Out of the queue, on disk and in memory.
+    fn forget(&self, event: &QueuedEvent) {
         if let Err(e) = self.store.remove(event.seq) {
             tracing::error!("cannot remove finished event {}: {e}", event.request_id);
         }

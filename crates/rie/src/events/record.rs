@@ -80,6 +80,7 @@ mod tests {
             accepted_ms: 0,
             attempts: 3,
             not_before_ms: 0,
+            unrecorded: None,
         };
         let r = record(
             Condition::RetriesExhausted,

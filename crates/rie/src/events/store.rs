@@ -30,6 +30,22 @@ pub(crate) struct QueuedEvent {
     pub(crate) attempts: u32,
     /// Not to be tried before this, ms since the epoch.
     pub(crate) not_before_ms: u64,
+    /// The event is done, but its destination record could not be written yet: what is
+    /// left is writing it (never invoking again), with backoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unrecorded: Option<Unrecorded>,
+}
+
+/// A finished event's record that is still to be written.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Unrecorded {
+    /// The record goes to the on-success folder (else on-failure).
+    pub(crate) success: bool,
+    /// The record, rendered when the event finished.
+    pub(crate) record: serde_json::Value,
+    /// Failed writes so far (for the backoff).
+    pub(crate) failures: u32,
 }
 
 /// A function's queue folder, locked for this process.
@@ -66,13 +82,8 @@ impl Store {
 
     /// Write `event` durably (new or updated).
     pub(crate) fn put(&self, event: &QueuedEvent) -> io::Result<()> {
-        let path = self.path(event.seq);
-        let tmp = self.dir.join(format!(".{:020}.tmp", event.seq));
-        let mut f = File::create(&tmp)?;
-        f.write_all(&serde_json::to_vec(event).map_err(io::Error::other)?)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        File::open(&self.dir)?.sync_all()
+        let bytes = serde_json::to_vec(event).map_err(io::Error::other)?;
+        write_durably(&self.dir, &format!("{:020}.json", event.seq), &bytes)
     }
 
     /// One stored event, payload and all.
@@ -110,15 +121,32 @@ impl Store {
     }
 }
 
-/// Write `bytes` to `dir/name` durably (temporary file, fsync, rename): destination records.
+/// Write `bytes` to `dir/name` durably (temporary file, fsync, rename, folder fsync): queued
+/// events and destination records. A temporary file is removed when any step fails (a full
+/// disk must not fill the folder with `.tmp` files).
 pub(crate) fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, dir.join(name))?;
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(name))
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
     File::open(dir)?.sync_all()
+}
+
+/// Check that records can be written to `dir` (creating it): a probe written durably and
+/// removed. Run before serving, so a destination that cannot take records is refused at
+/// start, not discovered when the first event finishes.
+pub(crate) fn check_writable(dir: &Path) -> io::Result<()> {
+    let name = format!(".lamina-probe-{}", std::process::id());
+    write_durably(dir, &name, b"")?;
+    fs::remove_file(dir.join(name))
 }
 
 #[cfg(test)]
@@ -135,6 +163,7 @@ mod tests {
             accepted_ms: 1,
             attempts: 0,
             not_before_ms: 0,
+            unrecorded: None,
         }
     }
 
@@ -158,6 +187,31 @@ mod tests {
         assert_eq!(loaded.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(loaded[1].attempts, 1);
         assert_eq!(s.get(2).unwrap().payload, "{}");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target name is taken by a folder: the rename fails after the temp file exists.
+        fs::create_dir(dir.path().join("x.json")).unwrap();
+        fs::write(dir.path().join("x.json").join("inside"), b"1").unwrap();
+        assert!(write_durably(dir.path(), "x.json", b"{}").is_err());
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, [std::ffi::OsString::from("x.json")]);
+    }
+
+    #[test]
+    fn a_destination_that_is_a_file_is_found_unwritable() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-dir");
+        fs::write(&file, b"").unwrap();
+        assert!(check_writable(&file).is_err());
+        assert!(check_writable(&dir.path().join("new")).is_ok());
+        assert_eq!(fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
     }
 
     #[test]
