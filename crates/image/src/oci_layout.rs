@@ -137,7 +137,7 @@ pub fn write_oci_layout(
     let blob_dir = tmp.path().join("blobs").join("sha256");
     fs::create_dir_all(&blob_dir).map_err(Error::io("create directory", &blob_dir))?;
     for digest in blobs.all.keys() {
-        link_or_copy(&store.blob_path(digest), &blob_dir.join(digest.hex()))?;
+        copy_blob(&store.blob_path(digest), &blob_dir.join(digest.hex()))?;
     }
     let annotations: Vec<HashMap<String, String>> = ref_name
         .map(|r| HashMap::from([(ANNOTATION_REF_NAME.to_string(), r.to_string())]))
@@ -205,10 +205,11 @@ fn swap_into_place(staged: &Path, path: &Path, parent: &Path, name: &str) -> Res
     sync_dir(parent)
 }
 
-fn link_or_copy(src: &Path, dst: &Path) -> Result<()> {
-    if fs::hard_link(src, dst).is_ok() {
-        return Ok(());
-    }
+/// Copy a store blob into an export. Never a hard link: an export is the user's to edit,
+/// and an edit through a shared inode would corrupt the store, whose cache then hands the
+/// corrupt layer to later builds. `fs::copy` uses `copy_file_range`, which shares extents
+/// copy-on-write where the filesystem can (Btrfs, XFS), so the copy is cheap there.
+fn copy_blob(src: &Path, dst: &Path) -> Result<()> {
     fs::copy(src, dst).map_err(Error::io("copy blob to", dst))?;
     File::open(dst)
         .and_then(|f| f.sync_all())

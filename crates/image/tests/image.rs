@@ -271,6 +271,27 @@ fn oci_layout_is_complete_and_replaceable() {
 }
 
 /// Read a tar into (name, bytes) pairs.
+#[test]
+fn editing_an_oci_export_leaves_the_store_untouched() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store")).unwrap();
+    let (digest, layers) = small_image(&store);
+    let out = dir.path().join("export");
+    write_oci_layout(&store, &digest, &out, None).unwrap();
+    let layer = &layers[0].digest;
+    let exported = out.join("blobs").join("sha256").join(layer.hex());
+    let stored = store.blob_path(layer);
+    assert_ne!(
+        fs::metadata(&exported).unwrap().ino(),
+        fs::metadata(&stored).unwrap().ino(),
+        "the export shares an inode with the store"
+    );
+    let before = fs::read(&stored).unwrap();
+    fs::write(&exported, b"edited by the user").unwrap();
+    assert_eq!(fs::read(&stored).unwrap(), before);
+}
+
 fn untar(data: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut archive = tar::Archive::new(data);
     let mut out = Vec::new();

@@ -270,17 +270,77 @@ fn blob_body(
     let mut sent = offset;
     let name = d.hex()[..12].to_owned();
     let progress = progress.clone();
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 1 << 20).map(
-            move |chunk| {
-                if let Ok(c) = &chunk {
-                    sent += c.len() as u64;
-                    progress(&name, sent, size);
-                }
-                chunk
-            },
-        );
+    let chunks =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 1 << 20);
+    // A whole blob is hashed on its way out and its last chunk held back until the hash is
+    // known: a store blob changed since it was written (a disk fault, an edit through a hard
+    // link an older lamina made) fails the upload, named, before the registry has it all.
+    let chunks = if offset == 0 {
+        verified(chunks, d.clone(), store.blob_path(d)).boxed()
+    } else {
+        chunks.boxed()
+    };
+    let stream = chunks.map(move |chunk| {
+        if let Ok(c) = &chunk {
+            sent += c.len() as u64;
+            progress(&name, sent, size);
+        }
+        chunk
+    });
     Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// `chunks` as they come, one behind, the last let out only if all of them hash to `expected`.
+fn verified(
+    chunks: impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + Unpin + 'static,
+    expected: Digest,
+    path: std::path::PathBuf,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    struct State<S> {
+        chunks: S,
+        held: Option<bytes::Bytes>,
+        hasher: Option<lamina_image::digest::Hasher>,
+    }
+    let start = State {
+        chunks,
+        held: None,
+        hasher: Some(lamina_image::digest::Hasher::new()),
+    };
+    futures_util::stream::unfold(start, move |mut st| {
+        let (expected, path) = (expected.clone(), path.clone());
+        async move {
+            loop {
+                let hasher = st.hasher.as_mut()?;
+                match st.chunks.next().await {
+                    Some(Ok(c)) => {
+                        hasher.update(&c);
+                        if let Some(prev) = st.held.replace(c) {
+                            return Some((Ok(prev), st));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        st.hasher = None;
+                        return Some((Err(e), st));
+                    }
+                    None => {
+                        let got = st.hasher.take()?.finish();
+                        if got != expected {
+                            let e = std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!(
+                                    "blob {expected} in lamina's store is corrupt (its bytes hash to {got}): delete {} and build again",
+                                    path.display()
+                                ),
+                            );
+                            return Some((Err(e), st));
+                        }
+                        let last = st.held.take()?;
+                        return Some((Ok(last), st));
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// One monolithic upload: `POST`, then the whole blob in one `PUT`.

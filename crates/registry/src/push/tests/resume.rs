@@ -289,3 +289,41 @@ async fn a_resume_the_registry_refuses_with_416_starts_a_new_session() {
         st.lines
     );
 }
+
+#[tokio::test]
+async fn a_store_blob_that_no_longer_matches_its_digest_is_not_pushed_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (manifest, layer) = image_with(&store, b"print('hello')\n".to_vec());
+    // The blob changes under the store (as an edit through a hard-linked export did).
+    let path = store.blob_path(&layer.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let state = Arc::new(Mutex::new(State::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shared = state.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve(s, shared.clone()));
+        }
+    });
+    let target: Reference = format!("127.0.0.1:{port}/corrupt:v1").parse().unwrap();
+    let client = Client::new(&target, None, true).unwrap();
+    let progress: Progress = Arc::new(|_: &str, _: u64, _: u64| {});
+    let err = push(&client, &store, &manifest, &target, &progress)
+        .await
+        .expect_err("a corrupt blob is not pushed");
+    let message = err.to_string();
+    assert!(message.contains("is corrupt"), "{message}");
+    assert!(message.contains(&layer.digest.to_string()), "{message}");
+    let st = state.lock().unwrap();
+    assert!(
+        !st.blobs.contains_key(&layer.digest.to_string()),
+        "{:?}",
+        st.lines
+    );
+    assert!(!st.manifest, "no manifest after a failed blob");
+}
