@@ -357,3 +357,16 @@ fn lamina_images_and_a_docker_build_on_a_debian_base_are_accepted() {
     let (accepted, v) = check(&format!("docker-daemon:{built}"));
     assert!(accepted, "{v}");
 }
+
+#[test]
+fn layers_that_do_not_match_the_configs_diff_ids_are_refused_as_build_refuses_them() {
+    let l = Layout::new();
+    let (_, real_gz) = entry_layer(0x3e);
+    let (other_tar, _) = layer(&[Item::Dir("etc/")]);
+    // The config's diff_id is another tar's.
+    let m = l.image("amd64", &[(other_tar, real_gz)]);
+    let (accepted, v) = check(&oci(l.index(vec![m])));
+    assert!(!accepted, "{v}");
+    assert_eq!(codes(&v), ["diff-ids"], "{v}");
+    assert!(v.to_string().contains("diff_id"), "{v}");
+}

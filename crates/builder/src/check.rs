@@ -162,6 +162,27 @@ pub fn check_image_trusting(
         layers.push(digest);
     }
 
+    // Each layer's tar must hash to its config's diff_id: Lambda refuses the image otherwise,
+    // and `lamina build --base` refuses it as a base (the same check, one home).
+    match lamina_image::import::stored_layers(store, manifest) {
+        Ok(_) => {}
+        Err(lamina_image::Error::DigestMismatch {
+            what,
+            expected,
+            actual,
+        }) => findings.push(Finding {
+            code: "diff-ids",
+            message: format!("{what} is {expected}, but the layer's tar hashes to {actual}"),
+            fix: "the image's config does not describe its layers; rebuild it (or its base) rather than editing blobs".into(),
+        }),
+        Err(lamina_image::Error::UnsupportedManifest { reason, .. }) => findings.push(Finding {
+            code: "diff-ids",
+            message: format!("the config's rootfs.diff_ids do not match the layers: {reason}"),
+            fix: "the image's config does not describe its layers; rebuild it".into(),
+        }),
+        Err(e) => return Err(e.into()),
+    }
+
     let total: u64 = sizes.iter().map(|(_, _, s)| s).sum();
     if total >= MAX_UNCOMPRESSED_SIZE {
         sizes.sort_by_key(|(_, _, s)| std::cmp::Reverse(*s));
