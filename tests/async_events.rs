@@ -282,3 +282,34 @@ fn a_destination_that_cannot_take_records_is_refused_at_start_with_the_flag_name
     );
     assert!(!err.contains("serving "), "{err}");
 }
+
+#[test]
+fn a_queue_file_that_claims_the_last_sequence_number_is_refused_not_wrapped() {
+    require_docker();
+    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    let queue = tempfile::tempdir().expect("temp dir");
+    let dir = queue.path().join("async-sink");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let last = u64::MAX;
+    std::fs::write(
+        dir.join(format!("{last:020}.json")),
+        format!(
+            r#"{{"seq":{last},"requestId":"crafted","payload":"{{}}","traceId":"","clientContext":null,"acceptedMs":1,"attempts":0,"notBeforeMs":0}}"#
+        ),
+    )
+    .expect("write");
+    let out = run(lamina().args([
+        "rie",
+        TAG,
+        "--port",
+        &free_port().to_string(),
+        "--events-dir",
+        &queue.path().to_string_lossy(),
+    ]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sequence number") && err.contains("crafted"),
+        "{err}"
+    );
+}

@@ -98,7 +98,18 @@ impl EventQueue {
                 left.len()
             );
         }
-        let next = left.last().map(|e| e.seq + 1).unwrap_or(1);
+        // Checked: a stored file can claim any number, and a wrapped one would overwrite a
+        // pending event.
+        let next = match left.last() {
+            None => 1,
+            Some(e) => e.seq.checked_add(1).ok_or_else(|| Error::EventQueue {
+                dir: dir.clone(),
+                source: std::io::Error::other(format!(
+                    "event {} claims sequence number {}, the last there is; move it out of the folder",
+                    e.request_id, e.seq
+                )),
+            })?,
+        };
         let pending = left
             .into_iter()
             .map(|e| (e.seq, without_payload(e)))
@@ -122,8 +133,14 @@ impl EventQueue {
         req: &InvokeRequest,
     ) -> std::result::Result<(), ServiceError> {
         let now = epoch_ms();
+        let seq = self
+            .seq
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_add(1))
+            .map_err(|_| {
+                ServiceError::service("the event queue's sequence numbers are exhausted")
+            })?;
         let event = QueuedEvent {
-            seq: self.seq.fetch_add(1, Ordering::SeqCst),
+            seq,
             request_id: req.request_id.clone(),
             payload: String::from_utf8_lossy(&req.payload).into_owned(),
             trace_id: req.trace_id.clone(),

@@ -7,6 +7,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// One accepted event, as stored.
@@ -100,24 +101,80 @@ impl Store {
         }
     }
 
-    /// Every stored event, oldest first; unreadable files are set aside (`.bad`) and named.
+    /// Every stored event, oldest first. The folder is input like any other (other programs
+    /// can write it): only regular files named `*.json` are read, each at most
+    /// [`MAX_STORED`] bytes (a FIFO would block, a link to `/dev/zero` would never end);
+    /// anything else named `*.json` and every file that does not parse is set aside as
+    /// `.bad` and named; temporary files a full disk left behind are swept.
     pub(crate) fn load(&self) -> io::Result<Vec<QueuedEvent>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                if let Err(e) = fs::remove_file(&path) {
+                    tracing::warn!("cannot remove the leftover {}: {e}", path.display());
+                }
+                continue;
+            }
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            match fs::read(&path).map(|b| serde_json::from_slice::<QueuedEvent>(&b)) {
-                Ok(Ok(e)) => out.push(e),
-                _ => {
-                    tracing::warn!("set aside unreadable queued event {}", path.display());
-                    let _ = fs::rename(&path, path.with_extension("bad"));
-                }
+            match read_event(&path) {
+                Ok(e) => out.push(e),
+                Err(why) => set_aside(&path, &why),
             }
         }
         out.sort_by_key(|e| e.seq);
         Ok(out)
+    }
+}
+
+/// Largest stored event read: Lambda's 1 MB async payload, JSON-escaped, with room.
+const MAX_STORED: u64 = 8 * lamina_runtime_api::limits::MAX_ASYNC_REQUEST as u64;
+
+/// A stored event, if `path` is a regular file of at most [`MAX_STORED`] bytes that parses.
+fn read_event(path: &Path) -> Result<QueuedEvent, String> {
+    use std::io::Read as _;
+    let meta = fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if !meta.file_type().is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.len() > MAX_STORED {
+        return Err(format!(
+            "it is {} bytes, more than an event can be",
+            meta.len()
+        ));
+    }
+    // O_NOFOLLOW and O_NONBLOCK: the name may have been swapped for a link or a FIFO since.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_STORED + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_STORED {
+        return Err("it grew past the size an event can be".into());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("it is not a queued event: {e}"))
+}
+
+/// Move an unusable file out of the queue's way, saying what happened to it.
+fn set_aside(path: &Path, why: &str) {
+    let aside = path.with_extension("bad");
+    match fs::rename(path, &aside) {
+        Ok(()) => tracing::warn!("set aside {} as {}: {why}", path.display(), aside.display()),
+        Err(e) => tracing::warn!(
+            "skipped {} ({why}) and could not set it aside as {}: {e}",
+            path.display(),
+            aside.display()
+        ),
     }
 }
 
@@ -212,6 +269,39 @@ mod tests {
         assert!(check_writable(&file).is_err());
         assert!(check_writable(&dir.path().join("new")).is_ok());
         assert_eq!(fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_the_rest_is_set_aside_or_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.put(&event(1)).unwrap();
+        let fifo = dir.path().join("00000000000000000002.json");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("00000000000000000003.json"))
+            .unwrap();
+        fs::write(dir.path().join("00000000000000000004.json"), b"not json").unwrap();
+        fs::write(dir.path().join(".00000000000000000005.json.tmp"), b"{").unwrap();
+        let loaded = s.load().unwrap();
+        assert_eq!(loaded.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ".lock",
+                "00000000000000000001.json",
+                "00000000000000000002.bad",
+                "00000000000000000003.bad",
+                "00000000000000000004.bad"
+            ]
+        );
     }
 
     #[test]
