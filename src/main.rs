@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     raise_open_file_limit();
+    let json = cli.json;
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -31,6 +32,11 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
+            // Under --json a failure is machine-readable too: a script reading stdout gets
+            // an object that says what went wrong, not nothing.
+            if json {
+                println!("{}", serde_json::json!({ "error": format!("{err:#}") }));
+            }
             ExitCode::FAILURE
         }
     }

@@ -370,3 +370,25 @@ fn layers_that_do_not_match_the_configs_diff_ids_are_refused_as_build_refuses_th
     assert_eq!(codes(&v), ["diff-ids"], "{v}");
     assert!(v.to_string().contains("diff_id"), "{v}");
 }
+
+#[test]
+fn a_damaged_blob_in_a_foreign_layout_is_blamed_on_the_layout_not_the_store() {
+    let l = Layout::new();
+    // A layer no other test has put in the shared store (one it holds is not read again).
+    let unique = format!("{:?}", std::time::SystemTime::now());
+    let (tar, gz) = layer(&[Item::Dir("u/"), Item::File("u/x", 0o644, unique.as_bytes())]);
+    let m = l.image("amd64", &[(tar, gz.clone())]);
+    let path = l.index(vec![m]);
+    let blob = path.join("blobs/sha256").join(hex(&gz));
+    let mut damaged = gz;
+    damaged.extend_from_slice(b"junk");
+    std::fs::write(&blob, damaged).expect("damage");
+    let out = run(lamina().args(["check", &oci(path)]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the input does not hold what its digest names"),
+        "{err}"
+    );
+    assert!(!err.contains("store is corrupt"), "{err}");
+}

@@ -308,9 +308,13 @@ fn basic_auth_takes_the_password_from_stdin_and_never_prints_it() {
         text.contains("refused access to auth/calc") && text.contains("--password-stdin"),
         "{text}"
     );
+    // Under --json the failure is an object on stdout too.
+    assert!(text.contains(r#"{"error":"#), "{text}");
+    // A wrong password is named as such, not answered with "log in".
     let (code, text) = push(Some("wrong-password"));
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("refused access"), "{text}");
+    assert!(text.contains("refused the credentials of `ci`"), "{text}");
+    assert!(!text.contains("--password-stdin"), "{text}");
     let (code, text) = push(Some(secret));
     assert_eq!(code, Some(0), "{text}");
     let v: Value = serde_json::from_str(text.trim()).expect("json");

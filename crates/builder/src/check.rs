@@ -170,6 +170,7 @@ pub fn check_image_trusting(
             what,
             expected,
             actual,
+            ..
         }) => findings.push(Finding {
             code: "diff-ids",
             message: format!("{what} is {expected}, but the layer's tar hashes to {actual}"),

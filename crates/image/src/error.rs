@@ -116,7 +116,7 @@ pub enum Error {
         /// The reference as given.
         name: String,
         /// Which rule it breaks.
-        reason: &'static str,
+        reason: String,
     },
 
     /// A blob the operation needs is not in the local store.
@@ -139,8 +139,8 @@ pub enum Error {
         actual: u64,
     },
 
-    /// Content read back does not hash to the digest it is stored under.
-    #[error("{what} should have digest {expected} but has {actual}; the store is corrupt, delete the blob and rebuild")]
+    /// Content does not hash to the digest that names it.
+    #[error("{what} should have digest {expected} but has {actual}; {fix}")]
     DigestMismatch {
         /// What was checked (e.g. "manifest blob").
         what: String,
@@ -148,6 +148,8 @@ pub enum Error {
         expected: Digest,
         /// The digest of the bytes actually found.
         actual: Digest,
+        /// What to do: depends on whose bytes they are (the store's, or an input's).
+        fix: &'static str,
     },
 
     /// A stored JSON document (manifest, config, cache entry) failed to parse or serialise.
@@ -194,3 +196,12 @@ impl Error {
         }
     }
 }
+
+/// [`Error::DigestMismatch`]'s fix for a blob of lamina's own store.
+pub const FIX_STORE: &str = "lamina's store is corrupt: delete the blob and build again";
+/// [`Error::DigestMismatch`]'s fix for bytes read from an input (a layout, an archive, a base).
+pub const FIX_INPUT: &str =
+    "the input does not hold what its digest names (it is damaged or was edited): export or pull it again";
+/// [`Error::DigestMismatch`]'s fix for a layer its image's config does not describe.
+pub const FIX_DIFF_ID: &str =
+    "the image's config does not describe this layer (the image is damaged): get or build it again";

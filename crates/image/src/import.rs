@@ -386,6 +386,7 @@ fn gzip_file(store: &Store, path: &Path, diff_id: Option<&Digest>) -> Result<Lay
             what: format!("uncompressed layer {}", path.display()),
             expected: want.clone(),
             actual: got,
+            fix: crate::error::FIX_DIFF_ID,
         });
     }
     tmp.as_file()
@@ -441,6 +442,7 @@ pub fn stored_layers(store: &Store, manifest_digest: &Digest) -> Result<Vec<Laye
                 what: format!("layer {digest} of image {manifest_digest} (its config's diff_id)"),
                 expected: want.parse()?,
                 actual: desc.diff_id,
+                fix: crate::error::FIX_DIFF_ID,
             });
         }
         out.push(desc);

@@ -39,9 +39,9 @@ pub struct Reference {
 impl Reference {
     /// Parse and normalise a reference.
     pub fn parse(text: &str) -> Result<Reference> {
-        let bad = |reason: &'static str| Error::InvalidReference {
+        let bad = |reason: &str| Error::InvalidReference {
             name: text.to_owned(),
-            reason,
+            reason: reason.to_owned(),
         };
         let (name, digest) = match text.split_once('@') {
             Some((name, d)) => (
@@ -72,8 +72,16 @@ impl Reference {
             Some((first, rest)) if looks_like_host(first) => {
                 if !valid_host(first) {
                     return Err(bad(
-                        "the registry host must be a DNS name or IP address with an optional :port",
+                        "the registry host must be a DNS name or IP address with an optional :port from 1 to 65535",
                     ));
+                }
+                // Docker's grammar takes a first component with capitals for a host; nobody
+                // means a registry called `MyTeam`: it is a repository that must be lowercase.
+                if !first.contains(['.', ':']) && first != "localhost" {
+                    return Err(bad(&format!(
+                        "`{first}` would be taken for a registry host, and repository names must be lowercase: did you mean `{}`?",
+                        text.to_ascii_lowercase()
+                    )));
                 }
                 (first.to_owned(), rest.to_owned())
             }
@@ -222,7 +230,7 @@ fn valid_host(s: &str) -> bool {
 }
 
 fn valid_port(p: &str) -> bool {
-    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+    p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0)
 }
 
 fn valid_component(s: &str) -> bool {

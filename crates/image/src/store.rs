@@ -111,6 +111,7 @@ impl Store {
                 what: format!("{what} blob {}", path.display()),
                 expected: d.clone(),
                 actual,
+                fix: crate::error::FIX_STORE,
             });
         }
         Ok(data)
@@ -154,6 +155,7 @@ impl Store {
                 what: what.to_owned(),
                 expected: want.clone(),
                 actual: digest,
+                fix: crate::error::FIX_INPUT,
             });
         }
         tmp.as_file()
@@ -376,7 +378,7 @@ impl Store {
         if reference.digest().is_some() || reference.tag().is_none() {
             return Err(Error::InvalidReference {
                 name: reference.to_string(),
-                reason: "only a tag can be set in the store; use name:tag",
+                reason: "only a tag can be set in the store; use name:tag".into(),
             });
         }
         let full = reference.to_string();

@@ -211,11 +211,7 @@ impl Client {
         self.authenticate(repository, &challenge).await?;
         let again = self.send_once(&make).await?;
         if again.status() == StatusCode::UNAUTHORIZED || again.status() == StatusCode::FORBIDDEN {
-            return Err(RegistryError::Unauthorized {
-                registry: self.registry.clone(),
-                repository: repository.to_owned(),
-                status: again.status().as_u16(),
-            });
+            return Err(self.refused(repository, again.status().as_u16()));
         }
         Ok(again)
     }
@@ -229,6 +225,24 @@ impl Client {
             req = req.header(AUTHORIZATION, value);
         }
         req.send().await.map_err(|e| self.unreachable(e))
+    }
+
+    /// The registry said no: to the credentials given (check them), or to none (log in).
+    fn refused(&self, repository: &str, status: u16) -> RegistryError {
+        let (registry, repository) = (self.registry.clone(), repository.to_owned());
+        match self.credentials() {
+            Some(c) => RegistryError::CredentialsRefused {
+                registry,
+                repository,
+                status,
+                username: c.username,
+            },
+            None => RegistryError::Unauthorized {
+                registry,
+                repository,
+                status,
+            },
+        }
     }
 
     /// The registry failed us: `e` and every cause under it (reqwest's own message says
@@ -285,11 +299,7 @@ impl Client {
     /// Answer a challenge: switch to Basic, or fetch a bearer token from the realm.
     async fn authenticate(&self, repository: &str, challenge: &str) -> Result<()> {
         let _one_at_a_time = self.authenticating.lock().await;
-        let unauthorized = || RegistryError::Unauthorized {
-            registry: self.registry.clone(),
-            repository: repository.to_owned(),
-            status: 401,
-        };
+        let unauthorized = || self.refused(repository, 401);
         let (scheme, params) = parse_challenge(challenge);
         let next = if scheme.eq_ignore_ascii_case("basic") {
             if self.credentials().is_none() {
@@ -354,11 +364,7 @@ impl Client {
             };
             let resp = req.send().await.map_err(|e| self.unreachable(e))?;
             if !resp.status().is_success() {
-                return Err(RegistryError::Unauthorized {
-                    registry: self.registry.clone(),
-                    repository: repository.to_owned(),
-                    status: resp.status().as_u16(),
-                });
+                return Err(self.refused(repository, resp.status().as_u16()));
             }
             #[derive(serde::Deserialize)]
             struct Token {

@@ -33,6 +33,18 @@ pub enum RegistryError {
         /// The HTTP status.
         status: u16,
     },
+    /// The registry refused the credentials lamina was given.
+    #[error("registry {registry} refused the credentials of `{username}` for {repository} ({status}): check the password or token (an ECR password lasts 12 hours), and that this user may pull and push {repository}")]
+    CredentialsRefused {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The HTTP status.
+        status: u16,
+        /// The user name the credentials carry (never the password).
+        username: String,
+    },
     /// The registry answered something the protocol does not allow at this step.
     #[error("registry {registry} answered {status} to {what}: {body}")]
     Protocol {

@@ -52,7 +52,8 @@ fn registries_with_ports_and_nested_paths_keep_their_host() {
     assert_eq!(r.to_string(), format!("{ecr}:latest"));
     assert_eq!(r.qualified(), format!("{ecr}:latest"));
     assert_eq!(parts("[::1]:5000/app").0, "[::1]:5000");
-    assert_eq!(parts("Registry/app").0, "Registry", "capitals mark a host");
+    // Docker's grammar takes `Registry/app` for a host; lamina refuses it as a repository
+    // name with capitals (a_capitalised_first_component_…).
     assert_eq!(
         Reference::parse("localhost/app").unwrap().registry(),
         "localhost"
@@ -114,4 +115,31 @@ fn bad_names_are_refused_with_the_rule() {
         err.contains("\"Calc\"") && err.contains("lowercase"),
         "{err}"
     );
+}
+
+#[test]
+fn a_capitalised_first_component_is_refused_as_a_repository_not_taken_for_a_host() {
+    let err = Reference::parse("UPPER/x:1").unwrap_err().to_string();
+    assert!(
+        err.contains("must be lowercase") && err.contains("`upper/x:1`"),
+        "{err}"
+    );
+    // Hosts that look like hosts still parse.
+    assert_eq!(
+        Reference::parse("Registry.Example.com/x:1").unwrap().path(),
+        "x"
+    );
+}
+
+#[test]
+fn a_port_past_65535_or_zero_is_refused_at_parse() {
+    for bad in [
+        "localhost:99999/x:1",
+        "localhost:0/x:1",
+        "127.0.0.1:65536/x",
+    ] {
+        let err = Reference::parse(bad).unwrap_err().to_string();
+        assert!(err.contains("1 to 65535"), "{bad}: {err}");
+    }
+    assert!(Reference::parse("localhost:65535/x:1").is_ok());
 }

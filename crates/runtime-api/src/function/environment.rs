@@ -94,18 +94,29 @@ impl Environment {
             .ok_or_else(|| FunctionError::EnvKey(key.to_owned()))
     }
 
-    /// Split `KEY=VALUE` (the value may hold `=`) and check the key.
+    /// Split `KEY=VALUE` (the value may hold `=`) and check both.
     pub fn parse_pair(pair: &str) -> Result<(String, String), FunctionError> {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| FunctionError::EnvPair(pair.to_owned()))?;
         Self::check_key(key)?;
+        Self::check_value(key, value)?;
         Ok((key.to_owned(), value.to_owned()))
+    }
+
+    /// A value must fit a process environment: no NUL (execve ends a string there; Docker
+    /// refuses it at container start, long after the build).
+    pub fn check_value(key: &str, value: &str) -> Result<(), FunctionError> {
+        match value.contains('\0') {
+            true => Err(FunctionError::EnvNul(key.to_owned())),
+            false => Ok(()),
+        }
     }
 
     /// Set `key`, replacing an earlier value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), FunctionError> {
         Self::check_key(key)?;
+        Self::check_value(key, value)?;
         self.0.retain(|(k, _)| k != key);
         self.0.push((key.to_owned(), value.to_owned()));
         Ok(())
@@ -187,6 +198,9 @@ impl<'de> serde::Deserialize<'de> for Environment {
         }
         let table = std::collections::BTreeMap::<String, Value>::deserialize(d)?;
         let mut env = Self::default();
+        // The table's keys are unique, and past Lambda's 4 KB the table is refused: what is
+        // set stays small, so no key is looked for in a long list.
+        let mut size = 0usize;
         for (k, v) in table {
             let v = match v {
                 Value::Text(s) => s,
@@ -194,6 +208,12 @@ impl<'de> serde::Deserialize<'de> for Environment {
                 Value::Float(f) => f.to_string(),
                 Value::Bool(b) => b.to_string(),
             };
+            size += k.len() + v.len();
+            if size > MAX_ENVIRONMENT_BYTES {
+                return Err(serde::de::Error::custom(FunctionError::EnvTooLarge {
+                    at: k,
+                }));
+            }
             env.set(&k, &v).map_err(serde::de::Error::custom)?;
         }
         Ok(env)

@@ -39,6 +39,15 @@ pub enum FunctionError {
     /// An environment variable name Lambda refuses.
     #[error("environment variable name `{0}` is not valid: Lambda requires a letter followed by one or more letters, digits or underscores")]
     EnvKey(String),
+    /// A value no process environment can carry.
+    #[error("environment variable `{0}` holds a NUL character, which no process environment can carry: remove it")]
+    EnvNul(String),
+    /// The variables add up to more than Lambda takes.
+    #[error("the environment variables take more than {limit} bytes (at `{at}`); Lambda refuses more than {limit} in a function's configuration: keep large values in a file, S3 or SSM instead", limit = crate::limits::MAX_ENVIRONMENT_BYTES)]
+    EnvTooLarge {
+        /// The key at which the total passed the limit.
+        at: String,
+    },
     /// Not `KEY=VALUE`.
     #[error("`{0}` is not an environment variable: write it as KEY=VALUE")]
     EnvPair(String),

@@ -207,3 +207,35 @@ fn names_and_architectures_parse_as_lambda_spells_them() {
     assert_eq!(FunctionName::sanitised("my app.v2").as_str(), "my-app-v2");
     assert_eq!(FunctionName::sanitised("").as_str(), "function");
 }
+
+#[test]
+fn a_nul_in_a_value_is_refused_where_it_is_written() {
+    let mut env = Environment::default();
+    let err = env.set("AB", "x\0y").unwrap_err().to_string();
+    assert!(err.contains("`AB`") && err.contains("NUL"), "{err}");
+    assert!("AB=x\0y".parse::<EnvVar>().is_err());
+}
+
+#[test]
+fn an_env_table_past_lambdas_4_kb_is_refused_naming_where_it_passed() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        env: Environment,
+    }
+    let mut text = String::from("[env]\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("K{i:06} = \"v\"\n"));
+    }
+    let err = match serde_json::from_value::<File>(serde_json::json!({
+        "env": text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(k, _)| (k.to_owned(), serde_json::Value::from("v")))
+            .collect::<serde_json::Map<_, _>>()
+    })) {
+        Ok(_) => panic!("a 100,000-entry table was taken"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("more than 4096 bytes"), "{err}");
+}
