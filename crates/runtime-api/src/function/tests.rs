@@ -220,6 +220,7 @@ fn a_nul_in_a_value_is_refused_where_it_is_written() {
 fn an_env_table_past_lambdas_4_kb_is_refused_naming_where_it_passed() {
     #[derive(serde::Deserialize)]
     struct File {
+        #[allow(dead_code)]
         env: Environment,
     }
     let mut text = String::from("[env]\n");
