@@ -392,3 +392,55 @@ fn a_damaged_blob_in_a_foreign_layout_is_blamed_on_the_layout_not_the_store() {
     );
     assert!(!err.contains("store is corrupt"), "{err}");
 }
+
+#[test]
+fn an_oversized_config_or_a_fifo_in_a_layout_is_refused_before_it_is_copied() {
+    let l = Layout::new();
+    // An image no other test has put in the shared store (a blob it holds is not read again).
+    let unique = format!("{:?}", std::time::SystemTime::now());
+    let m = l.image(
+        "amd64",
+        &[layer(&[
+            Item::Dir("u/"),
+            Item::File("u/x", 0o644, unique.as_bytes()),
+        ])],
+    );
+    let path = l.index(vec![m.clone()]).to_path_buf();
+    // The config's blob: swap it for a FIFO.
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            path.join("blobs/sha256").join(
+                m["digest"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("sha256:"),
+            ),
+        )
+        .expect("manifest"),
+    )
+    .expect("json");
+    let config = path.join("blobs/sha256").join(
+        manifest["config"]["digest"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("sha256:"),
+    );
+    std::fs::remove_file(&config).expect("rm");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&config)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let out = run(lamina().args(["check", &oci(&path)]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a regular file"), "{err}");
+    // An index.json of 5 MiB.
+    std::fs::write(path.join("index.json"), vec![b' '; 5 << 20]).expect("big index");
+    let out = run(lamina().args(["check", &oci(&path)]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("more than lamina takes for an image's index"),
+        "{err}"
+    );
+}

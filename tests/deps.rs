@@ -154,7 +154,16 @@ fn an_installer_failure_shows_the_installers_output() {
         stderr.contains("No matching distribution found for lamina-no-such-package-for-tests"),
         "pip's own words: {stderr}"
     );
-    assert!(out.stdout.is_empty(), "no result printed on failure");
+    // Under --json, a failure's stdout is only the error object, never a result.
+    let printed: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("an error object on stdout");
+    assert!(
+        printed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("pip could not install")),
+        "{printed}"
+    );
+    assert!(printed.get("manifestDigest").is_none(), "{printed}");
 }
 
 #[test]

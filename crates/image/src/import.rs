@@ -20,7 +20,9 @@ use serde_json::Value;
 
 use crate::digest::{Digest, HashingReader, HashingWriter};
 use crate::error::{Error, Result};
-use crate::manifest::{put_manifest, read_config, read_manifest, ManifestFormat};
+use crate::manifest::{
+    put_manifest, read_config, read_manifest, ManifestFormat, MAX_CONFIG_LEN, MAX_MANIFEST_LEN,
+};
 use crate::pgzip::ParGzWriter;
 use crate::reference::Reference;
 use crate::settings::{LayerDescriptor, LayerSettings};
@@ -121,13 +123,19 @@ pub fn import_oci_layout(
 ) -> Result<(Digest, Option<IndexSummary>)> {
     let blob = |d: &Digest| dir.join("blobs").join("sha256").join(d.hex());
     let index_path = dir.join("index.json");
+    check_input_file(&index_path, Some((MAX_INDEX_LEN, "index")))?;
     let index: Value = read_json_file(&index_path)?;
     let layout = dir.display().to_string();
     let mut entry = choose_entry(&index, tag, &layout)?;
     let mut summary = None;
     loop {
         let d: Digest = entry.0.parse()?;
-        copy_in(store, &blob(&d), &d)?;
+        copy_in(
+            store,
+            &blob(&d),
+            &d,
+            Some((MAX_INDEX_LEN.max(MAX_MANIFEST_LEN), "manifest")),
+        )?;
         if !is_index(&entry.1) {
             break;
         }
@@ -142,10 +150,15 @@ pub fn import_oci_layout(
     let manifest_digest: Digest = entry.0.parse()?;
     let manifest = read_manifest(store, &manifest_digest)?;
     let config = Digest::from_oci(manifest.config().digest())?;
-    copy_in(store, &blob(&config), &config)?;
+    copy_in(
+        store,
+        &blob(&config),
+        &config,
+        Some((MAX_CONFIG_LEN, "config")),
+    )?;
     for layer in manifest.layers() {
         let d = Digest::from_oci(layer.digest())?;
-        copy_in(store, &blob(&d), &d)?;
+        copy_in(store, &blob(&d), &d, None)?;
     }
     Ok((normalise(store, &manifest_digest, manifest)?, summary))
 }
@@ -299,6 +312,7 @@ pub fn import_docker_archive(
         })
     })?;
     let config_path = lookup(&entry.config)?;
+    check_input_file(&config_path, Some((MAX_CONFIG_LEN, "config")))?;
     let config = store.put_reader(
         File::open(&config_path).map_err(Error::io("open", &config_path))?,
         None,
@@ -472,12 +486,36 @@ fn read_layer_facts(store: &Store, digest: &Digest) -> Result<LayerDescriptor> {
     })
 }
 
-fn copy_in(store: &Store, path: &Path, d: &Digest) -> Result<()> {
+/// Bring a layout's blob into the store, verified against `d`. Only a regular file is read,
+/// and one larger than `cap` (`(bytes, what it is)`, for manifests and configs) is refused
+/// before a byte is copied.
+fn copy_in(store: &Store, path: &Path, d: &Digest, cap: Option<(u64, &str)>) -> Result<()> {
     if store.has_blob(d) {
         return Ok(());
     }
+    check_input_file(path, cap)?;
     let file = File::open(path).map_err(Error::io("open", path))?;
     store.put_reader(file, Some(d), &path.display().to_string())?;
+    Ok(())
+}
+
+/// An input file must be a regular file (not a FIFO, a device or a link to one) and, when
+/// `cap` is given, no larger than it.
+fn check_input_file(path: &Path, cap: Option<(u64, &str)>) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(Error::io("read metadata of", path))?;
+    if !meta.is_file() {
+        return Err(Error::InvalidSpec(format!(
+            "{} is not a regular file; an image's blobs must be",
+            path.display()
+        )));
+    }
+    if let Some((max, what)) = cap.filter(|(max, _)| meta.len() > *max) {
+        return Err(Error::InvalidSpec(format!(
+            "{} is {} bytes, more than lamina takes for an image's {what} ({max} bytes)",
+            path.display(),
+            meta.len()
+        )));
+    }
     Ok(())
 }
 

@@ -23,9 +23,9 @@ pub use crate::settings::{
 };
 
 /// Registries refuse manifests over 4 MiB; so do we.
-const MAX_MANIFEST_LEN: u64 = 4 << 20;
+pub(crate) const MAX_MANIFEST_LEN: u64 = 4 << 20;
 /// Generous cap for a config blob (long histories, many labels).
-const MAX_CONFIG_LEN: u64 = 16 << 20;
+pub(crate) const MAX_CONFIG_LEN: u64 = 16 << 20;
 
 /// The result of [`write_image`].
 #[derive(Clone, Debug, PartialEq, Eq)]
