@@ -16,6 +16,8 @@ use crate::error::{RegistryError, Result};
 const ACCEPTED: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json";
 /// Largest manifest or index accepted.
 const MAX_MANIFEST: usize = 4 << 20;
+/// Largest image config accepted (the store's own cap for reading one).
+const MAX_CONFIG: u64 = 16 << 20;
 
 /// What a pull did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -82,9 +84,21 @@ pub async fn pull(
     let digest = Digest::sha256_of(&bytes);
     let manifest: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| protocol(client, &wanted, &e.to_string()))?;
+    let config_size = manifest["config"]["size"].as_u64();
+    if config_size.is_some_and(|n| n > MAX_CONFIG) {
+        return Err(protocol(
+            client,
+            &wanted,
+            &format!(
+                "its config is {} bytes by its descriptor, more than lamina takes ({MAX_CONFIG})",
+                config_size.unwrap_or_default()
+            ),
+        ));
+    }
     let mut blobs = vec![(
         manifest["config"]["digest"].as_str().map(str::to_owned),
-        manifest["config"]["size"].as_u64(),
+        // A descriptor without a size still gets the config's cap.
+        config_size.or(Some(MAX_CONFIG)),
     )];
     blobs.extend(
         manifest["layers"]
