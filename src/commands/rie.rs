@@ -100,6 +100,9 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         args.network.as_deref(),
     )
     .await?;
+    if !globals.json {
+        eprintln!("engine: {}", sandbox.engine());
+    }
     match sandbox.cleanup_stale().await {
         Ok(0) => {}
         Ok(n) => eprintln!("removed {n} container(s) and network(s) left by an earlier lamina rie that was stopped without cleaning up"),

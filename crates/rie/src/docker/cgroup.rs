@@ -1,6 +1,6 @@
 //! A container's peak memory, read from its memory cgroup when the daemon runs on this host:
 //! cgroup v1 `memory.max_usage_in_bytes` or v2 `memory.peak`, under the cgroupfs or the
-//! systemd driver's layout.
+//! systemd driver's layout, of Docker's or Podman's (rootful or rootless) containers.
 //!
 //! The file is opened once per container and re-read in place: a read at offset 0 makes the
 //! kernel render a cgroup file afresh (`seq_read_iter` restarts at offset 0), so each REPORT
@@ -39,14 +39,30 @@ fn open(container_id: &str) -> Option<File> {
     if container_id.is_empty() || !container_id.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    [
-        format!("/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes"),
-        format!("/sys/fs/cgroup/memory/system.slice/docker-{container_id}.scope/memory.max_usage_in_bytes"),
-        format!("/sys/fs/cgroup/docker/{container_id}/memory.peak"),
-        format!("/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak"),
-    ]
-    .iter()
-    .find_map(|path| File::open(path).ok())
+    // Docker's cgroupfs and systemd layouts, then Podman's (rootful: `libpod_parent` under
+    // cgroupfs, `machine.slice` under systemd; rootless: the user's own slice, cgroup v2).
+    let v1 = |dir: &str| format!("/sys/fs/cgroup/memory/{dir}/memory.max_usage_in_bytes");
+    let v2 = |dir: &str| format!("/sys/fs/cgroup/{dir}/memory.peak");
+    let id = container_id;
+    let mut paths = vec![
+        v1(&format!("docker/{id}")),
+        v1(&format!("system.slice/docker-{id}.scope")),
+        v2(&format!("docker/{id}")),
+        v2(&format!("system.slice/docker-{id}.scope")),
+        v1(&format!("libpod_parent/libpod-{id}")),
+        v1(&format!("machine.slice/libpod-{id}.scope")),
+        v2(&format!("libpod_parent/libpod-{id}")),
+        v2(&format!("machine.slice/libpod-{id}.scope")),
+    ];
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    paths.push(v2(&format!(
+        "user.slice/user-{uid}.slice/user@{uid}.service/user.slice/libpod-{id}.scope/container"
+    )));
+    paths.push(v2(&format!(
+        "user.slice/user-{uid}.slice/user@{uid}.service/user.slice/libpod-{id}.scope"
+    )));
+    paths.iter().find_map(|path| File::open(path).ok())
 }
 
 #[cfg(test)]

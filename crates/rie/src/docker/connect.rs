@@ -52,12 +52,70 @@ impl From<DockerError> for crate::Error {
     }
 }
 
-/// `DOCKER_HOST`, or the socket bollard uses when it is unset.
+/// The engine to talk to, as users already choose it: `DOCKER_HOST` (unix, or tcp to this
+/// machine); else Docker's default socket when it is there; else the endpoint of the Docker
+/// context in use (`DOCKER_CONTEXT`, or `currentContext` in `~/.docker/config.json`); else
+/// Podman's socket, rootless (`$XDG_RUNTIME_DIR/podman/podman.sock`) then rootful
+/// (`/run/podman/podman.sock`); else Docker's default socket, to be named in the error.
 pub fn docker_host() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
+    if let Some(host) = env_nonempty("DOCKER_HOST") {
+        return host;
+    }
+    const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+    if std::path::Path::new(DOCKER_SOCKET).exists() {
+        return format!("unix://{DOCKER_SOCKET}");
+    }
+    if let Some(host) = context_host() {
+        return host;
+    }
+    let podman = [
+        env_nonempty("XDG_RUNTIME_DIR").map(|d| format!("{d}/podman/podman.sock")),
+        Some("/run/podman/podman.sock".to_owned()),
+    ];
+    podman
+        .into_iter()
+        .flatten()
+        .find(|p| std::path::Path::new(p).exists())
+        .map_or_else(
+            || format!("unix://{DOCKER_SOCKET}"),
+            |p| format!("unix://{p}"),
+        )
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The Docker endpoint of the context in use, if it is not `default`: the context's
+/// `meta.json` lives under `~/.docker/contexts/meta/<sha256 of its name>/` (docker/cli
+/// `context/store`).
+fn context_host() -> Option<String> {
+    use sha2::Digest as _;
+    let config_dir = env_nonempty("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| env_nonempty("HOME").map(|h| std::path::Path::new(&h).join(".docker")))?;
+    let name = match env_nonempty("DOCKER_CONTEXT") {
+        Some(n) => n,
+        None => {
+            let text = std::fs::read_to_string(config_dir.join("config.json")).ok()?;
+            let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+            config["currentContext"].as_str()?.to_owned()
+        }
+    };
+    if name == "default" {
+        return None;
+    }
+    let id = hex_of(&sha2::Sha256::digest(name.as_bytes()));
+    let meta = config_dir.join("contexts/meta").join(id).join("meta.json");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(meta).ok()?).ok()?;
+    meta["Endpoints"]["docker"]["Host"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether the daemon runs on this machine (a Unix socket): what crosses to it is then a copy
@@ -66,16 +124,74 @@ pub fn daemon_is_local() -> bool {
     docker_host().starts_with("unix://")
 }
 
-/// Connect, negotiate the API version and ping.
+/// Connect to [`docker_host`], negotiate the API version and ping.
 pub async fn connect() -> Result<Docker, DockerError> {
+    let host = docker_host();
     let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
-        host: docker_host(),
+        host: host.clone(),
         reason: e.to_string(),
     };
-    let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
+    let docker = if let Some(path) = host.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(&host, 120, bollard::API_DEFAULT_VERSION)
+    } else {
+        Docker::connect_with_local_defaults()
+    }
+    .map_err(unreachable)?;
     let docker = docker.negotiate_version().await.map_err(unreachable)?;
     docker.ping().await.map_err(unreachable)?;
     Ok(docker)
+}
+
+/// Which engine answers, as `lamina rie` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// Podman (its Docker-compatible API), rather than Docker Engine.
+    pub podman: bool,
+    /// The engine's version.
+    pub version: String,
+    /// The API version spoken.
+    pub api: String,
+    /// Where it was reached.
+    pub host: String,
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = if self.podman { "Podman" } else { "Docker" };
+        write!(
+            f,
+            "{name} {} (API {}) at {}",
+            self.version, self.api, self.host
+        )
+    }
+}
+
+impl Engine {
+    /// What the engine's `GET /version` says (Podman lists a `Podman Engine` component).
+    pub fn from_version(version: &bollard::models::SystemVersion, host: &str) -> Engine {
+        let podman = version
+            .components
+            .iter()
+            .flatten()
+            .any(|c| c.name.to_ascii_lowercase().contains("podman"));
+        Engine {
+            podman,
+            version: version.version.clone().unwrap_or_else(|| "?".into()),
+            api: version.api_version.clone().unwrap_or_else(|| "?".into()),
+            host: host.to_owned(),
+        }
+    }
+
+    /// Ask the engine.
+    pub async fn of(docker: &Docker) -> Result<Engine, DockerError> {
+        let version = docker.version().await.map_err(|e| DockerError::Api {
+            action: "read the engine's version".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(Engine::from_version(&version, &docker_host()))
+    }
 }
 
 pub(super) fn failed(

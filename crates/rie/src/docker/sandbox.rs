@@ -27,7 +27,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
 use super::cgroup::CgroupPeak;
-use super::connect::{failed, is_not_found};
+use super::connect::{failed, is_not_found, Engine};
 use super::network::{join, Joined};
 use super::DockerError;
 use crate::config::FunctionConfig;
@@ -56,11 +56,49 @@ fn tmp_options(mb: u64) -> String {
 const LAMBDA_FD_LIMIT: i64 = lamina_runtime_api::limits::MAX_OPEN_FILES as i64;
 const LAMBDA_PID_LIMIT: i64 = lamina_runtime_api::limits::MAX_PROCESSES as i64;
 
+/// The container's rlimits: Lambda's open-file quota and, under Podman, a process limit.
+///
+/// Podman, unlike Docker, raises the rlimits a container does not set to its own defaults
+/// (`nofile` 1048576, `nproc` 4194304, containers.conf), and where the engine's root may not
+/// raise a limit past its own hard one (no `CAP_SYS_RESOURCE`, as in many CI sandboxes) runc
+/// then refuses to start the container ("error setting rlimit type 6: operation not
+/// permitted"). So both are given: `nproc` as Lambda's 1,024 processes for each of up to 16
+/// environments sharing the runtime user (the kernel counts it per user, not per container;
+/// the per-environment quota itself is the pids limit), and never above this process's own.
+fn ulimits(podman: bool) -> Vec<ResourcesUlimits> {
+    let mut out = vec![ResourcesUlimits {
+        name: Some("nofile".into()),
+        soft: Some(LAMBDA_FD_LIMIT),
+        hard: Some(LAMBDA_FD_LIMIT),
+    }];
+    if podman {
+        let mut own = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one rlimit struct we own.
+        let read = unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut own) } == 0;
+        let own = if read && own.rlim_max != libc::RLIM_INFINITY {
+            i64::try_from(own.rlim_max).unwrap_or(i64::MAX)
+        } else {
+            i64::MAX
+        };
+        let nproc = own.min(LAMBDA_PID_LIMIT * 16);
+        out.push(ResourcesUlimits {
+            name: Some("nproc".into()),
+            soft: Some(nproc),
+            hard: Some(nproc),
+        });
+    }
+    out
+}
+
 /// Runs environments as Docker containers.
 pub struct DockerSandbox {
     docker: Docker,
     session: String,
     network: Joined,
+    engine: Engine,
 }
 
 impl std::fmt::Debug for DockerSandbox {
@@ -88,12 +126,19 @@ impl DockerSandbox {
     /// A session on a connected daemon (from [`super::connect`]) whose environments join
     /// `network` (`None`: Docker's default bridge; see [`super::network`]).
     pub async fn new(docker: Docker, session: &str, network: Option<&str>) -> Result<Self> {
+        let engine = Engine::of(&docker).await?;
         let network = join(&docker, network).await?;
         Ok(Self {
             docker,
             session: session.to_owned(),
             network,
+            engine,
         })
+    }
+
+    /// The engine the environments run on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     fn labels(session: &str) -> HashMap<String, String> {
@@ -134,8 +179,26 @@ impl DockerSandbox {
     async fn container_ip(&self, id: &str) -> Option<IpAddr> {
         let inspect = self.docker.inspect_container(id, None).await.ok()?;
         let networks = inspect.network_settings?.networks?;
-        let endpoint = networks.get(&self.network.name)?;
-        endpoint.ip_address.as_deref()?.parse().ok()
+        // Docker lists the endpoint under the network's name; Podman lists a container on
+        // its default network under `podman` however it was asked for (`bridge`): then by
+        // the network's id, or the only network the container has.
+        let endpoint = networks
+            .get(&self.network.name)
+            .or_else(|| {
+                networks
+                    .values()
+                    .find(|e| e.network_id.as_deref() == Some(self.network.id.as_str()))
+            })
+            .or_else(|| match networks.len() {
+                1 => networks.values().next(),
+                _ => None,
+            })?;
+        endpoint
+            .ip_address
+            .as_deref()
+            .filter(|ip| !ip.is_empty())?
+            .parse()
+            .ok()
     }
 
     /// Remove containers and networks left by lamina sessions whose process is gone (same
@@ -220,11 +283,7 @@ impl Sandbox for DockerSandbox {
                             .unwrap_or(1);
                         i64::try_from(n.min(host * 1_000_000_000)).unwrap_or(i64::MAX)
                     }),
-                    ulimits: Some(vec![ResourcesUlimits {
-                        name: Some("nofile".into()),
-                        soft: Some(LAMBDA_FD_LIMIT),
-                        hard: Some(LAMBDA_FD_LIMIT),
-                    }]),
+                    ulimits: Some(ulimits(self.engine.podman)),
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
                     network_mode: Some(self.network.mode.clone()),
