@@ -192,7 +192,11 @@ async fn invokes_a_container_and_cleans_up() {
     assert!(left.trim().is_empty(), "containers left: {left}");
     // Docker's default bridge, as `docker run` uses: no embedded DNS set-up per start.
     assert_eq!(network, lamina_rie::docker::DEFAULT_NETWORK);
-    let nets = sh("docker network ls -q --filter name=^$1$", &[&network]);
+    // (Podman calls its default network `podman` and answers for `bridge` with it.)
+    let nets = sh(
+        "docker network ls -q --filter name=^$1$; docker network ls -q --filter name=^podman$",
+        &[&network],
+    );
     assert!(nets.lines().count() >= 1, "the default bridge is gone");
 }
 
@@ -282,8 +286,13 @@ async fn a_session_starts_and_serves_when_two_networks_carry_the_shared_name() {
                 labels: Some([(LABEL_SHARED.to_owned(), "1".to_owned())].into()),
                 ..Default::default()
             })
-            .await
-            .expect("this daemon refuses a second network of one name; nothing to test");
+            .await;
+        let Ok(created) = created else {
+            // Podman (and Docker from API 1.44) refuse a second network of one name: the
+            // ambiguity this test is about cannot arise there.
+            eprintln!("this engine refuses a second network of one name: nothing to test");
+            return;
+        };
         made = Some(created.id);
     }
     let before = ids(sh(&named, &[]));
@@ -371,7 +380,11 @@ async fn environments_join_a_network_the_user_made() {
     let (a, joined) = served;
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.json()["event"]["n"], 3);
-    assert_eq!(joined.trim(), id.trim());
+    // Docker names the network by id; Podman by name.
+    assert!(
+        joined.trim() == id.trim() || joined.trim() == name,
+        "{joined} is neither {id} nor {name}"
+    );
 }
 
 /// A network that is missing, or that gives the host no address the containers reach, is

@@ -246,10 +246,13 @@ async fn shared_network(docker: &Docker) -> Result<Joined> {
                 .await;
             match created {
                 Ok(_) => {}
-                // A daemon that refuses duplicates: another session made it at this moment.
+                // A daemon that refuses duplicates: another session made it at this moment
+                // (Docker answers 409; Podman 500 "network already exists").
                 Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 409, ..
                 }) => {}
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                    if message.contains("already exists") => {}
                 Err(e) => return Err(failed(format!("create network {SHARED_NETWORK}"))(e)),
             }
             named().await?.ok_or_else(|| DockerError::Api {
