@@ -181,10 +181,12 @@ fn build_serve_invoke_calculator() {
 
     // Ctrl-C removes the session's containers (other tests may be serving at the same time);
     // the network stays.
+    // By image id: Podman's `ancestor` filter does not match Docker's short names.
+    let image_id = docker(&["image", "inspect", "--format", "{{.Id}}", TAG]);
     let container = docker(&[
         "ps",
         "--filter",
-        &format!("ancestor={TAG}"),
+        &format!("ancestor={}", image_id.trim().trim_start_matches("sha256:")),
         "--format",
         "{{.ID}}",
     ]);
@@ -200,9 +202,10 @@ fn build_serve_invoke_calculator() {
         container,
     ]);
     let network = network.trim().to_owned();
-    assert_eq!(
-        network, "bridge",
-        "Docker's default bridge, the default (--network)"
+    // Docker's default bridge, the default (--network); Podman calls it `podman`.
+    assert!(
+        network == "bridge" || network == "podman",
+        "not the engine's default bridge: {network}"
     );
     let status = rie.interrupt();
     assert!(
@@ -214,15 +217,21 @@ fn build_serve_invoke_calculator() {
         "ps",
         "-a",
         "--filter",
-        &format!("ancestor={TAG}"),
+        &format!("ancestor={}", image_id.trim().trim_start_matches("sha256:")),
         "--format",
         "{{.ID}}",
     ]);
     assert!(left.trim().is_empty(), "containers left behind: {left}");
     // The network is not lamina's to remove.
+    // (Podman lists its default network as `bridge`, and a container on it under `podman`.)
+    let listed = if network == "podman" {
+        "bridge"
+    } else {
+        network.as_str()
+    };
     let nets = docker(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(
-        nets.lines().any(|n| n == network),
+        nets.lines().any(|n| n == listed),
         "network {network} was removed"
     );
 }
@@ -400,7 +409,19 @@ fn rie_builds_a_folder_first() {
     assert!(ok.text().contains(r#"\"result\": 2.0"#), "{}", ok.text());
     // SIGTERM cleans up like Ctrl-C.
     assert!(rie.signal("TERM").success(), "{}", rie.stderr());
-    let left = docker(&["ps", "-aq", "--filter", "ancestor=lamina-e2e-dir:latest"]);
+    let image_id = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        "lamina-e2e-dir:latest",
+    ]);
+    let left = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("ancestor={}", image_id.trim().trim_start_matches("sha256:")),
+    ]);
     assert!(
         left.trim().is_empty(),
         "containers left after SIGTERM: {left}"

@@ -36,6 +36,16 @@ pub enum DockerError {
         /// What to do instead (never the thing that just failed).
         fix: String,
     },
+    /// An engine lamina cannot run environments on.
+    #[error("cannot run environments on {engine}: {missing}; {fix}")]
+    Unsupported {
+        /// The engine, named with its version and where it was reached.
+        engine: String,
+        /// What it lacks.
+        missing: String,
+        /// What to do instead.
+        fix: String,
+    },
     /// A Docker API call failed.
     #[error("Docker could not {action}: {reason}")]
     Api {
@@ -184,13 +194,35 @@ impl Engine {
         }
     }
 
-    /// Ask the engine.
+    /// Ask the engine, and refuse one whose containers cannot reach a listener on this host.
     pub async fn of(docker: &Docker) -> Result<Engine, DockerError> {
         let version = docker.version().await.map_err(|e| DockerError::Api {
             action: "read the engine's version".into(),
             reason: e.to_string(),
         })?;
-        Ok(Engine::from_version(&version, &docker_host()))
+        let engine = Engine::from_version(&version, &docker_host());
+        let info = docker.info().await.map_err(|e| DockerError::Api {
+            action: "read the engine's settings".into(),
+            reason: e.to_string(),
+        })?;
+        // Rootless engines (Docker's `name=rootless` security option; Podman run by a user
+        // other than root) keep their bridge in a network namespace of their own: no host
+        // address reaches the containers, and an environment would wait out its init.
+        let rootless_docker = info
+            .security_options
+            .iter()
+            .flatten()
+            .any(|o| o.contains("rootless"));
+        // SAFETY: getuid has no preconditions.
+        let rootless_podman = engine.podman && unsafe { libc::getuid() } != 0;
+        if rootless_docker || rootless_podman {
+            return Err(DockerError::Unsupported {
+                engine: engine.to_string(),
+                missing: "a rootless engine's bridge is in a network namespace of its own, so no address on this host reaches its containers' Runtime API".into(),
+                fix: "run lamina against a rootful engine (Docker, or Podman as root: `sudo podman system service` and DOCKER_HOST=unix:///run/podman/podman.sock)".into(),
+            });
+        }
+        Ok(engine)
     }
 }
 
