@@ -179,6 +179,37 @@ async fn pull(host: &str, reference: &str, store: &Store) -> Result<Digest, Regi
         .map(|r| r.digest)
 }
 
+/// Routes serving `index` at its pin, `served` under the digest of `entry` (the manifest the
+/// index names), and the image's config and layer. Returns the routes and the pin.
+fn pinned_routes(
+    index: &[u8],
+    entry: &[u8],
+    served: &[u8],
+    config: &[u8],
+    layer: &[u8],
+) -> (HashMap<String, Reply>, Digest) {
+    let pinned = Digest::sha256_of(index);
+    let routes = HashMap::from([
+        (
+            format!("/v2/team/base/manifests/{pinned}"),
+            json(200, INDEX, index),
+        ),
+        (
+            format!("/v2/team/base/manifests/{}", Digest::sha256_of(entry)),
+            json(200, MANIFEST, served),
+        ),
+        (
+            format!("/v2/team/base/blobs/{}", Digest::sha256_of(config)),
+            json(200, "application/octet-stream", config),
+        ),
+        (
+            format!("/v2/team/base/blobs/{}", Digest::sha256_of(layer)),
+            json(200, "application/octet-stream", layer),
+        ),
+    ]);
+    (routes, pinned)
+}
+
 #[tokio::test]
 async fn an_index_pinned_by_digest_is_refused_when_the_registry_serves_another() {
     let (manifest, config, layer) = image();
@@ -194,28 +225,18 @@ async fn an_index_pinned_by_digest_is_refused_when_the_registry_serves_another()
         );
         (m.into_bytes(), config, Vec::<u8>::new())
     };
-    let evil = index_of(&evil_manifest);
-    let routes = HashMap::from([
-        (
-            format!("/v2/team/base/manifests/{pinned}"),
-            json(200, INDEX, &evil),
-        ),
-        (
-            format!(
-                "/v2/team/base/manifests/{}",
-                Digest::sha256_of(&evil_manifest)
-            ),
-            json(200, MANIFEST, &evil_manifest),
-        ),
-        (
-            format!("/v2/team/base/blobs/{}", Digest::sha256_of(&config)),
-            json(200, "application/octet-stream", &config),
-        ),
-        (
-            format!("/v2/team/base/blobs/{}", Digest::sha256_of(&layer)),
-            json(200, "application/octet-stream", &layer),
-        ),
-    ]);
+    // Served under the pin of the honest index.
+    let (mut routes, evil_pin) = pinned_routes(
+        &index_of(&evil_manifest),
+        &evil_manifest,
+        &evil_manifest,
+        &config,
+        &layer,
+    );
+    let evil = routes
+        .remove(&format!("/v2/team/base/manifests/{evil_pin}"))
+        .expect("the evil index's route");
+    routes.insert(format!("/v2/team/base/manifests/{pinned}"), evil);
     let (host, _) = fake(routes).await;
     let (_dir, store) = store();
     let err = pull(&host, &format!("team/base@{pinned}"), &store)
@@ -229,29 +250,10 @@ async fn an_index_pinned_by_digest_is_refused_when_the_registry_serves_another()
 #[tokio::test]
 async fn the_platform_manifest_must_be_what_its_index_entry_names() {
     let (manifest, config, layer) = image();
-    let index = index_of(&manifest);
-    let pinned = Digest::sha256_of(&index);
     let mut other = manifest.clone();
     other.extend_from_slice(b" ");
-    let routes = HashMap::from([
-        (
-            format!("/v2/team/base/manifests/{pinned}"),
-            json(200, INDEX, &index),
-        ),
-        // The entry's digest is served other bytes.
-        (
-            format!("/v2/team/base/manifests/{}", Digest::sha256_of(&manifest)),
-            json(200, MANIFEST, &other),
-        ),
-        (
-            format!("/v2/team/base/blobs/{}", Digest::sha256_of(&config)),
-            json(200, "application/octet-stream", &config),
-        ),
-        (
-            format!("/v2/team/base/blobs/{}", Digest::sha256_of(&layer)),
-            json(200, "application/octet-stream", &layer),
-        ),
-    ]);
+    // The entry's digest is served other bytes.
+    let (routes, pinned) = pinned_routes(&index_of(&manifest), &manifest, &other, &config, &layer);
     let (host, _) = fake(routes).await;
     let (_dir, store) = store();
     let err = pull(&host, &format!("team/base@{pinned}"), &store)
@@ -263,26 +265,8 @@ async fn the_platform_manifest_must_be_what_its_index_entry_names() {
 #[tokio::test]
 async fn an_honest_pinned_index_pulls() {
     let (manifest, config, layer) = image();
-    let index = index_of(&manifest);
-    let pinned = Digest::sha256_of(&index);
-    let routes = HashMap::from([
-        (
-            format!("/v2/team/base/manifests/{pinned}"),
-            json(200, INDEX, &index),
-        ),
-        (
-            format!("/v2/team/base/manifests/{}", Digest::sha256_of(&manifest)),
-            json(200, MANIFEST, &manifest),
-        ),
-        (
-            format!("/v2/team/base/blobs/{}", Digest::sha256_of(&config)),
-            json(200, "application/octet-stream", &config),
-        ),
-        (
-            format!("/v2/team/base/blobs/{}", Digest::sha256_of(&layer)),
-            json(200, "application/octet-stream", &layer),
-        ),
-    ]);
+    let (routes, pinned) =
+        pinned_routes(&index_of(&manifest), &manifest, &manifest, &config, &layer);
     let (host, _) = fake(routes).await;
     let (_dir, store) = store();
     let digest = pull(&host, &format!("team/base@{pinned}"), &store)

@@ -184,6 +184,18 @@ fn answer(
     }
 }
 
+/// The fixture registry on a loopback port, serving `state`.
+async fn start(state: Arc<Mutex<State>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve(s, state.clone()));
+        }
+    });
+    port
+}
+
 /// A stored image whose one layer is `size` bytes of incompressible data.
 fn big_image(store: &Store, size: usize) -> (Digest, Digest, u64) {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -214,14 +226,7 @@ async fn push_through(cuts: &[f64], misreport: usize) -> (Arc<Mutex<State>>, Dig
         misreport,
         ..Default::default()
     }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let shared = state.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(serve(s, shared.clone()));
-        }
-    });
+    let port = start(state.clone()).await;
     let target: Reference = format!("127.0.0.1:{port}/big:v1").parse().unwrap();
     let client = Client::new(&target, None, true).unwrap();
     let progress: Progress = Arc::new(|_: &str, _: u64, _: u64| {});
@@ -302,14 +307,7 @@ async fn a_store_blob_that_no_longer_matches_its_digest_is_not_pushed_and_is_nam
     bytes[last] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
     let state = Arc::new(Mutex::new(State::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let shared = state.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            tokio::spawn(serve(s, shared.clone()));
-        }
-    });
+    let port = start(state.clone()).await;
     let target: Reference = format!("127.0.0.1:{port}/corrupt:v1").parse().unwrap();
     let client = Client::new(&target, None, true).unwrap();
     let progress: Progress = Arc::new(|_: &str, _: u64, _: u64| {});
