@@ -78,6 +78,12 @@ pub fn idle_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(secs)
 }
 
+/// The whole-request deadline for a manifest or a token (a few KiB to 4 MiB): the idle
+/// timeout alone lets a registry that drips a byte a minute hold a pull forever.
+pub fn small_body_deadline() -> std::time::Duration {
+    idle_timeout() * 3
+}
+
 /// Whether `url` may carry a credential: HTTPS, or plain HTTP to loopback when the user
 /// said `--insecure`.
 fn may_carry_secrets(url: &reqwest::Url, insecure: bool) -> bool {
@@ -352,10 +358,17 @@ impl Client {
                         ("refresh_token".into(), identity.password),
                         ("client_id".into(), "lamina".into()),
                     ]);
-                    self.http.post(&realm).form(&query)
+                    self.http
+                        .post(&realm)
+                        .form(&query)
+                        .timeout(small_body_deadline())
                 }
                 None => {
-                    let req = self.http.get(&realm).query(&query);
+                    let req = self
+                        .http
+                        .get(&realm)
+                        .query(&query)
+                        .timeout(small_body_deadline());
                     match self.basic() {
                         Some(basic) => req.header(AUTHORIZATION, basic),
                         None => req,

@@ -192,7 +192,10 @@ async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(V
     let path = format!("/v2/{repo}/manifests/{reference}");
     let resp = client
         .send(repo, |http| {
-            Ok(http.get(client.url(&path)).header(ACCEPT, ACCEPTED))
+            Ok(http
+                .get(client.url(&path))
+                .header(ACCEPT, ACCEPTED)
+                .timeout(crate::client::small_body_deadline()))
         })
         .await?;
     if !resp.status().is_success() {
