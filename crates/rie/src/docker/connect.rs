@@ -248,3 +248,64 @@ pub(super) fn is_not_found(e: &bollard::errors::Error) -> bool {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(name: &str) -> bollard::models::SystemVersion {
+        let path = format!(
+            "{}/tests/fixtures/engine/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn the_engine_is_named_from_its_version_answer() {
+        let docker = Engine::from_version(
+            &version("docker-20.10-version.json"),
+            "unix:///var/run/docker.sock",
+        );
+        assert!(!docker.podman);
+        assert_eq!(
+            docker.to_string(),
+            "Docker 20.10.24+dfsg1 (API 1.41) at unix:///var/run/docker.sock"
+        );
+        let podman = Engine::from_version(&version("podman-4.3-version.json"), "unix:///x.sock");
+        assert!(podman.podman);
+        assert!(
+            podman.to_string().starts_with("Podman 4.3.1 (API 1.41)"),
+            "{podman}"
+        );
+    }
+
+    #[test]
+    fn the_current_docker_contexts_endpoint_is_read_from_its_meta_file() {
+        use sha2::Digest as _;
+        let dir = tempfile::tempdir().unwrap();
+        let id = hex_of(&sha2::Sha256::digest(b"colima"));
+        let meta = dir.path().join("contexts/meta").join(id);
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"colima","Metadata":{},"Endpoints":{"docker":{"Host":"unix:///home/u/.colima/docker.sock","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"currentContext":"colima"}"#,
+        )
+        .unwrap();
+        std::env::set_var("DOCKER_CONFIG", dir.path());
+        std::env::remove_var("DOCKER_CONTEXT");
+        let found = context_host();
+        std::env::set_var("DOCKER_CONTEXT", "default");
+        let default = context_host();
+        std::env::remove_var("DOCKER_CONTEXT");
+        std::env::remove_var("DOCKER_CONFIG");
+        assert_eq!(found.as_deref(), Some("unix:///home/u/.colima/docker.sock"));
+        assert_eq!(default, None);
+    }
+}
