@@ -1,6 +1,6 @@
 //! The local Docker Engine, as the CLI needs it: make sure an image from lamina's store is
 //! loaded — streamed as a docker-archive, never buffered. The connection itself is made in
-//! one place, `lamina_rie::docker::connect`, and handed in.
+//! one place, `lamina_docker::connect`, and handed in.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -63,7 +63,7 @@ pub async fn ensure_loaded(
     let held = held_prefix(docker, reference, &diff_ids).await;
     let form = LoadArchive {
         held_layers: held,
-        uncompressed: lamina_rie::docker::daemon_is_local(),
+        uncompressed: lamina_docker::daemon_is_local(),
     };
     let mut report = load(docker, store, manifest, reference, form).await;
     if form != LoadArchive::default() {
@@ -251,7 +251,7 @@ impl DockerRunner {
     pub async fn docker(&self) -> Result<&Docker> {
         Ok(self
             .docker
-            .get_or_try_init(|| async { lamina_rie::docker::connect().await })
+            .get_or_try_init(|| async { lamina_docker::connect().await })
             .await?)
     }
 

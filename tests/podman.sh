@@ -20,7 +20,7 @@ export DOCKER_HOST="unix://$sock"
 echo "podman.sh: $(podman version --format 'Podman {{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || podman --version) at $DOCKER_HOST"
 
 # The emulator against the engine: sessions, networks, cleanup, the Runtime API's reach.
-cargo test --locked -p lamina-rie --features docker --test docker
+cargo test --locked -p lamina-docker --test docker
 # Build, load, serve and invoke through the CLI; the HTTP front.
 cargo test --locked --test e2e --test http_front
 # The README's quick start: build, load into Podman, serve, the README's curl verbatim.

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
+use lamina_docker::DockerSandbox;
 use lamina_image::Reference;
-use lamina_rie::docker::DockerSandbox;
 use lamina_rie::{Emulator, FunctionConfig, LogEvent, LogSink};
 
 use super::build::build_dir;
@@ -20,8 +20,8 @@ use crate::{config, docker};
 pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     if args.targets.is_empty() {
         // `--cleanup`: what killed sessions left, without starting one.
-        let docker = lamina_rie::docker::connect().await?;
-        let removed = lamina_rie::docker::cleanup_stale(&docker, None).await?;
+        let docker = lamina_docker::connect().await?;
+        let removed = lamina_docker::cleanup_stale(&docker, None).await?;
         if globals.json {
             println!("{}", serde_json::json!({ "removed": removed }));
         } else {
@@ -96,7 +96,7 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
     }
     let sandbox = DockerSandbox::new(
         docker,
-        &lamina_rie::docker::new_session_id(),
+        &lamina_docker::new_session_id(),
         args.network.as_deref(),
     )
     .await?;

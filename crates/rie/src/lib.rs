@@ -3,7 +3,7 @@
 //! (`shared/reference/runtime-api.md`, cited as `§n`).
 //!
 //! The core does not know Docker: environments run in a [`Sandbox`] — [`ProcessSandbox`]
-//! (local processes) or, with the `docker` feature, [`docker::DockerSandbox`].
+//! (local processes) or the engine's, `lamina_docker::DockerSandbox`.
 //!
 //! ```no_run
 //! # async fn run() -> lamina_rie::Result<()> {
@@ -19,8 +19,6 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod config;
-#[cfg(feature = "docker")]
-pub mod docker;
 mod environment;
 pub mod error;
 pub mod events;

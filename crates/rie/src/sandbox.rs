@@ -158,18 +158,21 @@ pub trait SandboxHandle: Send + Sync {
 
 /// A one-shot, many-reader cell for an exit status, shared by the sandbox implementations.
 #[derive(Debug, Clone)]
-pub(crate) struct ExitCell {
+pub struct ExitCell {
     tx: Arc<watch::Sender<Option<ExitStatus>>>,
 }
 
 impl ExitCell {
-    pub(crate) fn new() -> Self {
+    /// An empty cell.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
         Self {
             tx: Arc::new(watch::channel(None).0),
         }
     }
 
-    pub(crate) fn set(&self, status: ExitStatus) {
+    /// Set the status, once; later sets are ignored.
+    pub fn set(&self, status: ExitStatus) {
         self.tx.send_if_modified(|v| {
             if v.is_none() {
                 *v = Some(status);
@@ -180,11 +183,13 @@ impl ExitCell {
         });
     }
 
-    pub(crate) fn get(&self) -> Option<ExitStatus> {
+    /// The status, if set.
+    pub fn get(&self) -> Option<ExitStatus> {
         *self.tx.borrow()
     }
 
-    pub(crate) async fn wait(&self) -> ExitStatus {
+    /// Wait until the status is set.
+    pub async fn wait(&self) -> ExitStatus {
         let mut rx = self.tx.subscribe();
         loop {
             if let Some(s) = *rx.borrow_and_update() {

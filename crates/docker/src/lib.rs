@@ -3,7 +3,7 @@
 //! ([`DockerError`]), and [`DockerSandbox`], which runs environments as containers.
 //!
 //! The emulator core never sees these types: the sandbox hands its errors to the core as
-//! [`crate::Error::Sandbox`].
+//! [`lamina_rie::Error::Sandbox`].
 
 mod cgroup;
 mod connect;

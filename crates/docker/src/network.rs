@@ -8,7 +8,7 @@
 //! re-executes itself into the container's namespace and runs `iptables` eleven times
 //! (moby's `libnetwork` `setupResolver`; ~100 ms of a ~290 ms start here, BENCHMARKS §3g).
 //! Isolation holds where it matters either way: each environment's Runtime API accepts only
-//! its own container's address ([`crate::sandbox::Started::peer`]).
+//! its own container's address ([`lamina_rie::sandbox::Started::peer`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -17,9 +17,9 @@ use bollard::models::{NetworkCreateRequest, NetworkInspect};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptions};
 use bollard::Docker;
 
-use super::connect::{failed, is_not_found};
-use super::DockerError;
-use crate::error::Result;
+use crate::connect::{failed, is_not_found};
+use crate::DockerError;
+use lamina_rie::error::Result;
 
 /// Docker's default bridge network, joined unless another is asked for.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -110,13 +110,13 @@ pub(super) async fn join(docker: &Docker, requested: Option<&str>) -> Result<Joi
 /// The engine's bookkeeping alone does not always say. On a Docker daemon's first start the
 /// default bridge's IPAM config lists only the subnet, no `Gateway`, although `docker0`
 /// already holds 172.17.0.1 (the field is written when the daemon restores the network on
-/// its next start; fixture `tests/fixtures/engine/docker-bridge-first-start.json`). So the
+/// its next start; fixture `tests/fixtures/engine/docker-20.10-bridge-first-start.json`). So the
 /// IPAM gateway is taken when there is one, and otherwise the address of the bridge's own
 /// interface on this host: `com.docker.network.bridge.name` (`docker0`), or Docker's name
 /// for a user bridge, `br-` and the id's first 12 digits. Podman's networks list their
 /// gateway, but its bridge interface appears only when the first container joins it: the
 /// listener then binds the address before the host has it (`IP_FREEBIND`, in
-/// [`crate::environment`]).
+/// lamina-rie's environment).
 pub(super) fn host_address(
     name: &str,
     network: &NetworkInspect,
@@ -225,7 +225,7 @@ async fn shared_network(docker: &Docker) -> Result<Joined> {
             .await
             .map_err(failed(format!("list networks named {SHARED_NETWORK}")))?;
         // The name filter matches substrings: keep the exact name only.
-        Ok::<_, crate::Error>(
+        Ok::<_, lamina_rie::Error>(
             listed
                 .into_iter()
                 .filter(|n| n.name.as_deref() == Some(SHARED_NETWORK))

@@ -56,9 +56,9 @@ pub enum DockerError {
     },
 }
 
-impl From<DockerError> for crate::Error {
+impl From<DockerError> for lamina_rie::Error {
     fn from(e: DockerError) -> Self {
-        crate::Error::Sandbox(Box::new(e))
+        lamina_rie::Error::Sandbox(Box::new(e))
     }
 }
 
@@ -228,7 +228,7 @@ impl Engine {
 
 pub(super) fn failed(
     action: impl Into<String>,
-) -> impl FnOnce(bollard::errors::Error) -> crate::Error {
+) -> impl FnOnce(bollard::errors::Error) -> lamina_rie::Error {
     let action = action.into();
     move |e| {
         DockerError::Api {

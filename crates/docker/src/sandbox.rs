@@ -26,13 +26,13 @@ use bollard::Docker;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
-use super::cgroup::CgroupPeak;
-use super::connect::{failed, is_not_found, Engine};
-use super::network::{join, Joined};
-use super::DockerError;
-use crate::config::FunctionConfig;
-use crate::error::Result;
-use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
+use crate::cgroup::CgroupPeak;
+use crate::connect::{failed, is_not_found, Engine};
+use crate::network::{join, Joined};
+use crate::DockerError;
+use lamina_rie::config::FunctionConfig;
+use lamina_rie::error::Result;
+use lamina_rie::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
 
 /// Label naming the session that owns a container or network.
 pub const LABEL_SESSION: &str = "dev.lamina.rie";

@@ -1,16 +1,17 @@
-//! The emulator driving a real container through `DockerSandbox` (feature `docker`, which
-//! `cargo test --workspace` enables through the CLI). Needs a Docker daemon and a static
+//! The emulator driving a real container through `DockerSandbox`, with the emulator's own
+//! test harness (`crates/rie/tests/common`). Needs a Docker daemon (or Podman's socket in
+//! DOCKER_HOST: `tests/podman.sh`) and a static
 //! `/bin/busybox` (Debian's `busybox-static`, installed by `.ci/run`); builds its own image,
 //! no registry. `LAMINA_SKIP_DOCKER_TESTS=1` skips it on a machine without Docker.
-#![cfg(feature = "docker")]
 
+#[path = "../../rie/tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
 use std::sync::Arc;
 
 use common::Harness;
-use lamina_rie::docker::{new_session_id, DockerSandbox};
+use lamina_docker::{new_session_id, DockerSandbox};
 use lamina_rie::{Emulator, FunctionConfig, LogSink};
 
 const IMAGE: &str = "lamina-rie-test:busybox";
@@ -84,13 +85,9 @@ fn enabled() -> bool {
 async fn serve_busybox(name: &str, network: Option<&str>) -> (Harness, String, String) {
     sh(BUILD, &[IMAGE]);
     let session = new_session_id();
-    let sandbox = DockerSandbox::new(
-        lamina_rie::docker::connect().await.unwrap(),
-        &session,
-        network,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("a session starts on {network:?}: {e}"));
+    let sandbox = DockerSandbox::new(lamina_docker::connect().await.unwrap(), &session, network)
+        .await
+        .unwrap_or_else(|e| panic!("a session starts on {network:?}: {e}"));
     let joined = sandbox.network().to_owned();
     let mut f = FunctionConfig::new(name.parse().unwrap());
     f.image = Some(IMAGE.into());
@@ -191,7 +188,7 @@ async fn invokes_a_container_and_cleans_up() {
     );
     assert!(left.trim().is_empty(), "containers left: {left}");
     // Docker's default bridge, as `docker run` uses: no embedded DNS set-up per start.
-    assert_eq!(network, lamina_rie::docker::DEFAULT_NETWORK);
+    assert_eq!(network, lamina_docker::DEFAULT_NETWORK);
     // (Podman calls its default network `podman` and answers for `bridge` with it.)
     let nets = sh(
         "docker network ls -q --filter name=^$1$; docker network ls -q --filter name=^podman$",
@@ -270,11 +267,11 @@ async fn a_session_leaves_no_socket_resending_to_a_removed_container() {
 #[tokio::test]
 async fn a_session_starts_and_serves_when_two_networks_carry_the_shared_name() {
     use bollard::models::NetworkCreateRequest;
-    use lamina_rie::docker::{LABEL_SHARED, SHARED_NETWORK};
+    use lamina_docker::{LABEL_SHARED, SHARED_NETWORK};
     if !enabled() {
         return;
     }
-    let docker = lamina_rie::docker::connect().await.unwrap();
+    let docker = lamina_docker::connect().await.unwrap();
     let ids = |out: String| -> Vec<String> { out.lines().map(str::to_owned).collect() };
     let named = format!("docker network ls -q --no-trunc --filter name=^{SHARED_NETWORK}$");
     let mut made = None;
@@ -328,7 +325,7 @@ async fn a_missing_image_is_reported_before_serving() {
     }
     let session = new_session_id();
     let sandbox = Arc::new(
-        DockerSandbox::new(lamina_rie::docker::connect().await.unwrap(), &session, None)
+        DockerSandbox::new(lamina_docker::connect().await.unwrap(), &session, None)
             .await
             .unwrap(),
     );
@@ -352,7 +349,7 @@ async fn a_missing_image_is_reported_before_serving() {
         &[&session],
     );
     assert!(left.trim().is_empty(), "containers left: {left}");
-    assert_eq!(network, lamina_rie::docker::DEFAULT_NETWORK);
+    assert_eq!(network, lamina_docker::DEFAULT_NETWORK);
 }
 
 /// `--network NAME` joins a bridge network the user made (a compose project's, say): the
@@ -394,7 +391,7 @@ async fn a_network_environments_cannot_join_is_refused_with_the_fix() {
     if !enabled() {
         return;
     }
-    let docker = lamina_rie::docker::connect().await.unwrap();
+    let docker = lamina_docker::connect().await.unwrap();
     let session = new_session_id();
     let missing = DockerSandbox::new(docker.clone(), &session, Some("lamina-no-such-network"))
         .await
