@@ -136,23 +136,54 @@ pub fn daemon_is_local() -> bool {
 
 /// Connect to [`docker_host`], negotiate the API version and ping.
 pub async fn connect() -> Result<Docker, DockerError> {
+    Ok(connect_engine().await?.0)
+}
+
+/// [`connect`], and say which engine answered — from the one `GET /version` the negotiation
+/// needs anyway (Podman takes ~0.45 s to answer it; asking twice was a third of a cold start).
+pub async fn connect_engine() -> Result<(Docker, Engine), DockerError> {
     let host = docker_host();
     let unreachable = |e: bollard::errors::Error| DockerError::Unreachable {
         host: host.clone(),
         reason: e.to_string(),
     };
-    let docker = if let Some(path) = host.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
-    } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(&host, 120, bollard::API_DEFAULT_VERSION)
-    } else {
-        Docker::connect_with_local_defaults()
-    }
-    .map_err(unreachable)?;
-    let docker = docker.negotiate_version().await.map_err(unreachable)?;
+    let client = |version: &bollard::ClientVersion| {
+        if let Some(path) = host.strip_prefix("unix://") {
+            Docker::connect_with_unix(path, 120, version)
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(&host, 120, version)
+        } else {
+            Docker::connect_with_local_defaults()
+        }
+    };
+    let first = client(bollard::API_DEFAULT_VERSION).map_err(unreachable)?;
+    let version = first.version().await.map_err(unreachable)?;
+    // The API version both speak: the engine's, when older than bollard's.
+    let spoken = version
+        .api_version
+        .as_deref()
+        .and_then(|v| {
+            let (major, minor) = v.split_once('.')?;
+            Some(bollard::ClientVersion {
+                major_version: major.parse().ok()?,
+                minor_version: minor.parse().ok()?,
+            })
+        })
+        .filter(|v| v < bollard::API_DEFAULT_VERSION)
+        .unwrap_or(bollard::ClientVersion {
+            major_version: bollard::API_DEFAULT_VERSION.major_version,
+            minor_version: bollard::API_DEFAULT_VERSION.minor_version,
+        });
+    let docker = client(&spoken).map_err(unreachable)?;
     docker.ping().await.map_err(unreachable)?;
-    Ok(docker)
+    let engine = Engine::from_version(&version, &host);
+    let _ = CONNECTED.set(engine.clone());
+    Ok((docker, engine))
 }
+
+/// The engine this process connected to first ([`connect_engine`]): what [`Engine::of`]
+/// answers without asking again (lamina connects to one engine per run).
+static CONNECTED: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
 
 /// Which engine answers, as `lamina rie` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,39 +225,54 @@ impl Engine {
         }
     }
 
-    /// Ask the engine, and refuse one whose containers cannot reach a listener on this host.
+    /// Ask the engine (see [`connect_engine`], which needs no extra request), and refuse one
+    /// whose containers cannot reach a listener on this host.
     pub async fn of(docker: &Docker) -> Result<Engine, DockerError> {
+        if let Some(engine) = CONNECTED.get().filter(|e| e.host == docker_host()) {
+            engine.check_reachable(docker).await?;
+            return Ok(engine.clone());
+        }
         let version = docker.version().await.map_err(|e| DockerError::Api {
             action: "read the engine's version".into(),
             reason: e.to_string(),
         })?;
         let engine = Engine::from_version(&version, &docker_host());
-        let info = docker.info().await.map_err(|e| DockerError::Api {
-            action: "read the engine's settings".into(),
-            reason: e.to_string(),
-        })?;
-        // Rootless engines (Docker's `name=rootless` security option; Podman run by a user
-        // other than root) keep their bridge in a network namespace of their own: no host
-        // address reaches the containers, and an environment would wait out its init.
-        let rootless_docker = info
-            .security_options
-            .iter()
-            .flatten()
-            .any(|o| o.contains("rootless"));
-        // SAFETY: getuid has no preconditions.
-        let rootless_podman = engine.podman && unsafe { libc::getuid() } != 0;
-        if rootless_docker || rootless_podman {
+        engine.check_reachable(docker).await?;
+        Ok(engine)
+    }
+
+    /// Refuse an engine whose containers cannot reach a listener on this host: a rootless
+    /// one keeps its bridge in a network namespace of its own, so an environment would wait
+    /// out its init. Podman is rootless when run by a user other than root (its `/info`
+    /// takes a quarter second and says nothing more); Docker says `name=rootless` in its
+    /// security options.
+    pub async fn check_reachable(&self, docker: &Docker) -> Result<(), DockerError> {
+        let rootless = if self.podman {
+            // SAFETY: getuid has no preconditions.
+            unsafe { libc::getuid() != 0 }
+        } else {
+            let info = docker.info().await.map_err(|e| DockerError::Api {
+                action: "read the engine's settings".into(),
+                reason: e.to_string(),
+            })?;
+            info.security_options
+                .iter()
+                .flatten()
+                .any(|o| o.contains("rootless"))
+        };
+        if rootless {
             return Err(DockerError::Unsupported {
-                engine: engine.to_string(),
+                engine: self.to_string(),
                 missing: "a rootless engine's bridge is in a network namespace of its own, so no address on this host reaches its containers' Runtime API".into(),
                 fix: "run lamina against a rootful engine (Docker, or Podman as root: `sudo podman system service` and DOCKER_HOST=unix:///run/podman/podman.sock)".into(),
             });
         }
-        Ok(engine)
+        Ok(())
     }
 }
 
-pub(super) fn failed(
+/// An engine API failure as the emulator's error, naming what lamina asked for.
+pub(crate) fn failed(
     action: impl Into<String>,
 ) -> impl FnOnce(bollard::errors::Error) -> lamina_rie::Error {
     let action = action.into();
@@ -239,7 +285,8 @@ pub(super) fn failed(
     }
 }
 
-pub(super) fn is_not_found(e: &bollard::errors::Error) -> bool {
+/// Whether the engine answered 404.
+pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
         bollard::errors::Error::DockerResponseServerError {

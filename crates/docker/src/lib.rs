@@ -10,7 +10,7 @@ mod connect;
 mod network;
 mod sandbox;
 
-pub use connect::{connect, daemon_is_local, docker_host, DockerError, Engine};
+pub use connect::{connect, connect_engine, daemon_is_local, docker_host, DockerError, Engine};
 pub use network::{DEFAULT_NETWORK, LABEL_SHARED, SHARED_NETWORK};
 pub use sandbox::{
     cleanup_stale, new_session_id, DockerSandbox, LABEL_FUNCTION, LABEL_HOST, LABEL_PID,
