@@ -4,7 +4,6 @@
 mod cli;
 mod commands;
 mod config;
-mod docker;
 mod output;
 mod ric;
 

@@ -12,7 +12,7 @@ use lamina_image::{Digest, Reference, Store};
 use lamina_runtime_api::function::Arch;
 
 use crate::cli::RegistryArgs;
-use crate::docker::DockerRunner;
+use lamina_docker::DockerRunner;
 
 /// Where the store remembers an image exported from Docker, by its image id.
 fn daemon_ref(id: &str) -> Result<Reference> {
@@ -124,7 +124,7 @@ async fn from_daemon(
     arch: Arch,
 ) -> Result<Digest> {
     let docker = runner.docker().await?;
-    let Some(id) = crate::docker::image_id(docker, name).await? else {
+    let Some(id) = lamina_docker::image_id(docker, name).await? else {
         anyhow::bail!(
             "base docker-daemon:{name}: Docker has no image `{name}`; `docker pull` or `docker build` it first"
         );

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::Globals;
 use crate::cli::BuildArgs;
 use crate::output::{human_size, short, Progress};
-use crate::{config, docker, ric};
+use crate::{config, ric};
 
 /// Where `--output` writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub async fn build_dir(
     dir: &Path,
     flags: &crate::cli::FunctionArgs,
     tag: Option<&Reference>,
-    runner: &docker::DockerRunner,
+    runner: &lamina_docker::DockerRunner,
     registry: Option<&crate::cli::RegistryArgs>,
 ) -> Result<Built> {
     let config::Resolved {
@@ -124,7 +124,7 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         .map(OutputTarget::parse)
         .transpose()?;
     let store = globals.store()?;
-    let runner = std::sync::Arc::new(docker::DockerRunner::new(
+    let runner = std::sync::Arc::new(lamina_docker::DockerRunner::new(
         tokio::runtime::Handle::current(),
         store.clone(),
         None,
@@ -186,7 +186,7 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
     }
     let loaded = if args.load {
         let docker = runner.docker().await?;
-        Some(docker::ensure_loaded(docker, &store, manifest, &built.reference).await?)
+        Some(lamina_docker::ensure_loaded(docker, &store, manifest, &built.reference).await?)
     } else {
         None
     };
@@ -227,7 +227,7 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
 async fn clean_up_on_signal(
     cache: PathBuf,
     store: Store,
-    runner: std::sync::Arc<docker::DockerRunner>,
+    runner: std::sync::Arc<lamina_docker::DockerRunner>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
@@ -284,7 +284,7 @@ fn report(
     globals: &Globals,
     built: &Built,
     output: Option<&OutputTarget>,
-    loaded: Option<Option<docker::LoadReport>>,
+    loaded: Option<Option<lamina_docker::LoadReport>>,
     pushed: &[(Reference, lamina_registry::PushReport)],
     caches: &Caches,
 ) {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::Globals;
 use crate::cli::CheckArgs;
-use crate::docker::DockerRunner;
+use lamina_docker::DockerRunner;
 
 /// `lamina check`. Exits non-zero when Lambda would refuse the image.
 pub async fn run(globals: &Globals, args: &CheckArgs) -> Result<bool> {

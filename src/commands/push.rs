@@ -42,7 +42,7 @@ async fn source_manifest(store: &Store, source: &str) -> Result<Digest> {
         let parsed: BaseSource = source
             .parse()
             .with_context(|| format!("`{source}` is not an image lamina can read"))?;
-        let runner = crate::docker::DockerRunner::new(
+        let runner = lamina_docker::DockerRunner::new(
             tokio::runtime::Handle::current(),
             store.clone(),
             None,

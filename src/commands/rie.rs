@@ -14,7 +14,7 @@ use super::build::build_dir;
 use super::serving::Settings;
 use super::Globals;
 use crate::cli::{FunctionArgs, RieArgs};
-use crate::{config, docker};
+use crate::config;
 
 /// `lamina rie`.
 pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
@@ -32,7 +32,8 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         return Ok(());
     }
     let store = globals.store()?;
-    let runner = docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
+    let runner =
+        lamina_docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
     let mut images = Vec::new();
     let mut folders = Vec::new();
     for target in expand_targets(&args.targets)? {
@@ -170,7 +171,7 @@ fn expand_targets(targets: &[String]) -> Result<Vec<String>> {
 async fn image_of(
     globals: &Globals,
     store: &lamina_image::Store,
-    runner: &docker::DockerRunner,
+    runner: &lamina_docker::DockerRunner,
     target_arg: &str,
 ) -> Result<(
     Reference,

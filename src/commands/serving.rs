@@ -9,7 +9,7 @@ use lamina_rie::FunctionConfig;
 use lamina_runtime_api::function::{FunctionName, HttpSettings};
 
 use crate::cli::RieArgs;
-use crate::{config, docker};
+use crate::config;
 
 /// What the flags say about every function served.
 pub(crate) struct Settings {
@@ -26,7 +26,7 @@ impl Settings {
     /// flags, its environment SAM's file under `--env-file` under `--env`.
     pub(crate) async fn function(
         &self,
-        docker: &bollard::Docker,
+        docker: &lamina_docker::Docker,
         store: &lamina_image::Store,
         reference: &Reference,
         manifest: Option<&lamina_image::Digest>,
@@ -42,7 +42,7 @@ impl Settings {
 
 /// The function an image serves: its labels' settings under the flags, loaded into Docker.
 async fn function_of(
-    docker: &bollard::Docker,
+    docker: &lamina_docker::Docker,
     store: &lamina_image::Store,
     reference: &Reference,
     manifest: Option<&lamina_image::Digest>,
@@ -50,7 +50,9 @@ async fn function_of(
 ) -> Result<FunctionConfig> {
     match manifest {
         Some(manifest) => {
-            if let Some(r) = docker::ensure_loaded(docker, store, manifest, reference).await? {
+            if let Some(r) =
+                lamina_docker::ensure_loaded(docker, store, manifest, reference).await?
+            {
                 eprintln!(
                     "loaded {reference} into Docker ({} of {} layers sent)",
                     r.layers_sent, r.layers_total
@@ -58,7 +60,7 @@ async fn function_of(
             }
         }
         None => {
-            if docker::image_id(docker, reference).await?.is_none() {
+            if lamina_docker::image_id(docker, reference).await?.is_none() {
                 bail!(
                     "image `{reference}` is neither in lamina's store nor in Docker; build it with `lamina build DIR --tag {reference}`"
                 );

@@ -15,7 +15,6 @@ use super::build::build_dir;
 use super::serving::Settings;
 use super::Globals;
 use crate::cli::FunctionArgs;
-use crate::docker;
 
 /// Events closer together than this are one change (an editor's save is several writes).
 const DEBOUNCE: Duration = Duration::from_millis(50);
@@ -37,7 +36,7 @@ pub struct Rebuilder<'a> {
     /// The store.
     pub store: &'a Store,
     /// Runs installers and owns the one Docker connection.
-    pub runner: &'a docker::DockerRunner,
+    pub runner: &'a lamina_docker::DockerRunner,
     /// The flags' settings.
     pub settings: &'a Settings,
     /// The running emulator.

@@ -46,6 +46,9 @@ pub enum DockerError {
         /// What to do instead.
         fix: String,
     },
+    /// lamina's store could not give what the engine needs (an image to load).
+    #[error(transparent)]
+    Store(#[from] lamina_image::Error),
     /// A Docker API call failed.
     #[error("Docker could not {action}: {reason}")]
     Api {

@@ -20,7 +20,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
-    ListNetworksOptions, RemoveContainerOptions, StatsOptions,
+    ListNetworksOptions, StatsOptions,
 };
 use bollard::Docker;
 use futures_util::future::BoxFuture;
@@ -28,6 +28,7 @@ use futures_util::StreamExt;
 
 use crate::cgroup::CgroupPeak;
 use crate::connect::{failed, is_not_found, Engine};
+use crate::containers::remove;
 use crate::network::{join, Joined};
 use crate::DockerError;
 use lamina_rie::config::FunctionConfig;
@@ -206,20 +207,6 @@ impl DockerSandbox {
     pub async fn cleanup_stale(&self) -> Result<usize> {
         cleanup_stale(&self.docker, Some(&self.session)).await
     }
-}
-
-async fn remove(docker: &Docker, id: &str) -> bool {
-    docker
-        .remove_container(
-            id,
-            Some(RemoveContainerOptions {
-                force: true,
-                v: true,
-                ..Default::default()
-            }),
-        )
-        .await
-        .is_ok()
 }
 
 impl Sandbox for DockerSandbox {

@@ -1,21 +1,33 @@
-//! The local Docker Engine, as the CLI needs it: make sure an image from lamina's store is
-//! loaded — streamed as a docker-archive, never buffered. The connection itself is made in
-//! one place, `lamina_docker::connect`, and handed in.
+//! Images and build containers on the engine: make sure an image from lamina's store is
+//! loaded — streamed as a docker-archive, never buffered, only the layers the engine lacks —
+//! and run the builder's installer containers ([`DockerRunner`], the builder's
+//! `ContainerRunner`). The connection is made in one place, [`crate::connect`].
 
 use std::collections::HashMap;
 use std::io::Write;
 
-use anyhow::{bail, Context, Result};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptions, ImportImageOptionsBuilder, ListContainersOptions, ListImagesOptions,
-    LogsOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    LogsOptions, StartContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use lamina_build::deps::{ContainerJob, ContainerRunner};
 use lamina_image::{Digest, LoadArchive, Reference, Store};
+
+use crate::containers::remove as remove_container;
+use crate::DockerError;
+
+type Result<T> = std::result::Result<T, DockerError>;
+
+fn api(action: impl Into<String>, reason: impl std::fmt::Display) -> DockerError {
+    DockerError::Api {
+        action: action.into(),
+        reason: reason.to_string(),
+    }
+}
 
 /// The image id Docker has for `reference`, if any.
 pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<String>> {
@@ -24,7 +36,7 @@ pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<S
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot inspect image `{reference}` in Docker")),
+        Err(e) => Err(api(format!("inspect image `{reference}`"), e)),
     }
 }
 
@@ -63,20 +75,21 @@ pub async fn ensure_loaded(
     let held = held_prefix(docker, reference, &diff_ids).await;
     let form = LoadArchive {
         held_layers: held,
-        uncompressed: lamina_docker::daemon_is_local(),
+        uncompressed: crate::daemon_is_local(),
     };
     let mut report = load(docker, store, manifest, reference, form).await;
     if form != LoadArchive::default() {
         if let Err(e) = &report {
-            tracing::debug!(
-                "partial or uncompressed load refused ({e:#}); sending the full archive"
-            );
+            tracing::debug!("partial or uncompressed load refused ({e}); sending the full archive");
             report = load(docker, store, manifest, reference, LoadArchive::default()).await;
         }
     }
     let bytes_sent = report?;
     if image_id(docker, reference).await?.as_deref() != Some(config.as_str()) {
-        bail!("Docker loaded the archive but `{reference}` is not image {config}");
+        return Err(api(
+            format!("load image `{reference}`"),
+            format!("it took the archive, but `{reference}` is not image {config} after it"),
+        ));
     }
     Ok(Some(LoadReport {
         layers_sent: diff_ids.len() - held.min(diff_ids.len()),
@@ -158,7 +171,8 @@ async fn load(
         let sink = ChannelWriter { tx, sent: 0 };
         let mut sink =
             lamina_image::write_docker_load_archive(&store, &manifest, &tags, form, sink)?;
-        sink.flush()?;
+        sink.flush()
+            .map_err(|e| api("stream the image archive", e))?;
         Ok(sink.sent)
     });
     let body = tokio_stream_from(rx);
@@ -169,22 +183,19 @@ async fn load(
         match item {
             Ok(info) => {
                 if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                    refused = Some(anyhow::anyhow!(
-                        "Docker refused to load image `{reference}`: {err}"
-                    ));
+                    refused = Some(api(format!("load image `{reference}`"), err));
                 }
             }
             Err(e) => {
-                refused = Some(
-                    anyhow::Error::new(e)
-                        .context(format!("Docker refused to load image `{reference}`")),
-                );
+                refused = Some(api(format!("load image `{reference}`"), e));
                 break;
             }
         }
     }
     drop(progress);
-    let written = writer.await.context("the archive writer stopped")?;
+    let written = writer
+        .await
+        .map_err(|e| api("write the image archive", e))?;
     if let Some(e) = refused {
         return Err(e);
     }
@@ -249,10 +260,9 @@ impl DockerRunner {
 
     /// The Docker client, connecting now if nothing has yet.
     pub async fn docker(&self) -> Result<&Docker> {
-        Ok(self
-            .docker
-            .get_or_try_init(|| async { lamina_docker::connect().await })
-            .await?)
+        self.docker
+            .get_or_try_init(|| async { crate::connect().await })
+            .await
     }
 
     /// Remove the installer containers this process started (when told to stop mid-build).
@@ -309,13 +319,13 @@ impl DockerRunner {
         let id = docker
             .create_container(None::<CreateContainerOptions>, body)
             .await
-            .context("cannot create the installer's container")?
+            .map_err(|e| api("create the installer's container", e))?
             .id;
         let ran = async {
             docker
                 .start_container(&id, None::<StartContainerOptions>)
                 .await
-                .context("cannot start the installer's container")?;
+                .map_err(|e| api("start the installer's container", e))?;
             let mut logs = docker.logs(
                 &id,
                 Some(LogsOptions {
@@ -328,7 +338,7 @@ impl DockerRunner {
             while let Some(chunk) = logs.next().await {
                 match chunk {
                     Ok(out) => output(&out.into_bytes()),
-                    Err(e) => bail!("lost the installer's output: {e}"),
+                    Err(e) => return Err(api("follow the installer's output", e)),
                 }
             }
             let code = match docker
@@ -338,7 +348,7 @@ impl DockerRunner {
             {
                 Some(Ok(r)) => r.status_code,
                 Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-                Some(Err(e)) => bail!("cannot wait for the installer's container: {e}"),
+                Some(Err(e)) => return Err(api("wait for the installer's container", e)),
                 None => -1,
             };
             Ok(code)
@@ -349,16 +359,6 @@ impl DockerRunner {
     }
 }
 
-/// Remove a container and its anonymous volumes, running or not; best effort.
-async fn remove_container(docker: &Docker, id: &str) {
-    let options = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    let _ = docker.remove_container(id, Some(options)).await;
-}
-
 impl ContainerRunner for DockerRunner {
     fn run(
         &self,
@@ -367,6 +367,6 @@ impl ContainerRunner for DockerRunner {
     ) -> std::result::Result<i64, String> {
         self.handle
             .block_on(self.run_async(job, output))
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| e.to_string())
     }
 }
