@@ -9,7 +9,7 @@ use std::io::Write;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptions, ImportImageOptionsBuilder, ListContainersOptions, ListImagesOptions,
-    LogsOptions, StartContainerOptions, WaitContainerOptions,
+    LogsOptions, StartContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use lamina_build::deps::{ContainerJob, ContainerRunner};
 use lamina_image::{Digest, LoadArchive, Reference, Store};
 
-use crate::containers::remove as remove_container;
+use crate::containers::{remove as remove_container, LABEL_BUILD, LABEL_BUILD_PID, LABEL_PREFIX};
 use crate::DockerError;
 
 type Result<T> = std::result::Result<T, DockerError>;
@@ -33,9 +33,7 @@ fn api(action: impl Into<String>, reason: impl std::fmt::Display) -> DockerError
 pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<String>> {
     match docker.inspect_image(&reference.to_string()).await {
         Ok(inspect) => Ok(inspect.id),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
+        Err(e) if crate::connect::is_not_found(&e) => Ok(None),
         Err(e) => Err(api(format!("inspect image `{reference}`"), e)),
     }
 }
@@ -98,9 +96,6 @@ pub async fn ensure_loaded(
     }))
 }
 
-/// Labels lamina puts on the images it builds start so.
-const LAMINA_LABEL_PREFIX: &str = "dev.lamina.";
-
 /// Images inspected when looking for layers Docker already holds, newest first.
 const HELD_LAYER_CANDIDATES: usize = 64;
 
@@ -123,7 +118,7 @@ async fn held_prefix(docker: &Docker, reference: &Reference, diff_ids: &[String]
     let rank = |i: &bollard::models::ImageSummary| {
         if i.repo_tags.contains(&name) {
             0
-        } else if i.labels.keys().any(|k| k.starts_with(LAMINA_LABEL_PREFIX))
+        } else if i.labels.keys().any(|k| k.starts_with(LABEL_PREFIX))
             || i.repo_tags.iter().any(|t| {
                 t.strip_prefix(lamina_build::deps::BASE_IMAGE_REPOSITORY)
                     .is_some_and(|rest| rest.starts_with(':'))
@@ -234,11 +229,6 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Label of the containers a build runs (installers).
-const LABEL_BUILD: &str = "dev.lamina.build";
-/// Label with the pid of the build that runs them.
-const LABEL_BUILD_PID: &str = "dev.lamina.build.pid";
-
 /// Runs the builder's container jobs (dependency installers) on the local Docker Engine,
 /// from the build's own thread (it blocks on the async client).
 pub struct DockerRunner {
@@ -341,17 +331,9 @@ impl DockerRunner {
                     Err(e) => return Err(api("follow the installer's output", e)),
                 }
             }
-            let code = match docker
-                .wait_container(&id, None::<WaitContainerOptions>)
-                .next()
+            crate::containers::wait(docker, &id)
                 .await
-            {
-                Some(Ok(r)) => r.status_code,
-                Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-                Some(Err(e)) => return Err(api("wait for the installer's container", e)),
-                None => -1,
-            };
-            Ok(code)
+                .map_err(|e| api("wait for the installer's container", e))
         }
         .await;
         remove_container(docker, &id).await;

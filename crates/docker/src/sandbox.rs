@@ -28,21 +28,13 @@ use futures_util::StreamExt;
 
 use crate::cgroup::CgroupPeak;
 use crate::connect::{failed, is_not_found, Engine};
-use crate::containers::remove;
+use crate::containers::{remove, LABEL_FUNCTION, LABEL_HOST, LABEL_PID, LABEL_SESSION};
 use crate::network::{join, Joined};
 use crate::DockerError;
 use lamina_rie::config::FunctionConfig;
 use lamina_rie::error::Result;
 use lamina_rie::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
 
-/// Label naming the session that owns a container or network.
-pub const LABEL_SESSION: &str = "dev.lamina.rie";
-/// Label holding the owning process id.
-pub const LABEL_PID: &str = "dev.lamina.rie.pid";
-/// Label holding the owning host name.
-pub const LABEL_HOST: &str = "dev.lamina.rie.host";
-/// Label holding the function name (containers only).
-pub const LABEL_FUNCTION: &str = "dev.lamina.rie.function";
 /// The unprivileged `uid:gid` runtimes run as.
 pub const RUNTIME_USER: &str = "993:990";
 /// Options of the writable `/tmp`, sized by the function's ephemeral storage.
@@ -413,11 +405,7 @@ impl Sandbox for DockerSandbox {
 
 /// Wait for the container to end, read how (exit code, OOM kill), then remove it.
 async fn watch_exit(docker: Docker, id: String, exit: ExitCell) {
-    let code = match docker.wait_container(&id, None).next().await {
-        Some(Ok(r)) => r.status_code,
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        _ => -1,
-    };
+    let code = crate::containers::wait(&docker, &id).await.unwrap_or(-1);
     let state = docker
         .inspect_container(&id, None)
         .await
