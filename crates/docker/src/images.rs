@@ -75,20 +75,49 @@ pub async fn ensure_loaded(
         held_layers: held,
         uncompressed: crate::daemon_is_local(),
     };
+    let tagged = || async {
+        image_id(docker, reference)
+            .await
+            .map(|id| id.as_deref() == Some(config.as_str()))
+    };
+    let mut sent_form = form;
     let mut report = load(docker, store, manifest, reference, form).await;
-    if form != LoadArchive::default() {
-        if let Err(e) = &report {
-            tracing::debug!("partial or uncompressed load refused ({e}); sending the full archive");
-            report = load(docker, store, manifest, reference, LoadArchive::default()).await;
+    // The short form can be refused outright, or — Podman — taken without the tag moving to
+    // the new image: either way the full archive is always a correct load.
+    let short_form_failed = match &report {
+        Err(e) => {
+            tracing::debug!("partial or uncompressed load refused ({e})");
+            true
         }
+        Ok(_) => !tagged().await?,
+    };
+    if form != LoadArchive::default() && short_form_failed {
+        tracing::debug!("sending the full archive");
+        sent_form = LoadArchive::default();
+        report = load(docker, store, manifest, reference, sent_form).await;
     }
     let bytes_sent = report?;
-    if image_id(docker, reference).await?.as_deref() != Some(config.as_str()) {
+    if !tagged().await? {
+        // Podman files an archive's image under the name its index gives
+        // (`docker.io/library/calculator:latest`) while a short name resolves to
+        // `localhost/…` first, where an older image may sit: tag the loaded image (found by
+        // its id, the config digest) with the name lamina serves it by.
+        let tag = bollard::query_parameters::TagImageOptions {
+            repo: Some(reference.familiar_name()),
+            tag: reference.tag().map(str::to_owned),
+        };
+        docker
+            .tag_image(&config, Some(tag))
+            .await
+            .map_err(|e| api(format!("tag image {config} as `{reference}`"), e))?;
+    }
+    if !tagged().await? {
         return Err(api(
             format!("load image `{reference}`"),
             format!("it took the archive, but `{reference}` is not image {config} after it"),
         ));
     }
+    let held = sent_form.held_layers;
     Ok(Some(LoadReport {
         layers_sent: diff_ids.len() - held.min(diff_ids.len()),
         layers_total: diff_ids.len(),
