@@ -5,6 +5,8 @@
 //! - [`ecr`], [`aws`], [`sigv4`]: ECR's password from the AWS credential chain;
 //! - [`cache`]: the layer cache shared through a registry (`--cache-to`, `--cache-from`);
 //! - [`known`]: where blobs live, for cross-repository mounts;
+//! - [`transport`]: what talking to an untrusted registry is allowed (HTTPS for secrets,
+//!   timeouts, capped bodies);
 //! - [`pull`]: an image into the store, blobs verified by digest while they stream;
 //! - [`push`]: a stored image to a reference — HEAD-skip of blobs the registry has, bounded
 //!   concurrent uploads streamed from the store (a monolithic `PUT` for a small blob, which
@@ -26,6 +28,7 @@ pub mod known;
 pub mod pull;
 pub mod push;
 pub mod sigv4;
+pub mod transport;
 
 pub use client::Client;
 pub use credentials::{Credentials, IDENTITY_TOKEN_USER};

@@ -195,12 +195,12 @@ async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(V
             Ok(http
                 .get(client.url(&path))
                 .header(ACCEPT, ACCEPTED)
-                .timeout(crate::client::small_body_deadline()))
+                .timeout(crate::transport::small_body_deadline()))
         })
         .await?;
     if !resp.status().is_success() {
         let status = resp.status().as_u16();
-        let body = crate::client::body_excerpt(resp).await;
+        let body = crate::transport::body_excerpt(resp).await;
         return Err(RegistryError::Protocol {
             registry: client.registry().to_owned(),
             what: format!("GET {path}"),
@@ -218,8 +218,8 @@ async fn get_manifest(client: &Client, repo: &str, reference: &str) -> Result<(V
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let bytes = crate::client::read_capped(
-        client,
+    let bytes = crate::transport::read_capped(
+        client.registry(),
         resp,
         MAX_MANIFEST,
         &format!("manifest {repo}:{reference}"),

@@ -493,7 +493,7 @@ async fn upload_resumable(
 
 async fn status_failure(client: &Client, resp: reqwest::Response, what: &str) -> Failure {
     let status = resp.status();
-    let body = crate::client::body_excerpt(resp).await;
+    let body = crate::transport::body_excerpt(resp).await;
     let retry = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
     if retry {
         Failure::Retry(format!("{status} to {what}: {body}"))
