@@ -17,7 +17,7 @@ for _ in $(seq 1 30); do
 done
 [ -S "$sock" ] || { echo "podman.sh: podman system service did not start:"; cat "${TMPDIR:-/tmp}/lamina-podman.log"; exit 1; }
 export DOCKER_HOST="unix://$sock"
-echo "podman.sh: $(podman version --format 'Podman {{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || podman --version) at $DOCKER_HOST"
+echo "podman.sh: $(podman --version) at $DOCKER_HOST"
 
 # The emulator against the engine: sessions, networks, cleanup, the Runtime API's reach.
 cargo test --locked -p lamina-docker --test docker
