@@ -13,6 +13,12 @@ use serde_json::Value;
 
 const TAG: &str = "lamina-async-test/async-sink:test";
 
+/// The async-sink function, built (these tests need Docker).
+fn build_sink() {
+    require_docker();
+    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+}
+
 fn event(port: u16, body: &str) -> String {
     let a = post(
         port,
@@ -46,8 +52,7 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn events_accepted_before_a_kill_9_are_all_delivered_after_a_restart() {
-    require_docker();
-    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    build_sink();
     let queue = tempfile::tempdir().expect("temp dir");
     let q = queue.path().to_string_lossy().into_owned();
     let port = free_port();
@@ -118,8 +123,7 @@ fn events_accepted_before_a_kill_9_are_all_delivered_after_a_restart() {
 
 #[test]
 fn a_failing_event_is_retried_on_a_compressed_schedule_then_recorded_as_the_cloud_does() {
-    require_docker();
-    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    build_sink();
     let failed = tempfile::tempdir().expect("temp dir");
     let succeeded = tempfile::tempdir().expect("temp dir");
     let queue = tempfile::tempdir().expect("temp dir");
@@ -193,8 +197,7 @@ fn a_failing_event_is_retried_on_a_compressed_schedule_then_recorded_as_the_clou
 
 #[test]
 fn a_record_that_cannot_be_written_backs_off_and_never_invokes_the_event_again() {
-    require_docker();
-    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    build_sink();
     let top = tempfile::tempdir().expect("temp dir");
     let failed = top.path().join("failed");
     std::fs::create_dir(&failed).expect("mkdir");
@@ -259,8 +262,7 @@ fn a_record_that_cannot_be_written_backs_off_and_never_invokes_the_event_again()
 
 #[test]
 fn a_destination_that_cannot_take_records_is_refused_at_start_with_the_flag_named() {
-    require_docker();
-    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    build_sink();
     let top = tempfile::tempdir().expect("temp dir");
     let file = top.path().join("a-file");
     std::fs::write(&file, b"").expect("file");
@@ -285,8 +287,7 @@ fn a_destination_that_cannot_take_records_is_refused_at_start_with_the_flag_name
 
 #[test]
 fn a_queue_file_that_claims_the_last_sequence_number_is_refused_not_wrapped() {
-    require_docker();
-    build_json(&["tests/fixtures/async-sink", "--tag", TAG]);
+    build_sink();
     let queue = tempfile::tempdir().expect("temp dir");
     let dir = queue.path().join("async-sink");
     std::fs::create_dir_all(&dir).expect("mkdir");
