@@ -67,13 +67,7 @@ async fn function_of(
             }
         }
     }
-    let image_labels = docker
-        .inspect_image(&reference.to_string())
-        .await
-        .with_context(|| format!("cannot inspect image `{reference}`"))?
-        .config
-        .and_then(|c| c.labels)
-        .unwrap_or_default();
+    let image_labels = lamina_docker::image_labels(docker, reference).await?;
     let from_image = labels::read(|k| image_labels.get(k).cloned())
         .with_context(|| format!("cannot read the function settings of image `{reference}`"))?;
     let name = from_image

@@ -38,6 +38,21 @@ pub async fn image_id(docker: &Docker, reference: &Reference) -> Result<Option<S
     }
 }
 
+/// The labels of the image `reference` names in the engine (lamina's function settings
+/// travel as labels).
+pub async fn image_labels(
+    docker: &Docker,
+    reference: &Reference,
+) -> Result<HashMap<String, String>> {
+    Ok(docker
+        .inspect_image(&reference.to_string())
+        .await
+        .map_err(|e| api(format!("inspect image `{reference}`"), e))?
+        .config
+        .and_then(|c| c.labels)
+        .unwrap_or_default())
+}
+
 /// What a load sent to Docker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadReport {

@@ -16,6 +16,6 @@ mod sandbox;
 pub use bollard::Docker;
 pub use connect::{connect, connect_engine, daemon_is_local, docker_host, DockerError, Engine};
 pub use containers::{LABEL_FUNCTION, LABEL_HOST, LABEL_PID, LABEL_SESSION};
-pub use images::{ensure_loaded, image_id, DockerRunner, LoadReport};
+pub use images::{ensure_loaded, image_id, image_labels, DockerRunner, LoadReport};
 pub use network::{DEFAULT_NETWORK, LABEL_SHARED, SHARED_NETWORK};
 pub use sandbox::{cleanup_stale, new_session_id, DockerSandbox, RUNTIME_USER};
