@@ -86,6 +86,9 @@ fn ulimits(podman: bool) -> Vec<ResourcesUlimits> {
     out
 }
 
+/// How long output must be quiet before `END` under Podman ([`Sandbox::output_settle`]).
+const PODMAN_OUTPUT_SETTLE: Duration = Duration::from_millis(25);
+
 /// Runs environments as Docker containers.
 pub struct DockerSandbox {
     docker: Docker,
@@ -204,6 +207,18 @@ impl DockerSandbox {
 impl Sandbox for DockerSandbox {
     fn bind_ip(&self) -> IpAddr {
         self.network.gateway
+    }
+
+    /// Podman's attach stream (through conmon) delivers a runtime's output later than
+    /// Docker's: a line printed just before the response arrived after `END` with the 2 ms
+    /// default (`tests/podman.sh`, a busybox runtime with no output marks). Runtimes that
+    /// mark their output (lamina-ric) are waited for exactly and never pay this.
+    fn output_settle(&self) -> Duration {
+        if self.engine.podman {
+            PODMAN_OUTPUT_SETTLE
+        } else {
+            lamina_rie::sandbox::DEFAULT_OUTPUT_SETTLE
+        }
     }
 
     fn prepare<'a>(&'a self, function: &'a FunctionConfig) -> BoxFuture<'a, Result<()>> {
