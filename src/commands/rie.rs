@@ -95,14 +95,20 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
                 .await?,
         );
     }
-    let sandbox = DockerSandbox::new(
+    let mut sandbox = DockerSandbox::new(
         docker,
         &lamina_docker::new_session_id(),
         args.network.as_deref(),
     )
     .await?;
+    if sandbox.engine().rootless {
+        sandbox = sandbox.with_relay(crate::ric::on_disk(&globals.cache)?);
+    }
     if !globals.json {
         eprintln!("engine: {}", sandbox.engine());
+        if let Some(limitation) = sandbox.limitation() {
+            eprintln!("note: {limitation}");
+        }
     }
     match sandbox.cleanup_stale().await {
         Ok(0) => {}

@@ -35,6 +35,12 @@ impl CgroupPeak {
     }
 }
 
+/// Whether this host mounts cgroup v1 (v2 has `cgroup.controllers` at its root). A rootless
+/// engine, always on this host, cannot give its containers cgroups of their own under v1.
+pub(super) fn host_has_cgroup_v1() -> bool {
+    !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
 fn open(container_id: &str) -> Option<File> {
     if container_id.is_empty() || !container_id.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;

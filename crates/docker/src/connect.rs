@@ -66,16 +66,17 @@ impl From<DockerError> for lamina_rie::Error {
 }
 
 /// The engine to talk to, as users already choose it: `DOCKER_HOST` (unix, or tcp to this
-/// machine); else Docker's default socket when it is there; else the endpoint of the Docker
+/// machine); else Docker's default socket when this user may use it; else the endpoint of the Docker
 /// context in use (`DOCKER_CONTEXT`, or `currentContext` in `~/.docker/config.json`); else
 /// Podman's socket, rootless (`$XDG_RUNTIME_DIR/podman/podman.sock`) then rootful
-/// (`/run/podman/podman.sock`); else Docker's default socket, to be named in the error.
+/// (`/run/podman/podman.sock`), each when this user may use it; else Docker's default
+/// socket, to be named in the error.
 pub fn docker_host() -> String {
     if let Some(host) = env_nonempty("DOCKER_HOST") {
         return host;
     }
     const DOCKER_SOCKET: &str = "/var/run/docker.sock";
-    if std::path::Path::new(DOCKER_SOCKET).exists() {
+    if usable_socket(DOCKER_SOCKET) {
         return format!("unix://{DOCKER_SOCKET}");
     }
     if let Some(host) = context_host() {
@@ -88,11 +89,21 @@ pub fn docker_host() -> String {
     podman
         .into_iter()
         .flatten()
-        .find(|p| std::path::Path::new(p).exists())
+        .find(|p| usable_socket(p))
         .map_or_else(
             || format!("unix://{DOCKER_SOCKET}"),
             |p| format!("unix://{p}"),
         )
+}
+
+/// Whether `path` exists and this user may connect to it (read and write): a user outside
+/// the `docker` group, running rootless Podman, must not be sent to Docker's root socket.
+fn usable_socket(path: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(path) else {
+        return false;
+    };
+    // SAFETY: access(2) reads a NUL-terminated path we own.
+    unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::W_OK) == 0 }
 }
 
 fn env_nonempty(name: &str) -> Option<String> {
@@ -199,6 +210,9 @@ pub struct Engine {
     pub api: String,
     /// Where it was reached.
     pub host: String,
+    /// Whether the engine runs rootless ([`Engine::of`] finds out): its containers live in a
+    /// network namespace no host address reaches.
+    pub rootless: bool,
 }
 
 impl std::fmt::Display for Engine {
@@ -206,8 +220,11 @@ impl std::fmt::Display for Engine {
         let name = if self.podman { "Podman" } else { "Docker" };
         write!(
             f,
-            "{name} {} (API {}) at {}",
-            self.version, self.api, self.host
+            "{name} {} (API {}) at {}{}",
+            self.version,
+            self.api,
+            self.host,
+            if self.rootless { ", rootless" } else { "" }
         )
     }
 }
@@ -225,52 +242,44 @@ impl Engine {
             version: version.version.clone().unwrap_or_else(|| "?".into()),
             api: version.api_version.clone().unwrap_or_else(|| "?".into()),
             host: host.to_owned(),
+            rootless: false,
         }
     }
 
-    /// Ask the engine (see [`connect_engine`], which needs no extra request), and refuse one
-    /// whose containers cannot reach a listener on this host.
+    /// Ask the engine (see [`connect_engine`], which needs no extra request), and whether it
+    /// runs rootless.
     pub async fn of(docker: &Docker) -> Result<Engine, DockerError> {
-        if let Some(engine) = CONNECTED.get().filter(|e| e.host == docker_host()) {
-            engine.check_reachable(docker).await?;
-            return Ok(engine.clone());
-        }
-        let version = docker.version().await.map_err(|e| DockerError::Api {
-            action: "read the engine's version".into(),
-            reason: e.to_string(),
-        })?;
-        let engine = Engine::from_version(&version, &docker_host());
-        engine.check_reachable(docker).await?;
+        let mut engine = match CONNECTED.get().filter(|e| e.host == docker_host()) {
+            Some(engine) => engine.clone(),
+            None => {
+                let version = docker.version().await.map_err(|e| DockerError::Api {
+                    action: "read the engine's version".into(),
+                    reason: e.to_string(),
+                })?;
+                Engine::from_version(&version, &docker_host())
+            }
+        };
+        engine.rootless = engine.is_rootless(docker).await?;
         Ok(engine)
     }
 
-    /// Refuse an engine whose containers cannot reach a listener on this host: a rootless
-    /// one keeps its bridge in a network namespace of its own, so an environment would wait
-    /// out its init. Podman is rootless when run by a user other than root (its `/info`
-    /// takes a quarter second and says nothing more); Docker says `name=rootless` in its
-    /// security options.
-    pub async fn check_reachable(&self, docker: &Docker) -> Result<(), DockerError> {
-        let rootless = if self.podman {
+    /// Whether the engine runs rootless. Podman is rootless when run by a user other than
+    /// root (its `/info` takes a quarter second and says nothing more); Docker says
+    /// `name=rootless` in its security options.
+    async fn is_rootless(&self, docker: &Docker) -> Result<bool, DockerError> {
+        if self.podman {
             // SAFETY: getuid has no preconditions.
-            unsafe { libc::getuid() != 0 }
-        } else {
-            let info = docker.info().await.map_err(|e| DockerError::Api {
-                action: "read the engine's settings".into(),
-                reason: e.to_string(),
-            })?;
-            info.security_options
-                .iter()
-                .flatten()
-                .any(|o| o.contains("rootless"))
-        };
-        if rootless {
-            return Err(DockerError::Unsupported {
-                engine: self.to_string(),
-                missing: "a rootless engine's bridge is in a network namespace of its own, so no address on this host reaches its containers' Runtime API".into(),
-                fix: "run lamina against a rootful engine (Docker, or Podman as root: `sudo podman system service` and DOCKER_HOST=unix:///run/podman/podman.sock)".into(),
-            });
+            return Ok(unsafe { libc::getuid() != 0 });
         }
-        Ok(())
+        let info = docker.info().await.map_err(|e| DockerError::Api {
+            action: "read the engine's settings".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(info
+            .security_options
+            .iter()
+            .flatten()
+            .any(|o| o.contains("rootless")))
     }
 }
 

@@ -4,19 +4,27 @@
 //! limit). Sessions stay apart where it matters: each environment's Runtime API accepts only
 //! its own container's address.
 //!
+//! On a rootless engine no host address reaches a container (its network namespace is the
+//! engine's own, slirp4netns or pasta), so there each environment's Runtime API is a Unix
+//! socket instead, bind-mounted into the container with the host's static `lamina-ric`,
+//! which relays `127.0.0.1:9001` inside to it (`lamina_runtime_api::relay`). Rootful engines
+//! keep the bridge: the relay's extra hop would cost every invoke, and a bridge address with
+//! a peer check already keeps environments apart there.
+//!
 //! Every container carries the label `dev.lamina.rie=<session>` (plus the owning process id
 //! and host), so [`DockerSandbox::cleanup_stale`] can remove what a crashed session left
 //! behind (and the per-session networks older versions made).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkingConfig,
-    ResourcesUlimits,
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, Mount, MountType,
+    NetworkingConfig, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
@@ -33,7 +41,10 @@ use crate::network::{join, Joined};
 use crate::DockerError;
 use lamina_rie::config::FunctionConfig;
 use lamina_rie::error::Result;
-use lamina_rie::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
+use lamina_rie::sandbox::{
+    EnvSpec, ExitCell, ExitStatus, RuntimeApiReach, Sandbox, SandboxHandle, Started, Stream,
+};
+use lamina_runtime_api::relay;
 
 /// The unprivileged `uid:gid` runtimes run as.
 pub const RUNTIME_USER: &str = "993:990";
@@ -93,16 +104,38 @@ const PODMAN_OUTPUT_SETTLE: Duration = Duration::from_millis(25);
 pub struct DockerSandbox {
     docker: Docker,
     session: String,
-    network: Joined,
+    /// `None`: the engine's own default (a rootless engine's private namespace).
+    network: Option<Joined>,
     engine: Engine,
+    /// The host's static `lamina-ric`, which relays the Runtime API inside containers on a
+    /// rootless engine ([`DockerSandbox::with_relay`]).
+    relay: Option<PathBuf>,
+    /// Each image's entrypoint and command, which the relay runs (read at `prepare`).
+    commands: std::sync::Mutex<HashMap<String, ImageCommand>>,
+    /// Whether the engine can give containers cgroup limits (not rootless on cgroup v1).
+    limited: bool,
+}
+
+/// A relayed container's command and mounts ([`DockerSandbox::relayed`]).
+struct Relayed {
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+    mounts: Vec<Mount>,
+}
+
+/// An image's own `Entrypoint` and `Cmd`.
+#[derive(Debug, Clone, Default)]
+struct ImageCommand {
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
 }
 
 impl std::fmt::Debug for DockerSandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DockerSandbox")
             .field("session", &self.session)
-            .field("network", &self.network.name)
-            .field("gateway", &self.network.gateway)
+            .field("network", &self.network())
+            .field("engine", &self.engine)
             .finish()
     }
 }
@@ -121,15 +154,41 @@ fn host_name() -> String {
 impl DockerSandbox {
     /// A session on a connected daemon (from [`super::connect`]) whose environments join
     /// `network` (`None`: Docker's default bridge; see [`super::network`]).
+    ///
+    /// On a rootless engine the environments stay on the engine's default network unless
+    /// one is named, and the sandbox needs [`DockerSandbox::with_relay`].
     pub async fn new(docker: Docker, session: &str, network: Option<&str>) -> Result<Self> {
         let engine = Engine::of(&docker).await?;
-        let network = join(&docker, network).await?;
+        let network = match (engine.rootless, network) {
+            (true, None) => None,
+            (_, network) => Some(join(&docker, network).await?),
+        };
         Ok(Self {
             docker,
             session: session.to_owned(),
             network,
+            relay: None,
+            commands: Default::default(),
+            limited: !(engine.rootless && crate::cgroup::host_has_cgroup_v1()),
             engine,
         })
+    }
+
+    /// What this engine cannot do that Lambda does, for the user to be told once.
+    pub fn limitation(&self) -> Option<String> {
+        (!self.limited).then(|| {
+            format!(
+                "{} on cgroup v1 cannot limit a container's memory, CPU or processes: functions run without Lambda's limits (no OOM kill, no --cpu-share), and REPORT's Max Memory Used reads 0; use cgroup v2, or a rootful engine, for both",
+                self.engine
+            )
+        })
+    }
+
+    /// The host's static `lamina-ric` (for this host's architecture), run inside each
+    /// container as the Runtime API relay when the engine is rootless.
+    pub fn with_relay(mut self, lamina_ric: PathBuf) -> Self {
+        self.relay = Some(lamina_ric);
+        self
     }
 
     /// The engine the environments run on.
@@ -152,7 +211,9 @@ impl DockerSandbox {
 
     /// The name of the network the environments join.
     pub fn network(&self) -> &str {
-        &self.network.name
+        self.network
+            .as_ref()
+            .map_or("the engine's default network", |n| n.name.as_str())
     }
 
     /// Every container, running or not, matching `filters`.
@@ -173,17 +234,18 @@ impl DockerSandbox {
 
     /// A started container's address on the network joined.
     async fn container_ip(&self, id: &str) -> Option<IpAddr> {
+        let network = self.network.as_ref()?;
         let inspect = self.docker.inspect_container(id, None).await.ok()?;
         let networks = inspect.network_settings?.networks?;
         // Docker lists the endpoint under the network's name; Podman lists a container on
         // its default network under `podman` however it was asked for (`bridge`): then by
         // the network's id, or the only network the container has.
         let endpoint = networks
-            .get(&self.network.name)
+            .get(&network.name)
             .or_else(|| {
                 networks
                     .values()
-                    .find(|e| e.network_id.as_deref() == Some(self.network.id.as_str()))
+                    .find(|e| e.network_id.as_deref() == Some(network.id.as_str()))
             })
             .or_else(|| match networks.len() {
                 1 => networks.values().next(),
@@ -197,6 +259,50 @@ impl DockerSandbox {
             .ok()
     }
 
+    /// The relay in front of the image's own command, when the environment's Runtime API is
+    /// a socket ([`RuntimeApiReach::Socket`]): `lamina-ric relay … -- ENTRYPOINT CMD` as
+    /// the container's command, the socket and `lamina-ric` mounted in.
+    fn relayed(&self, spec: &EnvSpec, image: &str) -> Result<Option<Relayed>> {
+        let Some(socket) = &spec.runtime_api_socket else {
+            return Ok(None);
+        };
+        let Some(ric) = &self.relay else {
+            return Err(DockerError::Unsupported {
+                engine: self.engine.to_string(),
+                missing: "this environment's Runtime API is a socket, and no lamina-ric was given to relay it".into(),
+                fix: "give DockerSandbox::with_relay a static lamina-ric".into(),
+            }
+            .into());
+        };
+        let own = self
+            .commands
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(image)
+            .cloned()
+            .unwrap_or_default();
+        // The function's command override replaces the image's CMD, as the engine would.
+        let cmd = spec.command.clone().unwrap_or(own.cmd);
+        let mut full = relay::command(&own.entrypoint, &cmd);
+        let bind = |source: &std::path::Path, target: &str, read_only: bool| Mount {
+            target: Some(target.to_owned()),
+            source: Some(source.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(read_only),
+            ..Default::default()
+        };
+        // Entrypoint and command both given: an engine merges in neither of the image's.
+        let cmd = full.split_off(1);
+        Ok(Some(Relayed {
+            entrypoint: full,
+            cmd,
+            mounts: vec![
+                bind(ric, relay::RIC_PATH, true),
+                bind(socket, relay::SOCKET_PATH, false),
+            ],
+        }))
+    }
+
     /// Remove containers and networks left by lamina sessions whose process is gone (same
     /// host, pid no longer running). Returns how many objects were removed.
     pub async fn cleanup_stale(&self) -> Result<usize> {
@@ -205,8 +311,13 @@ impl DockerSandbox {
 }
 
 impl Sandbox for DockerSandbox {
-    fn bind_ip(&self) -> IpAddr {
-        self.network.gateway
+    fn runtime_api_reach(&self) -> RuntimeApiReach {
+        match &self.network {
+            Some(network) if !self.engine.rootless => RuntimeApiReach::Address(network.gateway),
+            _ => RuntimeApiReach::Socket {
+                inside: relay::inside(),
+            },
+        }
     }
 
     /// Podman's attach stream (through conmon) delivers a runtime's output later than
@@ -227,13 +338,35 @@ impl Sandbox for DockerSandbox {
                 .image
                 .as_deref()
                 .ok_or_else(|| DockerError::NoImage(function.name.to_string()))?;
-            match self.docker.inspect_image(image).await {
-                Ok(_) => Ok(()),
+            let inspected = match self.docker.inspect_image(image).await {
+                Ok(i) => i,
                 Err(e) if is_not_found(&e) => {
-                    Err(DockerError::ImageNotFound(image.to_owned()).into())
+                    return Err(DockerError::ImageNotFound(image.to_owned()).into())
                 }
-                Err(e) => Err(failed(format!("inspect image {image}"))(e)),
+                Err(e) => return Err(failed(format!("inspect image {image}"))(e)),
+            };
+            if self.engine.rootless {
+                if self.relay.is_none() {
+                    return Err(DockerError::Unsupported {
+                        engine: self.engine.to_string(),
+                        missing: "a rootless engine's containers reach the host only through lamina-ric's Runtime API relay, and none was given".into(),
+                        fix: "run `lamina rie`, which brings its own; or give DockerSandbox::with_relay a static lamina-ric".into(),
+                    }
+                    .into());
+                }
+                let config = inspected.config.unwrap_or_default();
+                self.commands
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(
+                        image.to_owned(),
+                        ImageCommand {
+                            entrypoint: config.entrypoint.unwrap_or_default(),
+                            cmd: config.cmd.unwrap_or_default(),
+                        },
+                    );
             }
+            Ok(())
         })
     }
 
@@ -251,10 +384,15 @@ impl Sandbox for DockerSandbox {
             labels.insert(LABEL_FUNCTION.into(), spec.function.clone());
             let memory =
                 i64::try_from(spec.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX);
+            let relayed = self.relayed(spec, &image)?;
             let body = ContainerCreateBody {
                 image: Some(image.clone()),
                 env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-                cmd: spec.command.clone(),
+                entrypoint: relayed.as_ref().map(|r| r.entrypoint.clone()),
+                cmd: relayed
+                    .as_ref()
+                    .map(|r| r.cmd.clone())
+                    .or_else(|| spec.command.clone()),
                 user: Some(RUNTIME_USER.into()),
                 labels: Some(labels),
                 attach_stdout: Some(true),
@@ -262,16 +400,16 @@ impl Sandbox for DockerSandbox {
                 tty: Some(false),
                 open_stdin: Some(false),
                 host_config: Some(HostConfig {
-                    memory: Some(memory),
-                    memory_swap: Some(memory),
+                    memory: self.limited.then_some(memory),
+                    memory_swap: self.limited.then_some(memory),
                     readonly_rootfs: Some(true),
                     tmpfs: Some(HashMap::from([(
                         "/tmp".to_owned(),
                         tmp_options(spec.tmp_mb),
                     )])),
-                    pids_limit: Some(LAMBDA_PID_LIMIT),
+                    pids_limit: self.limited.then_some(LAMBDA_PID_LIMIT),
                     // Docker refuses more CPUs than the host has.
-                    nano_cpus: spec.cpu_nanos.map(|n| {
+                    nano_cpus: spec.cpu_nanos.filter(|_| self.limited).map(|n| {
                         let host = std::thread::available_parallelism()
                             .map(|p| p.get() as u64)
                             .unwrap_or(1);
@@ -280,7 +418,8 @@ impl Sandbox for DockerSandbox {
                     ulimits: Some(ulimits(self.engine.podman)),
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
-                    network_mode: Some(self.network.mode.clone()),
+                    network_mode: self.network.as_ref().map(|n| n.mode.clone()),
+                    mounts: relayed.map(|r| r.mounts),
                     // The emulator reads the output from the attach stream, line by line; a
                     // logging driver would copy every line again (json-file: encoded and
                     // written to a file under /var/lib/docker that grows for as long as the
@@ -293,11 +432,11 @@ impl Sandbox for DockerSandbox {
                 }),
                 // The daemon files the endpoint under the network's name and looks it up by
                 // that name at start, unless the endpoint names the network's id itself.
-                networking_config: Some(NetworkingConfig {
+                networking_config: self.network.as_ref().map(|n| NetworkingConfig {
                     endpoints_config: Some(HashMap::from([(
-                        self.network.mode.clone(),
+                        n.mode.clone(),
                         EndpointSettings {
-                            network_id: Some(self.network.id.clone()),
+                            network_id: Some(n.id.clone()),
                             ..Default::default()
                         },
                     )])),
@@ -349,9 +488,12 @@ impl Sandbox for DockerSandbox {
             // Init Duration counts the runtime's init, not the sandbox's provisioning (the
             // cloud's figure excludes it): start the clock once the daemon says it started.
             let started_at = Instant::now();
-            let peer = self.container_ip(&id).await;
-            if peer.is_none() {
-                tracing::warn!(container = %name, "no address on {}: its Runtime API accepts any peer", self.network.name);
+            let peer = match spec.runtime_api_socket {
+                Some(_) => None,
+                None => self.container_ip(&id).await,
+            };
+            if peer.is_none() && spec.runtime_api_socket.is_none() {
+                tracing::warn!(container = %name, "no address on {}: its Runtime API accepts any peer", self.network());
             }
             let output = attached
                 .output
@@ -376,6 +518,7 @@ impl Sandbox for DockerSandbox {
                 exit: ExitCell::new(),
                 peak: Arc::new(AtomicU64::new(0)),
                 cgroup: CgroupPeak::default(),
+                measured: self.limited,
             });
             tokio::spawn(watch_exit(self.docker.clone(), id, handle.exit.clone()));
             Ok(Started {
@@ -446,6 +589,9 @@ struct ContainerHandle {
     exit: ExitCell,
     peak: Arc<AtomicU64>,
     cgroup: CgroupPeak,
+    /// Whether the container has a memory cgroup of its own to measure (see
+    /// [`DockerSandbox::limitation`]); the engine's stats would be the host's otherwise.
+    measured: bool,
 }
 
 impl SandboxHandle for ContainerHandle {
@@ -496,6 +642,9 @@ impl SandboxHandle for ContainerHandle {
 
     fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async move {
+            if !self.measured {
+                return None;
+            }
             // Fast path: the container's memory cgroup on this host, read directly (µs). The
             // REPORT line waits for this figure and the next invoke waits for REPORT, so it
             // must not cost a stats round trip per invoke.

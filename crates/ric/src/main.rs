@@ -1,7 +1,8 @@
 //! lamina-ric: the Runtime Interface Client lamina puts in every image.
 //!
 //! Usage: `lamina-ric [HANDLER]` (the image's `ENTRYPOINT` is `/var/runtime/lamina-ric` and its
-//! `CMD` the handler). It connects to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`
+//! `CMD` the handler), or `lamina-ric relay …` in front of an image's own entrypoint on a
+//! rootless engine (`relay`). It connects to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`
 //! and runs handlers with one of four runtime kinds (`config::RuntimeKind`). Without
 //! `AWS_LAMBDA_RUNTIME_API` it is its own emulator, serving the invoke API on `:8080` like
 //! `aws-lambda-rie` (`embedded`, which lists the variables that mode reads).
@@ -27,6 +28,7 @@ mod output;
 mod process;
 mod python;
 mod reaper;
+mod relay;
 mod runtime;
 
 use crate::client::RuntimeClient;
@@ -36,10 +38,13 @@ use crate::python::PythonWorker;
 use crate::runtime::{error_body, runtime_loop, Fatal};
 
 /// Exit code for usage and configuration errors.
-const EXIT_USAGE: i32 = 2;
+pub(crate) const EXIT_USAGE: i32 = 2;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(lamina_runtime_api::relay::ARG) {
+        std::process::exit(relay::run(&args[2..]));
+    }
     let config = match Config::from_env(&args) {
         Ok(c) => c,
         Err(e) => {

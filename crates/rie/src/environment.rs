@@ -22,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::FunctionConfig;
-use crate::error::{Error, Result};
-use crate::http_util::{accept_loop, bind_any_port};
+use crate::error::Result;
+use crate::http_util::accept_loop;
+use crate::listener;
 use crate::logs::{self, EndOfInvoke, LogSink, PumpMsg};
 use crate::runtime_api::{self, Assigned, InitSignal, RuntimeOutcome, RuntimeState};
 use crate::sandbox::{EnvSpec, ExitStatus, Sandbox, SandboxHandle};
@@ -105,6 +106,8 @@ pub(crate) struct Environment {
     /// Resolves once the previous invoke's `END` is out; the next event waits for it.
     gate: Mutex<Option<oneshot::Receiver<()>>>,
     _server: AbortOnDrop,
+    /// The Runtime API socket's directory, if it listens on one; removed with the environment.
+    _socket_dir: Option<tempfile::TempDir>,
 }
 
 impl Environment {
@@ -120,19 +123,15 @@ impl Environment {
         number: u64,
         reinit_for: Option<&str>,
     ) -> Result<Self> {
-        let ip = sandbox.bind_ip();
-        let listener =
-            bind_any_port(ip).map_err(|source| Error::RuntimeApiListener { ip, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| Error::RuntimeApiListener { ip, source })?;
+        let api = listener::open(sandbox.runtime_api_reach())?;
         let (rt, next_tx) = RuntimeState::new();
         let spec = EnvSpec {
             function: function.name.to_string(),
             env_number: number,
             image: function.image.clone(),
             command: function.command.clone(),
-            env: environment_variables(&function, addr),
+            env: environment_variables(&function, api.runtime_api),
+            runtime_api_socket: api.socket.clone(),
             memory_mb: function.memory.mb(),
             tmp_mb: function.ephemeral_storage.mb(),
             cpu_nanos: function
@@ -144,7 +143,7 @@ impl Environment {
         // earlier waits in the listen backlog, and any other peer is turned away.
         let served = rt.clone();
         let server = AbortOnDrop(tokio::spawn(accept_loop(
-            listener,
+            api.listener,
             move |req| runtime_api::handle(served.clone(), req),
             std::future::pending(),
             Duration::ZERO,
@@ -192,6 +191,7 @@ impl Environment {
             init_duration: Mutex::new(None),
             gate: Mutex::new(None),
             _server: server,
+            _socket_dir: api.dir,
         })
     }
 

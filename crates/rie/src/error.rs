@@ -29,10 +29,10 @@ pub enum Error {
         source: io::Error,
     },
     /// An environment's Runtime API listener could not be opened.
-    #[error("cannot open a Runtime API listener on {ip}: {source}")]
+    #[error("cannot open a Runtime API listener on {at}: {source}")]
     RuntimeApiListener {
-        /// The sandbox's bind address.
-        ip: IpAddr,
+        /// The sandbox's bind address, or the socket's path.
+        at: String,
         /// The operating system's reason.
         #[source]
         source: io::Error,

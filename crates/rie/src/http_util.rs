@@ -179,14 +179,45 @@ fn release_memory() {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) std::net::SocketAddr);
 
+/// A listener [`accept_loop`] serves: TCP (every server) or a Unix socket (an environment's
+/// Runtime API on an engine whose containers no host address reaches; `sandbox::RuntimeApiReach`).
+pub(crate) enum Listener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A Unix socket listener.
+    Unix(tokio::net::UnixListener),
+}
+
+impl From<TcpListener> for Listener {
+    fn from(l: TcpListener) -> Self {
+        Self::Tcp(l)
+    }
+}
+
+/// One accepted connection.
+enum Accepted {
+    Tcp(tokio::net::TcpStream, SocketAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            Self::Tcp(l) => l.accept().await.map(|(s, peer)| Accepted::Tcp(s, peer)),
+            Self::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
+    }
+}
+
 /// Accept HTTP/1 connections until `stop` resolves, then let open connections finish their
 /// current request (idle keep-alive connections close at once), for at most `grace`.
 /// Connection tasks live in a [`JoinSet`] owned by this future, so dropping or aborting it
 /// drops every connection.
 ///
-/// A connection from a peer other than `only_from` (when given) is closed unanswered.
+/// A TCP connection from a peer other than `only_from` (when given) is closed unanswered; a
+/// Unix socket is reachable only by whom its path reaches.
 pub(crate) async fn accept_loop<F, Fut>(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     handler: F,
     stop: impl std::future::Future<Output = ()>,
     grace: std::time::Duration,
@@ -196,6 +227,7 @@ pub(crate) async fn accept_loop<F, Fut>(
     F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
+    let listener = listener.into();
     let mut conns = JoinSet::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
@@ -221,51 +253,84 @@ pub(crate) async fn accept_loop<F, Fut>(
             // next accept, which may never come (tests/flood_memory.rs).
             Some(_) = conns.join_next(), if peak > TRIM_AFTER => continue,
         };
-        let (stream, peer) = match accepted {
-            Ok((_, peer)) if only_from.is_some_and(|ip| ip != peer.ip()) => {
+        peak = peak.max(conns.len() + 1);
+        let conn = Conn {
+            handler: handler.clone(),
+            stop: stop_rx.clone(),
+            limits,
+            _slot: slot,
+        };
+        match accepted {
+            Ok(Accepted::Tcp(_, peer)) if only_from.is_some_and(|ip| ip != peer.ip()) => {
                 tracing::warn!(%peer, "refused a Runtime API connection from outside its environment");
-                continue;
             }
-            Ok(accepted) => accepted,
+            Ok(Accepted::Tcp(stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let (stream, finished) = reset::ResetIfCut::new(stream);
+                conns.spawn(conn.serve(stream, Some(peer), finished));
+            }
+            Ok(Accepted::Unix(stream)) => {
+                conns.spawn(conn.serve(stream, None, reset::Finished::default()));
+            }
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
             }
-        };
-        let _ = stream.set_nodelay(true);
-        peak = peak.max(conns.len() + 1);
-        let handler = handler.clone();
-        let mut stop_rx = stop_rx.clone();
-        conns.spawn(async move {
-            let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-                req.extensions_mut().insert(Peer(peer));
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler(req).await) }
-            });
-            let _slot = slot;
-            let (stream, finished) = reset::ResetIfCut::new(stream);
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // Half-close: a client that shuts its write side after the request (e.g. `nc`)
-            // still gets its long-polled answer.
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.half_close(true);
-            if let Some(t) = limits.header_timeout {
-                builder
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(t);
-            }
-            let conn = builder.serve_connection(io, svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => return finished.set(),
-                _ = stop_rx.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
-            }
-            let _ = conn.await;
-            finished.set();
-        });
+        }
     }
     drop(listener);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+}
+
+/// What serving one connection needs.
+struct Conn<F> {
+    handler: F,
+    stop: tokio::sync::watch::Receiver<bool>,
+    limits: ConnectionLimits,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<F, Fut> Conn<F>
+where
+    F: Fn(http::Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    /// Serve HTTP/1 on `stream` until the client is done or the listener stops.
+    async fn serve<S>(self, stream: S, peer: Option<SocketAddr>, finished: reset::Finished)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            handler,
+            mut stop,
+            limits,
+            _slot,
+        } = self;
+        let svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+            if let Some(peer) = peer {
+                req.extensions_mut().insert(Peer(peer));
+            }
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handler(req).await) }
+        });
+        let io = hyper_util::rt::TokioIo::new(stream);
+        // Half-close: a client that shuts its write side after the request (e.g. `nc`)
+        // still gets its long-polled answer.
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.half_close(true);
+        if let Some(t) = limits.header_timeout {
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(t);
+        }
+        let conn = builder.serve_connection(io, svc);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => return finished.set(),
+            _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+        }
+        let _ = conn.await;
+        finished.set();
+    }
 }

@@ -25,6 +25,7 @@ pub mod events;
 mod http_front;
 mod http_util;
 mod invoke_api;
+mod listener;
 pub mod logs;
 mod pgroup;
 mod pool;

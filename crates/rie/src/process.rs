@@ -25,7 +25,9 @@ use tokio::sync::{mpsc, Notify};
 use crate::config::FunctionConfig;
 use crate::error::{Error, Result};
 use crate::pgroup::{group_peak_bytes, kill_group};
-use crate::sandbox::{EnvSpec, ExitCell, ExitStatus, Sandbox, SandboxHandle, Started, Stream};
+use crate::sandbox::{
+    EnvSpec, ExitCell, ExitStatus, RuntimeApiReach, Sandbox, SandboxHandle, Started, Stream,
+};
 
 /// Runs each environment as a child process of this one (and leader of its own process
 /// group), inheriting this process's environment plus the platform's variables.
@@ -62,8 +64,8 @@ impl ProcessSandbox {
 }
 
 impl Sandbox for ProcessSandbox {
-    fn bind_ip(&self) -> IpAddr {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    fn runtime_api_reach(&self) -> RuntimeApiReach {
+        RuntimeApiReach::Address(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
     /// Output is read straight from the child's pipes: a millisecond is plenty.

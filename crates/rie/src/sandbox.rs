@@ -2,12 +2,13 @@
 //! environment's process (a container, a local process) and hands back a [`SandboxHandle`]
 //! and its output.
 //!
-//! The core never knows Docker; it only asks a sandbox where its Runtime API listeners must
-//! listen ([`Sandbox::bind_ip`]) so the runtime inside can reach them, and what became of a
-//! runtime it started ([`SandboxHandle::wait`]).
+//! The core never knows Docker; it only asks a sandbox how its runtimes reach the Runtime
+//! API ([`Sandbox::runtime_api_reach`]: a host address, or a Unix socket the sandbox brings
+//! into the environment), and what became of a runtime it started ([`SandboxHandle::wait`]).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,6 +38,9 @@ pub struct EnvSpec {
     pub command: Option<Vec<String>>,
     /// The whole environment: the platform's variables (incl. `AWS_LAMBDA_RUNTIME_API`) and the user's.
     pub env: Vec<(String, String)>,
+    /// The environment's Runtime API socket, when the sandbox asked for one
+    /// ([`RuntimeApiReach::Socket`]): the sandbox makes it reachable inside the environment.
+    pub runtime_api_socket: Option<PathBuf>,
     /// Memory limit in MB.
     pub memory_mb: u64,
     /// Size of the writable `/tmp` in MB (the function's ephemeral storage).
@@ -104,11 +108,25 @@ pub struct Started {
     pub peer: Option<IpAddr>,
 }
 
+/// How the runtimes a sandbox starts reach their environment's Runtime API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeApiReach {
+    /// A TCP listener on this host address, any port, which the runtime connects to
+    /// (Docker's bridge gateway; loopback for local processes).
+    Address(IpAddr),
+    /// A Unix socket on this host ([`EnvSpec::runtime_api_socket`]) that the sandbox brings
+    /// into the environment and serves there at `inside` (`AWS_LAMBDA_RUNTIME_API`): for an
+    /// engine whose containers no host address reaches (rootless engines).
+    Socket {
+        /// The address the runtime connects to inside its environment.
+        inside: SocketAddr,
+    },
+}
+
 /// Something that runs environments: Docker containers, local processes.
 pub trait Sandbox: Send + Sync {
-    /// The address every Runtime API listener must bind to so that runtimes started by this
-    /// sandbox, and only they, can reach it (Docker: the private network's gateway).
-    fn bind_ip(&self) -> IpAddr;
+    /// How runtimes started by this sandbox, and only they, reach their Runtime API.
+    fn runtime_api_reach(&self) -> RuntimeApiReach;
 
     /// Check that a function can be started (e.g. that its image exists), before serving.
     fn prepare<'a>(&'a self, function: &'a FunctionConfig) -> BoxFuture<'a, Result<()>> {

@@ -16,6 +16,7 @@ pub mod invocation;
 pub mod limits;
 pub mod logs;
 pub mod paths;
+pub mod relay;
 pub mod trace;
 
 pub use error::{Error, Result};
