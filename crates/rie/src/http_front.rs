@@ -7,16 +7,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use lamina_runtime_api::front::{
     self, Answer as FrontAnswer, EventContext, FrontRequest, FrontResponse, Payload, Route,
 };
-use lamina_runtime_api::limits::MAX_SYNC_REQUEST;
+use lamina_runtime_api::limits::{MAX_SYNC_REQUEST, MAX_SYNC_RESPONSE};
 
-use crate::environment::{Answer, InvokeRequest};
 use crate::error::{Error, Result};
 use crate::http_util::{read_capped_in_time, Body, Capped, Peer};
+use crate::invoke::{Answer, InvokeRequest};
 use crate::pool::Pool;
 
 /// Every route of every function served, and the pool behind each.
@@ -169,10 +168,12 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
             Some(reply.answer)
         }
     };
-    let mut out = match &answer {
-        Some(Answer::Success { body, .. }) => {
-            front::to_http(payload, FrontAnswer::Success(body), &request_id)
-        }
+    let mut out = match answer {
+        // The front decodes the function's proxy response, so it needs all of it.
+        Some(Answer::Success { body, .. }) => match body.collect(MAX_SYNC_RESPONSE).await {
+            Ok(body) => front::to_http(payload, FrontAnswer::Success(&body), &request_id),
+            Err(_) => front::to_http(payload, FrontAnswer::ServiceError, &request_id),
+        },
         Some(Answer::FunctionError { .. }) => {
             front::to_http(payload, FrontAnswer::FunctionError, &request_id)
         }
@@ -218,7 +219,7 @@ fn too_large() -> Response<Body> {
 
 /// A front answer as hyper's; header names or values HTTP cannot carry are dropped.
 fn to_hyper(r: FrontResponse) -> Response<Body> {
-    let mut out = Response::new(Full::new(Bytes::from(r.body)));
+    let mut out = Response::new(crate::http_util::full(r.body));
     *out.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_GATEWAY);
     for (k, v) in r.headers {
         match (

@@ -49,8 +49,15 @@ pub(crate) fn bind_any_port(ip: IpAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// The response body type of both servers.
-pub(crate) type Body = Full<Bytes>;
+/// The response body type of every server: whole or streamed ([`crate::invoke::ResponseBody`]).
+pub(crate) type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// A whole body.
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 /// A request body read with a cap.
 pub(crate) enum Capped {
@@ -108,7 +115,12 @@ pub(crate) async fn read_capped(
 
 /// A response with a body and a content type.
 pub(crate) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Full::new(body.into()));
+    respond_body(status, content_type, full(body))
+}
+
+/// A response with a body that may stream, and a content type.
+pub(crate) fn respond_body(status: u16, content_type: &str, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(CONTENT_TYPE, v);
@@ -118,7 +130,7 @@ pub(crate) fn respond(status: u16, content_type: &str, body: impl Into<Bytes>) -
 
 /// An empty response.
 pub(crate) fn empty(status: u16) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::new()));
+    let mut r = Response::new(full(Bytes::new()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r
 }

@@ -22,9 +22,11 @@ use lamina_runtime_api::paths::{invoke_function, percent_decode, DEFAULT_FUNCTIO
 use lamina_runtime_api::trace;
 
 use crate::config::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
-use crate::environment::{Answer, InvokeRequest};
 use crate::events::EventQueue;
-use crate::http_util::{empty, read_capped_in_time, respond, Body, Capped, BODY_TIMEOUT};
+use crate::http_util::{
+    empty, read_capped_in_time, respond, respond_body, Body, Capped, BODY_TIMEOUT,
+};
+use crate::invoke::{Answer, InvokeRequest};
 use crate::pool::Pool;
 
 /// Longest wait for an invoke's `REPORT` when the invoker asked for its log tail.
@@ -248,7 +250,9 @@ async fn invoke(
     let admission = pool.admit()?;
     let reply = pool.invoke(admission, req).await;
     let (mut r, unhandled) = match reply.answer {
-        Answer::Success { body, content_type } => (respond(200, &content_type, body), false),
+        Answer::Success { body, content_type } => {
+            (respond_body(200, &content_type, body.into_http()), false)
+        }
         Answer::FunctionError { body, content_type } => (respond(200, &content_type, body), true),
         Answer::Service(e) => return Err(e),
     };

@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 mod http_front;
 mod http_util;
+mod invoke;
 mod invoke_api;
 mod listener;
 pub mod logs;

@@ -16,7 +16,8 @@ use lamina_runtime_api::logs::InitPhase;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::FunctionConfig;
-use crate::environment::{Answer, Environment, InvokeRequest, Reply};
+use crate::environment::Environment;
+use crate::invoke::{Answer, InvokeRequest, Reply};
 use crate::logs::LogSink;
 use crate::sandbox::Sandbox;
 use crate::sync::lock;

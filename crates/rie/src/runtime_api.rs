@@ -21,6 +21,7 @@ use lamina_runtime_api::Invocation;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http_util::{read_capped, respond, Body, Capped};
+use crate::invoke::ResponseBody;
 use crate::sandbox::ExitStatus;
 
 /// Content type of an error body carrying an X-Ray `errorCause` (§1.5).
@@ -37,8 +38,11 @@ pub(crate) struct Assigned {
 /// How the runtime (or its death) ended an invoke.
 #[derive(Debug)]
 pub(crate) enum RuntimeOutcome {
-    /// `/response` with this body.
-    Response { body: Bytes, content_type: String },
+    /// `/response` with this body (whole, or streamed as the runtime sends it).
+    Response {
+        body: ResponseBody,
+        content_type: String,
+    },
     /// `/error` (or a streamed response's error trailers) with this body, verbatim.
     Error {
         body: Bytes,
@@ -268,7 +272,7 @@ async fn next(state: &RuntimeState) -> Result<Response<Body>, RuntimeApiError> {
         tracing::error!("cannot render the event's headers: {e}");
         RuntimeApiError::internal()
     })?;
-    let mut r = Response::new(Body::new(payload));
+    let mut r = Response::new(crate::http_util::full(payload));
     *r.headers_mut() = headers;
     Ok(r)
 }
@@ -335,7 +339,7 @@ fn response(
                     }
                 }
                 None => RuntimeOutcome::Response {
-                    body: bytes,
+                    body: ResponseBody::Buffered(bytes),
                     content_type: ct,
                 },
             };

@@ -16,10 +16,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use lamina_runtime_api::body::ServiceError;
+use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::environment::{Answer, InvokeRequest};
 use crate::error::{Error, Result};
+use crate::invoke::{Answer, InvokeRequest};
 use crate::pool::Pool;
 use crate::sync::lock;
 use record::Condition;
@@ -269,26 +270,29 @@ impl EventQueue {
                 },
             )
             .await;
-        match reply.answer {
-            Answer::Success { body, .. } => {
-                self.finish(&event, Condition::Success, Some((&body, false)))
-            }
-            Answer::FunctionError { body, .. } => {
-                if event.attempts > config.max_retry_attempts {
-                    self.finish(&event, Condition::RetriesExhausted, Some((&body, true)));
-                } else {
-                    // Lambda waits about a minute before the first retry, two before the
-                    // second (invocation-async.md); `retry_delay` scales both.
-                    let delay = config.retry_delay * event.attempts;
-                    event.not_before_ms = epoch_ms() + delay.as_millis() as u64;
-                    self.requeue(event).await;
+        // An async invoke's destination record holds the whole response.
+        let failure = match reply.answer {
+            Answer::Success { body, .. } => match body.collect(MAX_SYNC_RESPONSE).await {
+                Ok(body) => {
+                    return self.finish(&event, Condition::Success, Some((&body, false)));
                 }
-            }
+                Err(e) => Bytes::from(e.to_string()),
+            },
+            Answer::FunctionError { body, .. } => body,
             Answer::Service(_) => {
                 // The invoke never ran (throttled, shutting down): not an attempt.
                 event.attempts = event.attempts.saturating_sub(1);
-                self.back_off(event);
+                return self.back_off(event);
             }
+        };
+        if event.attempts > config.max_retry_attempts {
+            self.finish(&event, Condition::RetriesExhausted, Some((&failure, true)));
+        } else {
+            // Lambda waits about a minute before the first retry, two before the
+            // second (invocation-async.md); `retry_delay` scales both.
+            let delay = config.retry_delay * event.attempts;
+            event.not_before_ms = epoch_ms() + delay.as_millis() as u64;
+            self.requeue(event).await;
         }
     }
 

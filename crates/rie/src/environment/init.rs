@@ -1,0 +1,146 @@
+//! An environment's init: waiting for the runtime's first `/next` within the limit, the
+//! `INIT_REPORT` of a failed one, and the answer to an invoke whose re-init failed too.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lamina_runtime_api::body::PlatformError;
+use lamina_runtime_api::logs::{self as lines, InitPhase, Report, ReportStatus};
+use tokio::sync::oneshot;
+
+use super::invoke::{exit_answer, platform};
+use super::{ms, Environment};
+use crate::invoke::{Answer, InvokeRequest, Reply};
+use crate::logs::PumpMsg;
+use crate::runtime_api::InitSignal;
+use crate::sandbox::ExitStatus;
+use crate::sync::lock;
+
+impl InitFailure {
+    /// In a sentence, for the one who asked for a new version.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            InitFailure::Error { body, .. } => {
+                format!("its init failed: {}", String::from_utf8_lossy(body))
+            }
+            InitFailure::Exit(s) => format!("its runtime exited during init ({})", s.reason()),
+            InitFailure::Timeout => "its init took longer than Lambda's 10 s".to_owned(),
+        }
+    }
+}
+
+/// Why init did not complete.
+pub(crate) enum InitFailure {
+    /// The runtime posted `/init/error` with this body.
+    Error { body: Bytes, content_type: String },
+    /// The runtime exited before its first `/next`.
+    Exit(ExitStatus),
+    /// No `/next` within the init limit.
+    Timeout,
+}
+
+impl Environment {
+    /// Wait for the end of init (the runtime's first `/next`), for at most `limit`: the init
+    /// phase's [`INIT_TIMEOUT_MS`](lamina_runtime_api::limits::INIT_TIMEOUT_MS), or what is left of the invoke for a re-init.
+    pub(crate) async fn wait_init(
+        &self,
+        limit: Duration,
+    ) -> std::result::Result<(), (InitFailure, Duration)> {
+        let mut rx = self.rt.init_rx();
+        let deadline = tokio::time::Instant::from_std(self.started_at + limit);
+        loop {
+            let signal = rx.borrow_and_update().clone();
+            match signal {
+                InitSignal::Ready(at) => {
+                    let d = at.saturating_duration_since(self.started_at);
+                    *lock(&self.init_duration) = Some(d);
+                    // Init's output, still on its way, goes before the first START.
+                    let (done, settled) = oneshot::channel();
+                    let _ = self.pump.send(PumpMsg::Settle { done });
+                    *lock(&self.gate) = Some(settled);
+                    return Ok(());
+                }
+                InitSignal::Failed { body, content_type } => {
+                    self.kill().await;
+                    return Err((
+                        InitFailure::Error { body, content_type },
+                        self.started_at.elapsed(),
+                    ));
+                }
+                InitSignal::Running => {}
+            }
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() {
+                    return Err((InitFailure::Exit(ExitStatus::Signal(9)), self.started_at.elapsed()));
+                },
+                status = self.handle.wait() => {
+                    if let InitSignal::Failed { body, content_type } = rx.borrow().clone() {
+                        return Err((InitFailure::Error { body, content_type }, self.started_at.elapsed()));
+                    }
+                    return Err((InitFailure::Exit(status), self.started_at.elapsed()));
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    self.kill().await;
+                    return Err((InitFailure::Timeout, limit));
+                }
+            }
+        }
+    }
+
+    /// Log `INIT_REPORT` for this environment's failed init in `phase`, once init's output
+    /// is out.
+    pub(crate) async fn report_init(
+        &self,
+        phase: InitPhase,
+        failure: &InitFailure,
+        init: Duration,
+    ) {
+        let status = match failure {
+            InitFailure::Timeout => ReportStatus::Timeout,
+            InitFailure::Error { .. } | InitFailure::Exit(_) => ReportStatus::Error,
+        };
+        let (done, settled) = oneshot::channel();
+        let _ = self.pump.send(PumpMsg::Line {
+            line: lines::init_report_line(ms(init), phase, status),
+            done: Some(done),
+        });
+        let _ = settled.await;
+    }
+
+    /// Answer the invoke whose suppressed re-init (begun at `started`) failed too, and end its
+    /// log (`END`, `REPORT … Status: error|timeout`).
+    pub(crate) fn reinit_failed(
+        &self,
+        req: &InvokeRequest,
+        failure: InitFailure,
+        started: Instant,
+    ) -> Reply {
+        let id = &req.request_id;
+        let timeout_ms = self.function.timeout.millis();
+        let (answer, status, timed_out) = match failure {
+            // §5: init failure → the body posted to /init/error, 200 + Unhandled.
+            InitFailure::Error { body, content_type } => (
+                Answer::FunctionError { body, content_type },
+                ReportStatus::Error,
+                None,
+            ),
+            InitFailure::Exit(s) => (exit_answer(id, s), ReportStatus::Error, None),
+            // The re-init ran out of the invoke's own time: the function's timeout.
+            InitFailure::Timeout => (
+                platform(PlatformError::timeout(id, timeout_ms)),
+                ReportStatus::Timeout,
+                Some(timeout_ms),
+            ),
+        };
+        let report = Report {
+            request_id: id.clone(),
+            duration_ms: ms(started.elapsed()),
+            memory_size_mb: self.function.memory.mb(),
+            max_memory_used_mb: 0,
+            init_duration_ms: None,
+            status,
+        };
+        let tail = self.finish(report, timed_out, req.want_tail);
+        Reply { answer, tail }
+    }
+}

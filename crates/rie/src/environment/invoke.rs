@@ -1,0 +1,184 @@
+//! One invoke on an environment: the event handed to the runtime, its outcome (answer,
+//! exit, timeout) mapped to what the invoker is told, and the end of its log (`END`,
+//! `REPORT`) handed to the pump.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+use lamina_runtime_api::body::PlatformError;
+use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
+use lamina_runtime_api::logs::{Report, ReportStatus};
+use lamina_runtime_api::Invocation;
+use tokio::sync::oneshot;
+
+use super::{epoch_ms, ms, Environment};
+use crate::invoke::{Answer, InvokeRequest, Reply};
+use crate::logs::{EndOfInvoke, PumpMsg};
+use crate::runtime_api::{Assigned, RuntimeOutcome};
+use crate::sandbox::ExitStatus;
+use crate::sync::lock;
+
+impl Environment {
+    /// Run one invoke on this (idle) environment.
+    pub(crate) async fn invoke(&self, req: InvokeRequest) -> Reply {
+        self.run_invoke(req, None).await
+    }
+
+    /// Run the invoke whose `START` this environment's re-init printed at `started`, in the
+    /// time the re-init left.
+    pub(crate) async fn invoke_after_reinit(&self, req: InvokeRequest, started: Instant) -> Reply {
+        self.run_invoke(req, Some(started)).await
+    }
+
+    async fn run_invoke(&self, req: InvokeRequest, reinit_started: Option<Instant>) -> Reply {
+        let gate = lock(&self.gate).take();
+        if let Some(gate) = gate {
+            let _ = gate.await;
+        }
+        let id = req.request_id.clone();
+        let timeout = self
+            .function
+            .timeout
+            .duration()
+            .saturating_sub(reinit_started.map(|t| t.elapsed()).unwrap_or_default());
+        let invocation = Invocation {
+            request_id: id.clone(),
+            deadline_ms: epoch_ms().saturating_add(timeout.as_millis() as u64),
+            invoked_function_arn: self.function.arn(),
+            trace_id: Some(req.trace_id.clone()),
+            client_context: req.client_context.clone(),
+            cognito_identity: None,
+            tenant_id: req.tenant_id.clone(),
+            content_type: lamina_runtime_api::invocation::DEFAULT_CONTENT_TYPE.into(),
+        };
+        let (tx, rx) = oneshot::channel();
+        self.rt.begin(&id, tx);
+        if reinit_started.is_none() {
+            let _ = self.pump.send(PumpMsg::Start {
+                request_id: id.clone(),
+            });
+        }
+        let t0 = reinit_started.unwrap_or_else(Instant::now);
+        let assigned = Assigned {
+            invocation,
+            payload: req.payload.clone(),
+        };
+        // The channel holds one event and the environment runs one invoke at a time, so this
+        // only fails once the environment is gone; the reply then says how it ended.
+        let _ = self.next_tx.try_send(assigned);
+        let outcome = tokio::select! {
+            r = rx => r.ok(),
+            () = tokio::time::sleep(timeout) => None,
+        };
+        let duration = t0.elapsed();
+        // An OOM kill used all the memory there was; the container may be gone before its
+        // peak can be read, so that is what REPORT says (as the cloud's does).
+        let oom = matches!(outcome, Some(RuntimeOutcome::Exited(ExitStatus::OomKilled)));
+        let (answer, status, timed_out) = match outcome {
+            Some(RuntimeOutcome::Response { body, content_type }) => (
+                Answer::Success { body, content_type },
+                ReportStatus::Ok,
+                None,
+            ),
+            Some(RuntimeOutcome::Error {
+                body,
+                content_type,
+                error_type,
+            }) => {
+                tracing::debug!(request_id = %id, %error_type, "function error");
+                (
+                    Answer::FunctionError { body, content_type },
+                    ReportStatus::Ok,
+                    None,
+                )
+            }
+            Some(RuntimeOutcome::TooLarge { size }) => {
+                // The runtime was refused its answer, and its state is unknown: the cloud
+                // does not reuse such an environment (issue 9; AWS's emulator hands it back
+                // and the next invoke fails with Runtime.ExitError).
+                self.retiring.store(true, Ordering::SeqCst);
+                (
+                    platform(PlatformError::response_too_large(size, MAX_SYNC_RESPONSE)),
+                    ReportStatus::Error,
+                    None,
+                )
+            }
+            Some(RuntimeOutcome::InvalidResponseMode) => (
+                platform(PlatformError::new(
+                    "Runtime.InvalidResponseModeHeader",
+                    &id,
+                    "invalid response mode header",
+                )),
+                ReportStatus::Error,
+                None,
+            ),
+            Some(RuntimeOutcome::Exited(s)) => (exit_answer(&id, s), ReportStatus::Error, None),
+            None => {
+                self.kill().await;
+                let ms_ = self.function.timeout.millis();
+                (
+                    platform(PlatformError::timeout(&id, ms_)),
+                    ReportStatus::Timeout,
+                    Some(ms_),
+                )
+            }
+        };
+        // After a re-init, its time is the invoke's (it ran inside it).
+        let init = lock(&self.init_duration)
+            .take()
+            .filter(|_| reinit_started.is_none());
+        let report = Report {
+            request_id: id,
+            duration_ms: ms(duration),
+            memory_size_mb: self.function.memory.mb(),
+            max_memory_used_mb: if oom { self.function.memory.mb() } else { 0 },
+            init_duration_ms: init.map(ms),
+            status,
+        };
+        let tail = self.finish(report, timed_out, req.want_tail);
+        Reply { answer, tail }
+    }
+
+    /// Hand the end of an invoke to the pump; the next event waits for its `END`.
+    pub(super) fn finish(
+        &self,
+        report: Report,
+        timeout_ms: Option<u64>,
+        want_tail: bool,
+    ) -> Option<oneshot::Receiver<Bytes>> {
+        let (ended, gate) = oneshot::channel();
+        *lock(&self.gate) = Some(gate);
+        let (tail_tx, tail_rx) = if want_tail {
+            let (t, r) = oneshot::channel();
+            (Some(t), Some(r))
+        } else {
+            (None, None)
+        };
+        let output_marks = self.rt.output_marks(&report.request_id);
+        let _ = self.pump.send(PumpMsg::End(Box::new(EndOfInvoke {
+            report,
+            handle: self.handle.clone(),
+            timeout_ms,
+            ended,
+            tail: tail_tx,
+            output_marks,
+        })));
+        tail_rx
+    }
+}
+
+pub(super) fn platform(e: PlatformError) -> Answer {
+    Answer::FunctionError {
+        body: e.to_json().into(),
+        content_type: "application/json".into(),
+    }
+}
+
+pub(super) fn exit_answer(id: &str, status: ExitStatus) -> Answer {
+    platform(match status {
+        ExitStatus::OomKilled => PlatformError::out_of_memory(id),
+        ExitStatus::Code(0) => PlatformError::runtime_exit_ok(id),
+        s => PlatformError::runtime_exit(id, &s.reason()),
+    })
+}

@@ -1,0 +1,195 @@
+//! One execution environment: a sandboxed runtime, its Runtime API listener and its log pump,
+//! moving Initializing → Idle → Busy → Idle … → Dead.
+//!
+//! Init ends at the runtime's first `/next` (that is the Init Duration) and may take at most
+//! [`INIT_TIMEOUT_MS`](lamina_runtime_api::limits::INIT_TIMEOUT_MS); a failed init is reported (`INIT_REPORT … Phase: init`) and the pool
+//! re-runs it once inside the invoke (see [`crate::pool`]). An invoke ends with the runtime's answer, the runtime's exit
+//! (`Runtime.ExitError`) or the function's timeout (`Sandbox.Timedout`, the environment is
+//! killed); the latter two leave the environment dead, and the pool starts a fresh one.
+//!
+//! Split by job: the lifecycle here (launch, liveness, kill, stop), init in [`init`], an
+//! invoke to its answer and `REPORT` in [`invoke`], the platform's environment variables in
+//! [`vars`].
+
+mod init;
+mod invoke;
+mod vars;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lamina_runtime_api::logs as lines;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::config::FunctionConfig;
+use crate::error::Result;
+use crate::http_util::accept_loop;
+use crate::listener;
+use crate::logs::{self, LogSink, PumpMsg};
+use crate::runtime_api::{self, Assigned, RuntimeState};
+use crate::sandbox::{EnvSpec, Sandbox, SandboxHandle};
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub(crate) struct Environment {
+    function: Arc<FunctionConfig>,
+    rt: Arc<RuntimeState>,
+    next_tx: mpsc::Sender<Assigned>,
+    handle: Arc<dyn SandboxHandle>,
+    pump: mpsc::UnboundedSender<PumpMsg>,
+    dead: Arc<AtomicBool>,
+    /// Set when an invoke ended in a way that ends the environment once its output is in
+    /// (a response over the limit): the pool does not hand it out again.
+    retiring: AtomicBool,
+    started_at: Instant,
+    init_duration: Mutex<Option<Duration>>,
+    /// Resolves once the previous invoke's `END` is out; the next event waits for it.
+    gate: Mutex<Option<oneshot::Receiver<()>>>,
+    _server: AbortOnDrop,
+    /// The Runtime API socket's directory, if it listens on one; removed with the environment.
+    _socket_dir: Option<tempfile::TempDir>,
+}
+
+impl Environment {
+    /// Open the Runtime API listener and start the runtime; init is then under way.
+    ///
+    /// `reinit_for`: this init is the suppressed re-init inside invoke `reinit_for`, whose
+    /// `START` it prints first; otherwise it is an environment's own init, which begins
+    /// with `INIT_START`.
+    pub(crate) async fn launch(
+        function: Arc<FunctionConfig>,
+        sandbox: &dyn Sandbox,
+        sink: LogSink,
+        number: u64,
+        reinit_for: Option<&str>,
+    ) -> Result<Self> {
+        let api = listener::open(sandbox.runtime_api_reach())?;
+        let (rt, next_tx) = RuntimeState::new();
+        let spec = EnvSpec {
+            function: function.name.to_string(),
+            env_number: number,
+            image: function.image.clone(),
+            command: function.command.clone(),
+            env: vars::environment_variables(&function, api.runtime_api),
+            runtime_api_socket: api.socket.clone(),
+            memory_mb: function.memory.mb(),
+            tmp_mb: function.ephemeral_storage.mb(),
+            cpu_nanos: function
+                .cpu_share
+                .then(|| lamina_runtime_api::limits::cpu_nanos_for_memory(function.memory.mb())),
+        };
+        let started = sandbox.start(&spec).await?;
+        // Serve only once the sandbox has said who the runtime is: a runtime that connects
+        // earlier waits in the listen backlog, and any other peer is turned away.
+        let served = rt.clone();
+        let server = AbortOnDrop(tokio::spawn(accept_loop(
+            api.listener,
+            move |req| runtime_api::handle(served.clone(), req),
+            std::future::pending(),
+            Duration::ZERO,
+            started.peer,
+            crate::http_util::ConnectionLimits::RUNTIME,
+        )));
+        let pump = logs::spawn_pump(
+            function.name.as_str().into(),
+            sink,
+            started.output,
+            sandbox.output_settle(),
+        );
+        // Sent before the pump first runs, so it precedes any output of the runtime.
+        let _ = pump.send(match reinit_for {
+            Some(id) => PumpMsg::Start {
+                request_id: id.to_owned(),
+            },
+            None => PumpMsg::Line {
+                line: lines::init_start_line(
+                    function.runtime.map(|r| r.name()),
+                    &function.region,
+                    function.image.as_deref().unwrap_or(function.name.as_str()),
+                ),
+                done: None,
+            },
+        });
+        let dead = Arc::new(AtomicBool::new(false));
+        {
+            let (handle, rt, dead) = (started.handle.clone(), rt.clone(), dead.clone());
+            tokio::spawn(async move {
+                let status = handle.wait().await;
+                dead.store(true, Ordering::SeqCst);
+                rt.runtime_exited(status);
+            });
+        }
+        Ok(Self {
+            function,
+            rt,
+            next_tx,
+            handle: started.handle,
+            pump,
+            dead,
+            retiring: AtomicBool::new(false),
+            started_at: started.started_at,
+            init_duration: Mutex::new(None),
+            gate: Mutex::new(None),
+            _server: server,
+            _socket_dir: api.dir,
+        })
+    }
+
+    /// The version of the function this environment runs.
+    pub(crate) fn function(&self) -> &Arc<FunctionConfig> {
+        &self.function
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        !self.dead.load(Ordering::SeqCst)
+    }
+
+    /// Whether the last invoke ended this environment (it is killed after a short grace, so
+    /// what the runtime prints about the refusal still reaches the log).
+    pub(crate) fn is_retiring(&self) -> bool {
+        self.retiring.load(Ordering::SeqCst)
+    }
+
+    pub(crate) async fn kill(&self) {
+        self.dead.store(true, Ordering::SeqCst);
+        self.handle.kill().await;
+    }
+
+    /// End the environment as the cloud's shutdown does (SIGTERM, SIGKILL after `grace`),
+    /// its Runtime API still up meanwhile, so the runtime's pending `/next` never fails.
+    pub(crate) async fn stop(&self, grace: Duration) {
+        self.dead.store(true, Ordering::SeqCst);
+        self.handle.terminate(grace).await;
+    }
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        if self.is_alive() {
+            let handle = self.handle.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { handle.kill().await });
+            }
+        }
+    }
+}
+
+pub(super) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub(super) fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
