@@ -264,7 +264,9 @@ fn log_sink() -> LogSink {
     LogSink::new(|event| {
         let mut out = std::io::stdout().lock();
         let _ = match event {
-            LogEvent::Platform { line, .. } => writeln!(out, "{line}"),
+            LogEvent::Platform { lines, .. } => {
+                lines.iter().try_for_each(|line| writeln!(out, "{line}"))
+            }
             LogEvent::Output { bytes, .. } => {
                 let shown: Vec<u8> = bytes
                     .iter()

@@ -1,5 +1,7 @@
-//! Logs: where lines go ([`LogSink`]) and the per-environment pump that frames a runtime's
-//! output with `START`/`END`/`REPORT` in the cloud's order (runtime-api.md §6).
+//! Logs: where they go ([`LogSink`]) and the per-environment pump that frames a runtime's
+//! output with platform events (`START`/`END`/`REPORT` in the text log) in the cloud's order
+//! (runtime-api.md §6). Platform events travel as data ([`PlatformRecord`]) with their text
+//! lines rendered once, here, from them.
 //!
 //! All of one environment's log traffic flows through one task, so order is by construction:
 //! the environment tells the pump "invoke started" before delivering the event and "invoke
@@ -19,7 +21,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use lamina_runtime_api::limits::TAIL_LOG_BYTES;
-use lamina_runtime_api::logs::{self as lines, Report, ReportStatus};
+use lamina_runtime_api::platform::{
+    PlatformEvent, PlatformRecord, Report, RuntimeDone, RuntimeDoneMetrics, Start,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::sandbox::{OutputStream, SandboxHandle, Stream};
@@ -40,14 +44,17 @@ pub const MAX_SETTLE: Duration = Duration::from_millis(100);
 pub const MARKS_IN_FLIGHT: Duration = Duration::from_secs(5);
 
 /// One piece of log output.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LogEvent {
-    /// A platform line (`START …`, `END …`, `REPORT …`), without its newline.
+    /// A platform event, and its lines in the text log (`START …`, `END …`, `REPORT …`;
+    /// none for some events), each without its newline.
     Platform {
         /// Function it belongs to.
         function: Arc<str>,
-        /// The line.
-        line: String,
+        /// The event, as the Telemetry API delivers it.
+        record: Arc<PlatformRecord>,
+        /// Its text lines.
+        lines: Vec<String>,
     },
     /// Bytes the function wrote to stdout or stderr (not split into lines).
     Output {
@@ -80,7 +87,9 @@ impl LogSink {
         Self::new(|ev| {
             let mut out = std::io::stdout().lock();
             let _ = match ev {
-                LogEvent::Platform { line, .. } => writeln!(out, "{line}"),
+                LogEvent::Platform { lines, .. } => {
+                    lines.iter().try_for_each(|line| writeln!(out, "{line}"))
+                }
                 LogEvent::Output { bytes, .. } => out.write_all(&bytes),
             };
             let _ = out.flush();
@@ -112,12 +121,12 @@ impl LogSink {
 pub(crate) enum PumpMsg {
     /// Let output in flight arrive (e.g. init's, before the first `START`), then say so.
     Settle { done: oneshot::Sender<()> },
-    /// An invoke begins: print `START`, capture output for the tail.
+    /// An invoke begins: `START`, and capture output for the tail.
     Start { request_id: String },
-    /// A platform line of init (`INIT_START`, `INIT_REPORT`): with `done`, printed once the
+    /// A platform event of init (`INIT_START`, `INIT_REPORT`): with `done`, emitted once the
     /// output in flight has settled (init's own output goes before its report), then said so.
-    Line {
-        line: String,
+    Platform {
+        event: PlatformEvent,
         done: Option<oneshot::Sender<()>>,
     },
     /// The invoke is over: settle, `END`, measure memory, `REPORT`.
@@ -127,8 +136,6 @@ pub(crate) enum PumpMsg {
 pub(crate) struct EndOfInvoke {
     pub(crate) report: Report,
     pub(crate) handle: Arc<dyn SandboxHandle>,
-    /// Set for timeouts: print the historical `Task timed out` line after `REPORT` (§6).
-    pub(crate) timeout_ms: Option<u64>,
     /// Signalled once `END` is out: the next event may be delivered.
     pub(crate) ended: oneshot::Sender<()>,
     /// Receives the last [`TAIL_LOG_BYTES`] of the invoke's log, `REPORT` included.
@@ -174,18 +181,23 @@ async fn pump(
     // Output goes out in whole lines, so environments writing at once never glue text into
     // each other's lines; what is left without a newline goes out before the next platform
     // line, as a line of its own (issue 9).
-    let platform = |line: String, capture: &mut Option<Vec<u8>>, partial: &mut Partials| {
+    let platform = |event: PlatformEvent, capture: &mut Option<Vec<u8>>, partial: &mut Partials| {
         if let Some(rest) = partial.flush() {
             emit_output(rest, capture);
         }
+        let record = PlatformRecord::now(event);
+        let lines = record.text();
         if let Some(c) = capture.as_mut() {
-            c.extend_from_slice(line.as_bytes());
-            c.push(b'\n');
+            for line in &lines {
+                c.extend_from_slice(line.as_bytes());
+                c.push(b'\n');
+            }
             trim(c);
         }
         sink.emit(LogEvent::Platform {
             function: function.clone(),
-            line,
+            record: Arc::new(record),
+            lines,
         });
     };
     let mut marks = Marks::default();
@@ -224,11 +236,11 @@ async fn pump(
                     settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
                     let _ = done.send(());
                 }
-                Some(PumpMsg::Line { line, done }) => {
+                Some(PumpMsg::Platform { event, done }) => {
                     if done.is_some() {
                         settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
                     }
-                    platform(line, &mut capture, &mut partial);
+                    platform(event, &mut capture, &mut partial);
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
@@ -236,10 +248,11 @@ async fn pump(
                 Some(PumpMsg::Start { request_id }) => {
                     marks.start_invoke(&request_id);
                     capture = Some(Vec::new());
-                    platform(lines::start_line(&request_id, "$LATEST"), &mut capture, &mut partial);
+                    let start = Start { request_id, version: "$LATEST".into() };
+                    platform(PlatformEvent::Start(start), &mut capture, &mut partial);
                 }
                 Some(PumpMsg::End(end)) => {
-                    let EndOfInvoke { mut report, handle, timeout_ms, ended, tail, output_marks } = *end;
+                    let EndOfInvoke { mut report, handle, ended, tail, output_marks } = *end;
                     // Measure while the output settles; REPORT needs it, END does not.
                     let memory = tokio::spawn(async move { handle.max_memory_used_bytes().await });
                     // Settle: output already on its way lands before END. Quiet is counted from
@@ -275,18 +288,22 @@ async fn pump(
                     } else {
                         settle_output(&mut output, &mut out_open, &mut last_output, settle, &mut |b| out(b, &mut capture, &mut partial, &mut marks)).await;
                     }
-                    platform(lines::end_line(&report.request_id), &mut capture, &mut partial);
+                    let done = RuntimeDone {
+                        request_id: report.request_id.clone(),
+                        status: report.status,
+                        error_type: report.error_type.clone(),
+                        metrics: Some(RuntimeDoneMetrics { duration_ms: report.metrics.duration_ms }),
+                    };
+                    platform(PlatformEvent::RuntimeDone(done), &mut capture, &mut partial);
                     if let Some(ended) = ended {
                         let _ = ended.send(());
                     }
                     if let Ok(Some(bytes)) = memory.await {
                         let measured = bytes.div_ceil(1024 * 1024).max(1);
-                        report.max_memory_used_mb = report.max_memory_used_mb.max(measured);
+                        let peak = &mut report.metrics.max_memory_used_mb;
+                        *peak = (*peak).max(measured);
                     }
-                    platform(report.line(), &mut capture, &mut partial);
-                    if let (Some(ms), ReportStatus::Timeout) = (timeout_ms, report.status) {
-                        platform(lines::timeout_line(&iso8601_now(), &report.request_id, ms), &mut capture, &mut partial);
-                    }
+                    platform(PlatformEvent::Report(report), &mut capture, &mut partial);
                     let captured = capture.take().unwrap_or_default();
                     if let Some(tail) = tail {
                         let start = captured.len().saturating_sub(TAIL_LOG_BYTES);

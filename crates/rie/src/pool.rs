@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use lamina_runtime_api::body::ServiceError;
 use lamina_runtime_api::limits::INIT_TIMEOUT_MS;
-use lamina_runtime_api::logs::InitPhase;
+use lamina_runtime_api::platform::InitPhase;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::FunctionConfig;

@@ -16,6 +16,7 @@ pub mod invocation;
 pub mod limits;
 pub mod logs;
 pub mod paths;
+pub mod platform;
 pub mod relay;
 pub mod trace;
 

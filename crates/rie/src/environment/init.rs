@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
-use lamina_runtime_api::logs::{self as lines, InitPhase, Report, ReportStatus};
+use lamina_runtime_api::platform::{
+    InitPhase, InitReport, InitReportMetrics, InitType, PlatformEvent, Report, Status,
+};
 use tokio::sync::oneshot;
 
 use super::invoke::{exit_answer, platform};
@@ -96,12 +98,20 @@ impl Environment {
         init: Duration,
     ) {
         let status = match failure {
-            InitFailure::Timeout => ReportStatus::Timeout,
-            InitFailure::Error { .. } | InitFailure::Exit(_) => ReportStatus::Error,
+            InitFailure::Timeout => Status::Timeout,
+            InitFailure::Error { .. } | InitFailure::Exit(_) => Status::Error,
         };
         let (done, settled) = oneshot::channel();
-        let _ = self.pump.send(PumpMsg::Line {
-            line: lines::init_report_line(ms(init), phase, status),
+        let _ = self.pump.send(PumpMsg::Platform {
+            event: PlatformEvent::InitReport(InitReport {
+                initialization_type: InitType::OnDemand,
+                phase,
+                status,
+                error_type: None,
+                metrics: InitReportMetrics {
+                    duration_ms: ms(init),
+                },
+            }),
             done: Some(done),
         });
         let _ = settled.await;
@@ -121,26 +131,20 @@ impl Environment {
             // §5: init failure → the body posted to /init/error, 200 + Unhandled.
             InitFailure::Error { body, content_type } => (
                 Answer::FunctionError { body, content_type },
-                ReportStatus::Error,
+                Status::Error,
                 None,
             ),
-            InitFailure::Exit(s) => (exit_answer(id, s), ReportStatus::Error, None),
+            InitFailure::Exit(s) => (exit_answer(id, s), Status::Error, None),
             // The re-init ran out of the invoke's own time: the function's timeout.
             InitFailure::Timeout => (
                 platform(PlatformError::timeout(id, timeout_ms)),
-                ReportStatus::Timeout,
+                Status::Timeout,
                 Some(timeout_ms),
             ),
         };
-        let report = Report {
-            request_id: id.clone(),
-            duration_ms: ms(started.elapsed()),
-            memory_size_mb: self.function.memory.mb(),
-            max_memory_used_mb: 0,
-            init_duration_ms: None,
-            status,
-        };
-        let tail = self.finish(report, timed_out, req.want_tail);
+        let mut report = Report::new(id, ms(started.elapsed()), self.function.memory.mb(), status);
+        report.timed_out_after_ms = timed_out;
+        let tail = self.finish(report, req.want_tail);
         Reply { answer, tail }
     }
 }

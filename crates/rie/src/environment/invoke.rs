@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
 use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
-use lamina_runtime_api::logs::{Report, ReportStatus};
+use lamina_runtime_api::platform::{Report, Status};
 use lamina_runtime_api::Invocation;
 use tokio::sync::oneshot;
 
@@ -78,7 +78,7 @@ impl Environment {
         let (answer, status, timed_out) = match outcome {
             Some(RuntimeOutcome::Response { body, content_type }) => (
                 Answer::Success { body, content_type },
-                ReportStatus::Ok,
+                Status::Success,
                 None,
             ),
             Some(RuntimeOutcome::Error {
@@ -89,7 +89,7 @@ impl Environment {
                 tracing::debug!(request_id = %id, %error_type, "function error");
                 (
                     Answer::FunctionError { body, content_type },
-                    ReportStatus::Ok,
+                    Status::Success,
                     None,
                 )
             }
@@ -100,7 +100,7 @@ impl Environment {
                 self.retiring.store(true, Ordering::SeqCst);
                 (
                     platform(PlatformError::response_too_large(size, MAX_SYNC_RESPONSE)),
-                    ReportStatus::Error,
+                    Status::Error,
                     None,
                 )
             }
@@ -110,16 +110,16 @@ impl Environment {
                     &id,
                     "invalid response mode header",
                 )),
-                ReportStatus::Error,
+                Status::Error,
                 None,
             ),
-            Some(RuntimeOutcome::Exited(s)) => (exit_answer(&id, s), ReportStatus::Error, None),
+            Some(RuntimeOutcome::Exited(s)) => (exit_answer(&id, s), Status::Error, None),
             None => {
                 self.kill().await;
                 let ms_ = self.function.timeout.millis();
                 (
                     platform(PlatformError::timeout(&id, ms_)),
-                    ReportStatus::Timeout,
+                    Status::Timeout,
                     Some(ms_),
                 )
             }
@@ -128,15 +128,13 @@ impl Environment {
         let init = lock(&self.init_duration)
             .take()
             .filter(|_| reinit_started.is_none());
-        let report = Report {
-            request_id: id,
-            duration_ms: ms(duration),
-            memory_size_mb: self.function.memory.mb(),
-            max_memory_used_mb: if oom { self.function.memory.mb() } else { 0 },
-            init_duration_ms: init.map(ms),
-            status,
-        };
-        let tail = self.finish(report, timed_out, req.want_tail);
+        let mut report = Report::new(&id, ms(duration), self.function.memory.mb(), status);
+        if oom {
+            report.metrics.max_memory_used_mb = self.function.memory.mb();
+        }
+        report.metrics.init_duration_ms = init.map(ms);
+        report.timed_out_after_ms = timed_out;
+        let tail = self.finish(report, req.want_tail);
         Reply { answer, tail }
     }
 
@@ -144,7 +142,6 @@ impl Environment {
     pub(super) fn finish(
         &self,
         report: Report,
-        timeout_ms: Option<u64>,
         want_tail: bool,
     ) -> Option<oneshot::Receiver<Bytes>> {
         let (ended, gate) = oneshot::channel();
@@ -159,7 +156,6 @@ impl Environment {
         let _ = self.pump.send(PumpMsg::End(Box::new(EndOfInvoke {
             report,
             handle: self.handle.clone(),
-            timeout_ms,
             ended,
             tail: tail_tx,
             output_marks,

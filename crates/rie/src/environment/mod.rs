@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lamina_runtime_api::logs as lines;
+use lamina_runtime_api::platform::{InitPhase, InitStart, PlatformEvent};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -110,12 +110,14 @@ impl Environment {
             Some(id) => PumpMsg::Start {
                 request_id: id.to_owned(),
             },
-            None => PumpMsg::Line {
-                line: lines::init_start_line(
+            None => PumpMsg::Platform {
+                event: PlatformEvent::InitStart(InitStart::new(
+                    function.name.as_str(),
                     function.runtime.map(|r| r.name()),
                     &function.region,
                     function.image.as_deref().unwrap_or(function.name.as_str()),
-                ),
+                    InitPhase::Init,
+                )),
                 done: None,
             },
         });

@@ -1,6 +1,7 @@
 //! The pump's framing, line assembly and output marks, driven through its channels.
 
 use super::*;
+use lamina_runtime_api::logs as lines;
 
 #[test]
 fn timestamps_have_the_cloud_shape() {
@@ -67,18 +68,10 @@ fn end_of(id: &str) -> (PumpMsg, oneshot::Receiver<()>) {
 /// The end of invoke `id` whose runtime said which of (stdout, stderr) carry its mark.
 fn end_marked(id: &str, output_marks: Option<(bool, bool)>) -> (PumpMsg, oneshot::Receiver<()>) {
     let (ended, gate) = oneshot::channel();
-    let report = Report {
-        request_id: id.into(),
-        duration_ms: 1.0,
-        memory_size_mb: 128,
-        max_memory_used_mb: 0,
-        init_duration_ms: None,
-        status: ReportStatus::Ok,
-    };
+    let report = Report::new(id, 1.0, 128, lamina_runtime_api::platform::Status::Success);
     let end = EndOfInvoke {
         report,
         handle: Arc::new(NoMemory),
-        timeout_ms: None,
         ended,
         tail: None,
         output_marks,
@@ -125,7 +118,9 @@ async fn log_until(logs: &mut mpsc::UnboundedReceiver<LogEvent>, needle: &str) -
     let mut text = String::new();
     while !text.contains(needle) {
         match tokio::time::timeout(Duration::from_secs(5), logs.recv()).await {
-            Ok(Some(LogEvent::Platform { line, .. })) => text.push_str(&(line + "\n")),
+            Ok(Some(LogEvent::Platform { lines, .. })) => {
+                lines.iter().for_each(|l| text.push_str(&format!("{l}\n")))
+            }
             Ok(Some(LogEvent::Output { bytes, .. })) => {
                 text.push_str(&String::from_utf8_lossy(&bytes))
             }

@@ -119,9 +119,11 @@ impl Harness {
         let mut s = String::new();
         for ev in self.logs.lock().unwrap().iter() {
             match ev {
-                LogEvent::Platform { line, .. } => {
-                    s.push_str(line);
-                    s.push('\n');
+                LogEvent::Platform { lines, .. } => {
+                    for line in lines {
+                        s.push_str(line);
+                        s.push('\n');
+                    }
                 }
                 LogEvent::Output { bytes, .. } => s.push_str(&String::from_utf8_lossy(bytes)),
             }

@@ -1,0 +1,354 @@
+//! Platform events as data (§3.2), and their two renderings: the cloud's text lines (§6:
+//! `INIT_START`, `START`, `END`, `REPORT`, `INIT_REPORT` when an init fails) through
+//! [`PlatformRecord::text`], and the Telemetry API's records (`{"time","type","record"}`)
+//! through serde. One source: what a log reader sees and what a telemetry subscriber gets
+//! cannot disagree.
+//!
+//! Text fields are TAB-separated and `REPORT` ends with a trailing TAB (docs `*-logging.md`;
+//! AWS emulator `printEndReports`). `Init Duration` comes **after** `Max Memory Used` and
+//! only on an environment's first invoke — the AWS emulator prints it first (RIE #106); we
+//! follow the cloud.
+
+use std::time::SystemTime;
+
+use serde::{Serialize, Serializer};
+
+/// How a phase or an invoke ended (§3.2 `Status`); `errorType` goes with `failure`/`error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It worked (a response, or a handled error).
+    Success,
+    /// The platform failed it.
+    Failure,
+    /// The runtime crashed or reported an error.
+    Error,
+    /// It ran out of time.
+    Timeout,
+}
+
+/// How the environment was initialised (§3.2 `InitType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InitType {
+    /// The default.
+    #[serde(rename = "on-demand")]
+    OnDemand,
+}
+
+/// Which phase an init ran in: the environment's own init, or the suppressed re-init the
+/// platform runs inside the first invoke after a failed one (§3.2 `InitPhase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitPhase {
+    /// The init phase (10 s limit).
+    Init,
+    /// Re-run inside an invoke (the function's timeout).
+    Invoke,
+}
+
+impl InitPhase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::Invoke => "invoke",
+        }
+    }
+}
+
+/// `platform.initStart`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitStart {
+    /// Function name.
+    pub function_name: String,
+    /// Function version.
+    pub function_version: String,
+    /// How the environment is initialised.
+    pub initialization_type: InitType,
+    /// Which phase.
+    pub phase: InitPhase,
+    /// e.g. `python:3.13.lamina-0.1.0`.
+    pub runtime_version: String,
+    /// `arn:aws:lambda:<region>::runtime:<hex>`.
+    pub runtime_version_arn: String,
+}
+
+impl InitStart {
+    /// The init of `function` running `runtime` (e.g. `python3.13`; `None` for an image with
+    /// a runtime of its own). The content for container images is [unconfirmed] (§6): lamina
+    /// names the image's runtime and lamina's version, and derives the ARN's id from `seed`,
+    /// the image, so it changes when the image does — as a runtime version ARN does.
+    pub fn new(
+        function_name: &str,
+        runtime: Option<&str>,
+        region: &str,
+        seed: &str,
+        phase: InitPhase,
+    ) -> Self {
+        let runtime_version = match runtime {
+            Some(r) => {
+                // `python3.13` → `python:3.13`, as the cloud writes managed runtimes.
+                let split = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
+                let (family, number) = r.split_at(split);
+                if number.is_empty() {
+                    format!("{family}:lamina-{}", env!("CARGO_PKG_VERSION"))
+                } else {
+                    format!("{family}:{number}.lamina-{}", env!("CARGO_PKG_VERSION"))
+                }
+            }
+            None => "container-image".to_owned(),
+        };
+        Self {
+            function_name: function_name.to_owned(),
+            function_version: "$LATEST".to_owned(),
+            initialization_type: InitType::OnDemand,
+            phase,
+            runtime_version,
+            runtime_version_arn: format!("arn:aws:lambda:{region}::runtime:{}", stable_hex(seed)),
+        }
+    }
+}
+
+/// `metrics` of `platform.initReport`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitReportMetrics {
+    /// How long init took.
+    pub duration_ms: f64,
+}
+
+/// `platform.initReport`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitReport {
+    /// How the environment was initialised.
+    pub initialization_type: InitType,
+    /// Which phase.
+    pub phase: InitPhase,
+    /// How it ended.
+    pub status: Status,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// Its duration.
+    pub metrics: InitReportMetrics,
+}
+
+/// `platform.start`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Start {
+    /// The invoke.
+    pub request_id: String,
+    /// The version invoked.
+    pub version: String,
+}
+
+/// `metrics` of `platform.runtimeDone`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeDoneMetrics {
+    /// From the event's delivery to the runtime's answer.
+    pub duration_ms: f64,
+}
+
+/// `platform.runtimeDone`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeDone {
+    /// The invoke.
+    pub request_id: String,
+    /// How the runtime ended it.
+    pub status: Status,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// Its duration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<RuntimeDoneMetrics>,
+}
+
+/// `metrics` of `platform.report`: the figures of a `REPORT` line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportMetrics {
+    /// Handler time in milliseconds.
+    pub duration_ms: f64,
+    /// ceil(duration), 1 ms granularity since Dec 2020 (§6).
+    pub billed_duration_ms: u64,
+    /// Configured memory in MB.
+    #[serde(rename = "memorySizeMB")]
+    pub memory_size_mb: u64,
+    /// Measured peak memory in MB (never an echo of the memory size, §6).
+    #[serde(rename = "maxMemoryUsedMB")]
+    pub max_memory_used_mb: u64,
+    /// Init time in milliseconds, on the first invoke of an environment only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_duration_ms: Option<f64>,
+}
+
+/// `platform.report`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The invoke.
+    pub request_id: String,
+    /// How it ended.
+    pub status: Status,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    /// Its figures.
+    pub metrics: ReportMetrics,
+    /// The function's timeout, when the invoke ran out of it: the text log then adds the
+    /// historical `Task timed out after …` line (§6). Not a Telemetry API field.
+    #[serde(skip)]
+    pub timed_out_after_ms: Option<u64>,
+}
+
+impl Report {
+    /// A report of `duration_ms` (billed as its ceiling) for an invoke of a function with
+    /// `memory_size_mb`.
+    pub fn new(request_id: &str, duration_ms: f64, memory_size_mb: u64, status: Status) -> Self {
+        Self {
+            request_id: request_id.to_owned(),
+            status,
+            error_type: None,
+            metrics: ReportMetrics {
+                duration_ms,
+                billed_duration_ms: duration_ms.ceil().max(1.0) as u64,
+                memory_size_mb,
+                max_memory_used_mb: 0,
+                init_duration_ms: None,
+            },
+            timed_out_after_ms: None,
+        }
+    }
+
+    /// The `REPORT` line, with its trailing TAB.
+    fn line(&self) -> String {
+        let m = &self.metrics;
+        let mut s = format!(
+            "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {} MB\t",
+            self.request_id, m.duration_ms, m.billed_duration_ms, m.memory_size_mb, m.max_memory_used_mb
+        );
+        if let Some(init) = m.init_duration_ms {
+            s.push_str(&format!("Init Duration: {init:.2} ms\t"));
+        }
+        match self.status {
+            Status::Success => {}
+            Status::Error | Status::Failure => s.push_str("Status: error\t"),
+            Status::Timeout => s.push_str("Status: timeout\t"),
+        }
+        s
+    }
+}
+
+/// A platform event (§3.2), tagged as the Telemetry API tags it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", content = "record")]
+pub enum PlatformEvent {
+    /// An environment's init begins.
+    #[serde(rename = "platform.initStart")]
+    InitStart(InitStart),
+    /// An environment's init ended.
+    #[serde(rename = "platform.initReport")]
+    InitReport(InitReport),
+    /// An invoke begins.
+    #[serde(rename = "platform.start")]
+    Start(Start),
+    /// The runtime answered (or failed to).
+    #[serde(rename = "platform.runtimeDone")]
+    RuntimeDone(RuntimeDone),
+    /// An invoke's figures.
+    #[serde(rename = "platform.report")]
+    Report(Report),
+}
+
+/// A platform event and when the platform generated it: the Telemetry API's envelope
+/// (`{"time","type","record"}`), and the source of the text log's lines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlatformRecord {
+    /// When it happened (ISO 8601 with milliseconds in the record).
+    #[serde(serialize_with = "iso8601")]
+    pub time: SystemTime,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: PlatformEvent,
+}
+
+fn iso8601<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_millis(*t))
+}
+
+impl PlatformRecord {
+    /// `event`, happening now.
+    pub fn now(event: PlatformEvent) -> Self {
+        Self {
+            time: SystemTime::now(),
+            event,
+        }
+    }
+
+    /// The text log's lines for this event, in order, without newlines (§6). Some events
+    /// have none (a successful init's report: its duration is on the first `REPORT`).
+    pub fn text(&self) -> Vec<String> {
+        match &self.event {
+            PlatformEvent::InitStart(e) => vec![format!(
+                "INIT_START Runtime Version: {}\tRuntime Version ARN: {}",
+                e.runtime_version, e.runtime_version_arn
+            )],
+            // `INIT_REPORT Init Duration: 1236.04 ms\tPhase: init|invoke\tStatus: timeout|error`,
+            // for an init that failed (§6, the lifecycle page; the exact field set is
+            // [unconfirmed]).
+            PlatformEvent::InitReport(e) => match e.status {
+                Status::Success => Vec::new(),
+                status => vec![format!(
+                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: {}\tStatus: {}",
+                    e.metrics.duration_ms,
+                    e.phase.as_str(),
+                    if status == Status::Timeout {
+                        "timeout"
+                    } else {
+                        "error"
+                    }
+                )],
+            },
+            PlatformEvent::Start(e) => vec![format!(
+                "START RequestId: {} Version: {}",
+                e.request_id, e.version
+            )],
+            PlatformEvent::RuntimeDone(e) => vec![format!("END RequestId: {}", e.request_id)],
+            PlatformEvent::Report(e) => {
+                let mut lines = vec![e.line()];
+                if let (Some(ms), Status::Timeout) = (e.timed_out_after_ms, e.status) {
+                    // `<ISO8601 ts> <id> Task timed out after 3.00 seconds` (§6).
+                    lines.push(format!(
+                        "{} {} Task timed out after {:.2} seconds",
+                        humantime::format_rfc3339_millis(self.time),
+                        e.request_id,
+                        ms as f64 / 1000.0
+                    ));
+                }
+                lines
+            }
+        }
+    }
+}
+
+/// 64 hex digits from `seed` (FNV-1a, stretched): an id that stays the same for one image.
+fn stable_hex(seed: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    (0u8..4)
+        .map(|round| {
+            for b in seed.bytes().chain([round]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            format!("{h:016x}")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
