@@ -19,6 +19,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod config;
+mod env_api;
 mod environment;
 pub mod error;
 pub mod events;

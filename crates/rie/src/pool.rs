@@ -1,4 +1,5 @@
-//! The environments of one function: reuse an idle one, start a new one while under the
+//! The environments of one function: use a free invoke slot of a running one (each
+//! environment has `environment::CAPACITY` of them), start a new one while under the
 //! function's concurrency, otherwise wait in a bounded queue; a full queue is answered with
 //! `TooManyRequestsException` (429).
 //!
@@ -29,6 +30,7 @@ pub(crate) struct Pool {
     sink: LogSink,
     admission: Arc<Semaphore>,
     running: Arc<Semaphore>,
+    /// Environments with a free invoke slot.
     idle: Mutex<Vec<Arc<Environment>>>,
     live: Mutex<Vec<Weak<Environment>>>,
     numbers: AtomicU64,
@@ -107,23 +109,27 @@ impl Pool {
         let Ok(_running) = self.running.clone().acquire_owned().await else {
             return service("the emulator is shutting down".into());
         };
-        let (env, reply) = match self.take_idle() {
+        let (env, reply) = match self.take_slot() {
             Some(env) => {
                 let reply = env.invoke(req).await;
                 (env, reply)
             }
+            // A fresh environment's first slot is this invoke's.
             None => match self.cold_start(&req).await {
                 Ok(ColdStart::Ready(env)) => {
+                    env.take_slot();
                     let reply = env.invoke(req).await;
                     (env, reply)
                 }
                 Ok(ColdStart::Reinitialised(env, started)) => {
+                    env.take_slot();
                     let reply = env.invoke_after_reinit(req, started).await;
                     (env, reply)
                 }
                 Err(reply) => return reply,
             },
         };
+        let was_full = env.release_slot();
         if env.is_retiring() {
             tokio::spawn(async move {
                 tokio::time::sleep(RETIRE_GRACE).await;
@@ -132,16 +138,20 @@ impl Pool {
         } else if !Arc::ptr_eq(env.function(), &self.function()) {
             // A new version arrived meanwhile: this one stops after its invoke.
             tokio::spawn(async move { env.stop(SHUTDOWN_GRACE).await });
-        } else if env.is_alive() && !self.closed.load(Ordering::SeqCst) {
+        } else if was_full && env.is_alive() && !self.closed.load(Ordering::SeqCst) {
             lock(&self.idle).push(env);
         }
         reply
     }
 
-    fn take_idle(&self) -> Option<Arc<Environment>> {
+    /// A slot of a running environment: one that stays listed while it has another free.
+    fn take_slot(&self) -> Option<Arc<Environment>> {
         let mut idle = lock(&self.idle);
         while let Some(env) = idle.pop() {
-            if env.is_alive() {
+            if env.is_alive() && env.take_slot() {
+                if env.has_free_slot() {
+                    idle.push(env.clone());
+                }
                 return Some(env);
             }
         }

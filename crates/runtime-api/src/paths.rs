@@ -1,4 +1,5 @@
-//! URL paths of the Runtime API (§1.2) and the Invoke API (§4).
+//! URL paths of the Runtime API (§1.2), the APIs that share its listener (Extensions §2,
+//! Telemetry §3.1, Logs §3.4) and the Invoke API (§4).
 
 /// Version prefix of the Runtime API.
 pub const RUNTIME_PREFIX: &str = "/2018-06-01";
@@ -10,6 +11,44 @@ pub const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 pub const INVOCATION_PREFIX: &str = "/2018-06-01/runtime/invocation/";
 /// `GET /ping` — kept by AWS's emulator for compatibility (§1.2).
 pub const PING: &str = "/ping";
+
+/// Version prefix of the Extensions API (`/2020-01-01/extension/…`).
+pub const EXTENSIONS_PREFIX: &str = "/2020-01-01/extension/";
+/// `PUT`: subscribe to the Telemetry API (the path's version never changes; the body's
+/// `schemaVersion` picks the event schema, §3.1).
+pub const TELEMETRY: &str = "/2022-07-01/telemetry";
+/// `PUT`: subscribe to the Logs API (§3.4).
+pub const LOGS: &str = "/2020-08-15/logs";
+
+/// Which of the APIs on an environment's listener a path belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvironmentApi {
+    /// The Runtime API (and `/ping`).
+    Runtime,
+    /// The Extensions API.
+    Extensions,
+    /// The Telemetry API.
+    Telemetry,
+    /// The Logs API.
+    Logs,
+}
+
+impl EnvironmentApi {
+    /// The API `path` (without query) belongs to; `None` for none of them.
+    pub fn of(path: &str) -> Option<Self> {
+        if path == PING || path.starts_with("/2018-06-01/") {
+            Some(Self::Runtime)
+        } else if path.starts_with(EXTENSIONS_PREFIX) {
+            Some(Self::Extensions)
+        } else if path == TELEMETRY {
+            Some(Self::Telemetry)
+        } else if path == LOGS {
+            Some(Self::Logs)
+        } else {
+            None
+        }
+    }
+}
 
 /// Path the runtime posts a successful result to.
 pub fn response(request_id: &str) -> String {
@@ -143,6 +182,25 @@ pub fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_api_on_an_environments_listener_is_told_apart_by_its_path() {
+        use EnvironmentApi::*;
+        for (path, api) in [
+            (NEXT, Some(Runtime)),
+            ("/2018-06-01/runtime/invocation/x/response", Some(Runtime)),
+            (PING, Some(Runtime)),
+            ("/2020-01-01/extension/register", Some(Extensions)),
+            ("/2020-01-01/extension/event/next", Some(Extensions)),
+            ("/2022-07-01/telemetry", Some(Telemetry)),
+            ("/2020-08-15/logs", Some(Logs)),
+            ("/2022-07-01/telemetry/x", None),
+            ("/2020-01-01/extensionx", None),
+            ("/", None),
+        ] {
+            assert_eq!(EnvironmentApi::of(path), api, "{path}");
+        }
+    }
 
     #[test]
     fn routes_parse() {

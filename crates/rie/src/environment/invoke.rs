@@ -152,7 +152,7 @@ impl Environment {
         } else {
             (None, None)
         };
-        let output_marks = self.rt.output_marks(&report.request_id);
+        let output_marks = self.rt.end(&report.request_id);
         let _ = self.pump.send(PumpMsg::End(Box::new(EndOfInvoke {
             report,
             handle: self.handle.clone(),

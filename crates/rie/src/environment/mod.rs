@@ -24,11 +24,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::FunctionConfig;
+use crate::env_api::{self, EnvironmentApis};
 use crate::error::Result;
 use crate::http_util::accept_loop;
 use crate::listener;
 use crate::logs::{self, LogSink, PumpMsg};
-use crate::runtime_api::{self, Assigned, RuntimeState};
+use crate::runtime_api::{Assigned, RuntimeState};
 use crate::sandbox::{EnvSpec, Sandbox, SandboxHandle};
 
 /// Aborts a task when dropped.
@@ -40,6 +41,10 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// How many invokes an environment takes at once: one, as Lambda's default execution
+/// environments do (Managed Instances take several; issue 23).
+pub(crate) const CAPACITY: usize = 1;
+
 pub(crate) struct Environment {
     function: Arc<FunctionConfig>,
     rt: Arc<RuntimeState>,
@@ -47,6 +52,8 @@ pub(crate) struct Environment {
     handle: Arc<dyn SandboxHandle>,
     pump: mpsc::UnboundedSender<PumpMsg>,
     dead: Arc<AtomicBool>,
+    /// Invokes in flight, at most [`CAPACITY`]: the pool schedules slots, not environments.
+    busy: std::sync::atomic::AtomicUsize,
     /// Set when an invoke ended in a way that ends the environment once its output is in
     /// (a response over the limit): the pool does not hand it out again.
     retiring: AtomicBool,
@@ -73,7 +80,7 @@ impl Environment {
         reinit_for: Option<&str>,
     ) -> Result<Self> {
         let api = listener::open(sandbox.runtime_api_reach())?;
-        let (rt, next_tx) = RuntimeState::new();
+        let (rt, next_tx) = RuntimeState::new(CAPACITY);
         let spec = EnvSpec {
             function: function.name.to_string(),
             env_number: number,
@@ -90,10 +97,12 @@ impl Environment {
         let started = sandbox.start(&spec).await?;
         // Serve only once the sandbox has said who the runtime is: a runtime that connects
         // earlier waits in the listen backlog, and any other peer is turned away.
-        let served = rt.clone();
+        let apis = Arc::new(EnvironmentApis {
+            runtime: rt.clone(),
+        });
         let server = AbortOnDrop(tokio::spawn(accept_loop(
             api.listener,
-            move |req| runtime_api::handle(served.clone(), req),
+            move |req| env_api::handle(apis.clone(), req),
             std::future::pending(),
             Duration::ZERO,
             started.peer,
@@ -137,6 +146,7 @@ impl Environment {
             handle: started.handle,
             pump,
             dead,
+            busy: std::sync::atomic::AtomicUsize::new(0),
             retiring: AtomicBool::new(false),
             started_at: started.started_at,
             init_duration: Mutex::new(None),
@@ -149,6 +159,26 @@ impl Environment {
     /// The version of the function this environment runs.
     pub(crate) fn function(&self) -> &Arc<FunctionConfig> {
         &self.function
+    }
+
+    /// Take one of the environment's invoke slots; `false` when all are taken.
+    pub(crate) fn take_slot(&self) -> bool {
+        self.busy
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < CAPACITY).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Whether a slot is free.
+    pub(crate) fn has_free_slot(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) < CAPACITY
+    }
+
+    /// Give a slot back; `true` when every slot had been taken (the pool then lists the
+    /// environment as having room again).
+    pub(crate) fn release_slot(&self) -> bool {
+        self.busy.fetch_sub(1, Ordering::SeqCst) == CAPACITY
     }
 
     pub(crate) fn is_alive(&self) -> bool {

@@ -1,0 +1,266 @@
+//! The Runtime API's view of one environment ([`RuntimeState`]): where init stands, the
+//! events waiting for a `/next`, and the invokes in flight, kept by request id up to the
+//! environment's capacity (one invoke at a time today; several under Lambda Managed
+//! Instances), each answered at most once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::HeaderMap;
+use lamina_runtime_api::body::RuntimeApiError;
+use lamina_runtime_api::Invocation;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::invoke::ResponseBody;
+use crate::sandbox::ExitStatus;
+
+/// An event handed to the runtime by `/next`.
+pub(crate) struct Assigned {
+    pub(crate) invocation: Invocation,
+    pub(crate) payload: Bytes,
+}
+
+/// How the runtime (or its death) ended an invoke.
+#[derive(Debug)]
+pub(crate) enum RuntimeOutcome {
+    /// `/response` with this body (whole, or streamed as the runtime sends it).
+    Response {
+        body: ResponseBody,
+        content_type: String,
+    },
+    /// `/error` (or a streamed response's error trailers) with this body, verbatim.
+    Error {
+        body: Bytes,
+        content_type: String,
+        /// The normalised platform-side type (§1.5).
+        error_type: String,
+    },
+    /// The response was over [`MAX_SYNC_RESPONSE`](lamina_runtime_api::limits::MAX_SYNC_RESPONSE).
+    TooLarge { size: usize },
+    /// `Lambda-Runtime-Function-Response-Mode` was not `streaming` (§1.4).
+    InvalidResponseMode,
+    /// The runtime exited before answering.
+    Exited(ExitStatus),
+}
+
+/// Where the init phase stands.
+#[derive(Debug, Clone)]
+pub(crate) enum InitSignal {
+    Running,
+    /// The runtime's first `/next` arrived at this instant: init is over.
+    Ready(Instant),
+    /// The runtime posted `/init/error`.
+    Failed {
+        body: Bytes,
+        content_type: String,
+    },
+}
+
+/// One invoke in flight.
+struct InFlight {
+    /// Taken by the first answer (or the runtime's exit).
+    reply: Option<oneshot::Sender<RuntimeOutcome>>,
+    /// Which of (stdout, stderr) carry this invoke's output mark, when lamina-ric said so.
+    output_marks: Option<(bool, bool)>,
+}
+
+pub(super) struct Inner {
+    pub(super) initialized: bool,
+    exited: Option<ExitStatus>,
+    in_flight: HashMap<String, InFlight>,
+    /// The last invokes that ended (as many as the capacity): a late second answer for one
+    /// is a state transition the platform refuses (403), not an unknown id (400), even once
+    /// the next event is queued.
+    ended: VecDeque<String>,
+}
+
+/// The Runtime API's view of one environment.
+pub(crate) struct RuntimeState {
+    inner: Mutex<Inner>,
+    pub(super) next_rx: tokio::sync::Mutex<mpsc::Receiver<Assigned>>,
+    pub(super) init: watch::Sender<InitSignal>,
+    capacity: usize,
+}
+
+impl RuntimeState {
+    /// A fresh state for an environment that takes `capacity` invokes at once (at least
+    /// one), and the sender events are assigned through.
+    pub(crate) fn new(capacity: usize) -> (Arc<Self>, mpsc::Sender<Assigned>) {
+        let capacity = capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let state = Self {
+            inner: Mutex::new(Inner {
+                initialized: false,
+                exited: None,
+                in_flight: HashMap::with_capacity(capacity),
+                ended: VecDeque::with_capacity(capacity),
+            }),
+            next_rx: tokio::sync::Mutex::new(rx),
+            init: watch::channel(InitSignal::Running).0,
+            capacity,
+        };
+        (Arc::new(state), tx)
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
+        crate::sync::lock(&self.inner)
+    }
+
+    /// Watch the init phase.
+    pub(crate) fn init_rx(&self) -> watch::Receiver<InitSignal> {
+        self.init.subscribe()
+    }
+
+    /// Put `request_id` in flight; its outcome is sent to `reply`.
+    pub(crate) fn begin(&self, request_id: &str, reply: oneshot::Sender<RuntimeOutcome>) {
+        let mut inner = self.lock();
+        if let Some(status) = inner.exited {
+            let _ = reply.send(RuntimeOutcome::Exited(status));
+            return;
+        }
+        inner.in_flight.insert(
+            request_id.to_owned(),
+            InFlight {
+                reply: Some(reply),
+                output_marks: None,
+            },
+        );
+    }
+
+    /// Invoke `request_id` is over (answered, timed out or failed): forget it, keeping its
+    /// id to refuse a late answer, and say which of its output marks reach the log, as its
+    /// runtime said on answering ([`lamina_runtime_api::logs::OUTPUT_MARKS_HEADER`]; `None`
+    /// if it did not say).
+    pub(crate) fn end(&self, request_id: &str) -> Option<(bool, bool)> {
+        let mut inner = self.lock();
+        let marks = inner
+            .in_flight
+            .remove(request_id)
+            .and_then(|f| f.output_marks);
+        if inner.ended.len() == self.capacity {
+            inner.ended.pop_front();
+        }
+        inner.ended.push_back(request_id.to_owned());
+        marks
+    }
+
+    /// The runtime is gone: fail every invoke in flight.
+    pub(crate) fn runtime_exited(&self, status: ExitStatus) {
+        let mut inner = self.lock();
+        inner.exited = Some(status);
+        for f in inner.in_flight.values_mut() {
+            if let Some(reply) = f.reply.take() {
+                let _ = reply.send(RuntimeOutcome::Exited(status));
+            }
+        }
+    }
+
+    /// Check that `id` is in flight and still unanswered.
+    pub(super) fn check(&self, id: &str, to: &str) -> Result<(), RuntimeApiError> {
+        let inner = self.lock();
+        match inner.in_flight.get(id) {
+            Some(InFlight { reply: Some(_), .. }) => Ok(()),
+            Some(_) => Err(refused(to)),
+            None if inner.ended.iter().any(|e| e == id) => Err(refused(to)),
+            None => Err(RuntimeApiError::invalid_request_id()),
+        }
+    }
+
+    /// Remember what the answer to invoke `id` says of its output marks.
+    pub(super) fn note_output_marks(&self, id: &str, headers: &HeaderMap) {
+        let marks = headers
+            .get(lamina_runtime_api::logs::OUTPUT_MARKS_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(lamina_runtime_api::logs::parse_marked_streams);
+        if let Some(f) = self.lock().in_flight.get_mut(id) {
+            f.output_marks = marks;
+        }
+    }
+
+    /// Answer the invoke `id` with `outcome`, if it is still unanswered.
+    pub(super) fn complete(
+        &self,
+        id: &str,
+        to: &str,
+        outcome: RuntimeOutcome,
+    ) -> Result<(), RuntimeApiError> {
+        let reply = self
+            .lock()
+            .in_flight
+            .get_mut(id)
+            .and_then(|f| f.reply.take());
+        match reply {
+            Some(r) => {
+                let _ = r.send(outcome);
+                Ok(())
+            }
+            None => {
+                // Tell a second answer (403) from an unknown id (400).
+                self.check(id, to)?;
+                Err(refused(to))
+            }
+        }
+    }
+}
+
+/// The platform's refusal of a second answer to one invoke.
+fn refused(to: &str) -> RuntimeApiError {
+    RuntimeApiError::invalid_state_transition(
+        "InvocationResponse",
+        to,
+        "State transition is not allowed",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invoke_is_answered_once_and_a_late_answer_is_told_from_an_unknown_id() {
+        let (state, _tx) = RuntimeState::new(1);
+        let (reply, mut answered) = oneshot::channel();
+        state.begin("a", reply);
+        assert!(state.check("a", "x").is_ok());
+        let outcome = || RuntimeOutcome::InvalidResponseMode;
+        state.complete("a", "x", outcome()).unwrap();
+        assert!(answered.try_recv().is_ok());
+        assert_eq!(state.complete("a", "x", outcome()).unwrap_err().status, 403);
+        state.end("a");
+        assert_eq!(
+            state.check("a", "x").unwrap_err().status,
+            403,
+            "still remembered"
+        );
+        assert_eq!(state.check("zzz", "x").unwrap_err().status, 400);
+        // The next invoke pushes the oldest ended id out of a capacity of one.
+        let (reply, _b) = oneshot::channel();
+        state.begin("b", reply);
+        state.end("b");
+        assert_eq!(state.check("a", "x").unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn invokes_in_flight_are_kept_by_request_id_up_to_the_capacity() {
+        let (state, _tx) = RuntimeState::new(2);
+        let (ra, mut a) = oneshot::channel();
+        let (rb, mut b) = oneshot::channel();
+        state.begin("a", ra);
+        state.begin("b", rb);
+        state
+            .complete("b", "x", RuntimeOutcome::TooLarge { size: 1 })
+            .unwrap();
+        assert!(a.try_recv().is_err(), "a is still in flight");
+        assert!(matches!(
+            b.try_recv(),
+            Ok(RuntimeOutcome::TooLarge { size: 1 })
+        ));
+        state.runtime_exited(ExitStatus::Code(1));
+        assert!(matches!(
+            a.try_recv(),
+            Ok(RuntimeOutcome::Exited(ExitStatus::Code(1)))
+        ));
+    }
+}
