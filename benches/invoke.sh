@@ -78,17 +78,8 @@ wait_ready() { # PORT: until an invoke answers 200 (bounded: 60 s)
 }
 
 # --- downloads (idempotent) --------------------------------------------------------------------
-RIE_BIN="$BENCH/aws-lambda-rie-x86_64"
-if [ ! -x "$RIE_BIN" ]; then
-  mkdir -p "$BENCH/sam"
-  timeout 300 pip download -q --no-deps aws-sam-cli -d "$BENCH/sam"
-  python3 - "$BENCH" <<'PY'
-import glob, sys, zipfile
-z = zipfile.ZipFile(sorted(glob.glob(sys.argv[1] + "/sam/aws_sam_cli-*.whl"))[-1])
-open(sys.argv[1] + "/aws-lambda-rie-x86_64", "wb").write(z.read("samcli/local/rapid/aws-lambda-rie-x86_64"))
-PY
-  chmod +x "$RIE_BIN"
-fi
+# shellcheck source=benches/aws_rie.sh
+. "$HERE/aws_rie.sh"
 SITE="$BENCH/awsric-site"
 AWSRIC_NOTE=""
 if [ ! -f "$SITE/.done" ]; then

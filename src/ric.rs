@@ -5,8 +5,7 @@
 pub const BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lamina-ric"));
 
 /// [`BINARY`] as a file under `cache/tools` (named by its digest, written once, atomically),
-/// for the Runtime API relay `lamina rie` runs inside containers on a rootless engine
-/// (`lamina_runtime_api::relay`).
+/// for `lamina rie` to run as every container's init (`lamina_runtime_api::init`).
 pub fn on_disk(cache: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     use anyhow::Context as _;
     use std::io::Write as _;

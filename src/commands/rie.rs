@@ -95,15 +95,13 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
                 .await?,
         );
     }
-    let mut sandbox = DockerSandbox::new(
+    let sandbox = DockerSandbox::new(
         docker,
         &lamina_docker::new_session_id(),
         args.network.as_deref(),
     )
-    .await?;
-    if sandbox.engine().rootless {
-        sandbox = sandbox.with_relay(crate::ric::on_disk(&globals.cache)?);
-    }
+    .await?
+    .with_init(crate::ric::on_disk(&globals.cache)?);
     if !globals.json {
         eprintln!("engine: {}", sandbox.engine());
         if let Some(limitation) = sandbox.limitation() {

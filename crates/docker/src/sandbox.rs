@@ -4,10 +4,12 @@
 //! limit). Sessions stay apart where it matters: each environment's Runtime API accepts only
 //! its own container's address.
 //!
-//! On a rootless engine no host address reaches a container (its network namespace is the
-//! engine's own, slirp4netns or pasta), so there each environment's Runtime API is a Unix
-//! socket instead, bind-mounted into the container with the host's static `lamina-ric`,
-//! which relays `127.0.0.1:9001` inside to it (`lamina_runtime_api::relay`). Rootful engines
+//! Given the host's static `lamina-ric` ([`DockerSandbox::with_init`]), every container runs
+//! it as its init in front of the image's own entrypoint, as Lambda's init runs in every
+//! execution environment (`lamina_runtime_api::init` says why). On a rootless engine no host
+//! address reaches a container (its network namespace is the engine's own, slirp4netns or
+//! pasta), so there each environment's Runtime API is a Unix socket instead, bind-mounted
+//! into the container, and the init relays `127.0.0.1:9001` inside to it. Rootful engines
 //! keep the bridge: the relay's extra hop would cost every invoke, and a bridge address with
 //! a peer check already keeps environments apart there.
 //!
@@ -44,7 +46,7 @@ use lamina_rie::error::Result;
 use lamina_rie::sandbox::{
     EnvSpec, ExitCell, ExitStatus, RuntimeApiReach, Sandbox, SandboxHandle, Started, Stream,
 };
-use lamina_runtime_api::relay;
+use lamina_runtime_api::init;
 
 /// The unprivileged `uid:gid` runtimes run as.
 pub const RUNTIME_USER: &str = "993:990";
@@ -107,17 +109,16 @@ pub struct DockerSandbox {
     /// `None`: the engine's own default (a rootless engine's private namespace).
     network: Option<Joined>,
     engine: Engine,
-    /// The host's static `lamina-ric`, which relays the Runtime API inside containers on a
-    /// rootless engine ([`DockerSandbox::with_relay`]).
-    relay: Option<PathBuf>,
-    /// Each image's entrypoint and command, which the relay runs (read at `prepare`).
+    /// The host's static `lamina-ric`, every container's init ([`DockerSandbox::with_init`]).
+    init: Option<PathBuf>,
+    /// Each image's entrypoint and command, which the init runs (read at `prepare`).
     commands: std::sync::Mutex<HashMap<String, ImageCommand>>,
     /// Whether the engine can give containers cgroup limits (not rootless on cgroup v1).
     limited: bool,
 }
 
-/// A relayed container's command and mounts ([`DockerSandbox::relayed`]).
-struct Relayed {
+/// A container's command and mounts under lamina's init ([`DockerSandbox::under_init`]).
+struct UnderInit {
     entrypoint: Vec<String>,
     cmd: Vec<String>,
     mounts: Vec<Mount>,
@@ -156,7 +157,7 @@ impl DockerSandbox {
     /// `network` (`None`: Docker's default bridge; see [`super::network`]).
     ///
     /// On a rootless engine the environments stay on the engine's default network unless
-    /// one is named, and the sandbox needs [`DockerSandbox::with_relay`].
+    /// one is named, and the sandbox needs [`DockerSandbox::with_init`].
     pub async fn new(docker: Docker, session: &str, network: Option<&str>) -> Result<Self> {
         let engine = Engine::of(&docker).await?;
         let network = match (engine.rootless, network) {
@@ -167,7 +168,7 @@ impl DockerSandbox {
             docker,
             session: session.to_owned(),
             network,
-            relay: None,
+            init: None,
             commands: Default::default(),
             limited: !(engine.rootless && crate::cgroup::host_has_cgroup_v1()),
             engine,
@@ -185,9 +186,10 @@ impl DockerSandbox {
     }
 
     /// The host's static `lamina-ric` (for this host's architecture), run inside each
-    /// container as the Runtime API relay when the engine is rootless.
-    pub fn with_relay(mut self, lamina_ric: PathBuf) -> Self {
-        self.relay = Some(lamina_ric);
+    /// container as its init (and Runtime API relay on a rootless engine). Without it,
+    /// containers run the image's entrypoint directly, and a rootless engine is refused.
+    pub fn with_init(mut self, lamina_ric: PathBuf) -> Self {
+        self.init = Some(lamina_ric);
         self
     }
 
@@ -259,20 +261,20 @@ impl DockerSandbox {
             .ok()
     }
 
-    /// The relay in front of the image's own command, when the environment's Runtime API is
-    /// a socket ([`RuntimeApiReach::Socket`]): `lamina-ric relay … -- ENTRYPOINT CMD` as
-    /// the container's command, the socket and `lamina-ric` mounted in.
-    fn relayed(&self, spec: &EnvSpec, image: &str) -> Result<Option<Relayed>> {
-        let Some(socket) = &spec.runtime_api_socket else {
-            return Ok(None);
-        };
-        let Some(ric) = &self.relay else {
-            return Err(DockerError::Unsupported {
-                engine: self.engine.to_string(),
-                missing: "this environment's Runtime API is a socket, and no lamina-ric was given to relay it".into(),
-                fix: "give DockerSandbox::with_relay a static lamina-ric".into(),
+    /// The init in front of the image's own command, `lamina-ric init [--relay …] --
+    /// ENTRYPOINT CMD`, with `lamina-ric` mounted in, and the Runtime API's socket when the
+    /// environment's Runtime API is one ([`RuntimeApiReach::Socket`]); `None` without an init.
+    fn under_init(&self, spec: &EnvSpec, image: &str) -> Result<Option<UnderInit>> {
+        let Some(ric) = &self.init else {
+            if spec.runtime_api_socket.is_some() {
+                return Err(DockerError::Unsupported {
+                    engine: self.engine.to_string(),
+                    missing: "this environment's Runtime API is a socket, and no lamina-ric was given to relay it".into(),
+                    fix: "give DockerSandbox::with_init a static lamina-ric".into(),
+                }
+                .into());
             }
-            .into());
+            return Ok(None);
         };
         let own = self
             .commands
@@ -283,7 +285,8 @@ impl DockerSandbox {
             .unwrap_or_default();
         // The function's command override replaces the image's CMD, as the engine would.
         let cmd = spec.command.clone().unwrap_or(own.cmd);
-        let mut full = relay::command(&own.entrypoint, &cmd);
+        let relay = spec.runtime_api_socket.is_some();
+        let mut full = init::command(relay, &own.entrypoint, &cmd);
         let bind = |source: &std::path::Path, target: &str, read_only: bool| Mount {
             target: Some(target.to_owned()),
             source: Some(source.display().to_string()),
@@ -291,16 +294,31 @@ impl DockerSandbox {
             read_only: Some(read_only),
             ..Default::default()
         };
+        let mut mounts = vec![bind(ric, init::RIC_PATH, true)];
+        if let Some(socket) = &spec.runtime_api_socket {
+            mounts.push(bind(socket, init::SOCKET_PATH, false));
+        }
         // Entrypoint and command both given: an engine merges in neither of the image's.
         let cmd = full.split_off(1);
-        Ok(Some(Relayed {
+        Ok(Some(UnderInit {
             entrypoint: full,
             cmd,
-            mounts: vec![
-                bind(ric, relay::RIC_PATH, true),
-                bind(socket, relay::SOCKET_PATH, false),
-            ],
+            mounts,
         }))
+    }
+
+    /// The handler the container runs: the function's command's first word, else its
+    /// image's `CMD[0]` (known once `prepare` has read the image).
+    fn handler(&self, spec: &EnvSpec, image: &str) -> Option<String> {
+        match &spec.command {
+            Some(cmd) => cmd.first().cloned(),
+            None => self
+                .commands
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(image)
+                .and_then(|c| c.cmd.first().cloned()),
+        }
     }
 
     /// Remove containers and networks left by lamina sessions whose process is gone (same
@@ -315,7 +333,7 @@ impl Sandbox for DockerSandbox {
         match &self.network {
             Some(network) if !self.engine.rootless => RuntimeApiReach::Address(network.gateway),
             _ => RuntimeApiReach::Socket {
-                inside: relay::inside(),
+                inside: init::inside(),
             },
         }
     }
@@ -345,15 +363,15 @@ impl Sandbox for DockerSandbox {
                 }
                 Err(e) => return Err(failed(format!("inspect image {image}"))(e)),
             };
-            if self.engine.rootless {
-                if self.relay.is_none() {
-                    return Err(DockerError::Unsupported {
-                        engine: self.engine.to_string(),
-                        missing: "a rootless engine's containers reach the host only through lamina-ric's Runtime API relay, and none was given".into(),
-                        fix: "run `lamina rie`, which brings its own; or give DockerSandbox::with_relay a static lamina-ric".into(),
-                    }
-                    .into());
+            if self.engine.rootless && self.init.is_none() {
+                return Err(DockerError::Unsupported {
+                    engine: self.engine.to_string(),
+                    missing: "a rootless engine's containers reach the host only through lamina-ric's Runtime API relay, and none was given".into(),
+                    fix: "run `lamina rie`, which brings its own; or give DockerSandbox::with_init a static lamina-ric".into(),
                 }
+                .into());
+            }
+            if self.init.is_some() {
                 let config = inspected.config.unwrap_or_default();
                 self.commands
                     .lock()
@@ -384,12 +402,12 @@ impl Sandbox for DockerSandbox {
             labels.insert(LABEL_FUNCTION.into(), spec.function.clone());
             let memory =
                 i64::try_from(spec.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX);
-            let relayed = self.relayed(spec, &image)?;
+            let under_init = self.under_init(spec, &image)?;
             let body = ContainerCreateBody {
                 image: Some(image.clone()),
                 env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-                entrypoint: relayed.as_ref().map(|r| r.entrypoint.clone()),
-                cmd: relayed
+                entrypoint: under_init.as_ref().map(|r| r.entrypoint.clone()),
+                cmd: under_init
                     .as_ref()
                     .map(|r| r.cmd.clone())
                     .or_else(|| spec.command.clone()),
@@ -419,7 +437,7 @@ impl Sandbox for DockerSandbox {
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
                     network_mode: self.network.as_ref().map(|n| n.mode.clone()),
-                    mounts: relayed.map(|r| r.mounts),
+                    mounts: under_init.map(|r| r.mounts),
                     // The emulator reads the output from the attach stream, line by line; a
                     // logging driver would copy every line again (json-file: encoded and
                     // written to a file under /var/lib/docker that grows for as long as the
@@ -526,6 +544,7 @@ impl Sandbox for DockerSandbox {
                 output,
                 started_at,
                 peer,
+                handler: self.handler(spec, &image),
             })
         })
     }

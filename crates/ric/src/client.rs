@@ -165,6 +165,21 @@ impl RuntimeClient {
         drain(expect_status(paths::INIT_ERROR, resp, StatusCode::ACCEPTED).await?).await
     }
 
+    /// `POST path` with a JSON body (lamina's init to its emulator); the reply's status.
+    pub async fn post_json(&mut self, path: &str, body: Bytes) -> Result<StatusCode, ClientError> {
+        let resp = self
+            .call(
+                Method::POST,
+                path,
+                body,
+                &[("content-type", "application/json")],
+            )
+            .await?;
+        let status = resp.status();
+        drain(resp).await?;
+        Ok(status)
+    }
+
     /// Send one request on the kept-alive connection, opening a new one if the server
     /// closed it. A request that fails on a reused connection before any reply is retried
     /// once on a fresh one (the server may have closed it while we were idle).

@@ -1,8 +1,10 @@
 //! lamina-ric: the Runtime Interface Client lamina puts in every image.
 //!
 //! Usage: `lamina-ric [HANDLER]` (the image's `ENTRYPOINT` is `/var/runtime/lamina-ric` and its
-//! `CMD` the handler), or `lamina-ric relay …` in front of an image's own entrypoint on a
-//! rootless engine (`relay`). It connects to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`
+//! `CMD` the handler), or `lamina-ric init …`, the init `lamina rie` runs in every container
+//! in front of the image's own entrypoint (`init`).
+//!
+//! As the runtime client, it connects to the Runtime API named by `AWS_LAMBDA_RUNTIME_API`
 //! and runs handlers with one of four runtime kinds (`config::RuntimeKind`). Without
 //! `AWS_LAMBDA_RUNTIME_API` it is its own emulator, serving the invoke API on `:8080` like
 //! `aws-lambda-rie` (`embedded`, which lists the variables that mode reads).
@@ -24,11 +26,11 @@ mod config;
 mod embedded;
 mod exec;
 mod framing;
+mod init;
 mod output;
 mod process;
 mod python;
 mod reaper;
-mod relay;
 mod runtime;
 
 use crate::client::RuntimeClient;
@@ -42,8 +44,8 @@ pub(crate) const EXIT_USAGE: i32 = 2;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(lamina_runtime_api::relay::ARG) {
-        std::process::exit(relay::run(&args[2..]));
+    if args.get(1).map(String::as_str) == Some(lamina_runtime_api::init::ARG) {
+        std::process::exit(init::run(&args[2..]));
     }
     let config = match Config::from_env(&args) {
         Ok(c) => c,

@@ -23,6 +23,7 @@ mod env_api;
 mod environment;
 pub mod error;
 pub mod events;
+mod extensions;
 mod http_front;
 mod http_util;
 mod invoke;

@@ -28,7 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::sandbox::{OutputStream, SandboxHandle, Stream};
 
+mod lines;
 mod marks;
+use lines::Partials;
 use marks::Marks;
 
 /// Longest wait for the output to settle, and for an invoke's output marks when the runtime
@@ -331,71 +333,6 @@ async fn pump(
             },
             else => break,
         }
-    }
-}
-
-/// Each stream's partial line.
-#[derive(Default)]
-struct Partials {
-    stdout: LineBuffer,
-    stderr: LineBuffer,
-}
-
-impl Partials {
-    fn push(&mut self, stream: Stream, bytes: &[u8]) -> Option<Bytes> {
-        match stream {
-            Stream::Stdout => self.stdout.push(bytes),
-            Stream::Stderr => self.stderr.push(bytes),
-        }
-    }
-
-    /// The partial line of `stream`, as it is (no newline added).
-    fn take(&mut self, stream: Stream) -> Bytes {
-        let buffer = match stream {
-            Stream::Stdout => &mut self.stdout,
-            Stream::Stderr => &mut self.stderr,
-        };
-        Bytes::from(std::mem::take(&mut buffer.0))
-    }
-
-    /// What either stream holds, each ended with a newline.
-    fn flush(&mut self) -> Option<Bytes> {
-        match (self.stdout.flush(), self.stderr.flush()) {
-            (None, None) => None,
-            (Some(a), None) | (None, Some(a)) => Some(a),
-            (Some(a), Some(b)) => Some([a, b].concat().into()),
-        }
-    }
-}
-
-/// Output bytes held back until their line is complete.
-#[derive(Default)]
-struct LineBuffer(Vec<u8>);
-
-/// A line longer than this goes out in pieces rather than waiting for its end.
-const MAX_PARTIAL_LINE: usize = 256 * 1024;
-
-impl LineBuffer {
-    /// Take `bytes`; return the whole lines now complete (through the last newline).
-    fn push(&mut self, bytes: &[u8]) -> Option<Bytes> {
-        self.0.extend_from_slice(bytes);
-        let cut = match self.0.iter().rposition(|&b| b == b'\n') {
-            Some(i) => i + 1,
-            None if self.0.len() >= MAX_PARTIAL_LINE => self.0.len(),
-            None => return None,
-        };
-        let rest = self.0.split_off(cut);
-        Some(Bytes::from(std::mem::replace(&mut self.0, rest)))
-    }
-
-    /// What is held, ended with a newline, if anything.
-    fn flush(&mut self) -> Option<Bytes> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let mut line = std::mem::take(&mut self.0);
-        line.push(b'\n');
-        Some(Bytes::from(line))
     }
 }
 

@@ -140,6 +140,7 @@ impl Sandbox for ProcessSandbox {
                 started_at,
                 // Local processes all connect from loopback: there is no telling them apart.
                 peer: None,
+                handler: None,
             })
         })
     }

@@ -106,6 +106,9 @@ pub struct Started {
     /// (Docker: the container's address on the private network), so a listener serves its own
     /// environment and no other; `None` accepts any peer that can reach the bind address.
     pub peer: Option<IpAddr>,
+    /// The function's handler as the runtime was started with it (an image's `CMD[0]`), when
+    /// the sandbox knows it: what the Extensions API's `register` answers with.
+    pub handler: Option<String>,
 }
 
 /// How the runtimes a sandbox starts reach their environment's Runtime API.

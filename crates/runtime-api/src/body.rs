@@ -68,6 +68,11 @@ impl RuntimeApiError {
     pub fn internal() -> Self {
         Self::new(500, "InternalServerError", "Internal Server Error")
     }
+    /// 403 with `error_type`: how the Extensions and Telemetry APIs refuse a call (§2, §3.1;
+    /// RIE `rendering.RenderForbiddenWithTypeMsg`).
+    pub fn forbidden(error_type: &str, message: impl Into<String>) -> Self {
+        Self::new(403, error_type, message)
+    }
     /// 404 for a path that is not part of the Runtime API.
     pub fn not_found() -> Self {
         Self::new(404, "NotFound", "Not found")

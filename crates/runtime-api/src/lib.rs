@@ -9,15 +9,16 @@
 pub mod body;
 pub mod env;
 pub mod error;
+pub mod extensions;
 pub mod front;
 pub mod function;
 pub mod headers;
+pub mod init;
 pub mod invocation;
 pub mod limits;
 pub mod logs;
 pub mod paths;
 pub mod platform;
-pub mod relay;
 pub mod trace;
 
 pub use error::{Error, Result};

@@ -31,6 +31,8 @@ pub enum EnvironmentApi {
     Telemetry,
     /// The Logs API.
     Logs,
+    /// lamina's own calls from the init it runs in the container (`crate::init`).
+    Lamina,
 }
 
 impl EnvironmentApi {
@@ -44,6 +46,8 @@ impl EnvironmentApi {
             Some(Self::Telemetry)
         } else if path == LOGS {
             Some(Self::Logs)
+        } else if path.starts_with("/lamina/") {
+            Some(Self::Lamina)
         } else {
             None
         }
@@ -194,6 +198,7 @@ mod tests {
             ("/2020-01-01/extension/event/next", Some(Extensions)),
             ("/2022-07-01/telemetry", Some(Telemetry)),
             ("/2020-08-15/logs", Some(Logs)),
+            (crate::init::LAUNCHED, Some(Lamina)),
             ("/2022-07-01/telemetry/x", None),
             ("/2020-01-01/extensionx", None),
             ("/", None),

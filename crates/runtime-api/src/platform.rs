@@ -225,6 +225,13 @@ impl Report {
         }
     }
 
+    /// The same report with another duration (and so billed duration).
+    pub fn with_duration(mut self, duration_ms: f64) -> Self {
+        self.metrics.duration_ms = duration_ms;
+        self.metrics.billed_duration_ms = duration_ms.ceil().max(1.0) as u64;
+        self
+    }
+
     /// The `REPORT` line, with its trailing TAB.
     fn line(&self) -> String {
         let m = &self.metrics;

@@ -1,5 +1,7 @@
-//! An environment's init: waiting for the runtime's first `/next` within the limit, the
-//! `INIT_REPORT` of a failed one, and the answer to an invoke whose re-init failed too.
+//! An environment's init: waiting for the runtime's first `/next` and every extension's
+//! (runtime-api.md §2: init ends when the runtime and each registered extension have called
+//! `next`) within the limit, the `INIT_REPORT` of a failed one, and the answer to an invoke
+//! whose re-init failed too.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,9 @@ impl InitFailure {
             }
             InitFailure::Exit(s) => format!("its runtime exited during init ({})", s.reason()),
             InitFailure::Timeout => "its init took longer than Lambda's 10 s".to_owned(),
+            InitFailure::Extension { message, .. } => {
+                format!("an extension failed its init ({message})")
+            }
         }
     }
 }
@@ -39,6 +44,8 @@ pub(crate) enum InitFailure {
     Exit(ExitStatus),
     /// No `/next` within the init limit.
     Timeout,
+    /// An extension failed the environment (`Extension.Crash`, `Extension.InitError`, …).
+    Extension { error_type: String, message: String },
 }
 
 impl Environment {
@@ -54,6 +61,21 @@ impl Environment {
             let signal = rx.borrow_and_update().clone();
             match signal {
                 InitSignal::Ready(at) => {
+                    self.apis.extensions.close_registration();
+                    if self.apis.extensions.any() {
+                        let ready = tokio::select! {
+                            r = self.apis.extensions.all_ready() => r.map_err(|(error_type, message)| InitFailure::Extension { error_type, message }),
+                            () = tokio::time::sleep_until(deadline) => Err(InitFailure::Timeout),
+                        };
+                        if let Err(failure) = ready {
+                            self.kill().await;
+                            let took = match failure {
+                                InitFailure::Timeout => limit,
+                                _ => self.started_at.elapsed(),
+                            };
+                            return Err((failure, took));
+                        }
+                    }
                     let d = at.saturating_duration_since(self.started_at);
                     *lock(&self.init_duration) = Some(d);
                     // Init's output, still on its way, goes before the first START.
@@ -68,6 +90,10 @@ impl Environment {
                         InitFailure::Error { body, content_type },
                         self.started_at.elapsed(),
                     ));
+                }
+                InitSignal::Exited(status) => {
+                    self.kill().await;
+                    return Err((InitFailure::Exit(status), self.started_at.elapsed()));
                 }
                 InitSignal::Running => {}
             }
@@ -85,6 +111,10 @@ impl Environment {
                     self.kill().await;
                     return Err((InitFailure::Timeout, limit));
                 }
+                (error_type, message) = self.apis.extensions.failed() => {
+                    self.kill().await;
+                    return Err((InitFailure::Extension { error_type, message }, self.started_at.elapsed()));
+                }
             }
         }
     }
@@ -99,7 +129,9 @@ impl Environment {
     ) {
         let status = match failure {
             InitFailure::Timeout => Status::Timeout,
-            InitFailure::Error { .. } | InitFailure::Exit(_) => Status::Error,
+            InitFailure::Error { .. } | InitFailure::Exit(_) | InitFailure::Extension { .. } => {
+                Status::Error
+            }
         };
         let (done, settled) = oneshot::channel();
         let _ = self.pump.send(PumpMsg::Platform {
@@ -135,6 +167,15 @@ impl Environment {
                 None,
             ),
             InitFailure::Exit(s) => (exit_answer(id, s), Status::Error, None),
+            // The cloud's generic platform failure (§5), e.g. `Extension.Crash`.
+            InitFailure::Extension {
+                error_type,
+                message,
+            } => (
+                platform(PlatformError::new(&error_type, id, &message)),
+                Status::Error,
+                None,
+            ),
             // The re-init ran out of the invoke's own time: the function's timeout.
             InitFailure::Timeout => (
                 platform(PlatformError::timeout(id, timeout_ms)),

@@ -1,12 +1,15 @@
-//! One invoke on an environment: the event handed to the runtime, its outcome (answer,
-//! exit, timeout) mapped to what the invoker is told, and the end of its log (`END`,
-//! `REPORT`) handed to the pump.
+//! One invoke on an environment: the event handed to the extensions that asked for it and to
+//! the runtime, its outcome (answer, exit, timeout) mapped to what the invoker is told, and
+//! the end of its log (`END`, `REPORT`) handed to the pump once the invoke is complete — with
+//! extensions, once each has called `next` again (§2: the caller has its answer as soon as
+//! the runtime posts it; the invoke completes after the extensions).
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
+use lamina_runtime_api::extensions::{Event as ExtensionEvent, ShutdownReason, Tracing};
 use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
 use lamina_runtime_api::platform::{Report, Status};
 use lamina_runtime_api::Invocation;
@@ -60,6 +63,16 @@ impl Environment {
             });
         }
         let t0 = reinit_started.unwrap_or_else(Instant::now);
+        // Extensions first, as Lambda releases them before the runtime (RIE `doInvoke`).
+        let extension_invokes = self.apis.extensions.deliver(&ExtensionEvent::Invoke {
+            deadline_ms: invocation.deadline_ms,
+            request_id: id.clone(),
+            invoked_function_arn: invocation.invoked_function_arn.clone(),
+            tracing: Tracing {
+                kind: "X-Amzn-Trace-Id".into(),
+                value: req.trace_id.clone(),
+            },
+        });
         let assigned = Assigned {
             invocation,
             payload: req.payload.clone(),
@@ -113,7 +126,22 @@ impl Environment {
                 Status::Error,
                 None,
             ),
-            Some(RuntimeOutcome::Exited(s)) => (exit_answer(&id, s), Status::Error, None),
+            Some(RuntimeOutcome::Exited(s)) => {
+                if self.apis.extensions.any() {
+                    self.ending().spawn(ShutdownReason::Failure);
+                }
+                (exit_answer(&id, s), Status::Error, None)
+            }
+            None if self.apis.extensions.any() => {
+                // The extensions hear of it (SHUTDOWN, TIMEOUT) while the invoker is answered.
+                self.ending().spawn(ShutdownReason::Timeout);
+                let ms_ = self.function.timeout.millis();
+                (
+                    platform(PlatformError::timeout(&id, ms_)),
+                    Status::Timeout,
+                    Some(ms_),
+                )
+            }
             None => {
                 self.kill().await;
                 let ms_ = self.function.timeout.millis();
@@ -134,7 +162,11 @@ impl Environment {
         }
         report.metrics.init_duration_ms = init.map(ms);
         report.timed_out_after_ms = timed_out;
-        let tail = self.finish(report, req.want_tail);
+        let tail = if extension_invokes > 0 && timed_out.is_none() && self.is_alive() {
+            self.finish_after_extensions(report, req.want_tail, t0, timeout)
+        } else {
+            self.finish(report, req.want_tail)
+        };
         Reply { answer, tail }
     }
 
@@ -144,6 +176,45 @@ impl Environment {
         report: Report,
         want_tail: bool,
     ) -> Option<oneshot::Receiver<Bytes>> {
+        let (end, tail) = self.end_of(report, want_tail);
+        let _ = self.pump.send(PumpMsg::End(Box::new(end)));
+        tail
+    }
+
+    /// [`Environment::finish`] once every extension that had the invoke has called `next`
+    /// again (its time counts in `REPORT`'s duration, from `t0`), on a task of its own so
+    /// the invoker's answer does not wait; the next event waits for it as for any `END`. An
+    /// extension that fails meanwhile, or takes past the invoke's `limit`, ends the
+    /// environment.
+    fn finish_after_extensions(
+        &self,
+        report: Report,
+        want_tail: bool,
+        t0: Instant,
+        limit: std::time::Duration,
+    ) -> Option<oneshot::Receiver<Bytes>> {
+        let (mut end, tail) = self.end_of(report, want_tail);
+        let (apis, pump, ending) = (self.apis.clone(), self.pump.clone(), self.ending());
+        let deadline = tokio::time::Instant::from_std(t0 + limit);
+        tokio::spawn(async move {
+            match tokio::time::timeout_at(deadline, apis.extensions.all_ready()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => ending.clone().spawn(ShutdownReason::Failure),
+                Err(_) => ending.clone().spawn(ShutdownReason::Timeout),
+            }
+            end.report = end.report.with_duration(ms(t0.elapsed()));
+            let _ = pump.send(PumpMsg::End(Box::new(end)));
+        });
+        tail
+    }
+
+    /// The end of an invoke as the pump takes it, with the next event's gate set and the
+    /// tail's receiver when asked for.
+    fn end_of(
+        &self,
+        report: Report,
+        want_tail: bool,
+    ) -> (EndOfInvoke, Option<oneshot::Receiver<Bytes>>) {
         let (ended, gate) = oneshot::channel();
         *lock(&self.gate) = Some(gate);
         let (tail_tx, tail_rx) = if want_tail {
@@ -153,14 +224,14 @@ impl Environment {
             (None, None)
         };
         let output_marks = self.rt.end(&report.request_id);
-        let _ = self.pump.send(PumpMsg::End(Box::new(EndOfInvoke {
+        let end = EndOfInvoke {
             report,
             handle: self.handle.clone(),
             ended,
             tail: tail_tx,
             output_marks,
-        })));
-        tail_rx
+        };
+        (end, tail_rx)
     }
 }
 

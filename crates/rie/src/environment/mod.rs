@@ -13,6 +13,7 @@
 
 mod init;
 mod invoke;
+mod shutdown;
 mod vars;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,14 +27,16 @@ use tokio::task::JoinHandle;
 use crate::config::FunctionConfig;
 use crate::env_api::{self, EnvironmentApis};
 use crate::error::Result;
+use crate::extensions::{Extensions, FunctionInfo};
 use crate::http_util::accept_loop;
 use crate::listener;
 use crate::logs::{self, LogSink, PumpMsg};
 use crate::runtime_api::{Assigned, RuntimeState};
 use crate::sandbox::{EnvSpec, Sandbox, SandboxHandle};
+use lamina_runtime_api::extensions::ShutdownReason;
 
 /// Aborts a task when dropped.
-struct AbortOnDrop(JoinHandle<()>);
+pub(super) struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -48,6 +51,8 @@ pub(crate) const CAPACITY: usize = 1;
 pub(crate) struct Environment {
     function: Arc<FunctionConfig>,
     rt: Arc<RuntimeState>,
+    /// The APIs on its listener (the Runtime API's state is `rt`), the extensions' state.
+    apis: Arc<EnvironmentApis>,
     next_tx: mpsc::Sender<Assigned>,
     handle: Arc<dyn SandboxHandle>,
     pump: mpsc::UnboundedSender<PumpMsg>,
@@ -61,7 +66,8 @@ pub(crate) struct Environment {
     init_duration: Mutex<Option<Duration>>,
     /// Resolves once the previous invoke's `END` is out; the next event waits for it.
     gate: Mutex<Option<oneshot::Receiver<()>>>,
-    _server: AbortOnDrop,
+    /// The listener's task: shared with an ending under way, whose `SHUTDOWN` goes out on it.
+    server: Arc<AbortOnDrop>,
     /// The Runtime API socket's directory, if it listens on one; removed with the environment.
     _socket_dir: Option<tempfile::TempDir>,
 }
@@ -97,17 +103,24 @@ impl Environment {
         let started = sandbox.start(&spec).await?;
         // Serve only once the sandbox has said who the runtime is: a runtime that connects
         // earlier waits in the listen backlog, and any other peer is turned away.
-        let apis = Arc::new(EnvironmentApis {
-            runtime: rt.clone(),
-        });
-        let server = AbortOnDrop(tokio::spawn(accept_loop(
+        let apis = Arc::new(EnvironmentApis::new(
+            rt.clone(),
+            Extensions::new(FunctionInfo {
+                function_name: function.name.to_string(),
+                function_version: "$LATEST".into(),
+                handler: started.handler.clone().unwrap_or_default(),
+                account_id: function.account_id.clone(),
+            }),
+        ));
+        let served = apis.clone();
+        let server = Arc::new(AbortOnDrop(tokio::spawn(accept_loop(
             api.listener,
-            move |req| env_api::handle(apis.clone(), req),
+            move |req| env_api::handle(served.clone(), req),
             std::future::pending(),
             Duration::ZERO,
             started.peer,
             crate::http_util::ConnectionLimits::RUNTIME,
-        )));
+        ))));
         let pump = logs::spawn_pump(
             function.name.as_str().into(),
             sink,
@@ -142,6 +155,7 @@ impl Environment {
         Ok(Self {
             function,
             rt,
+            apis,
             next_tx,
             handle: started.handle,
             pump,
@@ -151,7 +165,7 @@ impl Environment {
             started_at: started.started_at,
             init_duration: Mutex::new(None),
             gate: Mutex::new(None),
-            _server: server,
+            server,
             _socket_dir: api.dir,
         })
     }
@@ -182,7 +196,7 @@ impl Environment {
     }
 
     pub(crate) fn is_alive(&self) -> bool {
-        !self.dead.load(Ordering::SeqCst)
+        !self.dead.load(Ordering::SeqCst) && self.rt.exit_status().is_none()
     }
 
     /// Whether the last invoke ended this environment (it is killed after a short grace, so
@@ -196,11 +210,21 @@ impl Environment {
         self.handle.kill().await;
     }
 
-    /// End the environment as the cloud's shutdown does (SIGTERM, SIGKILL after `grace`),
+    /// End the environment as the cloud's shutdown does (`SHUTDOWN` with `SPINDOWN` to
+    /// extensions, SIGTERM to the runtime, SIGKILL after `grace` or the extensions' budget),
     /// its Runtime API still up meanwhile, so the runtime's pending `/next` never fails.
     pub(crate) async fn stop(&self, grace: Duration) {
-        self.dead.store(true, Ordering::SeqCst);
-        self.handle.terminate(grace).await;
+        self.ending().run(ShutdownReason::Spindown, grace).await;
+    }
+
+    /// What ending this environment takes, owned.
+    fn ending(&self) -> shutdown::Ending {
+        shutdown::Ending {
+            apis: self.apis.clone(),
+            handle: self.handle.clone(),
+            dead: self.dead.clone(),
+            _server: self.server.clone(),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The pump's framing, line assembly and output marks, driven through its channels.
 
+use super::lines::{LineBuffer, MAX_PARTIAL_LINE};
 use super::*;
-use lamina_runtime_api::logs as lines;
+use lamina_runtime_api::logs as wire;
 
 #[test]
 fn timestamps_have_the_cloud_shape() {
@@ -134,7 +135,7 @@ async fn log_until(logs: &mut mpsc::UnboundedReceiver<LogEvent>, needle: &str) -
 async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_start() {
     let (out_tx, pump, mut logs) = pump_on_channels();
     let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
-    let [m0, m1, m2] = ["id-0", "id-1", "id-2"].map(lines::output_mark);
+    let [m0, m1, m2] = ["id-0", "id-1", "id-2"].map(wire::output_mark);
 
     // Invoke 0 shows the pump that this runtime marks its output.
     pump.send(start("id-0")).unwrap();
@@ -172,7 +173,7 @@ async fn the_next_invokes_output_arriving_with_a_mark_still_lands_after_its_star
 #[tokio::test]
 async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
     let (out_tx, pump, mut logs) = pump_on_channels();
-    let mark = lines::output_mark("id-0");
+    let mark = wire::output_mark("id-0");
     pump.send(PumpMsg::Start {
         request_id: "id-0".into(),
     })
@@ -190,7 +191,7 @@ async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
         request_id: "id-1".into(),
     })
     .unwrap();
-    let m1 = lines::output_mark("id-1");
+    let m1 = wire::output_mark("id-1");
     out_tx
         .send((Stream::Stdout, Bytes::from(format!("{m1}last words"))))
         .unwrap();
@@ -228,12 +229,12 @@ async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_en
     send(Stream::Stderr, "two err\n".into());
     send(
         Stream::Stdout,
-        format!("one\n{}", lines::output_mark("id-1")),
+        format!("one\n{}", wire::output_mark("id-1")),
     );
     let (end, gate) = end_marked("id-2", Some((false, true)));
     pump.send(end).unwrap();
     gate.await.unwrap();
-    send(Stream::Stderr, lines::output_mark("id-2"));
+    send(Stream::Stderr, wire::output_mark("id-2"));
 
     let text = log_until(&mut logs, "REPORT RequestId: id-2").await;
     assert_before(&text, "START RequestId: id-1", "one\n");
@@ -250,7 +251,7 @@ async fn a_stream_whose_mark_was_left_out_holds_the_next_invokes_output_until_en
 async fn held_output_carrying_the_next_invokes_mark_is_held_again_at_that_mark() {
     let (out_tx, pump, mut logs) = pump_on_channels();
     let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
-    let [m1, m2, m3] = ["id-1", "id-2", "id-3"].map(lines::output_mark);
+    let [m1, m2, m3] = ["id-1", "id-2", "id-3"].map(wire::output_mark);
 
     pump.send(start("id-1")).unwrap();
     send(Stream::Stdout, format!("one\n{m1}"));
@@ -291,7 +292,7 @@ async fn held_output_carrying_the_next_invokes_mark_is_held_again_at_that_mark()
 async fn a_mark_the_runtime_said_it_wrote_is_waited_for_past_the_settle_bound() {
     let (out_tx, pump, mut logs) = pump_on_channels();
     let send = |stream, text: String| out_tx.send((stream, Bytes::from(text))).unwrap();
-    let mark = lines::output_mark("id-0");
+    let mark = wire::output_mark("id-0");
     pump.send(start("id-0")).unwrap();
     send(Stream::Stdout, format!("out\n{mark}"));
     let (end, gate) = end_marked("id-0", Some((true, true)));

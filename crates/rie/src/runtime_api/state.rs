@@ -56,6 +56,9 @@ pub(crate) enum InitSignal {
         body: Bytes,
         content_type: String,
     },
+    /// The runtime's process ended before its first `/next` (as lamina's init reported,
+    /// while the container lives on for the extensions).
+    Exited(ExitStatus),
 }
 
 /// One invoke in flight.
@@ -146,10 +149,27 @@ impl RuntimeState {
         marks
     }
 
-    /// The runtime is gone: fail every invoke in flight.
+    /// How the runtime's process ended, once it has.
+    pub(crate) fn exit_status(&self) -> Option<ExitStatus> {
+        self.lock().exited
+    }
+
+    /// The runtime is gone: fail every invoke in flight (and an init under way).
     pub(crate) fn runtime_exited(&self, status: ExitStatus) {
         let mut inner = self.lock();
+        if inner.exited.is_some() {
+            return;
+        }
         inner.exited = Some(status);
+        if !inner.initialized {
+            self.init.send_if_modified(|s| {
+                let running = matches!(s, InitSignal::Running);
+                if running {
+                    *s = InitSignal::Exited(status);
+                }
+                running
+            });
+        }
         for f in inner.in_flight.values_mut() {
             if let Some(reply) = f.reply.take() {
                 let _ = reply.send(RuntimeOutcome::Exited(status));

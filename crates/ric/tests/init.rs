@@ -1,6 +1,6 @@
-//! `lamina-ric relay`: the Runtime API relay a rootless engine's containers run in front of
-//! the image's entrypoint — connections to its TCP address reach the Unix socket byte for
-//! byte, the image's program runs as its child, and the relay ends as the child ended.
+//! `lamina-ric init`: the init `lamina rie` runs in front of every image's entrypoint — the
+//! image's program runs as its child, signals reach it, the init ends as it ended, and with
+//! `--relay` connections to its TCP address reach the Runtime API's Unix socket byte for byte.
 
 mod common;
 
@@ -56,7 +56,7 @@ fn a_connection_inside_reaches_the_socket_and_the_relay_exits_as_its_program_did
          sys.exit(7)"
     );
     let out = Command::new(ric_bin())
-        .args(["relay", socket.to_str().unwrap(), &listen, "--"])
+        .args(["init", "--relay", socket.to_str().unwrap(), &listen, "--"])
         .args(["python3", "-c", &program])
         .stderr(Stdio::inherit())
         .output()
@@ -73,8 +73,6 @@ fn a_connection_inside_reaches_the_socket_and_the_relay_exits_as_its_program_did
 #[test]
 fn sigterm_reaches_the_program_which_decides_when_to_exit() {
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("runtime-api.sock");
-    let _listener = UnixListener::bind(&socket).unwrap();
     let ready = dir.path().join("ready");
     let program = format!(
         "import signal, sys, time, pathlib\n\
@@ -83,13 +81,8 @@ fn sigterm_reaches_the_program_which_decides_when_to_exit() {
          time.sleep(30)",
         ready.display()
     );
-    let mut relay = Command::new(ric_bin())
-        .args([
-            "relay",
-            socket.to_str().unwrap(),
-            &format!("127.0.0.1:{}", free_port()),
-            "--",
-        ])
+    let mut init = Command::new(ric_bin())
+        .args(["init", "--"])
         .args(["python3", "-c", &program])
         .spawn()
         .unwrap();
@@ -102,8 +95,8 @@ fn sigterm_reaches_the_program_which_decides_when_to_exit() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: kill(2) on the child we spawned.
-    unsafe { libc::kill(relay.id() as i32, libc::SIGTERM) };
-    let status = relay.wait().unwrap();
+    unsafe { libc::kill(init.id() as i32, libc::SIGTERM) };
+    let status = init.wait().unwrap();
     assert_eq!(
         status.code(),
         Some(42),
@@ -114,15 +107,8 @@ fn sigterm_reaches_the_program_which_decides_when_to_exit() {
 
 #[test]
 fn a_program_that_cannot_be_run_is_named_and_exits_127() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("runtime-api.sock");
     let out = Command::new(ric_bin())
-        .args([
-            "relay",
-            socket.to_str().unwrap(),
-            &format!("127.0.0.1:{}", free_port()),
-            "--",
-        ])
+        .args(["init", "--"])
         .arg("/no/such/entrypoint")
         .output()
         .unwrap();
@@ -133,11 +119,11 @@ fn a_program_that_cannot_be_run_is_named_and_exits_127() {
 }
 
 #[test]
-fn a_relay_without_a_program_is_refused_with_its_usage() {
+fn an_init_without_a_program_is_refused_with_its_usage() {
     let out = Command::new(ric_bin())
-        .args(["relay", "/s.sock", "127.0.0.1:9001"])
+        .args(["init", "--relay", "/s.sock", "127.0.0.1:9001"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: lamina-ric relay"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage: lamina-ric init"));
 }

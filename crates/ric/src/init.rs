@@ -1,0 +1,229 @@
+//! `lamina-ric init [--relay SOCKET HOST:PORT] -- PROGRAM [ARG…]`: the init `lamina rie` runs
+//! in every container, as Lambda's init runs in every execution environment (the contract
+//! and why: `lamina_runtime_api::init`).
+//!
+//! In order, as Lambda's init does (RIE `rapid/handlers.go`): with `--relay`, listen on
+//! `HOST:PORT` inside the container and relay every connection byte for byte to the
+//! emulator's Unix socket (rootless engines); start every executable in `/opt/extensions/`,
+//! tell the emulator their names and wait until each has registered; then start the image's
+//! program (the runtime) in a process group of its own. It passes SIGTERM and SIGINT on to
+//! the runtime (the cloud's shutdown phase: extensions hear of it through `SHUTDOWN`), reaps
+//! orphans as PID 1, tells the emulator when a process it watches ends, and ends as the
+//! runtime ended — after the extensions have gone, when there are any — so the engine
+//! reports the runtime's exit status.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+use bytes::Bytes;
+use lamina_runtime_api::extensions::{visible_to_extensions, EXTERNAL_DIR, MAX_EXTENSIONS};
+use lamina_runtime_api::init::{self as contract, Args, Exited, Launched, Process, Relay};
+use tokio::net::{TcpListener, UnixStream};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::JoinSet;
+
+use crate::client::RuntimeClient;
+use crate::process;
+
+/// Run the init; returns only on a usage or start-up error (the exit code to use).
+pub fn run(args: &[String]) -> i32 {
+    let args = match Args::parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("lamina-ric: {e}");
+            return crate::EXIT_USAGE;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lamina-ric: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(init(args))
+}
+
+async fn init(args: Args) -> i32 {
+    if let Some(relay) = args.relay {
+        // Listening before anything starts: no first connection finds the port closed.
+        match TcpListener::bind(&relay.listen).await {
+            Ok(listener) => {
+                tokio::spawn(serve_relay(listener, relay));
+            }
+            Err(e) => {
+                eprintln!(
+                    "lamina-ric: the Runtime API relay cannot listen on {}: {e}",
+                    relay.listen
+                );
+                return 1;
+            }
+        }
+    }
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("lamina-ric: the init cannot install its signal handlers");
+        return 1;
+    };
+    crate::reaper::spawn_if_init();
+    let api = std::env::var(lamina_runtime_api::env::RUNTIME_API)
+        .ok()
+        .and_then(|a| a.parse::<SocketAddr>().ok());
+    let mut extensions = JoinSet::new();
+    let paths = discover(Path::new(EXTERNAL_DIR));
+    if let (Some(api), false) = (api, paths.is_empty()) {
+        if !start_extensions(api, &paths, &mut extensions).await {
+            // The emulator fails the environment and stops it; nothing more to start.
+            loop {
+                tokio::select! {
+                    _ = term.recv() => return 128 + libc::SIGTERM,
+                    _ = int.recv() => return 128 + libc::SIGINT,
+                    Some(_) = extensions.join_next() => {}
+                }
+            }
+        }
+    }
+    let mut cmd = std::process::Command::new(&args.program[0]);
+    cmd.args(&args.program[1..]).process_group(0);
+    let mut child = match tokio::process::Command::from(cmd).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            // What the engine itself says when an entrypoint cannot be run.
+            eprintln!(
+                "lamina-ric: cannot run the image's entrypoint {:?}: {e}",
+                args.program[0]
+            );
+            return 127;
+        }
+    };
+    let pid = child.id().and_then(|p| i32::try_from(p).ok());
+    let status = loop {
+        let sig = tokio::select! {
+            status = child.wait() => match status {
+                Ok(status) => break status,
+                Err(e) => {
+                    eprintln!("lamina-ric: lost the image's entrypoint: {e}");
+                    return 1;
+                }
+            },
+            _ = term.recv() => libc::SIGTERM,
+            _ = int.recv() => libc::SIGINT,
+            Some(_) = extensions.join_next() => continue,
+        };
+        if let Some(pid) = pid {
+            // SAFETY: kill(2) on the child we spawned and have not yet waited for.
+            unsafe { libc::kill(pid, sig) };
+        }
+    };
+    if !extensions.is_empty() {
+        // The emulator tells the extensions (SHUTDOWN) and stops the container when they
+        // take too long; until then they keep running, as in the cloud.
+        if let Some(api) = api {
+            report_exit(api, Process::Runtime, status).await;
+        }
+        while extensions.join_next().await.is_some() {}
+    }
+    process::exit_like(status)
+}
+
+/// The executables in `dir`, by file name (the order Lambda starts them in; RIE
+/// `agents.ListExternalAgentPaths` reads the directory sorted).
+fn discover(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Start the extensions at `paths`, each watched on `tasks`, and wait until the emulator says
+/// each has registered; `false` when it says one failed the environment instead.
+async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSet<()>) -> bool {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| visible_to_extensions(k))
+        .collect();
+    let mut names = Vec::new();
+    // More than ten are still announced: the emulator refuses the eleventh as the cloud does.
+    for path in paths.iter().take(MAX_EXTENSIONS + 1) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut cmd = std::process::Command::new(path);
+        cmd.env_clear().envs(env.iter().cloned()).process_group(0);
+        match tokio::process::Command::from(cmd).spawn() {
+            Ok(mut child) => {
+                let watched = name.clone();
+                tasks.spawn(async move {
+                    if let Ok(status) = child.wait().await {
+                        report_exit(api, Process::Extension(watched), status).await;
+                    }
+                });
+            }
+            Err(e) => eprintln!(
+                "lamina-ric: cannot start the extension {}: {e}",
+                path.display()
+            ),
+        }
+        names.push(name);
+    }
+    let body = serde_json::to_vec(&Launched { extensions: names }).unwrap_or_default();
+    let mut client = RuntimeClient::new(api);
+    match client
+        .post_json(contract::LAUNCHED, Bytes::from(body))
+        .await
+    {
+        Ok(status) => status.is_success(),
+        Err(e) => {
+            eprintln!("lamina-ric: cannot tell the emulator which extensions started: {e}");
+            false
+        }
+    }
+}
+
+/// Tell the emulator that `process` ended with `status`.
+async fn report_exit(api: SocketAddr, process: Process, status: ExitStatus) {
+    let exited = Exited {
+        process,
+        code: status.code().map(i64::from),
+        signal: status.signal(),
+    };
+    let body = serde_json::to_vec(&exited).unwrap_or_default();
+    let _ = RuntimeClient::new(api)
+        .post_json(contract::EXITED, Bytes::from(body))
+        .await;
+}
+
+/// Relay every connection to `listener` to the Runtime API's socket.
+async fn serve_relay(listener: TcpListener, relay: Relay) {
+    loop {
+        let Ok((mut tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let socket = relay.socket.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            match UnixStream::connect(&socket).await {
+                Ok(mut unix) => {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+                Err(e) => eprintln!("lamina-ric: the Runtime API at {socket} refused: {e}"),
+            }
+        });
+    }
+}

@@ -1,0 +1,154 @@
+//! The Extensions API's HTTP side (§2) and the calls of lamina's init (`lamina_runtime_api::
+//! init`: the extensions it started, the processes it saw end), over [`super::Extensions`].
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use lamina_runtime_api::body::{RuntimeApiError, STATUS_OK};
+use lamina_runtime_api::extensions as ext;
+use lamina_runtime_api::init::{self, Exited, Launched, Process};
+
+use super::Extensions;
+use crate::env_api::EnvironmentApis;
+use crate::http_util::{read_capped, respond, Body, Capped};
+use crate::sandbox::ExitStatus;
+
+/// Largest body an extension call may carry (RIE-LMI `rapi/server.go`: 1 MiB).
+const MAX_BODY: usize = 1024 * 1024;
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+fn refuse(e: &RuntimeApiError) -> Response<Body> {
+    respond(e.status, "application/json", e.to_json())
+}
+
+/// Read a whole request body of at most [`MAX_BODY`] bytes.
+async fn body(body: Incoming, headers: &HeaderMap) -> Result<bytes::Bytes, Response<Body>> {
+    match read_capped(headers, body, MAX_BODY).await {
+        Ok(Capped::Whole(b, _)) => Ok(b),
+        Ok(Capped::TooLarge { .. }) => Err(refuse(&RuntimeApiError::too_large(MAX_BODY))),
+        Err(_) => Err(refuse(&RuntimeApiError::truncated())),
+    }
+}
+
+/// Serve one Extensions API request.
+pub(crate) async fn handle(apis: &EnvironmentApis, req: Request<Incoming>) -> Response<Body> {
+    let (parts, incoming) = req.into_parts();
+    let bytes = match body(incoming, &parts.headers).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let extensions: &Extensions = &apis.extensions;
+    let id = header(&parts.headers, ext::IDENTIFIER_HEADER);
+    let result = match (parts.uri.path(), &parts.method) {
+        (ext::REGISTER, &Method::POST) => {
+            let name = header(&parts.headers, ext::NAME_HEADER).unwrap_or_default();
+            let account = header(&parts.headers, ext::ACCEPT_FEATURE_HEADER)
+                .is_some_and(|f| f.split(',').any(|f| f.trim() == "accountId"));
+            extensions
+                .register(name, &bytes, account)
+                .map(|(id, answer)| {
+                    let mut r = respond(
+                        200,
+                        "application/json",
+                        serde_json::to_vec(&answer).unwrap_or_default(),
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&id) {
+                        r.headers_mut()
+                            .insert(HeaderName::from_static(ext::IDENTIFIER_HEADER), v);
+                    }
+                    r
+                })
+        }
+        (ext::EVENT_NEXT, &Method::GET) => extensions.next(id).await.map(|event| {
+            let mut r = respond(
+                200,
+                "application/json",
+                serde_json::to_vec(&event).unwrap_or_default(),
+            );
+            if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                r.headers_mut()
+                    .insert(HeaderName::from_static(ext::EVENT_IDENTIFIER_HEADER), v);
+            }
+            r
+        }),
+        (ext::INIT_ERROR, &Method::POST) => extensions
+            .error(
+                id,
+                header(&parts.headers, ext::ERROR_TYPE_HEADER),
+                ext::fatal::INIT_ERROR,
+            )
+            .map(|()| respond(202, "application/json", STATUS_OK)),
+        (ext::EXIT_ERROR, &Method::POST) => extensions
+            .error(
+                id,
+                header(&parts.headers, ext::ERROR_TYPE_HEADER),
+                ext::fatal::EXIT_ERROR,
+            )
+            .map(|()| respond(202, "application/json", STATUS_OK)),
+        _ => Err(RuntimeApiError::not_found()),
+    };
+    result.unwrap_or_else(|e| refuse(&e))
+}
+
+/// Serve one call of lamina's init.
+pub(crate) async fn handle_init(apis: &EnvironmentApis, req: Request<Incoming>) -> Response<Body> {
+    let (parts, incoming) = req.into_parts();
+    let bytes = match body(incoming, &parts.headers).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let format = |e: serde_json::Error| {
+        RuntimeApiError::forbidden(ext::INVALID_REQUEST_FORMAT, e.to_string())
+    };
+    match (parts.uri.path(), &parts.method) {
+        (init::LAUNCHED, &Method::POST) => {
+            let launched: Launched = match serde_json::from_slice(&bytes).map_err(format) {
+                Ok(l) => l,
+                Err(e) => return refuse(&e),
+            };
+            apis.extensions.launched(&launched.extensions);
+            match apis.extensions.all_registered().await {
+                Ok(()) => respond(200, "application/json", STATUS_OK),
+                Err(error_type) => {
+                    let mut r = respond(500, "application/json", STATUS_OK);
+                    if let Ok(v) = HeaderValue::from_str(&error_type) {
+                        r.headers_mut()
+                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                        r.headers_mut().insert(
+                            HeaderName::from_static("lambda-runtime-function-error-type"),
+                            v,
+                        );
+                    }
+                    r
+                }
+            }
+        }
+        (init::EXITED, &Method::POST) => {
+            let exited: Exited = match serde_json::from_slice(&bytes).map_err(format) {
+                Ok(e) => e,
+                Err(e) => return refuse(&e),
+            };
+            let status = match (exited.code, exited.signal) {
+                (_, Some(s)) => ExitStatus::Signal(s),
+                (Some(c), None) => ExitStatus::Code(c),
+                (None, None) => ExitStatus::Code(0),
+            };
+            match exited.process {
+                Process::Runtime => apis.runtime.runtime_exited(status),
+                Process::Extension(name) => apis.extensions.exited(
+                    &name,
+                    &status.reason().to_string(),
+                    apis.shutting_down(),
+                ),
+            }
+            respond(202, "application/json", STATUS_OK)
+        }
+        _ => refuse(&RuntimeApiError::not_found()),
+    }
+}

@@ -1,0 +1,191 @@
+//! Lambda extensions under `lamina rie`, on real Docker: `examples/extension-secrets`, whose
+//! external extension (in `/opt/extensions/`, from a layer ZIP) fetches a secret before the
+//! first invoke, serves it to the handler on a local port, and logs every event it gets as
+//! `[secrets-cache] EVENT {json}` — so the events' fields are read from the function's log.
+
+mod common;
+
+use std::sync::Once;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{post, require_docker, root, Rie, INVOKE};
+use serde_json::Value;
+
+/// Make the example's layer ZIP once per test binary.
+fn example() -> &'static str {
+    static MADE: Once = Once::new();
+    MADE.call_once(|| {
+        let made = std::process::Command::new("python3")
+            .arg(root().join("examples/extension-secrets/make_layer.py"))
+            .output()
+            .expect("run python3");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    });
+    "examples/extension-secrets"
+}
+
+/// The events the extension logged, in order.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("[secrets-cache] EVENT "))
+        .map(|j| serde_json::from_str(j).unwrap_or_else(|e| panic!("{e}: {j}")))
+        .collect()
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_extension_gets_each_invoke_with_every_documented_field_and_spindown_on_ctrl_c() {
+    require_docker();
+    let mut rie = Rie::start(example(), &[]);
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let a = post(rie.port, INVOKE, &[], b"{}");
+        let answer = a.json();
+        assert_eq!(
+            answer,
+            serde_json::json!({"secret": "correct horse battery staple", "fetched_before_first_invoke": true}),
+            "{}",
+            rie.stdout()
+        );
+        ids.push(a.header("x-amzn-requestid").expect("request id").to_owned());
+    }
+    let out = rie.wait_stdout(
+        &format!("REPORT RequestId: {}", ids[1]),
+        Duration::from_secs(10),
+    );
+    let registered: Value = out
+        .lines()
+        .find_map(|l| l.strip_prefix("[secrets-cache] REGISTERED "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .unwrap_or_else(|| panic!("no registration in {out}"));
+    assert_eq!(
+        registered,
+        serde_json::json!({"functionName": "extension-secrets", "functionVersion": "$LATEST", "handler": "app.handler"})
+    );
+    let seen = events(&out);
+    assert_eq!(seen.len(), 2, "{out}");
+    for (event, id) in seen.iter().zip(&ids) {
+        let keys: Vec<&str> = event
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "deadlineMs",
+                "eventType",
+                "invokedFunctionArn",
+                "requestId",
+                "tracing"
+            ],
+            "{event}"
+        );
+        assert_eq!(event["eventType"], "INVOKE");
+        assert_eq!(event["requestId"], id.as_str());
+        assert!(
+            event["deadlineMs"].as_u64().unwrap() > now_ms() - 60_000,
+            "{event}"
+        );
+        let arn = event["invokedFunctionArn"].as_str().unwrap();
+        assert!(
+            arn.starts_with("arn:aws:lambda:") && arn.ends_with(":function:extension-secrets"),
+            "{arn}"
+        );
+        assert_eq!(event["tracing"]["type"], "X-Amzn-Trace-Id");
+        assert!(
+            event["tracing"]["value"]
+                .as_str()
+                .unwrap()
+                .starts_with("Root=1-"),
+            "{event}"
+        );
+        // START, then the extension's event, then END: the event belongs to its invoke.
+        let start = out.find(&format!("START RequestId: {id}")).unwrap();
+        let end = out.find(&format!("END RequestId: {id}")).unwrap();
+        let at = out.find(&format!("\"requestId\": \"{id}\"")).unwrap();
+        assert!(start < at && at < end, "{out}");
+    }
+    rie.interrupt();
+    let out = rie.stdout();
+    let last = events(&out).pop().expect("a SHUTDOWN");
+    assert_eq!(last["eventType"], "SHUTDOWN", "{out}");
+    assert_eq!(last["shutdownReason"], "SPINDOWN");
+    let deadline = last["deadlineMs"].as_u64().unwrap();
+    assert!(
+        deadline > now_ms() - 30_000 && deadline < now_ms() + 5_000,
+        "{last}"
+    );
+}
+
+#[test]
+fn a_function_timeout_tells_the_extension_timeout_and_the_next_invoke_starts_afresh() {
+    require_docker();
+    let rie = Rie::start(example(), &["--timeout", "1"]);
+    let a = post(rie.port, INVOKE, &[], br#"{"sleep": 3}"#);
+    assert_eq!(
+        a.json()["errorType"],
+        "Sandbox.Timedout",
+        "{}",
+        rie.stdout()
+    );
+    rie.wait_stdout("[secrets-cache] SHUTDOWN TIMEOUT", Duration::from_secs(10));
+    rie.wait_stdout("Status: timeout", Duration::from_secs(10));
+    let again = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(again.json()["secret"], "correct horse battery staple");
+}
+
+#[test]
+fn a_runtime_crash_tells_the_extension_failure() {
+    require_docker();
+    let rie = Rie::start(example(), &[]);
+    let a = post(rie.port, INVOKE, &[], br#"{"crash": true}"#);
+    let answer = a.json();
+    assert_eq!(answer["errorType"], "Runtime.ExitError", "{answer}");
+    assert!(
+        answer["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with("exit status 3"),
+        "{answer}"
+    );
+    rie.wait_stdout("[secrets-cache] SHUTDOWN FAILURE", Duration::from_secs(10));
+    let again = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(again.json()["secret"], "correct horse battery staple");
+}
+
+#[test]
+fn an_extension_that_exits_during_init_fails_it_with_extension_crash() {
+    require_docker();
+    let rie = Rie::start(example(), &["--env", "SECRETS_CACHE_CRASH_AT_INIT=1"]);
+    let a = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(a.header("x-amz-function-error"), Some("Unhandled"));
+    let answer = a.json();
+    assert_eq!(
+        answer["errorType"],
+        "Extension.Crash",
+        "{answer}\n{}",
+        rie.stdout()
+    );
+    let message = answer["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("secrets-cache") && message.contains("exit status 7"),
+        "{message}"
+    );
+    // The init failed, then its re-run inside the invoke (the cloud's suppressed init); the
+    // log arrives on its own pipe, so it is waited for.
+    let out = rie.wait_stdout("Phase: invoke\tStatus: error", Duration::from_secs(10));
+    assert!(out.contains("Phase: init\tStatus: error"), "{out}");
+}
