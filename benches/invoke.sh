@@ -20,6 +20,7 @@
 #                     (no docker-proxy hop: the emulator's own floor)
 #   aws-rie+lamina-ric    AWS's RIE running lamina-ric inside the lamina-built image, published
 #                     on 127.0.0.1:9303 (separates client cost from emulator cost)
+# Warm p50 in alternation (ROUNDS=R): lamina and aws-rie+awsric only, R rounds of N each.
 # Cold start (COLD_RUNS=5): `lamina rie IMAGE` start to first answer against `docker run` of
 # the RIE image to first answer (COLD_ONLY=1: only this part). KEEP_IMAGES=1 keeps the bench-*
 # images for a rerun.
@@ -218,6 +219,36 @@ PY
   python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["lines"] and not d["outside"] else 1)' "$verdict" ||
     { echo "lamina's log frames its lines wrongly: $verdict" >&2; FRAMING_FAILED=1; }
 }
+
+# ROUNDS=R: warm p50 only. lamina and AWS's emulator are both up (idle while the other is
+# measured) and measured in alternation R times, N invokes each time, so a drift in the
+# machine's load falls on both alike; the medians of the rounds' p50s are compared.
+if [ "${ROUNDS:-0}" -gt 0 ] && "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
+  start_lamina 9300 1
+  wait_ready 9300
+  "$DOCKER" run -d --name bench-awsric --memory 128m -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
+  wait_ready 9301
+  for _ in $(seq "$ROUNDS"); do
+    record lamina round "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency 9300 "$N" 5 "$LAT_SECONDS.0")"
+    record aws-rie+awsric round "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency 9301 "$N" 5 "$LAT_SECONDS.0")"
+  done
+  stop_lamina
+  "$DOCKER" rm -f bench-awsric >/dev/null
+  python3 - "$RESULTS" <<'PY' | tee "$OUTDIR/invoke-rounds.md"
+import json, statistics, sys
+by = {}
+for r in map(json.loads, open(sys.argv[1])):
+    if r["mode"] == "round":
+        by.setdefault(r["name"], []).append(r["p50_ms"])
+print("| contender | rounds | p50 of each round, ms | median ms |")
+print("|---|---:|---|---:|")
+for name, v in by.items():
+    print(f"| {name} | {len(v)} | {', '.join(f'{x:.3f}' for x in v)} | {statistics.median(v):.3f} |")
+mine, theirs = statistics.median(by["lamina"]), statistics.median(by["aws-rie+awsric"])
+print(f"\nlamina / aws-rie+awsric, medians of the rounds' p50: {mine / theirs:.2f}x")
+PY
+  exit 0
+fi
 
 # One contender at a time so none competes with another for the 2 CPUs.
 if [ "${COLD_ONLY:-0}" != 1 ]; then

@@ -189,3 +189,55 @@ fn an_extension_that_exits_during_init_fails_it_with_extension_crash() {
     let out = rie.wait_stdout("Phase: invoke\tStatus: error", Duration::from_secs(10));
     assert!(out.contains("Phase: init\tStatus: error"), "{out}");
 }
+
+/// A runtime no one here wrote: the Runtime API loop in plain Python, as the image's own
+/// ENTRYPOINT (no lamina-ric in the way), answering which process is PID 1.
+const FOREIGN_RUNTIME: &str = r#"
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
+while True:
+    with urllib.request.urlopen(api + "/next") as r:
+        rid = r.headers["Lambda-Runtime-Aws-Request-Id"]
+        json.load(r)
+    with urllib.request.urlopen("http://127.0.0.1:2773/secret") as s:
+        secret = json.load(s)["value"]
+    init = open("/proc/1/cmdline", "rb").read().split(b"\0")[1].decode()
+    body = json.dumps({"runtime": "foreign", "secret": secret, "pid1": init}).encode()
+    req = urllib.request.Request(api + "/" + rid + "/response", data=body, method="POST")
+    urllib.request.urlopen(req).read()
+"#;
+
+#[test]
+fn a_foreign_image_whose_entrypoint_is_not_lamina_ric_gets_its_extensions_too() {
+    require_docker();
+    common::run_ok(
+        common::lamina()
+            .args(["build", example(), "--load"])
+            .current_dir(root()),
+    );
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("runtime.py"), FOREIGN_RUNTIME).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM extension-secrets:latest\nCOPY runtime.py /var/task/runtime.py\n\
+         ENTRYPOINT [\"python3\", \"/var/task/runtime.py\"]\nCMD []\n",
+    )
+    .unwrap();
+    let tag = "lamina-test-foreign-extension:latest";
+    common::docker(&["build", "-q", "-t", tag, ctx.path().to_str().unwrap()]);
+    let mut rie = Rie::start(tag, &[]);
+    let a = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(
+        a.json(),
+        serde_json::json!({"runtime": "foreign", "secret": "correct horse battery staple", "pid1": "init"}),
+        "{}",
+        rie.stdout()
+    );
+    let id = a.header("x-amzn-requestid").unwrap().to_owned();
+    let out = rie.wait_stdout(&format!("REPORT RequestId: {id}"), Duration::from_secs(10));
+    assert_eq!(events(&out).len(), 1, "{out}");
+    rie.interrupt();
+    let last = events(&rie.stdout()).pop().unwrap();
+    assert_eq!(last["shutdownReason"], "SPINDOWN");
+    common::docker(&["rmi", "-f", tag]);
+}
