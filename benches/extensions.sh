@@ -26,8 +26,8 @@ CLIENT="$HERE/invoke_client.py"
 
 (cd "$ROOT" && cargo build --release -q -p lamina)
 LAMINA="$ROOT/target/release/lamina"
-# shellcheck source=benches/aws_rie.sh
-. "$HERE/aws_rie.sh"
+# shellcheck source=benches/common.sh
+. "$HERE/common.sh"
 
 W=$(mktemp -d /tmp/bench-ext.XXXXXX)
 PIDS=()
@@ -44,15 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_ready() { # PORT: until an invoke answers 200 (bounded: 60 s)
-  for _ in $(seq 120); do
-    if curl -sf -m 5 -o /dev/null -XPOST "127.0.0.1:$1/2015-03-31/functions/function/invocations" \
-      -d '{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}'; then return 0; fi
-    sleep 0.5
-  done
-  echo "port $1 never answered" >&2
-  return 1
-}
 
 # --- the extension and the images -------------------------------------------------------------
 mkdir -p "$W/layer/extensions"

@@ -68,19 +68,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_ready() { # PORT: until an invoke answers 200 (bounded: 60 s)
-  for _ in $(seq 120); do
-    if curl -sf -m 5 -o /dev/null -XPOST "127.0.0.1:$1/2015-03-31/functions/function/invocations" \
-      -d '{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}'; then return 0; fi
-    sleep 0.5
-  done
-  echo "port $1 never answered" >&2
-  return 1
-}
 
 # --- downloads (idempotent) --------------------------------------------------------------------
-# shellcheck source=benches/aws_rie.sh
-. "$HERE/aws_rie.sh"
+# shellcheck source=benches/common.sh
+. "$HERE/common.sh"
 SITE="$BENCH/awsric-site"
 AWSRIC_NOTE=""
 if [ ! -f "$SITE/.done" ]; then

@@ -164,17 +164,7 @@ pub fn run(args: &[String], handler: &str) -> i32 {
             return super::EXIT_USAGE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lamina-ric: cannot start the async runtime: {e}");
-            return EXIT_FAILED;
-        }
-    };
-    rt.block_on(serve(embedded, handler))
+    crate::process::block_on(serve(embedded, handler), EXIT_FAILED)
 }
 
 async fn serve(embedded: Embedded, handler: &str) -> i32 {

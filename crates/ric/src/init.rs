@@ -37,17 +37,7 @@ pub fn run(args: &[String]) -> i32 {
             return crate::EXIT_USAGE;
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("lamina-ric: cannot start the async runtime: {e}");
-            return 1;
-        }
-    };
-    rt.block_on(init(args))
+    process::block_on(init(args), 1)
 }
 
 async fn init(args: Args) -> i32 {

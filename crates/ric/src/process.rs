@@ -82,6 +82,21 @@ fn dup_above(fd: OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
+/// Run `main` on a current-thread tokio runtime (what every mode of lamina-ric runs on), or
+/// say why there is none and return `failed`.
+pub fn block_on(main: impl std::future::Future<Output = i32>, failed: i32) -> i32 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(main),
+        Err(e) => {
+            eprintln!("lamina-ric: cannot start the async runtime: {e}");
+            failed
+        }
+    }
+}
+
 /// Forget the worker pid (it has been reaped).
 pub fn clear_child() {
     CHILD_PID.store(0, Ordering::SeqCst);
