@@ -50,7 +50,18 @@ impl PythonWorker {
         let adapter = std::env::var_os(ENV_ADAPTER)
             .map_or_else(|| PathBuf::from(DEFAULT_ADAPTER), PathBuf::from);
         let (fd_in, fd_out) = worker_fds();
-        let mut cmd = Command::new(&interpreter);
+        // A wrapper script, when the function sets one, runs in front of the interpreter with
+        // the interpreter's command line as its arguments, as AWS's runtimes start it.
+        let wrapper =
+            std::env::var_os(lamina_runtime_api::env::EXEC_WRAPPER).filter(|w| !w.is_empty());
+        let mut cmd = match &wrapper {
+            Some(w) => {
+                let mut c = Command::new(w);
+                c.arg(&interpreter);
+                c
+            }
+            None => Command::new(&interpreter),
+        };
         cmd.arg(&adapter)
             .arg(&config.handler)
             .current_dir(&config.task_root)
@@ -74,7 +85,7 @@ impl PythonWorker {
             to_child,
             from_child,
         } = process::spawn_with_pipes(cmd, fd_in, fd_out)
-            .map_err(|e| cannot_start(&interpreter, &adapter, e))?;
+            .map_err(|e| cannot_start(wrapper.as_ref().unwrap_or(&interpreter), &adapter, e))?;
         let output = match (child.stdout.take(), child.stderr.take()) {
             (Some(out), Some(err)) => Some(Output::forward(out, err)),
             _ => None,

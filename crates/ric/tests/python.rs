@@ -263,3 +263,34 @@ fn other_exception_at_import_is_reported_with_its_class() {
         "{stack:?}"
     );
 }
+
+#[test]
+fn an_exec_wrapper_runs_in_front_of_the_interpreter_with_its_command_line() {
+    let root = task_root(&[(
+        "app.py",
+        "import os, sys\ndef handler(e, c):\n    return {'wrapped': os.environ.get('WRAPPED'), 'python': sys.executable != ''}\n",
+    )]);
+    let wrapper = root.path().join("wrapper.sh");
+    std::fs::write(&wrapper, "#!/bin/sh\nexport WRAPPED=\"$1\"\nexec \"$@\"\n").unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let api = FakeApi::start();
+    api.push(invocation("req-wrap"), b"{}");
+    let mut ric = spawn_ric(
+        &api,
+        root.path(),
+        "app.handler",
+        &[("AWS_LAMBDA_EXEC_WRAPPER", wrapper.to_str().unwrap())],
+    );
+    let posts = api.wait_posts(1);
+    let out = stop(&mut ric);
+    let body: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap();
+    assert_eq!(
+        body["wrapped"], "python3",
+        "the wrapper got the interpreter first: {out}"
+    );
+    assert_eq!(body["python"], true);
+}

@@ -1,5 +1,9 @@
 //! Names of the environment variables the platform sets (§9).
 
+/// A wrapper script the managed runtimes start with their own command as its arguments
+/// (docs "Modifying the runtime environment", wrapper scripts): it sets something up (an
+/// internal extension, an agent) and execs them.
+pub const EXEC_WRAPPER: &str = "AWS_LAMBDA_EXEC_WRAPPER";
 /// `host:port` of the Runtime API, no scheme or path.
 pub const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 /// Function name.

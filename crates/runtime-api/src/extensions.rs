@@ -219,6 +219,26 @@ mod tests {
     }
 
     #[test]
+    fn extensions_see_the_environment_less_what_the_cloud_hides() {
+        for hidden in [
+            "_HANDLER",
+            "_X_AMZN_TRACE_ID",
+            "AWS_EXECUTION_ENV",
+            "LAMBDA_TASK_ROOT",
+        ] {
+            assert!(!visible_to_extensions(hidden), "{hidden}");
+        }
+        for seen in [
+            "AWS_LAMBDA_RUNTIME_API",
+            "AWS_REGION",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "PATH",
+        ] {
+            assert!(visible_to_extensions(seen), "{seen}");
+        }
+    }
+
+    #[test]
     fn a_register_body_is_read_as_the_cloud_reads_it() {
         let r = RegisterRequest::parse(br#"{"events":["INVOKE","SHUTDOWN"]}"#).unwrap();
         assert_eq!(r.events, [EventType::Invoke, EventType::Shutdown]);
