@@ -241,3 +241,65 @@ fn a_foreign_image_whose_entrypoint_is_not_lamina_ric_gets_its_extensions_too() 
     assert_eq!(last["shutdownReason"], "SPINDOWN");
     common::docker(&["rmi", "-f", tag]);
 }
+
+/// `tests/fixtures/rust-extension` (the `lambda-extension` crate's basic example), built
+/// once into lamina's cache (its own target folder, so a rerun compiles nothing) and packed
+/// as a layer ZIP holding `extensions/rust-ext`.
+fn rust_extension_layer(dir: &std::path::Path) -> std::path::PathBuf {
+    let cache = std::env::var_os("LAMINA_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/lamina")
+        });
+    let target = cache.join("tools/rust-extension");
+    let built = std::process::Command::new("cargo")
+        .args(["build", "--release", "--locked", "--manifest-path"])
+        .arg(root().join("tests/fixtures/rust-extension/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .output()
+        .expect("run cargo");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let binary = std::fs::read(target.join("release/rust-ext")).expect("the built extension");
+    let zip = dir.join("rust-ext.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
+    let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+    w.start_file("extensions/rust-ext", options).unwrap();
+    std::io::Write::write_all(&mut w, &binary).unwrap();
+    w.finish().unwrap();
+    zip
+}
+
+#[test]
+fn the_lambda_extension_crates_example_registers_and_gets_every_event() {
+    require_docker();
+    let work = tempfile::tempdir().unwrap();
+    let layer = rust_extension_layer(work.path());
+    let function = work.path().join("fn");
+    common::copy_tree(&root().join("examples/calculator"), &function);
+    std::fs::write(
+        function.join("lamina.toml"),
+        format!(
+            "name = \"rust-ext-calc\"\nruntime = \"python3.13\"\nhandler = \"app.handler\"\nlayers = [\"{}\"]\n",
+            layer.display()
+        ),
+    )
+    .unwrap();
+    let mut rie = Rie::start(function.to_str().unwrap(), &[]);
+    let a = post(
+        rie.port,
+        INVOKE,
+        &[],
+        br#"{"queryStringParameters":{"num1":"6","num2":"3","operator":"divide"}}"#,
+    );
+    assert_eq!(a.json()["statusCode"], 200, "{}", rie.stdout());
+    let id = a.header("x-amzn-requestid").unwrap().to_owned();
+    rie.wait_stdout(&format!("rust-ext INVOKE {id}"), Duration::from_secs(10));
+    rie.interrupt();
+    let out = rie.stdout();
+    assert!(out.contains("rust-ext SHUTDOWN SPINDOWN"), "{out}");
+}
