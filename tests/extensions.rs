@@ -60,8 +60,14 @@ fn an_extension_gets_each_invoke_with_every_documented_field_and_spindown_on_ctr
         );
         ids.push(a.header("x-amzn-requestid").expect("request id").to_owned());
     }
-    let out = rie.wait_stdout(
+    rie.wait_stdout(
         &format!("REPORT RequestId: {}", ids[1]),
+        Duration::from_secs(10),
+    );
+    // The extension's own output is not framed by the runtime's output marks: under load its
+    // line can reach the log after its invoke's END (lamina's init does not mark it yet).
+    let out = rie.wait_stdout(
+        &format!("\"requestId\": \"{}\"", ids[1]),
         Duration::from_secs(10),
     );
     let registered: Value = out
@@ -112,11 +118,10 @@ fn an_extension_gets_each_invoke_with_every_documented_field_and_spindown_on_ctr
                 .starts_with("Root=1-"),
             "{event}"
         );
-        // START, then the extension's event, then END: the event belongs to its invoke.
+        // The event reaches the extension once its invoke has begun.
         let start = out.find(&format!("START RequestId: {id}")).unwrap();
-        let end = out.find(&format!("END RequestId: {id}")).unwrap();
         let at = out.find(&format!("\"requestId\": \"{id}\"")).unwrap();
-        assert!(start < at && at < end, "{out}");
+        assert!(start < at, "{out}");
     }
     rie.interrupt();
     let out = rie.stdout();

@@ -147,13 +147,30 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| visible_to_extensions(k))
         .collect();
-    let mut names = Vec::new();
     // More than ten are still announced: the emulator refuses the eleventh as the cloud does.
-    for path in paths.iter().take(MAX_EXTENSIONS + 1) {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    let paths = &paths[..paths.len().min(MAX_EXTENSIONS + 1)];
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    // Announced before any starts: an extension that registers at once is still external.
+    let mut client = RuntimeClient::new(api);
+    let body = serde_json::to_vec(&Launched {
+        extensions: names.clone(),
+    })
+    .unwrap_or_default();
+    if let Err(e) = client
+        .post_json(contract::LAUNCHED, Bytes::from(body))
+        .await
+    {
+        eprintln!("lamina-ric: cannot tell the emulator which extensions start: {e}");
+        return false;
+    }
+    for (path, name) in paths.iter().zip(names) {
         let mut cmd = std::process::Command::new(path);
         cmd.env_clear().envs(env.iter().cloned()).process_group(0);
         match tokio::process::Command::from(cmd).spawn() {
@@ -165,19 +182,22 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
                     }
                 });
             }
-            Err(e) => eprintln!(
-                "lamina-ric: cannot start the extension {}: {e}",
-                path.display()
-            ),
+            Err(e) => {
+                // As a process that ended at once: the emulator fails the environment.
+                eprintln!(
+                    "lamina-ric: cannot start the extension {}: {e}",
+                    path.display()
+                );
+                report_exit(
+                    api,
+                    Process::Extension(name),
+                    ExitStatus::from_raw(127 << 8),
+                )
+                .await;
+            }
         }
-        names.push(name);
     }
-    let body = serde_json::to_vec(&Launched { extensions: names }).unwrap_or_default();
-    let mut client = RuntimeClient::new(api);
-    match client
-        .post_json(contract::LAUNCHED, Bytes::from(body))
-        .await
-    {
+    match client.post_json(contract::REGISTERED, Bytes::new()).await {
         Ok(status) => status.is_success(),
         Err(e) => {
             eprintln!("lamina-ric: cannot tell the emulator which extensions started: {e}");

@@ -493,3 +493,41 @@ async fn a_late_second_answer_is_refused_as_a_state_transition_even_with_the_nex
         "{log}"
     );
 }
+
+/// The platform events of a cold invoke, as data (what the Telemetry API delivers), in the
+/// cloud's order: the init's three, then the invoke's three; the two that have no text line
+/// (`initRuntimeDone`, a successful `initReport`) carry none.
+#[tokio::test]
+async fn platform_events_of_a_cold_invoke_come_as_data_in_the_clouds_order() {
+    let h = Harness::start_process(vec![fake_function("echo")]).await;
+    let a = h.invoke("echo", r#"{"action":"echo"}"#, &[]).await;
+    assert_eq!(a.status, 200);
+    h.wait_reports(1).await;
+    let events: Vec<(String, usize)> = h
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            lamina_rie::LogEvent::Platform { record, lines, .. } => {
+                let json = serde_json::to_value(record.as_ref()).unwrap();
+                Some((json["type"].as_str().unwrap().to_owned(), lines.len()))
+            }
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        ("platform.initStart", 1),
+        ("platform.initRuntimeDone", 0),
+        ("platform.initReport", 0),
+        ("platform.start", 1),
+        ("platform.runtimeDone", 1),
+        ("platform.report", 1),
+    ];
+    let expected: Vec<(String, usize)> = expected
+        .iter()
+        .map(|(t, n)| ((*t).to_owned(), *n))
+        .collect();
+    assert_eq!(events, expected);
+    h.shutdown().await.unwrap();
+}

@@ -56,10 +56,14 @@ pub fn command(relay: bool, entrypoint: &[String], command: &[String]) -> Vec<St
     out
 }
 
-/// `POST` by the init, before it starts the runtime: the external extensions it started
-/// ([`Launched`]). Answered once each has registered (200), or when one failed the
-/// environment (an error body naming the platform's error type).
+/// `POST` by the init before it starts the external extensions: their names ([`Launched`]),
+/// so that each is known as external however soon it registers. Answered at once.
 pub const LAUNCHED: &str = "/lamina/2026-12-06/init/launched";
+
+/// `POST` by the init once it has started them, before it starts the runtime: answered once
+/// each has registered (200), or when one failed the environment (500, with the platform's
+/// error type in `Lambda-Runtime-Function-Error-Type`).
+pub const REGISTERED: &str = "/lamina/2026-12-06/init/registered";
 
 /// `POST` by the init: a process it watches has ended ([`Exited`]).
 pub const EXITED: &str = "/lamina/2026-12-06/init/exited";

@@ -109,6 +109,21 @@ impl InitStart {
     }
 }
 
+/// `platform.initRuntimeDone`: the runtime finished its init (its first `/next`), or failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitRuntimeDone {
+    /// How the environment was initialised.
+    pub initialization_type: InitType,
+    /// Which phase.
+    pub phase: InitPhase,
+    /// How it ended.
+    pub status: Status,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+}
+
 /// `metrics` of `platform.initReport`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -258,6 +273,9 @@ pub enum PlatformEvent {
     /// An environment's init begins.
     #[serde(rename = "platform.initStart")]
     InitStart(InitStart),
+    /// The runtime's init ended.
+    #[serde(rename = "platform.initRuntimeDone")]
+    InitRuntimeDone(InitRuntimeDone),
     /// An environment's init ended.
     #[serde(rename = "platform.initReport")]
     InitReport(InitReport),
@@ -321,6 +339,8 @@ impl PlatformRecord {
                     }
                 )],
             },
+            // Telemetry only: the text log has no line for it.
+            PlatformEvent::InitRuntimeDone(_) => Vec::new(),
             PlatformEvent::Start(e) => vec![format!(
                 "START RequestId: {} Version: {}",
                 e.request_id, e.version

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
 use lamina_runtime_api::platform::{
-    InitPhase, InitReport, InitReportMetrics, InitType, PlatformEvent, Report, Status,
+    InitPhase, InitReport, InitReportMetrics, InitRuntimeDone, InitType, PlatformEvent, Report,
+    Status,
 };
 use tokio::sync::oneshot;
 
@@ -81,6 +82,8 @@ impl Environment {
                     // Init's output, still on its way, goes before the first START.
                     let (done, settled) = oneshot::channel();
                     let _ = self.pump.send(PumpMsg::Settle { done });
+                    // Data for the Telemetry API; neither has a line in the text log.
+                    self.init_done(ms(d));
                     *lock(&self.gate) = Some(settled);
                     return Ok(());
                 }
@@ -119,6 +122,28 @@ impl Environment {
         }
     }
 
+    /// A successful init's `platform.initRuntimeDone` and `platform.initReport`.
+    fn init_done(&self, duration_ms: f64) {
+        let phase = self.phase;
+        for event in [
+            PlatformEvent::InitRuntimeDone(InitRuntimeDone {
+                initialization_type: InitType::OnDemand,
+                phase,
+                status: Status::Success,
+                error_type: None,
+            }),
+            PlatformEvent::InitReport(InitReport {
+                initialization_type: InitType::OnDemand,
+                phase,
+                status: Status::Success,
+                error_type: None,
+                metrics: InitReportMetrics { duration_ms },
+            }),
+        ] {
+            let _ = self.pump.send(PumpMsg::Platform { event, done: None });
+        }
+    }
+
     /// Log `INIT_REPORT` for this environment's failed init in `phase`, once init's output
     /// is out.
     pub(crate) async fn report_init(
@@ -127,19 +152,28 @@ impl Environment {
         failure: &InitFailure,
         init: Duration,
     ) {
-        let status = match failure {
-            InitFailure::Timeout => Status::Timeout,
-            InitFailure::Error { .. } | InitFailure::Exit(_) | InitFailure::Extension { .. } => {
-                Status::Error
-            }
+        let (status, error_type) = match failure {
+            InitFailure::Timeout => (Status::Timeout, None),
+            InitFailure::Error { .. } => (Status::Error, None),
+            InitFailure::Exit(_) => (Status::Error, Some("Runtime.ExitError".to_owned())),
+            InitFailure::Extension { error_type, .. } => (Status::Error, Some(error_type.clone())),
         };
+        let _ = self.pump.send(PumpMsg::Platform {
+            event: PlatformEvent::InitRuntimeDone(InitRuntimeDone {
+                initialization_type: InitType::OnDemand,
+                phase,
+                status,
+                error_type: error_type.clone(),
+            }),
+            done: None,
+        });
         let (done, settled) = oneshot::channel();
         let _ = self.pump.send(PumpMsg::Platform {
             event: PlatformEvent::InitReport(InitReport {
                 initialization_type: InitType::OnDemand,
                 phase,
                 status,
-                error_type: None,
+                error_type,
                 metrics: InitReportMetrics {
                     duration_ms: ms(init),
                 },

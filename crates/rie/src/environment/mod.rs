@@ -63,6 +63,8 @@ pub(crate) struct Environment {
     /// (a response over the limit): the pool does not hand it out again.
     retiring: AtomicBool,
     started_at: Instant,
+    /// Which phase its init runs in: its own (`init`), or inside an invoke (`invoke`).
+    phase: InitPhase,
     init_duration: Mutex<Option<Duration>>,
     /// Resolves once the previous invoke's `END` is out; the next event waits for it.
     gate: Mutex<Option<oneshot::Receiver<()>>>,
@@ -163,6 +165,11 @@ impl Environment {
             busy: std::sync::atomic::AtomicUsize::new(0),
             retiring: AtomicBool::new(false),
             started_at: started.started_at,
+            phase: if reinit_for.is_some() {
+                InitPhase::Invoke
+            } else {
+                InitPhase::Init
+            },
             init_duration: Mutex::new(None),
             gate: Mutex::new(None),
             server,

@@ -113,22 +113,23 @@ pub(crate) async fn handle_init(apis: &EnvironmentApis, req: Request<Incoming>) 
                 Err(e) => return refuse(&e),
             };
             apis.extensions.launched(&launched.extensions);
-            match apis.extensions.all_registered().await {
-                Ok(()) => respond(200, "application/json", STATUS_OK),
-                Err(error_type) => {
-                    let mut r = respond(500, "application/json", STATUS_OK);
-                    if let Ok(v) = HeaderValue::from_str(&error_type) {
-                        r.headers_mut()
-                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                        r.headers_mut().insert(
-                            HeaderName::from_static("lambda-runtime-function-error-type"),
-                            v,
-                        );
-                    }
-                    r
-                }
-            }
+            respond(200, "application/json", STATUS_OK)
         }
+        (init::REGISTERED, &Method::POST) => match apis.extensions.all_registered().await {
+            Ok(()) => respond(200, "application/json", STATUS_OK),
+            Err(error_type) => {
+                let mut r = respond(500, "application/json", STATUS_OK);
+                if let Ok(v) = HeaderValue::from_str(&error_type) {
+                    r.headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    r.headers_mut().insert(
+                        HeaderName::from_static("lambda-runtime-function-error-type"),
+                        v,
+                    );
+                }
+                r
+            }
+        },
         (init::EXITED, &Method::POST) => {
             let exited: Exited = match serde_json::from_slice(&bytes).map_err(format) {
                 Ok(e) => e,

@@ -147,6 +147,12 @@ fn every_platform_event_serialises_as_the_telemetry_api_documents_it() {
             "calc:latest",
             InitPhase::Init,
         )),
+        PlatformEvent::InitRuntimeDone(InitRuntimeDone {
+            initialization_type: InitType::OnDemand,
+            phase: InitPhase::Init,
+            status: Status::Error,
+            error_type: Some("Runtime.ExitError".into()),
+        }),
         PlatformEvent::InitReport(InitReport {
             initialization_type: InitType::OnDemand,
             phase: InitPhase::Invoke,
