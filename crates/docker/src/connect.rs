@@ -199,6 +199,11 @@ pub async fn connect_engine() -> Result<(Docker, Engine), DockerError> {
 /// answers without asking again (lamina connects to one engine per run).
 static CONNECTED: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
 
+/// Whether this process is connected to Podman (what [`connect_engine`] found).
+pub(crate) fn connected_to_podman() -> bool {
+    CONNECTED.get().is_some_and(|e| e.podman)
+}
+
 /// Which engine answers, as `lamina rie` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Engine {

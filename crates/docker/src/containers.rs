@@ -51,3 +51,28 @@ pub(crate) async fn remove(docker: &Docker, id: &str) -> bool {
         .await
         .is_ok()
 }
+
+/// This process's own hard limit of `resource` (`i64::MAX` when unlimited or unreadable):
+/// a container's rlimit the engine may set even where its root lacks `CAP_SYS_RESOURCE`.
+pub(crate) fn own_hard_limit(resource: libc::__rlimit_resource_t) -> i64 {
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct we own.
+    let read = unsafe { libc::getrlimit(resource, &mut own) } == 0;
+    if read && own.rlim_max != libc::RLIM_INFINITY {
+        i64::try_from(own.rlim_max).unwrap_or(i64::MAX)
+    } else {
+        i64::MAX
+    }
+}
+
+/// An rlimit at `value` (soft and hard).
+pub(crate) fn ulimit(name: &str, value: i64) -> bollard::models::ResourcesUlimits {
+    bollard::models::ResourcesUlimits {
+        name: Some(name.to_owned()),
+        soft: Some(value),
+        hard: Some(value),
+    }
+}

@@ -346,6 +346,10 @@ impl DockerRunner {
                         })
                         .collect(),
                 ),
+                // Podman raises the rlimits a container leaves unset past what its root may
+                // where that root lacks CAP_SYS_RESOURCE: the environments' own limits.
+                ulimits: crate::connect::connected_to_podman()
+                    .then(|| crate::sandbox::ulimits(true)),
                 ..Default::default()
             }),
             ..Default::default()

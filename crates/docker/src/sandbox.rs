@@ -38,7 +38,9 @@ use futures_util::StreamExt;
 
 use crate::cgroup::CgroupPeak;
 use crate::connect::{failed, is_not_found, Engine};
-use crate::containers::{remove, LABEL_FUNCTION, LABEL_HOST, LABEL_PID, LABEL_SESSION};
+use crate::containers::{
+    own_hard_limit, remove, ulimit, LABEL_FUNCTION, LABEL_HOST, LABEL_PID, LABEL_SESSION,
+};
 use crate::network::{join, Joined};
 use crate::DockerError;
 use lamina_rie::config::FunctionConfig;
@@ -71,30 +73,11 @@ const LAMBDA_PID_LIMIT: i64 = lamina_runtime_api::limits::MAX_PROCESSES as i64;
 /// permitted"). So both are given: `nproc` as Lambda's 1,024 processes for each of up to 16
 /// environments sharing the runtime user (the kernel counts it per user, not per container;
 /// the per-environment quota itself is the pids limit), and never above this process's own.
-fn ulimits(podman: bool) -> Vec<ResourcesUlimits> {
-    let mut out = vec![ResourcesUlimits {
-        name: Some("nofile".into()),
-        soft: Some(LAMBDA_FD_LIMIT),
-        hard: Some(LAMBDA_FD_LIMIT),
-    }];
+pub(crate) fn ulimits(podman: bool) -> Vec<ResourcesUlimits> {
+    let mut out = vec![ulimit("nofile", LAMBDA_FD_LIMIT)];
     if podman {
-        let mut own = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes one rlimit struct we own.
-        let read = unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut own) } == 0;
-        let own = if read && own.rlim_max != libc::RLIM_INFINITY {
-            i64::try_from(own.rlim_max).unwrap_or(i64::MAX)
-        } else {
-            i64::MAX
-        };
-        let nproc = own.min(LAMBDA_PID_LIMIT * 16);
-        out.push(ResourcesUlimits {
-            name: Some("nproc".into()),
-            soft: Some(nproc),
-            hard: Some(nproc),
-        });
+        let nproc = own_hard_limit(libc::RLIMIT_NPROC).min(LAMBDA_PID_LIMIT * 16);
+        out.push(ulimit("nproc", nproc));
     }
     out
 }
