@@ -420,6 +420,14 @@ impl Sandbox for DockerSandbox {
                     cap_drop: Some(vec!["ALL".into()]),
                     security_opt: Some(vec!["no-new-privileges".into()]),
                     network_mode: self.network.as_ref().map(|n| n.mode.clone()),
+                    // The environment's own host name, where Telemetry API subscribers listen
+                    // and lamina's init delivers to them (runtime-api.md §3.1).
+                    extra_hosts: Some(
+                        lamina_runtime_api::telemetry::SANDBOX_HOSTS
+                            .iter()
+                            .map(|h| format!("{h}:127.0.0.1"))
+                            .collect(),
+                    ),
                     mounts: under_init.map(|r| r.mounts),
                     // The emulator reads the output from the attach stream, line by line; a
                     // logging driver would copy every line again (json-file: encoded and

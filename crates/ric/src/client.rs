@@ -165,6 +165,33 @@ impl RuntimeClient {
         drain(expect_status(paths::INIT_ERROR, resp, StatusCode::ACCEPTED).await?).await
     }
 
+    /// `POST path` with a JSON body; the reply's status and body.
+    pub async fn post_for_body(
+        &mut self,
+        path: &str,
+        body: Bytes,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let resp = self
+            .call(
+                Method::POST,
+                path,
+                body,
+                &[("content-type", "application/json")],
+            )
+            .await?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|source| ClientError::Http {
+                endpoint: path.to_owned(),
+                source,
+            })?
+            .to_bytes();
+        Ok((status, body))
+    }
+
     /// `POST path` with a JSON body (lamina's init to its emulator); the reply's status.
     pub async fn post_json(&mut self, path: &str, body: Bytes) -> Result<StatusCode, ClientError> {
         let resp = self

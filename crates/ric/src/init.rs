@@ -20,7 +20,9 @@ use std::process::ExitStatus;
 
 use bytes::Bytes;
 use lamina_runtime_api::extensions::{visible_to_extensions, EXTERNAL_DIR, MAX_EXTENSIONS};
-use lamina_runtime_api::init::{self as contract, Args, Exited, Launched, Process, Relay};
+use lamina_runtime_api::init::{
+    self as contract, Args, Exited, Launched, Process, Relay, TelemetryBatch,
+};
 use tokio::net::{TcpListener, UnixStream};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
@@ -70,6 +72,7 @@ async fn init(args: Args) -> i32 {
     let mut extensions = JoinSet::new();
     let paths = discover(Path::new(EXTERNAL_DIR));
     if let (Some(api), false) = (api, paths.is_empty()) {
+        tokio::spawn(deliver_telemetry(api));
         if !start_extensions(api, &paths, &mut extensions).await {
             // The emulator fails the environment and stops it; nothing more to start.
             loop {
@@ -202,6 +205,51 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
         Err(e) => {
             eprintln!("lamina-ric: cannot tell the emulator which extensions started: {e}");
             false
+        }
+    }
+}
+
+/// Deliver the Telemetry API's batches inside the environment, where subscribers listen
+/// (`sandbox.localdomain` is this container's loopback): each batch the emulator hands out
+/// is `POST`ed to the subscriber's port (HTTP) or written to it (TCP), retried a few times
+/// while the subscriber is not listening yet.
+async fn deliver_telemetry(api: SocketAddr) {
+    let mut emulator = RuntimeClient::new(api);
+    loop {
+        let batch = match emulator
+            .post_for_body(contract::TELEMETRY_NEXT, Bytes::new())
+            .await
+        {
+            Ok((status, body)) if status.is_success() => {
+                match serde_json::from_slice::<TelemetryBatch>(&body) {
+                    Ok(b) => b,
+                    Err(_) => continue,
+                }
+            }
+            _ => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let to = SocketAddr::from(([127, 0, 0, 1], batch.port));
+        for attempt in 0..10u64 {
+            let sent = if batch.protocol == "TCP" {
+                match tokio::net::TcpStream::connect(to).await {
+                    Ok(mut s) => tokio::io::AsyncWriteExt::write_all(&mut s, batch.body.as_bytes())
+                        .await
+                        .is_ok(),
+                    Err(_) => false,
+                }
+            } else {
+                RuntimeClient::new(to)
+                    .post_json(&batch.path, Bytes::from(batch.body.clone()))
+                    .await
+                    .is_ok_and(|s| s.is_success())
+            };
+            if sent {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
         }
     }
 }

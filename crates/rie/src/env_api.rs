@@ -14,6 +14,7 @@ use lamina_runtime_api::paths::EnvironmentApi;
 use crate::extensions::{self, Extensions};
 use crate::http_util::Body;
 use crate::runtime_api::{self, RuntimeState};
+use crate::telemetry::Telemetry;
 
 /// The APIs of one environment.
 pub(crate) struct EnvironmentApis {
@@ -21,6 +22,8 @@ pub(crate) struct EnvironmentApis {
     pub(crate) runtime: Arc<RuntimeState>,
     /// The extensions'.
     pub(crate) extensions: Extensions,
+    /// The Telemetry API's subscribers.
+    pub(crate) telemetry: Telemetry,
     /// Set once the environment is shutting down: an extension that exits then is expected.
     shutting_down: AtomicBool,
 }
@@ -30,6 +33,7 @@ impl EnvironmentApis {
         Self {
             runtime,
             extensions,
+            telemetry: Telemetry::default(),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -50,8 +54,9 @@ pub(crate) async fn handle(apis: Arc<EnvironmentApis>, req: Request<Incoming>) -
     match EnvironmentApi::of(req.uri().path()) {
         Some(EnvironmentApi::Extensions) => extensions::api::handle(&apis, req).await,
         Some(EnvironmentApi::Lamina) => extensions::api::handle_init(&apis, req).await,
+        Some(EnvironmentApi::Telemetry) => extensions::api::subscribe(&apis, req).await,
         // Not served yet: the Runtime API's 404 (after reading the body, as it always does).
-        Some(EnvironmentApi::Runtime | EnvironmentApi::Telemetry | EnvironmentApi::Logs) | None => {
+        Some(EnvironmentApi::Runtime | EnvironmentApi::Logs) | None => {
             runtime_api::handle(apis.runtime.clone(), req).await
         }
     }

@@ -37,6 +37,7 @@ pub mod procfs;
 mod runtime_api;
 pub mod sandbox;
 mod sync;
+mod telemetry;
 
 use std::collections::HashSet;
 use std::future::Future;

@@ -65,6 +65,25 @@ pub const LAUNCHED: &str = "/lamina/2026-12-06/init/launched";
 /// error type in `Lambda-Runtime-Function-Error-Type`).
 pub const REGISTERED: &str = "/lamina/2026-12-06/init/registered";
 
+/// `POST` by the init, long-polled: the next Telemetry API batch to deliver inside the
+/// environment ([`TelemetryBatch`]).
+pub const TELEMETRY_NEXT: &str = "/lamina/2026-12-06/init/telemetry/next";
+
+/// A batch of Telemetry API records for the init to deliver: a `POST` of `body` (a JSON
+/// array) to `127.0.0.1:port` at `path` (`protocol` `HTTP`), or `body` (NDJSON) written to
+/// `127.0.0.1:port` (`TCP`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TelemetryBatch {
+    /// `HTTP` or `TCP`.
+    pub protocol: String,
+    /// The subscriber's port inside the environment.
+    pub port: u16,
+    /// The HTTP path.
+    pub path: String,
+    /// The records.
+    pub body: String,
+}
+
 /// `POST` by the init: a process it watches has ended ([`Exited`]).
 pub const EXITED: &str = "/lamina/2026-12-06/init/exited";
 

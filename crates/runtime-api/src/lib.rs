@@ -19,6 +19,7 @@ pub mod limits;
 pub mod logs;
 pub mod paths;
 pub mod platform;
+pub mod telemetry;
 pub mod trace;
 
 pub use error::{Error, Result};

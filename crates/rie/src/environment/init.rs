@@ -77,6 +77,8 @@ impl Environment {
                             return Err((failure, took));
                         }
                     }
+                    // Subscriptions are made during init, which ends here (§3.1).
+                    self.apis.telemetry.close();
                     let d = at.saturating_duration_since(self.started_at);
                     *lock(&self.init_duration) = Some(d);
                     // Init's output, still on its way, goes before the first START.

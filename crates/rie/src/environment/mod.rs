@@ -123,6 +123,14 @@ impl Environment {
             started.peer,
             crate::http_util::ConnectionLimits::RUNTIME,
         ))));
+        // The environment's log also feeds its Telemetry API subscribers.
+        let sink = {
+            let apis = apis.clone();
+            LogSink::new(move |event| {
+                apis.telemetry.observe(&event);
+                sink.emit(event);
+            })
+        };
         let pump = logs::spawn_pump(
             function.name.as_str().into(),
             sink,

@@ -6,7 +6,8 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use lamina_runtime_api::body::{RuntimeApiError, STATUS_OK};
 use lamina_runtime_api::extensions as ext;
-use lamina_runtime_api::init::{self, Exited, Launched, Process};
+use lamina_runtime_api::init::{self, Exited, Launched, Process, TelemetryBatch};
+use lamina_runtime_api::telemetry::{Destination, Subscription};
 
 use super::Extensions;
 use crate::env_api::EnvironmentApis;
@@ -96,6 +97,29 @@ pub(crate) async fn handle(apis: &EnvironmentApis, req: Request<Incoming>) -> Re
     result.unwrap_or_else(|e| refuse(&e))
 }
 
+/// `PUT /2022-07-01/telemetry` from a registered extension (§3.1): 200 `"OK"`.
+pub(crate) async fn subscribe(apis: &EnvironmentApis, req: Request<Incoming>) -> Response<Body> {
+    let (parts, incoming) = req.into_parts();
+    let bytes = match body(incoming, &parts.headers).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if parts.method != Method::PUT {
+        return refuse(&RuntimeApiError::not_found());
+    }
+    let subscribed = apis
+        .extensions
+        .name_of(header(&parts.headers, ext::IDENTIFIER_HEADER))
+        .and_then(|name| {
+            let subscription = Subscription::parse(&bytes)?;
+            apis.telemetry.subscribe(&name, subscription)
+        });
+    match subscribed {
+        Ok(()) => respond(200, "text/plain", "OK"),
+        Err(e) => refuse(&e),
+    }
+}
+
 /// Serve one call of lamina's init.
 pub(crate) async fn handle_init(apis: &EnvironmentApis, req: Request<Incoming>) -> Response<Body> {
     let (parts, incoming) = req.into_parts();
@@ -130,6 +154,24 @@ pub(crate) async fn handle_init(apis: &EnvironmentApis, req: Request<Incoming>) 
                 r
             }
         },
+        (init::TELEMETRY_NEXT, &Method::POST) => {
+            let batch = apis.telemetry.next_batch().await;
+            let (protocol, port, path) = match batch.destination {
+                Destination::Http { port, path } => ("HTTP", port, path),
+                Destination::Tcp { port } => ("TCP", port, String::new()),
+            };
+            let answer = TelemetryBatch {
+                protocol: protocol.into(),
+                port,
+                path,
+                body: batch.body,
+            };
+            respond(
+                200,
+                "application/json",
+                serde_json::to_vec(&answer).unwrap_or_default(),
+            )
+        }
         (init::EXITED, &Method::POST) => {
             let exited: Exited = match serde_json::from_slice(&bytes).map_err(format) {
                 Ok(e) => e,

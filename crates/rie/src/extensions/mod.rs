@@ -244,6 +244,13 @@ impl Extensions {
             })
     }
 
+    /// The name of the registered extension `id` (checked as every call checks it).
+    pub(crate) fn name_of(&self, id: Option<&str>) -> Result<String, Refusal> {
+        let inner = lock(&self.inner);
+        let i = Self::find(&inner, id)?;
+        Ok(inner.agents[i].name.clone())
+    }
+
     /// `event/next` from extension `id`: it is ready; wait for its next event.
     pub(crate) async fn next(&self, id: Option<&str>) -> Result<Event, Refusal> {
         let inbox = {
