@@ -553,16 +553,7 @@ fn the_random_image_answers_with_one_of_five_urls() {
 #[test]
 fn jieba_from_a_layer_zip_answers_with_the_segmented_words() {
     require_docker();
-    let example = root().join("examples/jieba-layer");
-    let made = std::process::Command::new("python3")
-        .arg(example.join("make_zips.py"))
-        .output()
-        .expect("run python3");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    common::run_python("examples/jieba-layer/make_zips.py");
     let rie = Rie::start("examples/jieba-layer", &[]);
     let a = post(
         rie.port,

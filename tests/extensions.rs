@@ -14,17 +14,7 @@ use serde_json::Value;
 /// Make the example's layer ZIP once per test binary.
 fn example() -> &'static str {
     static MADE: Once = Once::new();
-    MADE.call_once(|| {
-        let made = std::process::Command::new("python3")
-            .arg(root().join("examples/extension-secrets/make_layer.py"))
-            .output()
-            .expect("run python3");
-        assert!(
-            made.status.success(),
-            "{}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-    });
+    MADE.call_once(|| common::run_python("examples/extension-secrets/make_layer.py"));
     "examples/extension-secrets"
 }
 

@@ -362,3 +362,17 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Run a Python script of the repository (an example's `make_*.py`), panicking with its
+/// stderr if it fails.
+pub fn run_python(script: &str) {
+    let made = Command::new("python3")
+        .arg(root().join(script))
+        .output()
+        .expect("run python3");
+    assert!(
+        made.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}

@@ -194,17 +194,9 @@ impl RuntimeClient {
 
     /// `POST path` with a JSON body (lamina's init to its emulator); the reply's status.
     pub async fn post_json(&mut self, path: &str, body: Bytes) -> Result<StatusCode, ClientError> {
-        let resp = self
-            .call(
-                Method::POST,
-                path,
-                body,
-                &[("content-type", "application/json")],
-            )
-            .await?;
-        let status = resp.status();
-        drain(resp).await?;
-        Ok(status)
+        self.post_for_body(path, body)
+            .await
+            .map(|(status, _)| status)
     }
 
     /// Send one request on the kept-alive connection, opening a new one if the server
