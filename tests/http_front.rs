@@ -232,8 +232,21 @@ fn an_http_api_event_carries_its_route_and_path_parameters() {
         serde_json::json!({"proxy": "a/b/c.txt"})
     );
 
-    // No route: the HTTP API's 404, and the function is not invoked.
-    let starts = rie.stdout().matches("START RequestId").count();
+    // No route: the HTTP API's 404, and the function is not invoked. The log reaches this
+    // test on a pipe of its own: count once every invoke so far is in it (each START with
+    // its REPORT, and the log quiet for 300 ms).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = String::new();
+    let starts = loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let out = rie.stdout();
+        let starts = out.matches("START RequestId").count();
+        if out == seen && starts == out.matches("REPORT RequestId").count() {
+            break starts;
+        }
+        assert!(std::time::Instant::now() < deadline, "{out}");
+        seen = out;
+    };
     let nf = request(http, "GET", "/nowhere", &[], b"");
     assert_eq!(
         (nf.status, nf.text().as_str()),
