@@ -237,7 +237,7 @@ fn a_foreign_image_whose_entrypoint_is_not_lamina_ric_gets_its_extensions_too() 
     common::docker(&["rmi", "-f", tag]);
 }
 
-/// `tests/fixtures/rust-extension` (the `lambda-extension` crate's basic example), built
+/// `tests/fixtures/rust-extension` (the `lambda-extension` crate's basic and logs examples), built
 /// once into lamina's cache (its own target folder, so a rerun compiles nothing) and packed
 /// as a layer ZIP holding `extensions/rust-ext`.
 fn rust_extension_layer(dir: &std::path::Path) -> std::path::PathBuf {
@@ -270,7 +270,7 @@ fn rust_extension_layer(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 #[test]
-fn the_lambda_extension_crates_example_registers_and_gets_every_event() {
+fn the_lambda_extension_crates_example_registers_gets_every_event_and_reads_the_logs_api() {
     require_docker();
     let work = tempfile::tempdir().unwrap();
     let layer = rust_extension_layer(work.path());
@@ -294,6 +294,37 @@ fn the_lambda_extension_crates_example_registers_and_gets_every_event() {
     assert_eq!(a.json()["statusCode"], 200, "{}", rie.stdout());
     let id = a.header("x-amzn-requestid").unwrap().to_owned();
     rie.wait_stdout(&format!("rust-ext INVOKE {id}"), Duration::from_secs(10));
+    // Its Logs API subscription (buffered up to the crate's default 1 s) gets the invoke in
+    // the Logs API's shapes, which the crate parses or refuses whole.
+    let out = rie.wait_stdout(
+        &format!("rust-ext LOG platform.report {id} billed"),
+        Duration::from_secs(10),
+    );
+    let logged: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.starts_with("rust-ext LOG platform.")
+                && (l.contains(&id) || !l.contains("platform.start"))
+        })
+        .collect();
+    let expected = [
+        "rust-ext LOG platform.extension rust-ext Ready INVOKE,SHUTDOWN".to_owned(),
+        "rust-ext LOG platform.logsSubscription rust-ext Subscribed".to_owned(),
+        format!("rust-ext LOG platform.start {id}"),
+        format!("rust-ext LOG platform.runtimeDone {id} success"),
+        format!("rust-ext LOG platform.end {id}"),
+        format!("rust-ext LOG platform.report {id} billed"),
+    ];
+    assert_eq!(logged.len(), expected.len(), "{out}");
+    for (line, want) in logged.iter().zip(&expected) {
+        assert!(
+            line.starts_with(want.as_str()),
+            "{line:?} is not {want:?}:\n{out}"
+        );
+    }
+    // Its own lines are `extension` records, never `function` ones: none comes back to it.
+    assert!(!out.contains("rust-ext LOG function rust-ext"), "{out}");
+    assert!(!out.contains("rust-ext LOG other"), "{out}");
     rie.interrupt();
     let out = rie.stdout();
     assert!(out.contains("rust-ext SHUTDOWN SPINDOWN"), "{out}");

@@ -98,8 +98,12 @@ fn a_subscriber_gets_init_then_each_invokes_events_and_lines_with_the_documented
         })
         .collect();
     let types: Vec<&str> = platform.iter().map(|(t, _)| *t).collect();
+    // Init: its start, the extension registering and subscribing, the runtime's init, and
+    // init's report.
     let mut expected = vec![
         "platform.initStart",
+        "platform.extension",
+        "platform.telemetrySubscription",
         "platform.initRuntimeDone",
         "platform.initReport",
     ];
@@ -107,6 +111,18 @@ fn a_subscriber_gets_init_then_each_invokes_events_and_lines_with_the_documented
         expected.extend(["platform.start", "platform.runtimeDone", "platform.report"]);
     }
     assert_eq!(&types[..expected.len()], &expected[..], "{records:#?}");
+    assert_eq!(
+        (
+            platform[1].1["name"].as_str(),
+            platform[1].1["state"].as_str()
+        ),
+        (Some("telemetry-logger"), Some("Ready")),
+        "{records:#?}"
+    );
+    assert_eq!(
+        platform[2].1["types"],
+        serde_json::json!(["platform", "function"])
+    );
     for (ty, record) in &platform {
         check_fields(ty, record, &doc[*ty]);
         for shared in ["status", "initializationType", "phase"] {
@@ -119,7 +135,7 @@ fn a_subscriber_gets_init_then_each_invokes_events_and_lines_with_the_documented
         }
     }
     for (i, id) in ids.iter().enumerate() {
-        let per_invoke = &platform[3 + 3 * i..6 + 3 * i];
+        let per_invoke = &platform[5 + 3 * i..8 + 3 * i];
         assert!(
             per_invoke
                 .iter()

@@ -4,8 +4,10 @@
 //!
 //! In order, as Lambda's init does (RIE `rapid/handlers.go`): with `--relay`, listen on
 //! `HOST:PORT` inside the container and relay every connection byte for byte to the
-//! emulator's Unix socket (rootless engines); start every executable in `/opt/extensions/`,
-//! tell the emulator their names and wait until each has registered; then start the image's
+//! emulator's Unix socket (rootless engines); start every executable in `/opt/extensions/`
+//! (their stdout and stderr read here and handed to the emulator line by line, so the log and
+//! Telemetry API subscribers tell them from the function's as `extension` records), tell the
+//! emulator their names and wait until each has registered; then start the image's
 //! program (the runtime) in a process group of its own. It passes SIGTERM and SIGINT on to
 //! the runtime (the cloud's shutdown phase: extensions hear of it through `SHUTDOWN`), reaps
 //! orphans as PID 1, tells the emulator when a process it watches ends, and ends as the
@@ -21,10 +23,13 @@ use std::process::ExitStatus;
 use bytes::Bytes;
 use lamina_runtime_api::extensions::{visible_to_extensions, EXTERNAL_DIR, MAX_EXTENSIONS};
 use lamina_runtime_api::init::{
-    self as contract, Args, Exited, Launched, Process, Relay, TelemetryBatch,
+    self as contract, Args, Exited, ExtensionOutput, Launched, Process, Relay, TelemetryBatch,
 };
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::net::{TcpListener, UnixStream};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::client::RuntimeClient;
@@ -144,9 +149,12 @@ fn discover(dir: &Path) -> Vec<PathBuf> {
     paths
 }
 
-/// Start the extensions at `paths`, each watched on `tasks`, and wait until the emulator says
-/// each has registered; `false` when it says one failed the environment instead.
+/// Start the extensions at `paths`, each watched on `tasks` and its output read apart from
+/// the runtime's, and wait until the emulator says each has registered; `false` when it says
+/// one failed the environment instead.
 async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSet<()>) -> bool {
+    let (lines, rx) = mpsc::channel(OUTPUT_LINES_IN_FLIGHT);
+    tokio::spawn(deliver_output(api, rx));
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| visible_to_extensions(k))
         .collect();
@@ -175,9 +183,19 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
     }
     for (path, name) in paths.iter().zip(names) {
         let mut cmd = std::process::Command::new(path);
-        cmd.env_clear().envs(env.iter().cloned()).process_group(0);
+        cmd.env_clear()
+            .envs(env.iter().cloned())
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         match tokio::process::Command::from(cmd).spawn() {
             Ok(mut child) => {
+                if let Some(out) = child.stdout.take() {
+                    tokio::spawn(read_lines(name.clone(), out, lines.clone()));
+                }
+                if let Some(err) = child.stderr.take() {
+                    tokio::spawn(read_lines(name.clone(), err, lines.clone()));
+                }
                 let watched = name.clone();
                 tasks.spawn(async move {
                     if let Ok(status) = child.wait().await {
@@ -205,6 +223,82 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
         Err(e) => {
             eprintln!("lamina-ric: cannot tell the emulator which extensions started: {e}");
             false
+        }
+    }
+}
+
+/// Lines read but not yet handed to the emulator; past this, an extension's writes wait (as
+/// on a full pipe).
+const OUTPUT_LINES_IN_FLIGHT: usize = 1024;
+
+/// The longest line passed on whole: CloudWatch's largest log event (256 KiB); a longer
+/// line is passed on in pieces of this size.
+const MAX_LINE: u64 = 256 * 1024;
+
+/// Read `stream` of extension `name` line by line onto `lines`.
+async fn read_lines(
+    name: String,
+    stream: impl tokio::io::AsyncRead + Unpin,
+    lines: mpsc::Sender<(String, Vec<u8>)>,
+) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = Vec::new();
+        match (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut line)
+            .await
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if !line.ends_with(b"\n") {
+                    line.push(b'\n');
+                }
+                if lines.send((name.clone(), line)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Hand the extensions' lines to the emulator, everything waiting in one `POST`; lines it
+/// cannot take are written to the init's own stderr, so none is lost.
+async fn deliver_output(api: SocketAddr, mut lines: mpsc::Receiver<(String, Vec<u8>)>) {
+    let mut emulator = RuntimeClient::new(api);
+    while let Some(first) = lines.recv().await {
+        let mut batch: Vec<ExtensionOutput> = Vec::new();
+        let mut add = |(name, line): (String, Vec<u8>)| {
+            let text = String::from_utf8_lossy(&line);
+            match batch.last_mut() {
+                Some(last) if last.extension == name => last.text.push_str(&text),
+                _ => batch.push(ExtensionOutput {
+                    extension: name,
+                    text: text.into_owned(),
+                }),
+            }
+        };
+        add(first);
+        let mut size = 0;
+        while size < MAX_LINE as usize {
+            match lines.try_recv() {
+                Ok(next) => {
+                    size += next.1.len();
+                    add(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let body = serde_json::to_vec(&batch).unwrap_or_default();
+        let delivered = emulator
+            .post_json(contract::EXTENSION_OUTPUT, Bytes::from(body))
+            .await
+            .is_ok_and(|s| s.is_success());
+        if !delivered {
+            let mut err = std::io::stderr().lock();
+            for o in &batch {
+                let _ = std::io::Write::write_all(&mut err, o.text.as_bytes());
+            }
         }
     }
 }

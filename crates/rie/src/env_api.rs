@@ -10,9 +10,11 @@ use std::sync::Arc;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use lamina_runtime_api::paths::EnvironmentApi;
+use lamina_runtime_api::telemetry::Api;
 
 use crate::extensions::{self, Extensions};
 use crate::http_util::Body;
+use crate::logs::PumpMsg;
 use crate::runtime_api::{self, RuntimeState};
 use crate::telemetry::Telemetry;
 
@@ -26,6 +28,10 @@ pub(crate) struct EnvironmentApis {
     pub(crate) telemetry: Telemetry,
     /// Set once the environment is shutting down: an extension that exits then is expected.
     shutting_down: AtomicBool,
+    /// The environment's log pump, once it runs: the extensions' output goes through it.
+    /// Weak: the pump's own sink holds these APIs, and the pump ends when the environment
+    /// drops its sender.
+    pump: std::sync::OnceLock<tokio::sync::mpsc::WeakUnboundedSender<PumpMsg>>,
 }
 
 impl EnvironmentApis {
@@ -35,6 +41,22 @@ impl EnvironmentApis {
             extensions,
             telemetry: Telemetry::default(),
             shutting_down: AtomicBool::new(false),
+            pump: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The environment's log pump runs: hand it the extensions' output from now on.
+    pub(crate) fn set_pump(&self, pump: &tokio::sync::mpsc::UnboundedSender<PumpMsg>) {
+        let _ = self.pump.set(pump.downgrade());
+    }
+
+    /// Lines external extension `extension` wrote, for the environment's log.
+    pub(crate) fn extension_output(&self, extension: &str, text: String) {
+        if let Some(pump) = self.pump.get().and_then(|p| p.upgrade()) {
+            let _ = pump.send(PumpMsg::ExtensionOutput {
+                extension: extension.into(),
+                bytes: text.into(),
+            });
         }
     }
 
@@ -54,9 +76,11 @@ pub(crate) async fn handle(apis: Arc<EnvironmentApis>, req: Request<Incoming>) -
     match EnvironmentApi::of(req.uri().path()) {
         Some(EnvironmentApi::Extensions) => extensions::api::handle(&apis, req).await,
         Some(EnvironmentApi::Lamina) => extensions::api::handle_init(&apis, req).await,
-        Some(EnvironmentApi::Telemetry) => extensions::api::subscribe(&apis, req).await,
-        // Not served yet: the Runtime API's 404 (after reading the body, as it always does).
-        Some(EnvironmentApi::Runtime | EnvironmentApi::Logs) | None => {
+        Some(EnvironmentApi::Telemetry) => {
+            extensions::api::subscribe(&apis, Api::Telemetry, req).await
+        }
+        Some(EnvironmentApi::Logs) => extensions::api::subscribe(&apis, Api::Logs, req).await,
+        Some(EnvironmentApi::Runtime) | None => {
             runtime_api::handle(apis.runtime.clone(), req).await
         }
     }

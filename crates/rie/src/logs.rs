@@ -58,10 +58,13 @@ pub enum LogEvent {
         /// Its text lines.
         lines: Vec<String>,
     },
-    /// Bytes the function wrote to stdout or stderr (not split into lines).
+    /// Bytes the function (or one of its extensions) wrote to stdout or stderr (not split
+    /// into lines).
     Output {
         /// Function it belongs to.
         function: Arc<str>,
+        /// The external extension that wrote them; `None` for the function's runtime.
+        extension: Option<Arc<str>>,
         /// The bytes.
         bytes: Bytes,
     },
@@ -133,6 +136,9 @@ pub(crate) enum PumpMsg {
     },
     /// The invoke is over: settle, `END`, measure memory, `REPORT`.
     End(Box<EndOfInvoke>),
+    /// Whole lines an external extension wrote (lamina's init reads them apart from the
+    /// runtime's output).
+    ExtensionOutput { extension: Arc<str>, bytes: Bytes },
 }
 
 pub(crate) struct EndOfInvoke {
@@ -170,16 +176,18 @@ async fn pump(
     let mut partial = Partials::default();
     let mut last_output = Instant::now();
     let (mut ctl_open, mut out_open) = (true, true);
-    let emit_output = |bytes: Bytes, capture: &mut Option<Vec<u8>>| {
+    let emit = |bytes: Bytes, extension: Option<Arc<str>>, capture: &mut Option<Vec<u8>>| {
         if let Some(c) = capture.as_mut() {
             c.extend_from_slice(&bytes);
             trim(c);
         }
         sink.emit(LogEvent::Output {
             function: function.clone(),
+            extension,
             bytes,
         });
     };
+    let emit_output = |bytes: Bytes, capture: &mut Option<Vec<u8>>| emit(bytes, None, capture);
     // Output goes out in whole lines, so environments writing at once never glue text into
     // each other's lines; what is left without a newline goes out before the next platform
     // line, as a line of its own (issue 9).
@@ -246,6 +254,9 @@ async fn pump(
                     if let Some(done) = done {
                         let _ = done.send(());
                     }
+                }
+                Some(PumpMsg::ExtensionOutput { extension, bytes }) => {
+                    emit(bytes, Some(extension), &mut capture);
                 }
                 Some(PumpMsg::Start { request_id }) => {
                     marks.start_invoke(&request_id);

@@ -1,21 +1,26 @@
-//! One environment's Telemetry API subscribers (runtime-api.md §3.1): what each asked for,
-//! its buffer, and the batches lamina's init delivers inside the environment (where
-//! `sandbox.localdomain` is the environment's own loopback; the emulator cannot reach a
+//! One environment's Telemetry API and Logs API subscribers (runtime-api.md §3.1, §3.4): what
+//! each asked for, its buffer, and the batches lamina's init delivers inside the environment
+//! (where `sandbox.localdomain` is the environment's own loopback; the emulator cannot reach a
 //! subscriber's port from the host on every engine, the init always can).
 //!
-//! Records come from the environment's log ([`Telemetry::observe`]): platform events as the
-//! Telemetry API's records (one source with the text log), the function's output as
-//! `function` records, one per line. A subscriber's buffer goes out at `maxItems`,
-//! `maxBytes`, or `timeoutMs` after its first record; one that cannot keep up loses records,
-//! and its next batch begins with `platform.logsDropped` saying how many.
+//! Records come from the environment's log ([`Telemetry::observe`]) and from its APIs
+//! ([`Telemetry::platform`]: an extension registered, subscribed): platform events as data
+//! (one source with the text log), rendered for each subscriber's API and schema version
+//! (`lamina_runtime_api::platform::logs_api`), and the function's output as `function`
+//! records, one per line. A subscriber's buffer goes out at `maxItems`, `maxBytes`, or
+//! `timeoutMs` after its first record; one that cannot keep up loses records, and its next
+//! batch begins with `platform.logsDropped` saying how many.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use lamina_runtime_api::body::RuntimeApiError;
-use lamina_runtime_api::telemetry::{self, Destination, Subscription};
+use lamina_runtime_api::platform::{
+    logs_api, LogsDropped, PlatformEvent, PlatformRecord, Subscribed,
+};
+use lamina_runtime_api::telemetry::{self, Api, Destination, Subscription};
 use tokio::sync::Notify;
 
 use crate::logs::LogEvent;
@@ -24,6 +29,20 @@ use crate::sync::lock;
 /// A subscriber's buffer holds at most this many times its batch limits; past that, records
 /// are dropped (and counted).
 const BUFFER_BATCHES: usize = 4;
+
+/// A piece of the environment's log, before it is rendered for a subscriber's API.
+#[derive(Clone)]
+enum Item {
+    /// A platform event.
+    Platform(Arc<PlatformRecord>),
+    /// A line of output: `function` (the runtime's) or `extension` (extension `from`'s).
+    Line {
+        kind: &'static str,
+        from: Option<Arc<str>>,
+        time: Arc<str>,
+        text: Arc<str>,
+    },
+}
 
 struct Subscriber {
     name: String,
@@ -39,9 +58,9 @@ struct Subscriber {
 struct Inner {
     closed: bool,
     subscribers: Vec<Subscriber>,
-    /// What init has logged so far (kind, record): a subscriber, who subscribes during
-    /// init, still gets `platform.initStart` and init's own lines.
-    backlog: Vec<(&'static str, String)>,
+    /// What init has logged so far: a subscriber, who subscribes during init, still gets
+    /// `platform.initStart` and init's own lines.
+    backlog: Vec<Item>,
 }
 
 /// A batch for one subscriber: where it goes and its body (a JSON array for HTTP, NDJSON
@@ -62,17 +81,27 @@ pub(crate) struct Telemetry {
 }
 
 impl Telemetry {
-    /// Subscribe extension `name` (a second subscription replaces its first).
+    /// Subscribe extension `name` (a second subscription through the same API replaces its
+    /// first; one through the other API is refused, §3.4).
     pub(crate) fn subscribe(
         &self,
         name: &str,
         subscription: Subscription,
     ) -> Result<(), RuntimeApiError> {
+        let api = subscription.api;
         let mut inner = lock(&self.inner);
         if inner.closed {
-            return Err(telemetry::subscription_closed());
+            return Err(telemetry::subscription_closed(api));
+        }
+        if let Some(had) = inner
+            .subscribers
+            .iter()
+            .find(|s| s.name == name && s.subscription.api != api)
+        {
+            return Err(telemetry::other_api_subscribed(name, had.subscription.api));
         }
         inner.subscribers.retain(|s| s.name != name);
+        let types = subscription.types.clone();
         let mut subscriber = Subscriber {
             name: name.to_owned(),
             subscription,
@@ -82,15 +111,20 @@ impl Telemetry {
             dropped_records: 0,
             dropped_bytes: 0,
         };
-        for (kind, json) in &inner.backlog {
-            subscriber.take(kind, json);
+        for item in &inner.backlog {
+            subscriber.take(item);
         }
-        let due = !subscriber.queue.is_empty();
         inner.subscribers.push(subscriber);
         drop(inner);
-        if due {
-            self.changed.notify_one();
-        }
+        let subscribed = Subscribed {
+            name: name.to_owned(),
+            state: "Subscribed".to_owned(),
+            types,
+        };
+        self.platform(match api {
+            Api::Telemetry => PlatformEvent::TelemetrySubscription(subscribed),
+            Api::Logs => PlatformEvent::LogsSubscription(subscribed),
+        });
         Ok(())
     }
 
@@ -103,47 +137,65 @@ impl Telemetry {
             .store(inner.subscribers.is_empty(), Ordering::SeqCst);
     }
 
+    /// A platform event with no line in the text log (an extension registered, subscribed).
+    pub(crate) fn platform(&self, event: PlatformEvent) {
+        if !self.idle.load(Ordering::Relaxed) {
+            self.push(Item::Platform(Arc::new(PlatformRecord::now(event))));
+        }
+    }
+
     /// Take a piece of the environment's log.
     pub(crate) fn observe(&self, event: &LogEvent) {
         if self.idle.load(Ordering::Relaxed) {
             return;
         }
         match event {
-            LogEvent::Platform { record, .. } => {
-                if let Ok(json) = serde_json::to_string(record.as_ref()) {
-                    self.push("platform", json);
-                }
-            }
-            LogEvent::Output { bytes, .. } => {
-                let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-                for line in String::from_utf8_lossy(bytes).lines() {
-                    let line = line.trim_end_matches('\r');
-                    if line.is_empty() {
-                        continue;
-                    }
-                    let json =
-                        serde_json::json!({"time": time, "type": "function", "record": line});
-                    self.push("function", json.to_string());
-                }
-            }
+            LogEvent::Platform { record, .. } => self.push(Item::Platform(record.clone())),
+            LogEvent::Output {
+                bytes, extension, ..
+            } => self.lines(extension, bytes),
         }
     }
 
-    fn push(&self, kind: &'static str, json: String) {
+    /// `bytes` of output of the function's runtime (`from` `None`) or of an extension, as
+    /// one `function` or `extension` record per line.
+    fn lines(&self, from: &Option<Arc<str>>, bytes: &[u8]) {
+        let kind = if from.is_some() {
+            "extension"
+        } else {
+            "function"
+        };
+        let time: Arc<str> = humantime::format_rfc3339_millis(SystemTime::now())
+            .to_string()
+            .into();
+        for line in String::from_utf8_lossy(bytes).lines() {
+            let line = line.trim_end_matches('\r');
+            if line.is_empty() {
+                continue;
+            }
+            self.push(Item::Line {
+                kind,
+                from: from.clone(),
+                time: time.clone(),
+                text: line.into(),
+            });
+        }
+    }
+
+    fn push(&self, item: Item) {
         let mut inner = lock(&self.inner);
         let mut pushed = false;
         for s in inner.subscribers.iter_mut() {
-            pushed |= s.take(kind, &json);
+            pushed |= s.take(&item);
         }
         if !inner.closed {
-            inner.backlog.push((kind, json));
+            inner.backlog.push(item);
         }
         drop(inner);
         if pushed {
             self.changed.notify_one();
         }
     }
-
     /// The next batch due to a subscriber, waiting until one is.
     pub(crate) async fn next_batch(&self) -> Batch {
         loop {
@@ -182,12 +234,39 @@ impl Telemetry {
 }
 
 impl Subscriber {
-    /// Buffer a record of `kind` if this subscriber asked for that kind; `false` if not
+    /// Buffer `item`'s records if this subscriber asked for their kind; `false` if none
     /// (or dropped, the buffer being full: counted for `platform.logsDropped`).
-    fn take(&mut self, kind: &str, json: &str) -> bool {
-        if !self.subscription.types.iter().any(|t| t == kind) {
-            return false;
+    fn take(&mut self, item: &Item) -> bool {
+        let wants = |kind: &str| self.subscription.types.iter().any(|t| t == kind);
+        match item {
+            Item::Platform(record) => {
+                if !wants("platform") {
+                    return false;
+                }
+                let s = &self.subscription;
+                let mut taken = false;
+                for v in logs_api::records(record, s.api, &s.schema_version) {
+                    taken |= self.buffer(v.to_string());
+                }
+                taken
+            }
+            Item::Line {
+                kind,
+                from,
+                time,
+                text,
+            } => {
+                // A subscriber's own output is not fed back to it (§3.1).
+                if !wants(kind) || from.as_deref() == Some(self.name.as_str()) {
+                    return false;
+                }
+                let json = serde_json::json!({"time": &**time, "type": kind, "record": &**text});
+                self.buffer(json.to_string())
+            }
         }
+    }
+
+    fn buffer(&mut self, json: String) -> bool {
         let b = self.subscription.buffering;
         if self.queue.len() >= b.max_items * BUFFER_BATCHES
             || self.bytes + json.len() > b.max_bytes * BUFFER_BATCHES
@@ -198,7 +277,7 @@ impl Subscriber {
         }
         self.bytes += json.len();
         self.oldest.get_or_insert_with(Instant::now);
-        self.queue.push_back(json.to_owned());
+        self.queue.push_back(json);
         true
     }
 }
@@ -209,16 +288,14 @@ fn take_batch(s: &mut Subscriber) -> Batch {
     let b = s.subscription.buffering;
     let mut items = Vec::new();
     if s.dropped_records > 0 {
-        let dropped = serde_json::json!({
-            "time": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            "type": "platform.logsDropped",
-            "record": {
-                "droppedBytes": s.dropped_bytes,
-                "droppedRecords": s.dropped_records,
-                "reason": "Some logs were dropped because the downstream consumer is slower than the logs production rate",
-            },
-        });
-        items.push(dropped.to_string());
+        let dropped = PlatformRecord::now(PlatformEvent::LogsDropped(LogsDropped::too_slow(
+            s.dropped_records,
+            s.dropped_bytes,
+        )));
+        let sub = &s.subscription;
+        for v in logs_api::records(&dropped, sub.api, &sub.schema_version) {
+            items.push(v.to_string());
+        }
         s.dropped_records = 0;
         s.dropped_bytes = 0;
     }
@@ -250,83 +327,4 @@ fn take_batch(s: &mut Subscriber) -> Batch {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-
-    fn subscribe(t: &Telemetry, types: &str, timeout_ms: u64) {
-        let body = format!(
-            r#"{{"schemaVersion":"2022-12-13","types":{types},"buffering":{{"timeoutMs":{timeout_ms},"maxItems":1000}},"destination":{{"protocol":"HTTP","URI":"http://sandbox.localdomain:4243/t"}}}}"#
-        );
-        t.subscribe("logger", Subscription::parse(body.as_bytes()).unwrap())
-            .unwrap();
-    }
-
-    fn output(text: &'static str) -> LogEvent {
-        LogEvent::Output {
-            function: "f".into(),
-            bytes: Bytes::from_static(text.as_bytes()),
-        }
-    }
-
-    #[tokio::test]
-    async fn function_lines_go_out_as_records_once_the_buffer_times_out() {
-        let t = Telemetry::default();
-        subscribe(&t, r#"["function"]"#, 25);
-        t.observe(&output("one\ntwo\n"));
-        let batch = tokio::time::timeout(std::time::Duration::from_secs(2), t.next_batch())
-            .await
-            .unwrap();
-        assert_eq!(
-            batch.destination,
-            Destination::Http {
-                port: 4243,
-                path: "/t".into()
-            }
-        );
-        let records: Vec<serde_json::Value> = serde_json::from_str(&batch.body).unwrap();
-        let lines: Vec<&str> = records
-            .iter()
-            .map(|r| r["record"].as_str().unwrap())
-            .collect();
-        assert_eq!(lines, ["one", "two"]);
-        assert!(records.iter().all(|r| r["type"] == "function"));
-    }
-
-    #[tokio::test]
-    async fn a_subscriber_gets_what_init_logged_before_it_subscribed() {
-        let t = Telemetry::default();
-        t.observe(&output("init line\n"));
-        subscribe(&t, r#"["function"]"#, 25);
-        t.close();
-        let batch = t.next_batch().await;
-        let records: Vec<serde_json::Value> = serde_json::from_str(&batch.body).unwrap();
-        assert_eq!(records[0]["record"], "init line");
-    }
-
-    #[test]
-    fn no_subscription_after_init_and_nothing_buffered_without_one() {
-        let t = Telemetry::default();
-        t.observe(&output("lost\n"));
-        t.close();
-        let body = br#"{"schemaVersion":"2022-12-13","types":["platform"],"destination":{"protocol":"TCP","port":4243}}"#;
-        let e = t
-            .subscribe("late", Subscription::parse(body).unwrap())
-            .unwrap_err();
-        assert_eq!(e.error_type, "Telemetry.SubscriptionClosed");
-    }
-
-    #[tokio::test]
-    async fn a_subscriber_that_cannot_keep_up_is_told_how_much_it_lost() {
-        let t = Telemetry::default();
-        subscribe(&t, r#"["function"]"#, 25);
-        for _ in 0..(1000 * BUFFER_BATCHES + 7) {
-            t.observe(&output("x\n"));
-        }
-        let batch = t.next_batch().await;
-        let records: Vec<serde_json::Value> = serde_json::from_str(&batch.body).unwrap();
-        assert_eq!(records[0]["type"], "platform.logsDropped");
-        assert_eq!(records[0]["record"]["droppedRecords"], 7);
-        assert_eq!(records.len(), 1001, "the notice, then one batch of 1,000");
-    }
-}
+mod tests;

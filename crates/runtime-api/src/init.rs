@@ -87,6 +87,21 @@ pub struct TelemetryBatch {
 /// `POST` by the init: a process it watches has ended ([`Exited`]).
 pub const EXITED: &str = "/lamina/2026-12-06/init/exited";
 
+/// `POST` by the init: lines the external extensions wrote ([`ExtensionOutput`]s, a JSON
+/// array). The init reads the extensions' stdout and stderr itself, so their lines reach the
+/// log, and Telemetry API subscribers, as `extension` records rather than the function's
+/// (§3.3). Answered at once.
+pub const EXTENSION_OUTPUT: &str = "/lamina/2026-12-06/init/extension-output";
+
+/// Whole lines of one extension's output, each ending in a newline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExtensionOutput {
+    /// The extension (its file name).
+    pub extension: String,
+    /// Its lines.
+    pub text: String,
+}
+
 /// The body of [`LAUNCHED`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Launched {

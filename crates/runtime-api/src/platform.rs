@@ -129,6 +129,7 @@ pub struct InitRuntimeDone {
 #[serde(rename_all = "camelCase")]
 pub struct InitReportMetrics {
     /// How long init took.
+    #[serde(serialize_with = "millis")]
     pub duration_ms: f64,
 }
 
@@ -164,6 +165,7 @@ pub struct Start {
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeDoneMetrics {
     /// From the event's delivery to the runtime's answer.
+    #[serde(serialize_with = "millis")]
     pub duration_ms: f64,
 }
 
@@ -188,6 +190,7 @@ pub struct RuntimeDone {
 #[serde(rename_all = "camelCase")]
 pub struct ReportMetrics {
     /// Handler time in milliseconds.
+    #[serde(serialize_with = "millis")]
     pub duration_ms: f64,
     /// ceil(duration), 1 ms granularity since Dec 2020 (§6).
     pub billed_duration_ms: u64,
@@ -198,7 +201,10 @@ pub struct ReportMetrics {
     #[serde(rename = "maxMemoryUsedMB")]
     pub max_memory_used_mb: u64,
     /// Init time in milliseconds, on the first invoke of an environment only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "millis_some"
+    )]
     pub init_duration_ms: Option<f64>,
 }
 
@@ -288,6 +294,63 @@ pub enum PlatformEvent {
     /// An invoke's figures.
     #[serde(rename = "platform.report")]
     Report(Report),
+    /// An extension registered.
+    #[serde(rename = "platform.extension")]
+    Extension(ExtensionReady),
+    /// An extension subscribed to the Telemetry API.
+    #[serde(rename = "platform.telemetrySubscription")]
+    TelemetrySubscription(Subscribed),
+    /// An extension subscribed to the Logs API (Logs API only, §3.4).
+    #[serde(rename = "platform.logsSubscription")]
+    LogsSubscription(Subscribed),
+    /// A subscriber could not keep up: records were dropped.
+    #[serde(rename = "platform.logsDropped")]
+    LogsDropped(LogsDropped),
+}
+
+/// `platform.extension`: an extension registered for `events` (§3.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExtensionReady {
+    /// Its name.
+    pub name: String,
+    /// `Ready`.
+    pub state: String,
+    /// The events it registered for (`INVOKE`, `SHUTDOWN`).
+    pub events: Vec<String>,
+}
+
+/// `platform.telemetrySubscription` / `platform.logsSubscription` (§3.1, §3.4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Subscribed {
+    /// The extension.
+    pub name: String,
+    /// `Subscribed`.
+    pub state: String,
+    /// The record types it subscribed to.
+    pub types: Vec<String>,
+}
+
+/// `platform.logsDropped` (§3.1 delivery rules).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsDropped {
+    /// Bytes dropped since the subscriber's last batch.
+    pub dropped_bytes: u64,
+    /// Records dropped since then.
+    pub dropped_records: u64,
+    /// Why.
+    pub reason: String,
+}
+
+impl LogsDropped {
+    /// `records` records of `bytes` bytes dropped because the subscriber is too slow.
+    pub fn too_slow(records: u64, bytes: u64) -> Self {
+        Self {
+            dropped_bytes: bytes,
+            dropped_records: records,
+            reason: "Some logs were dropped because the downstream consumer is slower than the logs production rate".to_owned(),
+        }
+    }
 }
 
 /// A platform event and when the platform generated it: the Telemetry API's envelope
@@ -304,6 +367,19 @@ pub struct PlatformRecord {
 
 fn iso8601<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_rfc3339_millis(*t))
+}
+
+/// Milliseconds with at most 3 decimals, as RIE-LMI writes them (`ReportDurationMs`, §3.2
+/// "Number format").
+fn millis<S: Serializer>(ms: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((ms * 1000.0).round() / 1000.0)
+}
+
+fn millis_some<S: Serializer>(ms: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => millis(ms, s),
+        None => s.serialize_none(),
+    }
 }
 
 impl PlatformRecord {
@@ -339,8 +415,12 @@ impl PlatformRecord {
                     }
                 )],
             },
-            // Telemetry only: the text log has no line for it.
-            PlatformEvent::InitRuntimeDone(_) => Vec::new(),
+            // Telemetry only: the text log has no line for them.
+            PlatformEvent::InitRuntimeDone(_)
+            | PlatformEvent::Extension(_)
+            | PlatformEvent::TelemetrySubscription(_)
+            | PlatformEvent::LogsSubscription(_)
+            | PlatformEvent::LogsDropped(_) => Vec::new(),
             PlatformEvent::Start(e) => vec![format!(
                 "START RequestId: {} Version: {}",
                 e.request_id, e.version
@@ -376,6 +456,8 @@ fn stable_hex(seed: &str) -> String {
         })
         .collect()
 }
+
+pub mod logs_api;
 
 #[cfg(test)]
 mod tests;

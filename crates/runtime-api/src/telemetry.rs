@@ -1,5 +1,8 @@
-//! The Telemetry API's subscription (`PUT /2022-07-01/telemetry`, §3.1): the body, its
-//! validation as the cloud answers it (400 `ValidationError`), and the destinations.
+//! The subscriptions of the Telemetry API (`PUT /2022-07-01/telemetry`, §3.1) and of the
+//! Logs API it superseded (`PUT /2020-08-15/logs`, §3.4): the body, its validation as the
+//! cloud answers it (400 `ValidationError`), and the destinations. Both take the same body
+//! and buffering ranges; they differ in schema versions and in the records delivered
+//! (`crate::platform::logs_api`).
 
 use serde::Deserialize;
 
@@ -8,6 +11,32 @@ use crate::body::RuntimeApiError;
 /// The schema versions the Telemetry API accepts (§3.1).
 pub const SCHEMA_VERSIONS: &[&str] = &["2022-07-01", "2022-12-13", "2025-01-29"];
 
+/// The schema versions the Logs API accepts (§3.4): `2021-03-18` adds
+/// `platform.runtimeDone`. A Logs API body may leave it out (the first version).
+pub const LOGS_SCHEMA_VERSIONS: &[&str] = &["2020-08-15", "2021-03-18"];
+
+/// The Logs API schema version from which `platform.runtimeDone` is delivered (§3.4).
+pub const LOGS_RUNTIME_DONE_SCHEMA: &str = "2021-03-18";
+
+/// Which API a subscription came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The Telemetry API (`2022-07-01`).
+    Telemetry,
+    /// The Logs API (`2020-08-15`).
+    Logs,
+}
+
+impl Api {
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Telemetry => "Telemetry API",
+            Self::Logs => "Logs API",
+        }
+    }
+}
+
 /// The hosts an HTTP destination may name: the environment's own (§3.1; RIE-LMI refuses any
 /// other, `destination.URI host must be sandbox.localdomain`).
 pub const SANDBOX_HOSTS: &[&str] = &["sandbox.localdomain", "sandbox"];
@@ -15,12 +44,29 @@ pub const SANDBOX_HOSTS: &[&str] = &["sandbox.localdomain", "sandbox"];
 /// The Runtime API's port, which no destination may use (§3.1).
 pub const RESERVED_PORT: u16 = 9001;
 
-/// `Telemetry.SubscriptionClosed`: a subscription after init.
-pub fn subscription_closed() -> RuntimeApiError {
-    RuntimeApiError::forbidden(
-        "Telemetry.SubscriptionClosed",
-        "Telemetry API subscription is closed",
-    )
+/// `Telemetry.SubscriptionClosed`: a subscription after init. The Logs API's is
+/// `Logs.SubscriptionClosed` by analogy ([unconfirmed]: §3.1 names only the Telemetry
+/// API's).
+pub fn subscription_closed(api: Api) -> RuntimeApiError {
+    match api {
+        Api::Telemetry => RuntimeApiError::forbidden(
+            "Telemetry.SubscriptionClosed",
+            "Telemetry API subscription is closed",
+        ),
+        Api::Logs => {
+            RuntimeApiError::forbidden("Logs.SubscriptionClosed", "Logs API subscription is closed")
+        }
+    }
+}
+
+/// An extension that subscribed through one API subscribing through the other: "any attempt
+/// to subscribe using the other API returns an error" (docs `runtimes-logs-api.md`; its type
+/// is [unconfirmed], §3.1: lamina answers a `ValidationError` naming both).
+pub fn other_api_subscribed(name: &str, had: Api) -> RuntimeApiError {
+    invalid(format!(
+        "extension {name} already subscribed with the {}; an extension subscribes with either the Telemetry API or the Logs API",
+        had.name()
+    ))
 }
 
 fn invalid(message: impl Into<String>) -> RuntimeApiError {
@@ -97,6 +143,8 @@ pub enum Destination {
 /// A valid subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
+    /// The API it came through.
+    pub api: Api,
     /// The schema version asked for.
     pub schema_version: String,
     /// Of `platform`, `function`, `extension`.
@@ -124,16 +172,26 @@ fn in_range(
 }
 
 impl Subscription {
-    /// Parse and check a subscription body as the cloud does.
+    /// Parse and check a Telemetry API subscription body as the cloud does.
     pub fn parse(body: &[u8]) -> Result<Self, RuntimeApiError> {
+        Self::parse_for(Api::Telemetry, body)
+    }
+
+    /// Parse and check a subscription body of `api` as the cloud does.
+    pub fn parse_for(api: Api, body: &[u8]) -> Result<Self, RuntimeApiError> {
         let body: Body = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+        let (versions, default) = match api {
+            Api::Telemetry => (SCHEMA_VERSIONS, None),
+            Api::Logs => (LOGS_SCHEMA_VERSIONS, Some(LOGS_SCHEMA_VERSIONS[0])),
+        };
         let schema_version = body
             .schema_version
+            .or_else(|| default.map(str::to_owned))
             .ok_or_else(|| invalid("schemaVersion is required"))?;
-        if !SCHEMA_VERSIONS.contains(&schema_version.as_str()) {
+        if !versions.contains(&schema_version.as_str()) {
             return Err(invalid(format!(
                 "schemaVersion must be one of {}",
-                SCHEMA_VERSIONS.join(", ")
+                versions.join(", ")
             )));
         }
         let types = body.types.unwrap_or_default();
@@ -203,6 +261,7 @@ impl Subscription {
             _ => return Err(invalid("destination.protocol must be HTTP or TCP")),
         };
         Ok(Self {
+            api,
             schema_version,
             types,
             buffering,
@@ -268,5 +327,29 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn a_logs_api_body_may_leave_out_its_schema_version_but_not_name_a_telemetry_one() {
+        let s = Subscription::parse_for(
+            Api::Logs,
+            br#"{"types":["platform","function"],"destination":{"protocol":"HTTP","URI":"http://sandbox:4243"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.api, s.schema_version.as_str()),
+            (Api::Logs, "2020-08-15")
+        );
+        let e = Subscription::parse_for(
+            Api::Logs,
+            br#"{"schemaVersion":"2022-12-13","types":["platform"],"destination":{"protocol":"TCP","port":4243}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            e.error_message.contains("2021-03-18"),
+            "{}",
+            e.error_message
+        );
     }
 }

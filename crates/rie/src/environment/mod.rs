@@ -137,6 +137,7 @@ impl Environment {
             started.output,
             sandbox.output_settle(),
         );
+        apis.set_pump(&pump);
         // Sent before the pump first runs, so it precedes any output of the runtime.
         let _ = pump.send(match reinit_for {
             Some(id) => PumpMsg::Start {
@@ -239,6 +240,7 @@ impl Environment {
             handle: self.handle.clone(),
             dead: self.dead.clone(),
             _server: self.server.clone(),
+            _pump: self.pump.clone(),
         }
     }
 }

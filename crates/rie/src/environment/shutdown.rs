@@ -26,6 +26,9 @@ pub(super) struct Ending {
     pub(super) dead: Arc<AtomicBool>,
     /// The environment's listener, kept serving until the ending is over.
     pub(super) _server: Arc<super::AbortOnDrop>,
+    /// Its log pump, kept running until then too: the extensions' last lines (their
+    /// `SHUTDOWN`) still reach the log.
+    pub(super) _pump: tokio::sync::mpsc::UnboundedSender<crate::logs::PumpMsg>,
 }
 
 impl Ending {

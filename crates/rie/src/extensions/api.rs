@@ -6,8 +6,9 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use lamina_runtime_api::body::{RuntimeApiError, STATUS_OK};
 use lamina_runtime_api::extensions as ext;
-use lamina_runtime_api::init::{self, Exited, Launched, Process, TelemetryBatch};
-use lamina_runtime_api::telemetry::{Destination, Subscription};
+use lamina_runtime_api::init::{self, Exited, ExtensionOutput, Launched, Process, TelemetryBatch};
+use lamina_runtime_api::platform::{ExtensionReady, PlatformEvent};
+use lamina_runtime_api::telemetry::{Api, Destination, Subscription};
 
 use super::Extensions;
 use crate::env_api::EnvironmentApis;
@@ -54,6 +55,20 @@ pub(crate) async fn handle(apis: &EnvironmentApis, req: Request<Incoming>) -> Re
             extensions
                 .register(name, &bytes, account)
                 .map(|(id, answer)| {
+                    // `platform.extension` for subscribers (the body parsed, as register did).
+                    if let Ok(req) = ext::RegisterRequest::parse(&bytes) {
+                        apis.telemetry
+                            .platform(PlatformEvent::Extension(ExtensionReady {
+                                name: name.to_owned(),
+                                state: "Ready".to_owned(),
+                                events: req
+                                    .events
+                                    .iter()
+                                    .filter_map(|e| serde_json::to_value(e).ok())
+                                    .filter_map(|v| v.as_str().map(str::to_owned))
+                                    .collect(),
+                            }));
+                    }
                     let mut r = respond(
                         200,
                         "application/json",
@@ -97,8 +112,13 @@ pub(crate) async fn handle(apis: &EnvironmentApis, req: Request<Incoming>) -> Re
     result.unwrap_or_else(|e| refuse(&e))
 }
 
-/// `PUT /2022-07-01/telemetry` from a registered extension (§3.1): 200 `"OK"`.
-pub(crate) async fn subscribe(apis: &EnvironmentApis, req: Request<Incoming>) -> Response<Body> {
+/// `PUT /2022-07-01/telemetry` (§3.1) or `PUT /2020-08-15/logs` (§3.4, `api`) from a
+/// registered extension: 200 `"OK"`.
+pub(crate) async fn subscribe(
+    apis: &EnvironmentApis,
+    api: Api,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let (parts, incoming) = req.into_parts();
     let bytes = match body(incoming, &parts.headers).await {
         Ok(b) => b,
@@ -111,7 +131,7 @@ pub(crate) async fn subscribe(apis: &EnvironmentApis, req: Request<Incoming>) ->
         .extensions
         .name_of(header(&parts.headers, ext::IDENTIFIER_HEADER))
         .and_then(|name| {
-            let subscription = Subscription::parse(&bytes)?;
+            let subscription = Subscription::parse_for(api, &bytes)?;
             apis.telemetry.subscribe(&name, subscription)
         });
     match subscribed {
@@ -171,6 +191,17 @@ pub(crate) async fn handle_init(apis: &EnvironmentApis, req: Request<Incoming>) 
                 "application/json",
                 serde_json::to_vec(&answer).unwrap_or_default(),
             )
+        }
+        (init::EXTENSION_OUTPUT, &Method::POST) => {
+            let output: Vec<ExtensionOutput> = match serde_json::from_slice(&bytes).map_err(format)
+            {
+                Ok(o) => o,
+                Err(e) => return refuse(&e),
+            };
+            for o in output {
+                apis.extension_output(&o.extension, o.text);
+            }
+            respond(202, "application/json", STATUS_OK)
         }
         (init::EXITED, &Method::POST) => {
             let exited: Exited = match serde_json::from_slice(&bytes).map_err(format) {
