@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 #[test]
@@ -39,7 +37,7 @@ fn adapter_tests_pass_on(runtime: &str, version: &str) {
             .current_dir(root()),
     );
     let adapter = root().join("base-images/python");
-    let out = Command::new("docker")
+    let out = common::engine_cli()
         .args([
             "run",
             "--rm",
@@ -75,7 +73,7 @@ fn adapter_tests_pass_on(runtime: &str, version: &str) {
         text.contains(&format!("Ran {defined} tests")) && text.trim_end().ends_with("OK"),
         "expected {defined} tests to run and pass:\n{text}"
     );
-    let interpreter = Command::new("docker")
+    let interpreter = common::engine_cli()
         .args([
             "run",
             "--rm",

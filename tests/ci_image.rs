@@ -16,7 +16,7 @@ fn provided_base() {
     let out = run_ok(lamina().args(["--json", "base", "build", "provided"]));
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("base build --json");
     let rootfs = v["rootfs"].as_str().expect("rootfs").to_owned();
-    let have = Command::new("docker")
+    let have = common::engine_cli()
         .args([
             "image",
             "inspect",
@@ -101,7 +101,7 @@ fn the_dockerfile_packages_lamina_and_the_image_builds_a_function_in_ci() {
     let index = std::fs::read_to_string(work.path().join("out/index.json")).expect("an OCI layout");
     assert!(index.contains(digest), "{index}");
     // Files written by root in the container: let the temp dir go.
-    let _ = Command::new("docker")
+    let _ = common::engine_cli()
         .args(["run", "--rm", "-v"])
         .arg(format!("{}:/work", work.path().display()))
         .args([

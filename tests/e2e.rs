@@ -334,9 +334,7 @@ fn oci_layout_output() {
 fn load_and_docker_archive_outputs() {
     require_docker();
     let tag = "lamina-e2e/calculator:load";
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", tag])
-        .output();
+    let _ = common::engine_cli().args(["rmi", "-f", tag]).output();
     let out = run_ok(
         lamina()
             .args([
@@ -381,7 +379,7 @@ fn load_and_docker_archive_outputs() {
         built["configDigest"].as_str().expect("config digest"),
         "same inputs, same image"
     );
-    let _ = std::process::Command::new("docker")
+    let _ = common::engine_cli()
         .args(["rmi", "-f", tag, archive_tag])
         .output();
 }
@@ -426,7 +424,7 @@ fn rie_builds_a_folder_first() {
         left.trim().is_empty(),
         "containers left after SIGTERM: {left}"
     );
-    let _ = std::process::Command::new("docker")
+    let _ = common::engine_cli()
         .args(["rmi", "-f", "lamina-e2e-dir:latest"])
         .output();
 }
@@ -462,9 +460,7 @@ fn provided_base_runs_an_executable_handler() {
         "{e}"
     );
     assert!(rie.interrupt().success());
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", "-f", tag])
-        .output();
+    let _ = common::engine_cli().args(["rmi", "-f", tag]).output();
 }
 
 /// The seed's calculator answers as the seed wrote it: 200 with the result, 400 with the

@@ -75,12 +75,12 @@ fn runs_in_an_image_with_nothing_else() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    let logs = Command::new("docker")
+    let logs = common::engine_cli()
         .args(["logs", &name])
         .output()
         .expect("logs");
-    let _ = Command::new("docker").args(["rm", "-f", &name]).output();
-    let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let _ = common::engine_cli().args(["rmi", "-f", image]).output();
     let logs = format!(
         "{}{}",
         String::from_utf8_lossy(&logs.stdout),

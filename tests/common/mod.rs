@@ -33,8 +33,8 @@ pub fn shared_store() -> PathBuf {
 pub fn require_docker() {
     static CHECK: Once = Once::new();
     CHECK.call_once(|| {
-        let ok = Command::new("docker")
-            .args(["info", "--format", "{{.ServerVersion}}"])
+        let ok = engine_cli()
+            .args(["version"])
             .output()
             .is_ok_and(|o| o.status.success());
         assert!(
@@ -42,6 +42,26 @@ pub fn require_docker() {
             "these tests need a running Docker daemon: start one (`dockerd &`, or run `bash .ci/run`, which starts it)"
         );
     });
+}
+
+/// Names the container engine's own CLI, for what a test does by hand (`docker` when unset):
+/// `tests/podman.sh` sets `podman --url unix://…`, as Docker's CLI cannot attach to a
+/// container through Podman 4's Docker API ("unable to upgrade to tcp, received 409").
+pub const ENGINE_CLI_ENV: &str = "LAMINA_TEST_ENGINE_CLI";
+
+/// The engine's own CLI ([`ENGINE_CLI_ENV`]), ready for its arguments.
+pub fn engine_cli() -> Command {
+    let spec = std::env::var(ENGINE_CLI_ENV).unwrap_or_else(|_| "docker".to_owned());
+    let mut words = spec.split_whitespace();
+    let mut cmd = Command::new(words.next().unwrap_or("docker"));
+    cmd.args(words);
+    cmd
+}
+
+/// Whether the tests run against Podman (what a test expects differs where Podman's API
+/// does: the README's "Docker or Podman").
+pub fn on_podman() -> bool {
+    std::env::var(ENGINE_CLI_ENV).is_ok_and(|s| s.trim_start().starts_with("podman"))
 }
 
 /// `lamina` with the test store.
@@ -335,12 +355,9 @@ fn pump(mut from: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     buf
 }
 
-/// `docker` with arguments; stdout as text.
+/// The engine's CLI ([`engine_cli`]) with arguments; stdout as text.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
+    let out = engine_cli().args(args).output().expect("run docker");
     assert!(
         out.status.success(),
         "docker {args:?}: {}",

@@ -139,6 +139,17 @@ fn provided_rootfs_has_loader_shell_and_ca_bundle() {
     }
 }
 
+/// The engine's own CLI: `LAMINA_TEST_ENGINE_CLI` when set (`tests/podman.sh` sets
+/// `podman --url …`: Docker's CLI cannot run a container through Podman's Docker API), else
+/// `docker`.
+fn engine_cli() -> Command {
+    let spec = std::env::var("LAMINA_TEST_ENGINE_CLI").unwrap_or_else(|_| "docker".to_owned());
+    let mut words = spec.split_whitespace();
+    let mut cmd = Command::new(words.next().unwrap_or("docker"));
+    cmd.args(words);
+    cmd
+}
+
 /// `tar -C root -c . | docker import - tag`, then `docker run --rm tag args…`; stdout.
 fn docker_run(root: &Path, tag: &str, args: &[&str]) -> String {
     let mut tar = Command::new("tar")
@@ -149,7 +160,7 @@ fn docker_run(root: &Path, tag: &str, args: &[&str]) -> String {
         .spawn()
         .unwrap();
     let stdin = tar.stdout.take().unwrap();
-    let import = Command::new("docker")
+    let import = engine_cli()
         .args(["import", "-", tag])
         .stdin(stdin)
         .output()
@@ -160,7 +171,7 @@ fn docker_run(root: &Path, tag: &str, args: &[&str]) -> String {
         "{}",
         String::from_utf8_lossy(&import.stderr)
     );
-    let run = Command::new("docker")
+    let run = engine_cli()
         .args(["run", "--rm", "--read-only", "--user", "993:990", tag])
         .args(args)
         .output()

@@ -85,7 +85,13 @@ pub async fn ensure_loaded(
         .rootfs()
         .diff_ids()
         .clone();
-    let held = held_prefix(docker, reference, &diff_ids).await;
+    // Podman loads only whole archives ("Some layer tarfiles are missing in the tarball"):
+    // there every layer is sent, and the engine keeps one copy of each.
+    let held = if crate::connect::connected_to_podman() {
+        0
+    } else {
+        held_prefix(docker, reference, &diff_ids).await
+    };
     let form = LoadArchive {
         held_layers: held,
         uncompressed: crate::daemon_is_local(),
@@ -104,7 +110,10 @@ pub async fn ensure_loaded(
             tracing::debug!("partial or uncompressed load refused ({e})");
             true
         }
-        Ok(_) => !tagged().await?,
+        // Podman takes the short form but files the image under the archive's name
+        // (`docker.io/…`) while the short name resolves elsewhere: the image is there (its id
+        // is the config digest) and only needs the tag below, not the full archive again.
+        Ok(_) => !tagged().await? && docker.inspect_image(&config).await.is_err(),
     };
     if form != LoadArchive::default() && short_form_failed {
         tracing::debug!("sending the full archive");
@@ -158,9 +167,11 @@ async fn held_prefix(docker: &Docker, reference: &Reference, diff_ids: &[String]
     else {
         return 0;
     };
-    let name = reference.to_string();
+    // By qualified name: Podman lists `lamina-e2e/app:v1` as `docker.io/lamina-e2e/app:v1`.
+    let name = reference.qualified();
+    let same_name = |tag: &String| Reference::parse(tag).is_ok_and(|r| r.qualified() == name);
     let rank = |i: &bollard::models::ImageSummary| {
-        if i.repo_tags.contains(&name) {
+        if i.repo_tags.iter().any(same_name) {
             0
         } else if i.labels.keys().any(|k| k.starts_with(LABEL_PREFIX))
             || i.repo_tags.iter().any(|t| {

@@ -121,15 +121,34 @@ async fn init(args: Args) -> i32 {
             unsafe { libc::kill(pid, sig) };
         }
     };
-    if !extensions.is_empty() {
+    let oom = status.signal() == Some(libc::SIGKILL) && cgroup_oom_kills() > 0;
+    if !extensions.is_empty() || oom {
         // The emulator tells the extensions (SHUTDOWN) and stops the container when they
-        // take too long; until then they keep running, as in the cloud.
+        // take too long; until then they keep running, as in the cloud. An OOM kill is
+        // told even without extensions: the engine sees only this init end, normally.
         if let Some(api) = api {
-            report_exit(api, Process::Runtime, status).await;
+            report_exit(api, Process::Runtime, status, oom).await;
         }
         while extensions.join_next().await.is_some() {}
     }
     process::exit_like(status)
+}
+
+/// The OOM kills the container's memory cgroup has counted: `oom_kill` of `memory.events`
+/// (cgroup v2) or of `memory.oom_control` (v1); 0 when neither can be read.
+fn cgroup_oom_kills() -> u64 {
+    [
+        "/sys/fs/cgroup/memory.events",
+        "/sys/fs/cgroup/memory/memory.oom_control",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read_to_string(p).ok())
+    .find_map(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|n| n.trim().parse().ok())
+    })
+    .unwrap_or(0)
 }
 
 /// The executables in `dir`, by file name (the order Lambda starts them in; RIE
@@ -199,7 +218,7 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
                 let watched = name.clone();
                 tasks.spawn(async move {
                     if let Ok(status) = child.wait().await {
-                        report_exit(api, Process::Extension(watched), status).await;
+                        report_exit(api, Process::Extension(watched), status, false).await;
                     }
                 });
             }
@@ -213,6 +232,7 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
                     api,
                     Process::Extension(name),
                     ExitStatus::from_raw(127 << 8),
+                    false,
                 )
                 .await;
             }
@@ -348,12 +368,13 @@ async fn deliver_telemetry(api: SocketAddr) {
     }
 }
 
-/// Tell the emulator that `process` ended with `status`.
-async fn report_exit(api: SocketAddr, process: Process, status: ExitStatus) {
+/// Tell the emulator that `process` ended with `status` (killed for memory: `oom_killed`).
+async fn report_exit(api: SocketAddr, process: Process, status: ExitStatus, oom_killed: bool) {
     let exited = Exited {
         process,
         code: status.code().map(i64::from),
         signal: status.signal(),
+        oom_killed,
     };
     let body = serde_json::to_vec(&exited).unwrap_or_default();
     let _ = RuntimeClient::new(api)

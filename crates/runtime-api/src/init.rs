@@ -128,6 +128,11 @@ pub struct Exited {
     pub code: Option<i64>,
     /// The signal that killed it.
     pub signal: Option<i32>,
+    /// It was killed for running out of memory: the container's memory cgroup counted an
+    /// OOM kill. The init tells, because an engine reports an OOM kill only of a container's
+    /// first process (and Podman on cgroup v1 not even that).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
 }
 
 /// The relay's two ends.

@@ -209,6 +209,7 @@ pub(crate) async fn handle_init(apis: &EnvironmentApis, req: Request<Incoming>) 
                 Err(e) => return refuse(&e),
             };
             let status = match (exited.code, exited.signal) {
+                _ if exited.oom_killed => ExitStatus::OomKilled,
                 (_, Some(s)) => ExitStatus::Signal(s),
                 (Some(c), None) => ExitStatus::Code(c),
                 (None, None) => ExitStatus::Code(0),
