@@ -211,7 +211,7 @@ fn fake_aws_base(tag: &str) {
         "FROM scratch\nCOPY busybox /bin/busybox\nCOPY lambda-entrypoint.sh /lambda-entrypoint.sh\nENV LANG=C.UTF-8 PATH=/usr/bin:/bin\nWORKDIR /var/task\nENTRYPOINT [\"/lambda-entrypoint.sh\"]\n",
     )
     .expect("Dockerfile");
-    docker(&["build", "-q", "-t", tag, ctx.path().to_str().expect("path")]);
+    docker_build(ctx.path(), tag, &[]);
 }
 
 fn config_of(tag: &str) -> Value {

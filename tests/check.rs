@@ -347,13 +347,7 @@ fn lamina_images_and_a_docker_build_on_a_debian_base_are_accepted() {
     )
     .expect("Dockerfile");
     let built = "lamina-check-test/docker-built:test";
-    docker(&[
-        "build",
-        "-q",
-        "-t",
-        built,
-        ctx.path().to_str().expect("path"),
-    ]);
+    docker_build(ctx.path(), built, &[]);
     let (accepted, v) = check(&format!("docker-daemon:{built}"));
     assert!(accepted, "{v}");
 }

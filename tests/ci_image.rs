@@ -46,17 +46,16 @@ fn the_dockerfile_packages_lamina_and_the_image_builds_a_function_in_ci() {
     std::fs::copy(root().join("Dockerfile"), ctx.path().join("Dockerfile")).unwrap();
     std::fs::create_dir(ctx.path().join("bin")).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_lamina"), ctx.path().join("bin/lamina")).unwrap();
-    docker(&[
-        "build",
-        "-q",
-        "--build-arg",
-        &format!("BASE={BASE}"),
-        "--build-arg",
-        "LAMINA_BIN=bin/lamina",
-        "-t",
+    common::docker_build(
+        ctx.path(),
         IMAGE,
-        &ctx.path().display().to_string(),
-    ]);
+        &[
+            "--build-arg",
+            &format!("BASE={BASE}"),
+            "--build-arg",
+            "LAMINA_BIN=bin/lamina",
+        ],
+    );
 
     let version = docker(&["run", "--rm", IMAGE, "--version"]);
     assert!(version.starts_with("lamina "), "{version}");

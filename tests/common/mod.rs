@@ -366,6 +366,24 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `docker build -q` of the folder `ctx` (its `Dockerfile`) as `tag`, with `args` before
+/// the folder; stdout. The Dockerfile is named with `-f`: Podman's remote client otherwise
+/// takes the one of its working folder.
+pub fn docker_build(ctx: &Path, tag: &str, args: &[&str]) -> String {
+    let dockerfile = ctx.join("Dockerfile");
+    let mut all = vec![
+        "build",
+        "-q",
+        "-f",
+        dockerfile.to_str().expect("path"),
+        "-t",
+        tag,
+    ];
+    all.extend_from_slice(args);
+    all.push(ctx.to_str().expect("path"));
+    docker(&all)
+}
+
 /// Copy a folder tree (for tests that edit a function).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");

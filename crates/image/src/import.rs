@@ -293,10 +293,13 @@ pub fn import_docker_archive(
     })?;
     let tags_of = |e: &DockerEntry| e.repo_tags.clone().unwrap_or_default();
     let entry = match want {
+        // Podman files an image built or tagged under a short name as `localhost/NAME`.
         Some(w) => entries.iter().find(|e| {
-            tags_of(e)
-                .iter()
-                .any(|t| t.parse::<Reference>().is_ok_and(|r| &r == w))
+            tags_of(e).iter().any(|t| {
+                [t.as_str(), t.strip_prefix("localhost/").unwrap_or(t)]
+                    .iter()
+                    .any(|t| t.parse::<Reference>().is_ok_and(|r| &r == w))
+            })
         }),
         None if entries.len() == 1 => entries.first(),
         None => None,
