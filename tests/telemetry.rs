@@ -156,3 +156,47 @@ fn a_subscriber_gets_init_then_each_invokes_events_and_lines_with_the_documented
         assert!(time.len() == 24 && time.ends_with('Z'), "{r}");
     }
 }
+
+#[test]
+fn a_tcp_subscriber_gets_the_same_records_as_ndjson() {
+    require_docker();
+    let rie = Rie::start(example(), &["--env", "TELEMETRY_PROTOCOL=TCP"]);
+    let a = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(a.json()["ok"], true, "{}", rie.stdout());
+    let id = a.header("x-amzn-requestid").unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let records = loop {
+        let dump = post(rie.port, INVOKE, &[], br#"{"dump": true}"#).json();
+        let records = dump["records"].as_array().cloned().unwrap_or_default();
+        if records
+            .iter()
+            .any(|r| r["type"] == "platform.report" && r["record"]["requestId"] == id.as_str())
+        {
+            break records;
+        }
+        assert!(Instant::now() < deadline, "no report over TCP: {dump}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let of_invoke: Vec<&str> = records
+        .iter()
+        .filter(|r| r["record"]["requestId"] == id.as_str())
+        .filter_map(|r| r["type"].as_str())
+        .collect();
+    assert_eq!(
+        of_invoke,
+        ["platform.start", "platform.runtimeDone", "platform.report"],
+        "{records:#?}"
+    );
+    let line = format!("handled {id}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "function" && r["record"] == line.as_str()),
+        "{records:#?}"
+    );
+    assert!(
+        rie.stdout().contains("subscribing (TCP)"),
+        "{}",
+        rie.stdout()
+    );
+}
