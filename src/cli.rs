@@ -14,6 +14,7 @@ use lamina_runtime_api::function::{
     Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, HttpSettings,
     MemorySize, Runtime, Settings, Timeout,
 };
+use lamina_runtime_api::limits;
 use serde::Deserialize;
 
 /// Build AWS Lambda container images without a daemon, and run them locally with the cloud's
@@ -425,14 +426,14 @@ pub struct RieArgs {
     #[arg(long, value_name = "DIR")]
     pub on_success: Option<PathBuf>,
     /// Retries of a failed `Event` invoke, 0 to 2 [default: 2, as Lambda].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=2))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=i64::from(limits::MAX_RETRY_ATTEMPTS)))]
     pub max_retry_attempts: Option<u32>,
     /// Seconds before the first retry of a failed `Event` invoke; the second waits twice as
     /// long [default: 60, Lambda's; use 1 to see retries at once].
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=limits::MAX_RETRY_DELAY_S))]
     pub event_retry_delay: Option<u64>,
     /// Drop `Event` invokes older than this many seconds, 60 to 21600 [default: 21600].
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(60..=21600))]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(limits::MIN_EVENT_AGE_S..=limits::MAX_EVENT_AGE_S))]
     pub max_event_age: Option<u64>,
     /// Docker network the environments join: `bridge` (Docker's default, as `docker run`
     /// uses), `lamina-rie` (lamina's own, created on first use: no other container shares

@@ -74,7 +74,7 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Resolved> {
             dir.display()
         )
     })?;
-    warn_about_env(&function.env, true);
+    warn_about_env(&function.config.env, true);
     let deps = deps(dir, flags, &file, function.runtime);
     // Paths in lamina.toml are relative to the folder; flags to the working directory.
     let code_zip = flags
@@ -274,10 +274,10 @@ mod tests {
         };
         let f = resolve(dir.path(), &flags).unwrap().function;
         assert_eq!(f.name.as_str(), "calc");
-        assert_eq!(f.memory.mb(), 512);
-        assert_eq!(f.timeout.secs(), 3);
+        assert_eq!(f.config.memory.mb(), 512);
+        assert_eq!(f.config.timeout.secs(), 3);
         assert_eq!(
-            f.env.iter().collect::<Vec<_>>(),
+            f.config.env.iter().collect::<Vec<_>>(),
             vec![("BB", "2"), ("AA", "2")]
         );
     }

@@ -232,6 +232,7 @@ fn announcement(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig])
         let _ = writeln!(out, "HTTP front on http://{front}/:");
         for f in functions {
             let routes: Vec<String> = f
+                .config
                 .http
                 .routes_or_default()
                 .iter()
@@ -242,7 +243,7 @@ fn announcement(bound: &lamina_rie::BoundEmulator, functions: &[FunctionConfig])
                 "  {} → {} ({} events)",
                 routes.join(", "),
                 f.name,
-                f.http.payload.unwrap_or_default()
+                f.config.http.payload.unwrap_or_default()
             );
         }
     }

@@ -3,10 +3,9 @@
 //! start and by `--watch`'s reloads.
 
 use anyhow::{bail, Context, Result};
-use lamina_build::pipeline::labels;
 use lamina_image::Reference;
 use lamina_rie::FunctionConfig;
-use lamina_runtime_api::function::{FunctionName, HttpSettings};
+use lamina_runtime_api::function::{labels, FunctionName, HttpSettings, Settings as ModelSettings};
 
 use crate::cli::RieArgs;
 use crate::config;
@@ -34,8 +33,8 @@ impl Settings {
         let mut function = function_of(docker, store, reference, manifest, &self.args).await?;
         let mut vars = self.env_vars.for_function(function.name.as_str())?;
         vars.extend(self.env.iter().cloned());
-        function.env = vars.into_iter().collect();
-        config::warn_about_env(&function.env, false);
+        function.config.env = vars.into_iter().collect();
+        config::warn_about_env(&function.config.env, false);
         Ok(function)
     }
 }
@@ -68,24 +67,39 @@ async fn function_of(
         }
     }
     let image_labels = lamina_docker::image_labels(docker, reference).await?;
-    let from_image = labels::read(|k| image_labels.get(k).cloned())
-        .with_context(|| format!("cannot read the function settings of image `{reference}`"))?;
-    let name = from_image
-        .name
-        .unwrap_or_else(|| FunctionName::sanitised(reference.short_name()));
-    let mut function = FunctionConfig::new(name);
+    let from_image = labels::read(|k| image_labels.get(k).cloned()).with_context(|| {
+        format!(
+            "cannot read the function settings of image `{reference}`: rebuild it with this lamina"
+        )
+    })?;
+    // The flags over the labels, layered as `lamina build` layers flags over `lamina.toml`.
+    let settings = flag_settings(args).over(from_image);
+    let mut function =
+        FunctionConfig::from_settings(&settings, FunctionName::sanitised(reference.short_name()));
     function.image = Some(reference.to_string());
-    function.memory = args.memory.or(from_image.memory).unwrap_or_default();
-    function.timeout = args.timeout.or(from_image.timeout).unwrap_or_default();
-    function.ephemeral_storage = from_image.ephemeral_storage.unwrap_or_default();
-    function.concurrency = args
-        .concurrency
-        .or(from_image.concurrency)
-        .unwrap_or_default();
-    function.runtime = from_image.runtime;
     function.cpu_share = args.cpu_share;
+    function.events = event_config(args);
+    Ok(function)
+}
+
+/// What `lamina rie`'s flags say of a function's settings.
+fn flag_settings(args: &RieArgs) -> ModelSettings {
+    ModelSettings {
+        memory: args.memory,
+        timeout: args.timeout,
+        concurrency: args.concurrency,
+        http: HttpSettings {
+            payload: args.http_payload,
+            ..HttpSettings::default()
+        },
+        ..ModelSettings::default()
+    }
+}
+
+/// How the flags say `Event` invokes are retried, Lambda's defaults for the rest.
+fn event_config(args: &RieArgs) -> lamina_rie::events::EventConfig {
     let defaults = lamina_rie::events::EventConfig::default();
-    function.events = lamina_rie::events::EventConfig {
+    lamina_rie::events::EventConfig {
         max_retry_attempts: args
             .max_retry_attempts
             .unwrap_or(defaults.max_retry_attempts),
@@ -99,11 +113,5 @@ async fn function_of(
             .unwrap_or(defaults.retry_delay),
         on_failure: args.on_failure.clone(),
         on_success: args.on_success.clone(),
-    };
-    function.http = HttpSettings {
-        payload: args.http_payload,
-        ..HttpSettings::default()
     }
-    .over(from_image.http);
-    Ok(function)
 }

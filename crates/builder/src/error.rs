@@ -11,14 +11,6 @@ pub enum BuildError {
     /// The function folder is a file.
     #[error("`{0}` is not a folder; pass the folder that holds your handler (and lamina.toml)")]
     NotADir(PathBuf),
-    /// An image label lamina wrote holds a value the function model refuses.
-    #[error("image label `{label}`: {source}; rebuild the image with this lamina")]
-    Label {
-        /// The label.
-        label: &'static str,
-        /// The rule it breaks.
-        source: lamina_runtime_api::function::FunctionError,
-    },
     /// The handler string is not `module.function`.
     #[error("malformed handler `{handler}`: {why}")]
     MalformedHandler {

@@ -112,10 +112,11 @@ impl Embedded {
         })?;
         let mut function = FunctionConfig::new(name);
         // The defaults are aws-lambda-rie's (300 s, 3008 MB), not the cloud's.
-        function.timeout = setting(env::FUNCTION_TIMEOUT, var(env::FUNCTION_TIMEOUT), || {
-            Timeout::from_secs(RIE_DEFAULT_TIMEOUT_S).unwrap_or_default()
-        })?;
-        function.memory = setting(
+        function.config.timeout =
+            setting(env::FUNCTION_TIMEOUT, var(env::FUNCTION_TIMEOUT), || {
+                Timeout::from_secs(RIE_DEFAULT_TIMEOUT_S).unwrap_or_default()
+            })?;
+        function.config.memory = setting(
             env::FUNCTION_MEMORY_SIZE,
             var(env::FUNCTION_MEMORY_SIZE),
             || MemorySize::from_mb(RIE_DEFAULT_MEMORY_MB).unwrap_or_default(),
@@ -194,8 +195,8 @@ async fn serve(embedded: Embedded, handler: &str) -> i32 {
          as function `{}` ({} MB, not enforced; timeout {:?})",
         env::RUNTIME_API,
         f.name,
-        f.memory,
-        f.timeout.duration()
+        f.config.memory,
+        f.config.timeout.duration()
     );
     let port = if local.ip().is_unspecified() {
         eprintln!(
@@ -266,8 +267,8 @@ mod tests {
         let e = config(&[]).unwrap();
         assert_eq!(e.addr, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(e.function.name.as_str(), "function");
-        assert_eq!(e.function.timeout.secs(), 300);
-        assert_eq!(e.function.memory.mb(), 3008);
+        assert_eq!(e.function.config.timeout.secs(), 300);
+        assert_eq!(e.function.config.memory.mb(), 3008);
         assert_eq!(e.function.region, "us-east-1");
         assert_eq!(
             e.function.command.as_deref(),
@@ -288,8 +289,8 @@ mod tests {
         .unwrap();
         assert_eq!(e.addr, "127.0.0.1:9100".parse().unwrap());
         assert_eq!(e.function.name.as_str(), "calc");
-        assert_eq!(e.function.timeout.secs(), 25);
-        assert_eq!(e.function.memory.mb(), 256);
+        assert_eq!(e.function.config.timeout.secs(), 25);
+        assert_eq!(e.function.config.memory.mb(), 256);
         assert_eq!(e.function.region, "eu-west-1");
     }
 

@@ -1,15 +1,14 @@
-//! What one function is to the emulator: the model's settings (name, memory, timeout,
-//! environment, concurrency — checked by `lamina_runtime_api::function`), plus what only
-//! serving needs (region and account for ARNs, the queue bound, the image or command, how
-//! `Event` invokes are retried).
+//! What one function is to the emulator: the model's [`Configuration`] (memory, timeout,
+//! environment, concurrency, the HTTP front — checked by `lamina_runtime_api::function`) under
+//! its name, plus what only serving needs (region and account for ARNs, the queue bound, the
+//! image or command, how `Event` invokes are retried). A setting added to the model's
+//! configuration reaches the emulator with no change here.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lamina_runtime_api::function::{
-    Concurrency, Environment, EphemeralStorage, FunctionName, HttpSettings, MemorySize, Runtime,
-    Timeout,
-};
+use lamina_runtime_api::function::{Configuration, FunctionName, Runtime, Settings};
+use lamina_runtime_api::limits;
 
 /// Region when none is configured.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -19,13 +18,13 @@ pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 pub const DEFAULT_MAX_QUEUED: usize = 100;
 
 /// Lambda's default and most retries after a failed attempt.
-pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+pub const MAX_RETRY_ATTEMPTS: u32 = limits::MAX_RETRY_ATTEMPTS;
 /// Lambda's delay before the first retry (the second waits twice as long).
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(60);
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(limits::DEFAULT_RETRY_DELAY_S);
 /// Lambda's default (and longest) maximum event age: 6 hours.
-pub const MAX_EVENT_AGE: Duration = Duration::from_secs(6 * 3600);
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(limits::MAX_EVENT_AGE_S);
 /// The shortest maximum event age Lambda accepts.
-pub const MIN_EVENT_AGE: Duration = Duration::from_secs(60);
+pub const MIN_EVENT_AGE: Duration = Duration::from_secs(limits::MIN_EVENT_AGE_S);
 
 /// How one function's `Event` invokes are retried and where their outcomes go (Lambda's
 /// event invoke config).
@@ -60,30 +59,22 @@ impl Default for EventConfig {
 pub struct FunctionConfig {
     /// Function name: the `{name}` of the invoke path.
     pub name: FunctionName,
-    /// Memory size; the Docker sandbox enforces it.
-    pub memory: MemorySize,
-    /// Per-invoke timeout.
-    pub timeout: Timeout,
-    /// Size of `/tmp`; the Docker sandbox mounts a tmpfs of this size.
-    pub ephemeral_storage: EphemeralStorage,
-    /// The user's environment variables; the platform's own (§9) replace same-named ones.
-    pub env: Environment,
+    /// The runtime, when known (named in `INIT_START`).
+    pub runtime: Option<Runtime>,
+    /// Its configuration: memory and `/tmp` (the Docker sandbox enforces them), timeout,
+    /// environment (the platform's own variables, §9, replace same-named ones), concurrency
+    /// (most environments alive at once; further invokes wait in the queue), HTTP front.
+    pub config: Configuration,
     /// Region for ARNs and `AWS_REGION`.
     pub region: String,
     /// Account id for ARNs.
     pub account_id: String,
-    /// Most environments alive at once; further invokes wait in the queue.
-    pub concurrency: Concurrency,
     /// Most invokes waiting for an environment; beyond it the invoker gets 429.
     pub max_queued: usize,
     /// Image reference (Docker sandbox).
     pub image: Option<String>,
     /// Command override: the container's CMD (Docker) or the program and its arguments (process).
     pub command: Option<Vec<String>>,
-    /// How the HTTP front (when served) reaches this function: payload, routes, CORS.
-    pub http: HttpSettings,
-    /// The runtime, when known (named in `INIT_START`).
-    pub runtime: Option<Runtime>,
     /// How `Event` invokes are retried and where their outcomes are recorded.
     pub events: EventConfig,
     /// Cap the CPU in proportion to memory, as Lambda allocates it (1,769 MB = one vCPU), so
@@ -96,21 +87,25 @@ impl FunctionConfig {
     pub fn new(name: FunctionName) -> Self {
         Self {
             name,
-            memory: MemorySize::default(),
-            timeout: Timeout::default(),
-            ephemeral_storage: EphemeralStorage::default(),
-            env: Environment::default(),
+            runtime: None,
+            config: Configuration::default(),
             region: DEFAULT_REGION.into(),
             account_id: DEFAULT_ACCOUNT_ID.into(),
-            concurrency: Concurrency::default(),
             max_queued: DEFAULT_MAX_QUEUED,
             image: None,
             command: None,
-            http: HttpSettings::default(),
-            runtime: None,
             events: EventConfig::default(),
             cpu_share: false,
         }
+    }
+
+    /// The function layered `settings` describe (flags over an image's labels, say: the same
+    /// [`Settings::over`] `lamina build` layers by), named `fallback` when they name none.
+    pub fn from_settings(settings: &Settings, fallback: FunctionName) -> Self {
+        let mut function = Self::new(settings.name.clone().unwrap_or(fallback));
+        function.runtime = settings.runtime;
+        function.config = settings.configuration();
+        function
     }
 
     /// The function's ARN (§1.3: derived, never faked).
@@ -134,8 +129,8 @@ mod tests {
             f.arn(),
             "arn:aws:lambda:us-east-1:000000000000:function:calc"
         );
-        assert_eq!(f.memory.mb(), 128);
-        assert_eq!(f.timeout.secs(), 3);
-        assert_eq!(f.concurrency.get(), 1);
+        assert_eq!(f.config.memory.mb(), 128);
+        assert_eq!(f.config.timeout.secs(), 3);
+        assert_eq!(f.config.concurrency.get(), 1);
     }
 }

@@ -33,7 +33,7 @@ impl Front {
         let mut pools: Vec<&Arc<Pool>> = pools.collect();
         pools.sort_by(|a, b| a.function().name.cmp(&b.function().name));
         for pool in pools {
-            for route in pool.function().http.routes_or_default() {
+            for route in pool.function().config.http.routes_or_default() {
                 if let Some(i) = routes.iter().position(|r: &Route| r.key() == route.key()) {
                     return Err(Error::DuplicateRoute {
                         route: route.to_string(),
@@ -90,7 +90,7 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
         let payload = front
             .targets
             .first()
-            .map(|p| p.function().http.payload.unwrap_or_default())
+            .map(|p| p.function().config.http.payload.unwrap_or_default())
             .unwrap_or_default();
         return to_hyper(front::not_found(
             payload,
@@ -101,12 +101,12 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
         return to_hyper(front::error_response(Payload::default(), 500, ""));
     };
     let function = pool.function();
-    let payload = function.http.payload.unwrap_or_default();
+    let payload = function.config.http.payload.unwrap_or_default();
     let origin = request.header("origin").map(str::to_owned);
     let allowed = origin
         .as_deref()
-        .and_then(|o| function.http.cors.as_ref()?.allow(o));
-    if preflight && function.http.cors.is_some() {
+        .and_then(|o| function.config.http.cors.as_ref()?.allow(o));
+    if preflight && function.config.http.cors.is_some() {
         return preflight_answer(&request, allowed);
     }
     let mut ctx = EventContext::new(

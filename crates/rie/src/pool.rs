@@ -49,7 +49,7 @@ pub(crate) struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Pool {
     pub(crate) fn new(function: FunctionConfig, sandbox: Arc<dyn Sandbox>, sink: LogSink) -> Self {
-        let c = function.concurrency.get();
+        let c = function.config.concurrency.get();
         Self {
             admission: Arc::new(Semaphore::new(c.saturating_add(function.max_queued))),
             running: Arc::new(Semaphore::new(c)),
@@ -172,7 +172,10 @@ impl Pool {
         drop(env);
         let started = Instant::now();
         let env = self.launch(Some(&req.request_id)).await?;
-        match env.wait_init(env.function().timeout.duration()).await {
+        match env
+            .wait_init(env.function().config.timeout.duration())
+            .await
+        {
             Ok(()) => Ok(ColdStart::Reinitialised(env, started)),
             Err((failure, init)) => {
                 env.report_init(InitPhase::Invoke, &failure, init).await;

@@ -16,7 +16,7 @@ fn pid(a: &common::Answer) -> u64 {
 #[tokio::test]
 async fn success_carries_the_runtime_body_and_cloud_headers() {
     let mut f = fake_function("echo");
-    f.env = vec![
+    f.config.env = vec![
         ("MY_VAR".into(), "mine".into()),
         ("AWS_REGION".into(), "nope".into()),
     ]
@@ -154,7 +154,7 @@ async fn warm_environment_is_reused_and_a_crash_gets_a_fresh_one() {
 #[tokio::test]
 async fn timeout_kills_the_environment_with_the_cloud_body() {
     let mut f = fake_function("slow");
-    f.timeout = Timeout::from_secs(1).unwrap();
+    f.config.timeout = Timeout::from_secs(1).unwrap();
     let h = Harness::start_process(vec![f]).await;
     let before = pid(&h.invoke("slow", r#"{"action":"pid"}"#, &[]).await);
     let t0 = std::time::Instant::now();
@@ -387,7 +387,7 @@ async fn invoke_api_validates_like_the_cloud() {
 #[tokio::test]
 async fn a_full_queue_answers_429() {
     let mut f = fake_function("busy");
-    f.concurrency = Concurrency::new(1).unwrap();
+    f.config.concurrency = Concurrency::new(1).unwrap();
     f.max_queued = 0;
     let h = std::sync::Arc::new(Harness::start_process(vec![f]).await);
     let slow = {
@@ -412,7 +412,7 @@ async fn a_full_queue_answers_429() {
 #[tokio::test]
 async fn queued_invokes_wait_for_the_environment() {
     let mut f = fake_function("q");
-    f.concurrency = Concurrency::new(1).unwrap();
+    f.config.concurrency = Concurrency::new(1).unwrap();
     let h = std::sync::Arc::new(Harness::start_process(vec![f]).await);
     let mut tasks = Vec::new();
     for _ in 0..6 {
@@ -434,7 +434,7 @@ async fn queued_invokes_wait_for_the_environment() {
 #[tokio::test]
 async fn init_error_is_reported_to_the_invoker() {
     let mut f = fake_function("broken");
-    f.env = vec![("FAKE_INIT_ERROR".into(), "1".into())]
+    f.config.env = vec![("FAKE_INIT_ERROR".into(), "1".into())]
         .try_into()
         .unwrap();
     let h = Harness::start_process(vec![f]).await;

@@ -49,6 +49,19 @@ pub const MAX_OPEN_FILES: u64 = 1_024;
 /// Processes and threads a function may run at once (Lambda quotas).
 pub const MAX_PROCESSES: u64 = 1_024;
 
+/// Most retries of a failed `Event` invoke, and the default (`MaximumRetryAttempts`).
+pub const MAX_RETRY_ATTEMPTS: u32 = 2;
+/// Shortest maximum event age, in seconds (`MaximumEventAgeInSeconds`).
+pub const MIN_EVENT_AGE_S: u64 = 60;
+/// Longest (and default) maximum event age, in seconds: 6 hours.
+pub const MAX_EVENT_AGE_S: u64 = 21_600;
+/// Lambda's delay before the first retry of a failed `Event` invoke, in seconds (the second
+/// waits twice as long).
+pub const DEFAULT_RETRY_DELAY_S: u64 = 60;
+/// The longest first-retry delay `lamina rie --event-retry-delay` takes, in seconds (a
+/// local knob: Lambda's is fixed).
+pub const MAX_RETRY_DELAY_S: u64 = 3_600;
+
 /// Memory at which Lambda gives a function the equivalent of one vCPU; CPU is allocated in
 /// proportion to memory (docs `configuration-memory.md`: "At 1,769 MB, a function has the
 /// equivalent of one vCPU").

@@ -58,95 +58,6 @@ pub const LAMBDA_ENV: [(&str, &str); 6] = [
     ("LAMBDA_RUNTIME_DIR", "/var/runtime"),
 ];
 
-/// Image labels that carry the function's settings to `lamina rie` (Lambda ignores labels).
-pub mod labels {
-    /// Function name.
-    pub const NAME: &str = "dev.lamina.function.name";
-    /// Runtime name.
-    pub const RUNTIME: &str = "dev.lamina.function.runtime";
-    /// Handler string.
-    pub const HANDLER: &str = "dev.lamina.function.handler";
-    /// Memory in MB.
-    pub const MEMORY: &str = "dev.lamina.function.memory";
-    /// Timeout in seconds.
-    pub const TIMEOUT: &str = "dev.lamina.function.timeout";
-    /// Size of `/tmp` in MB.
-    pub const EPHEMERAL_STORAGE: &str = "dev.lamina.function.ephemeral-storage";
-    /// Environments `lamina rie` runs at once.
-    pub const CONCURRENCY: &str = "dev.lamina.function.concurrency";
-    /// The HTTP front's payload (`apigw-http`, `apigw-rest`, `function-url`).
-    pub const HTTP_PAYLOAD: &str = "dev.lamina.http.payload";
-    /// The HTTP front's routes, comma-separated (route keys hold no commas).
-    pub const HTTP_ROUTES: &str = "dev.lamina.http.routes";
-    /// The HTTP front's CORS origins, comma-separated.
-    pub const HTTP_CORS: &str = "dev.lamina.http.cors";
-
-    use lamina_runtime_api::front::{Cors, Route};
-    use lamina_runtime_api::function::{HttpSettings, Settings};
-
-    use super::{BuildError, Result};
-
-    /// The settings an image's labels carry, read back through the function model (an
-    /// image without lamina's labels gives empty settings).
-    pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
-        fn one<T: std::str::FromStr<Err = lamina_runtime_api::function::FunctionError>>(
-            get: &impl Fn(&str) -> Option<String>,
-            label: &'static str,
-        ) -> Result<Option<T>> {
-            get(label)
-                .map(|v| v.parse())
-                .transpose()
-                .map_err(|source| BuildError::Label { label, source })
-        }
-        Ok(Settings {
-            name: one(&get, NAME)?,
-            runtime: one(&get, RUNTIME)?,
-            handler: get(HANDLER),
-            memory: one(&get, MEMORY)?,
-            timeout: one(&get, TIMEOUT)?,
-            ephemeral_storage: one(&get, EPHEMERAL_STORAGE)?,
-            concurrency: one(&get, CONCURRENCY)?,
-            http: HttpSettings {
-                payload: one(&get, HTTP_PAYLOAD)?,
-                routes: get(HTTP_ROUTES)
-                    .map(|v| {
-                        v.split(',')
-                            .filter(|r| !r.trim().is_empty())
-                            .map(|r| r.parse::<Route>())
-                            .collect::<std::result::Result<Vec<_>, _>>()
-                    })
-                    .transpose()
-                    .map_err(|source| BuildError::Label {
-                        label: HTTP_ROUTES,
-                        source,
-                    })?
-                    .unwrap_or_default(),
-                cors: get(HTTP_CORS).map(|v| Cors {
-                    allow_origins: v.split(',').map(|o| o.trim().to_owned()).collect(),
-                }),
-            },
-            ..Settings::default()
-        })
-    }
-
-    /// The labels for an HTTP front's settings; none when it has none, so functions without
-    /// a front keep their digests.
-    pub fn for_http(http: &HttpSettings) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        if let Some(p) = http.payload {
-            out.push((HTTP_PAYLOAD.to_owned(), p.to_string()));
-        }
-        if !http.routes.is_empty() {
-            let routes: Vec<String> = http.routes.iter().map(ToString::to_string).collect();
-            out.push((HTTP_ROUTES.to_owned(), routes.join(",")));
-        }
-        if let Some(c) = &http.cors {
-            out.push((HTTP_CORS.to_owned(), c.allow_origins.join(",")));
-        }
-        out
-    }
-}
-
 /// Everything one build needs.
 pub struct BuildInputs<'a> {
     /// The function folder.
@@ -487,23 +398,13 @@ fn image_spec(
             ));
         }
     }
-    for (k, v) in spec.env.iter() {
+    for (k, v) in spec.config.env.iter() {
         env.retain(|e| !e.starts_with(&format!("{k}=")));
         env.push(format!("{k}={v}"));
     }
-    let mut labels = BTreeMap::from([
-        (labels::NAME.to_owned(), spec.name.to_string()),
-        (labels::RUNTIME.to_owned(), spec.runtime.name().to_owned()),
-        (labels::HANDLER.to_owned(), spec.handler.clone()),
-        (labels::MEMORY.to_owned(), spec.memory.to_string()),
-        (labels::TIMEOUT.to_owned(), spec.timeout.to_string()),
-        (
-            labels::EPHEMERAL_STORAGE.to_owned(),
-            spec.ephemeral_storage.to_string(),
-        ),
-        (labels::CONCURRENCY.to_owned(), spec.concurrency.to_string()),
-    ]);
-    labels.extend(labels::for_http(&spec.http));
+    let labels: BTreeMap<String, String> = lamina_runtime_api::function::labels::write(spec)
+        .into_iter()
+        .collect();
     let history = history_of(base);
     let entrypoint = if own_client {
         vec![RIC_PATH.to_owned()]

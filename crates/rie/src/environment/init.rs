@@ -194,7 +194,7 @@ impl Environment {
         started: Instant,
     ) -> Reply {
         let id = &req.request_id;
-        let timeout_ms = self.function.timeout.millis();
+        let timeout_ms = self.function.config.timeout.millis();
         let (answer, status, timed_out) = match failure {
             // §5: init failure → the body posted to /init/error, 200 + Unhandled.
             InitFailure::Error { body, content_type } => (
@@ -219,7 +219,12 @@ impl Environment {
                 Some(timeout_ms),
             ),
         };
-        let mut report = Report::new(id, ms(started.elapsed()), self.function.memory.mb(), status);
+        let mut report = Report::new(
+            id,
+            ms(started.elapsed()),
+            self.function.config.memory.mb(),
+            status,
+        );
         report.timed_out_after_ms = timed_out;
         let tail = self.finish(report, req.want_tail);
         Reply { answer, tail }

@@ -42,6 +42,7 @@ impl Environment {
         let id = req.request_id.clone();
         let timeout = self
             .function
+            .config
             .timeout
             .duration()
             .saturating_sub(reinit_started.map(|t| t.elapsed()).unwrap_or_default());
@@ -135,7 +136,7 @@ impl Environment {
             None if self.apis.extensions.any() => {
                 // The extensions hear of it (SHUTDOWN, TIMEOUT) while the invoker is answered.
                 self.ending().spawn(ShutdownReason::Timeout);
-                let ms_ = self.function.timeout.millis();
+                let ms_ = self.function.config.timeout.millis();
                 (
                     platform(PlatformError::timeout(&id, ms_)),
                     Status::Timeout,
@@ -144,7 +145,7 @@ impl Environment {
             }
             None => {
                 self.kill().await;
-                let ms_ = self.function.timeout.millis();
+                let ms_ = self.function.config.timeout.millis();
                 (
                     platform(PlatformError::timeout(&id, ms_)),
                     Status::Timeout,
@@ -156,9 +157,9 @@ impl Environment {
         let init = lock(&self.init_duration)
             .take()
             .filter(|_| reinit_started.is_none());
-        let mut report = Report::new(&id, ms(duration), self.function.memory.mb(), status);
+        let mut report = Report::new(&id, ms(duration), self.function.config.memory.mb(), status);
         if oom {
-            report.metrics.max_memory_used_mb = self.function.memory.mb();
+            report.metrics.max_memory_used_mb = self.function.config.memory.mb();
         }
         report.metrics.init_duration_ms = init.map(ms);
         report.timed_out_after_ms = timed_out;

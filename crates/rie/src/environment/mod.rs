@@ -96,11 +96,11 @@ impl Environment {
             command: function.command.clone(),
             env: vars::environment_variables(&function, api.runtime_api),
             runtime_api_socket: api.socket.clone(),
-            memory_mb: function.memory.mb(),
-            tmp_mb: function.ephemeral_storage.mb(),
-            cpu_nanos: function
-                .cpu_share
-                .then(|| lamina_runtime_api::limits::cpu_nanos_for_memory(function.memory.mb())),
+            memory_mb: function.config.memory.mb(),
+            tmp_mb: function.config.ephemeral_storage.mb(),
+            cpu_nanos: function.cpu_share.then(|| {
+                lamina_runtime_api::limits::cpu_nanos_for_memory(function.config.memory.mb())
+            }),
         };
         let started = sandbox.start(&spec).await?;
         // Serve only once the sandbox has said who the runtime is: a runtime that connects

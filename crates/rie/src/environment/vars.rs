@@ -16,7 +16,7 @@ pub(super) fn environment_variables(
         (vars::RUNTIME_API, runtime_api.to_string()),
         (vars::FUNCTION_NAME, f.name.to_string()),
         (vars::FUNCTION_VERSION, "$LATEST".into()),
-        (vars::FUNCTION_MEMORY_SIZE, f.memory.to_string()),
+        (vars::FUNCTION_MEMORY_SIZE, f.config.memory.to_string()),
         (vars::LOG_GROUP_NAME, format!("/aws/lambda/{}", f.name)),
         (vars::LOG_STREAM_NAME, logs::log_stream_name()),
         (vars::REGION, f.region.clone()),
@@ -28,6 +28,7 @@ pub(super) fn environment_variables(
     // The function model has already warned the user about these keys (Lambda overrides
     // them in the cloud too); here they are simply replaced.
     let mut out: Vec<(String, String)> = f
+        .config
         .env
         .iter()
         .filter(|(k, _)| !platform.iter().any(|(p, _)| p == k))
@@ -44,7 +45,7 @@ mod tests {
     #[test]
     fn platform_variables_win() {
         let mut f = FunctionConfig::new("calc".parse().unwrap());
-        f.env = vec![("AWS_REGION".into(), "x".into()), ("MY".into(), "1".into())]
+        f.config.env = vec![("AWS_REGION".into(), "x".into()), ("MY".into(), "1".into())]
             .try_into()
             .unwrap();
         let env = environment_variables(&f, "127.0.0.1:9001".parse().unwrap());

@@ -117,7 +117,7 @@ impl EventQueue {
             .collect();
         Ok(Arc::new(Self {
             store: Arc::new(store),
-            slots: Arc::new(Semaphore::new(function.concurrency.get())),
+            slots: Arc::new(Semaphore::new(function.config.concurrency.get())),
             pool,
             state: Mutex::new(State {
                 pending,

@@ -11,6 +11,7 @@
 
 mod environment;
 mod error;
+pub mod labels;
 mod values;
 
 pub use environment::{EnvVar, EnvWarning, Environment};
@@ -19,17 +20,12 @@ pub use values::{Arch, Concurrency, EphemeralStorage, FunctionName, MemorySize, 
 
 pub use crate::front::HttpSettings;
 
-/// A function, every field checked against Lambda's rules.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Function {
-    /// Function name.
-    pub name: FunctionName,
-    /// Base runtime.
-    pub runtime: Runtime,
-    /// Handler string as given (`app.handler`, `tool.sh`).
-    pub handler: String,
-    /// Architecture of the image.
-    pub arch: Arch,
+/// What Lambda keeps of a function apart from its code and how to start it: the limits it
+/// runs under, its environment, and (lamina's) the HTTP front before it. What serving a
+/// function needs of the model, whatever built its image: `lamina build` writes it into the
+/// image's labels ([`labels`]), `lamina rie` serves by it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Configuration {
     /// Memory size.
     pub memory: MemorySize,
     /// Per-invoke timeout.
@@ -44,8 +40,24 @@ pub struct Function {
     pub http: HttpSettings,
 }
 
+/// A function, every field checked against Lambda's rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    /// Function name.
+    pub name: FunctionName,
+    /// Base runtime.
+    pub runtime: Runtime,
+    /// Handler string as given (`app.handler`, `tool.sh`).
+    pub handler: String,
+    /// Architecture of the image.
+    pub arch: Arch,
+    /// Its configuration.
+    pub config: Configuration,
+}
+
 /// Settings from one source, every one optional: flags, `lamina.toml`, image labels. Layer
-/// them with [`Settings::over`] (the higher source wins), then [`Settings::resolve`].
+/// them with [`Settings::over`] (the higher source wins), then [`Settings::resolve`] (a
+/// function to build) or [`Settings::configuration`] (one to serve).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// Function name.
@@ -89,22 +101,30 @@ impl Settings {
         }
     }
 
+    /// The configuration these settings give, with Lambda's defaults for what they leave
+    /// out (128 MB, 3 s, 512 MB of `/tmp`, one environment).
+    pub fn configuration(&self) -> Configuration {
+        Configuration {
+            memory: self.memory.unwrap_or_default(),
+            timeout: self.timeout.unwrap_or_default(),
+            ephemeral_storage: self.ephemeral_storage.unwrap_or_default(),
+            env: self.env.clone(),
+            concurrency: self.concurrency.unwrap_or_default(),
+            http: self.http.clone(),
+        }
+    }
+
     /// A [`Function`], with Lambda's defaults for what no source said (runtime
-    /// `python3.13`, the host's architecture, 128 MB, 3 s, 512 MB of `/tmp`, one
-    /// environment). `None` when there is no name or no handler: the caller knows what to
-    /// suggest.
+    /// `python3.13`, the host's architecture, and [`Settings::configuration`]'s). `None`
+    /// when there is no name or no handler: the caller knows what to suggest.
     pub fn resolve(self) -> Option<Function> {
+        let config = self.configuration();
         Some(Function {
             name: self.name?,
             runtime: self.runtime.unwrap_or_default(),
             handler: self.handler?,
             arch: self.arch.unwrap_or_else(Arch::host),
-            memory: self.memory.unwrap_or_default(),
-            timeout: self.timeout.unwrap_or_default(),
-            ephemeral_storage: self.ephemeral_storage.unwrap_or_default(),
-            env: self.env,
-            concurrency: self.concurrency.unwrap_or_default(),
-            http: self.http,
+            config,
         })
     }
 }

@@ -117,10 +117,10 @@ fn defaults_are_the_clouds() {
     }
     .resolve()
     .unwrap();
-    assert_eq!(f.memory.mb(), 128);
-    assert_eq!(f.timeout.secs(), 3);
-    assert_eq!(f.ephemeral_storage.mb(), 512);
-    assert_eq!(f.concurrency.get(), 1);
+    assert_eq!(f.config.memory.mb(), 128);
+    assert_eq!(f.config.timeout.secs(), 3);
+    assert_eq!(f.config.ephemeral_storage.mb(), 512);
+    assert_eq!(f.config.concurrency.get(), 1);
     assert_eq!(f.runtime, Runtime::Python313);
     assert_eq!(f.arch, Arch::host());
     assert!(Settings::default().resolve().is_none());

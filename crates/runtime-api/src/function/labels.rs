@@ -1,0 +1,157 @@
+//! The image labels that carry a function's settings from `lamina build` to `lamina rie`
+//! (Lambda ignores labels): written from a [`Function`], read back as [`Settings`] through
+//! the model's own parsers. The one codec: a setting added to the model is added here, and
+//! both sides follow.
+
+use super::{Function, FunctionError, HttpSettings, Settings};
+use crate::front::{Cors, Route};
+
+/// Function name.
+pub const NAME: &str = "dev.lamina.function.name";
+/// Runtime name.
+pub const RUNTIME: &str = "dev.lamina.function.runtime";
+/// Handler string.
+pub const HANDLER: &str = "dev.lamina.function.handler";
+/// Memory in MB.
+pub const MEMORY: &str = "dev.lamina.function.memory";
+/// Timeout in seconds.
+pub const TIMEOUT: &str = "dev.lamina.function.timeout";
+/// Size of `/tmp` in MB.
+pub const EPHEMERAL_STORAGE: &str = "dev.lamina.function.ephemeral-storage";
+/// Environments `lamina rie` runs at once.
+pub const CONCURRENCY: &str = "dev.lamina.function.concurrency";
+/// The HTTP front's payload (`apigw-http`, `apigw-rest`, `function-url`).
+pub const HTTP_PAYLOAD: &str = "dev.lamina.http.payload";
+/// The HTTP front's routes, comma-separated (route keys hold no commas).
+pub const HTTP_ROUTES: &str = "dev.lamina.http.routes";
+/// The HTTP front's CORS origins, comma-separated.
+pub const HTTP_CORS: &str = "dev.lamina.http.cors";
+
+/// A label holding a value the model refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("image label `{label}`: {source}")]
+pub struct LabelError {
+    /// The label.
+    pub label: &'static str,
+    /// The rule it breaks.
+    pub source: FunctionError,
+}
+
+/// The labels of `function`: its settings, and its HTTP front's when it has one (none
+/// otherwise, so functions without a front keep their digests).
+pub fn write(function: &Function) -> Vec<(String, String)> {
+    let c = &function.config;
+    let mut out = vec![
+        (NAME.to_owned(), function.name.to_string()),
+        (RUNTIME.to_owned(), function.runtime.name().to_owned()),
+        (HANDLER.to_owned(), function.handler.clone()),
+        (MEMORY.to_owned(), c.memory.to_string()),
+        (TIMEOUT.to_owned(), c.timeout.to_string()),
+        (
+            EPHEMERAL_STORAGE.to_owned(),
+            c.ephemeral_storage.to_string(),
+        ),
+        (CONCURRENCY.to_owned(), c.concurrency.to_string()),
+    ];
+    let http = &c.http;
+    if let Some(p) = http.payload {
+        out.push((HTTP_PAYLOAD.to_owned(), p.to_string()));
+    }
+    if !http.routes.is_empty() {
+        let routes: Vec<String> = http.routes.iter().map(ToString::to_string).collect();
+        out.push((HTTP_ROUTES.to_owned(), routes.join(",")));
+    }
+    if let Some(c) = &http.cors {
+        out.push((HTTP_CORS.to_owned(), c.allow_origins.join(",")));
+    }
+    out
+}
+
+/// The settings an image's labels carry, read back through the function model (an image
+/// without lamina's labels gives empty settings).
+pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Settings, LabelError> {
+    fn one<T: std::str::FromStr<Err = FunctionError>>(
+        get: &impl Fn(&str) -> Option<String>,
+        label: &'static str,
+    ) -> Result<Option<T>, LabelError> {
+        get(label)
+            .map(|v| v.parse())
+            .transpose()
+            .map_err(|source| LabelError { label, source })
+    }
+    let routes = get(HTTP_ROUTES)
+        .map(|v| {
+            v.split(',')
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| r.parse::<Route>())
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|source| LabelError {
+            label: HTTP_ROUTES,
+            source,
+        })?
+        .unwrap_or_default();
+    Ok(Settings {
+        name: one(&get, NAME)?,
+        runtime: one(&get, RUNTIME)?,
+        handler: get(HANDLER),
+        memory: one(&get, MEMORY)?,
+        timeout: one(&get, TIMEOUT)?,
+        ephemeral_storage: one(&get, EPHEMERAL_STORAGE)?,
+        concurrency: one(&get, CONCURRENCY)?,
+        http: HttpSettings {
+            payload: one(&get, HTTP_PAYLOAD)?,
+            routes,
+            cors: get(HTTP_CORS).map(|v| Cors {
+                allow_origins: v.split(',').map(|o| o.trim().to_owned()).collect(),
+            }),
+        },
+        ..Settings::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn what_a_function_writes_reads_back_as_its_settings() {
+        let function = Settings {
+            name: Some("calc".parse().unwrap()),
+            handler: Some("app.handler".into()),
+            memory: Some("512".parse().unwrap()),
+            timeout: Some("30".parse().unwrap()),
+            http: HttpSettings {
+                payload: Some("function-url".parse().unwrap()),
+                routes: vec!["GET /items/{id}".parse().unwrap()],
+                cors: Some(Cors {
+                    allow_origins: vec!["https://a.example".into()],
+                }),
+            },
+            ..Settings::default()
+        }
+        .resolve()
+        .unwrap();
+        let labels: HashMap<String, String> = write(&function).into_iter().collect();
+        let back = read(|k| labels.get(k).cloned()).unwrap();
+        assert_eq!(
+            back.clone().resolve().map(|f| f.config),
+            Some(function.config.clone())
+        );
+        assert_eq!(back.name, Some(function.name));
+        assert_eq!(back.runtime, Some(function.runtime));
+    }
+
+    #[test]
+    fn a_label_the_model_refuses_is_named() {
+        let e = read(|k| (k == MEMORY).then(|| "64".to_owned())).unwrap_err();
+        assert_eq!(e.label, MEMORY);
+        assert!(
+            e.to_string()
+                .starts_with("image label `dev.lamina.function.memory`: memory `64`"),
+            "{e}"
+        );
+    }
+}
