@@ -69,7 +69,8 @@ fn build_serve_invoke_calculator() {
         "{env:?}"
     );
     assert_eq!(
-        inspect[0]["Id"], built["configDigest"],
+        image_id(TAG),
+        built["configDigest"].as_str().expect("config digest"),
         "Docker runs the image lamina built"
     );
 
@@ -182,7 +183,7 @@ fn build_serve_invoke_calculator() {
     // Ctrl-C removes the session's containers (other tests may be serving at the same time);
     // the network stays.
     // By image id: Podman's `ancestor` filter does not match Docker's short names.
-    let image_id = docker(&["image", "inspect", "--format", "{{.Id}}", TAG]);
+    let image_id = image_id(TAG);
     let container = docker(&[
         "ps",
         "--filter",
@@ -222,17 +223,13 @@ fn build_serve_invoke_calculator() {
         "{{.ID}}",
     ]);
     assert!(left.trim().is_empty(), "containers left behind: {left}");
-    // The network is not lamina's to remove.
-    // (Podman lists its default network as `bridge`, and a container on it under `podman`.)
-    let listed = if network == "podman" {
-        "bridge"
-    } else {
-        network.as_str()
-    };
+    // The network is not lamina's to remove. (Podman's Docker API lists its default network
+    // as `bridge`, its own CLI as `podman`.)
     let nets = docker(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(
-        nets.lines().any(|n| n == listed),
-        "network {network} was removed"
+        nets.lines()
+            .any(|n| n == network || (network == "podman" && n == "bridge")),
+        "network {network} was removed: {nets}"
     );
 }
 
@@ -349,11 +346,8 @@ fn load_and_docker_archive_outputs() {
     );
     let built: Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(built["loaded"], true);
-    let id = docker(&["image", "inspect", "--format", "{{.Id}}", tag]);
-    assert_eq!(
-        id.trim(),
-        built["configDigest"].as_str().expect("config digest")
-    );
+    let id = image_id(tag);
+    assert_eq!(id, built["configDigest"].as_str().expect("config digest"));
 
     // A docker-archive `docker load` reads back as the same image under the same name.
     let dir = tempfile::tempdir().expect("tmp");
@@ -373,9 +367,9 @@ fn load_and_docker_archive_outputs() {
     );
     let loaded = docker(&["load", "-i", archive.to_str().expect("utf-8 path")]);
     assert!(loaded.contains(archive_tag), "{loaded}");
-    let id = docker(&["image", "inspect", "--format", "{{.Id}}", archive_tag]);
+    let id = image_id(archive_tag);
     assert_eq!(
-        id.trim(),
+        id,
         built["configDigest"].as_str().expect("config digest"),
         "same inputs, same image"
     );
@@ -407,13 +401,7 @@ fn rie_builds_a_folder_first() {
     assert!(ok.text().contains(r#"\"result\": 2.0"#), "{}", ok.text());
     // SIGTERM cleans up like Ctrl-C.
     assert!(rie.signal("TERM").success(), "{}", rie.stderr());
-    let image_id = docker(&[
-        "image",
-        "inspect",
-        "--format",
-        "{{.Id}}",
-        "lamina-e2e-dir:latest",
-    ]);
+    let image_id = image_id("lamina-e2e-dir:latest");
     let left = docker(&[
         "ps",
         "-aq",

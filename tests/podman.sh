@@ -21,7 +21,9 @@ nproc=$(ulimit -Hu)
 printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' \
   "$nofile" "$nofile" "$nproc" "$nproc" >"$conf"
 export CONTAINERS_CONF="$conf"
-podman system service --time=0 "unix://$sock" >"$tmp/lamina-podman.log" 2>&1 &
+# Started in an empty folder: Podman 4.3's service builds a remote `podman build` from the
+# Dockerfile of its own working folder when there is one (the repository's, here).
+(cd "$(mktemp -d)" && exec podman system service --time=0 "unix://$sock" >"$tmp/lamina-podman.log" 2>&1) &
 service=$!
 trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; rm -f "$sock" "$conf"' EXIT
 for _ in $(seq 1 30); do

@@ -109,12 +109,7 @@ fn a_pushed_image_is_read_back_by_skopeo_and_docker_and_unchanged_blobs_are_not_
     }
     pull.push(&pulled);
     docker(&pull);
-    let id = docker(&["image", "inspect", "--format", "{{.Id}}", &pulled]);
-    // Podman shows the id without its algorithm.
-    let id = match id.trim() {
-        id if id.starts_with("sha256:") => id.to_owned(),
-        id => format!("sha256:{id}"),
-    };
+    let id = image_id(&pulled);
     let config = first["uploaded"]
         .as_array()
         .expect("uploaded")

@@ -200,3 +200,59 @@ fn a_tcp_subscriber_gets_the_same_records_as_ndjson() {
         rie.stdout()
     );
 }
+
+#[test]
+fn a_slow_subscriber_loses_records_with_a_logs_dropped_notice_and_never_holds_an_invoke() {
+    require_docker();
+    // The subscriber holds each batch 3 s; each invoke logs 6,000 lines, past what its
+    // buffer keeps (4 batches of 1,000).
+    let rie = Rie::start(example(), &["--env", "TELEMETRY_SLOW_MS=3000"]);
+    let mut answered = Vec::new();
+    for _ in 0..3 {
+        let a = post(rie.port, INVOKE, &[], br#"{"lines": 6000}"#);
+        assert_eq!(a.json()["ok"], true, "{}", rie.stdout());
+        answered.push(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64(),
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let records = loop {
+        let dump = post(rie.port, INVOKE, &[], br#"{"dump": true}"#).json();
+        let records = dump["records"].as_array().cloned().unwrap_or_default();
+        if records.iter().any(|r| r["type"] == "platform.logsDropped") {
+            break records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no platform.logsDropped: {} records",
+            records.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // Every invoke was answered before the subscriber answered its first batch.
+    let first_answer = records
+        .iter()
+        .find(|r| r["type"] == "lamina-example.answered")
+        .and_then(|r| r["time"].as_f64())
+        .expect("the subscriber answered a batch");
+    assert!(
+        answered.iter().all(|&t| t < first_answer),
+        "invokes answered at {answered:?}, the subscriber's first batch at {first_answer}"
+    );
+    let dropped = records
+        .iter()
+        .find(|r| r["type"] == "platform.logsDropped")
+        .expect("logsDropped");
+    check_fields(
+        "platform.logsDropped",
+        &dropped["record"],
+        &documented()["platform.logsDropped"],
+    );
+    assert!(
+        dropped["record"]["droppedRecords"].as_u64() > Some(0),
+        "{dropped}"
+    );
+}

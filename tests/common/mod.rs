@@ -366,19 +366,22 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The engine's id of image `reference`: its config digest, `sha256:…` (Podman's CLI shows
+/// the hex alone).
+pub fn image_id(reference: &str) -> String {
+    let id = docker(&["image", "inspect", "--format", "{{.Id}}", reference]);
+    let id = id.trim();
+    if id.starts_with("sha256:") {
+        id.to_owned()
+    } else {
+        format!("sha256:{id}")
+    }
+}
+
 /// `docker build -q` of the folder `ctx` (its `Dockerfile`) as `tag`, with `args` before
-/// the folder; stdout. The Dockerfile is named with `-f`: Podman's remote client otherwise
-/// takes the one of its working folder.
+/// the folder, through the engine's CLI ([`engine_cli`]); stdout.
 pub fn docker_build(ctx: &Path, tag: &str, args: &[&str]) -> String {
-    let dockerfile = ctx.join("Dockerfile");
-    let mut all = vec![
-        "build",
-        "-q",
-        "-f",
-        dockerfile.to_str().expect("path"),
-        "-t",
-        tag,
-    ];
+    let mut all = vec!["build", "-q", "-t", tag];
     all.extend_from_slice(args);
     all.push(ctx.to_str().expect("path"));
     docker(&all)
