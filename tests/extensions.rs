@@ -329,3 +329,60 @@ fn the_lambda_extension_crates_example_registers_gets_every_event_and_reads_the_
     let out = rie.stdout();
     assert!(out.contains("rust-ext SHUTDOWN SPINDOWN"), "{out}");
 }
+
+#[test]
+fn a_plain_docker_run_starts_the_images_extensions_before_its_runtime() {
+    require_docker();
+    let tag = "lamina-ext-test/secrets:embedded";
+    common::run_ok(
+        common::lamina()
+            .args(["build", example(), "--tag", tag, "--load"])
+            .current_dir(root()),
+    );
+    // No lamina on the path: the image's own lamina-ric serves the invoke API on 8080 and
+    // starts the extension under its init.
+    let port = common::free_port();
+    let name = format!("lamina-ext-embedded-{}", std::process::id());
+    common::docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        tag,
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let a = post(port, INVOKE, &[], b"{}");
+            if a.status != 502 {
+                break a;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no answer: {}",
+            common::docker(&["logs", &name])
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // `docker stop`: the extension hears SHUTDOWN with SPINDOWN before it is stopped.
+    let _ = common::engine_cli().args(["stop", "-t", "5", &name]).output();
+    let logs = common::engine_cli()
+        .args(["logs", &name])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_default();
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let _ = common::engine_cli().args(["rmi", "-f", tag]).output();
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"secret": "correct horse battery staple", "fetched_before_first_invoke": true}),
+        "{logs}"
+    );
+    assert!(logs.contains("[secrets-cache] REGISTERED"), "{logs}");
+    assert!(logs.contains("[secrets-cache] SHUTDOWN SPINDOWN"), "{logs}");
+}

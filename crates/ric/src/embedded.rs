@@ -20,6 +20,9 @@
 //! with `docker run -e` here. Unlike `aws-lambda-rie`, a malformed value is a clear error at
 //! start, never a panic.
 //!
+//! External extensions (`/opt/extensions/*`) start before the runtime, under this binary's
+//! init, and get the Extensions and Telemetry APIs as under `lamina rie`.
+//!
 //! `0.0.0.0` is right inside a container, where Docker's port publishing must reach the port;
 //! on a host, set `LAMINA_RIE_HOST=127.0.0.1`. Output of the runtime and the `START`/`END`/
 //! `REPORT` lines go to stdout. SIGTERM or SIGINT stop serving, kill the runtime's process
@@ -146,14 +149,24 @@ impl Embedded {
     }
 }
 
-/// This binary and its arguments (the handler): what the sandbox runs as the runtime.
+/// This binary and its arguments (the handler): what the sandbox runs as the runtime — behind
+/// this binary's init when the image has external extensions, which the init starts first,
+/// as under `lamina rie` (all in one process group, which the sandbox ends as one).
 fn own_command(args: &[String]) -> Vec<String> {
     let exe = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "/proc/self/exe".into());
-    std::iter::once(exe)
+    let runtime: Vec<String> = std::iter::once(exe.clone())
         .chain(args.iter().skip(1).cloned())
-        .collect()
+        .collect();
+    let extensions = crate::init::discover(std::path::Path::new(
+        lamina_runtime_api::extensions::EXTERNAL_DIR,
+    ));
+    if extensions.is_empty() {
+        runtime
+    } else {
+        lamina_runtime_api::init::process_command(&exe, &runtime)
+    }
 }
 
 /// Serve until SIGTERM/SIGINT; returns the process exit code.

@@ -76,9 +76,10 @@ async fn init(args: Args) -> i32 {
         .and_then(|a| a.parse::<SocketAddr>().ok());
     let mut extensions = JoinSet::new();
     let paths = discover(Path::new(EXTERNAL_DIR));
+    let own_group = !args.same_group;
     if let (Some(api), false) = (api, paths.is_empty()) {
         tokio::spawn(deliver_telemetry(api));
-        if !start_extensions(api, &paths, &mut extensions).await {
+        if !start_extensions(api, &paths, own_group, &mut extensions).await {
             // The emulator fails the environment and stops it; nothing more to start.
             loop {
                 tokio::select! {
@@ -90,7 +91,10 @@ async fn init(args: Args) -> i32 {
         }
     }
     let mut cmd = std::process::Command::new(&args.program[0]);
-    cmd.args(&args.program[1..]).process_group(0);
+    cmd.args(&args.program[1..]);
+    if own_group {
+        cmd.process_group(0);
+    }
     let mut child = match tokio::process::Command::from(cmd).spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -153,7 +157,7 @@ fn cgroup_oom_kills() -> u64 {
 
 /// The executables in `dir`, by file name (the order Lambda starts them in; RIE
 /// `agents.ListExternalAgentPaths` reads the directory sorted).
-fn discover(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn discover(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -171,7 +175,12 @@ fn discover(dir: &Path) -> Vec<PathBuf> {
 /// Start the extensions at `paths`, each watched on `tasks` and its output read apart from
 /// the runtime's, and wait until the emulator says each has registered; `false` when it says
 /// one failed the environment instead.
-async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSet<()>) -> bool {
+async fn start_extensions(
+    api: SocketAddr,
+    paths: &[PathBuf],
+    own_group: bool,
+    tasks: &mut JoinSet<()>,
+) -> bool {
     let (lines, rx) = mpsc::channel(OUTPUT_LINES_IN_FLIGHT);
     tokio::spawn(deliver_output(api, rx));
     let env: Vec<(String, String)> = std::env::vars()
@@ -204,9 +213,11 @@ async fn start_extensions(api: SocketAddr, paths: &[PathBuf], tasks: &mut JoinSe
         let mut cmd = std::process::Command::new(path);
         cmd.env_clear()
             .envs(env.iter().cloned())
-            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if own_group {
+            cmd.process_group(0);
+        }
         match tokio::process::Command::from(cmd).spawn() {
             Ok(mut child) => {
                 if let Some(out) = child.stdout.take() {

@@ -22,6 +22,20 @@ pub(crate) fn kill_group(pgid: u32) {
     }
 }
 
+/// SIGTERM to process `pid` alone (a group's leader: the runtime, or an init that passes it
+/// on), as `docker stop` signals a container's first process.
+pub(crate) fn terminate_leader(pid: u32) {
+    let Ok(id) = i32::try_from(pid) else {
+        return;
+    };
+    if id > 1 {
+        // SAFETY: kill(2) on one process; no memory is touched.
+        unsafe {
+            libc::kill(id, libc::SIGTERM);
+        }
+    }
+}
+
 /// The sum of the peak resident sets (`VmHWM`) of the live processes in group `pgid`, in
 /// bytes; `None` when none could be read. An upper bound of the group's true peak (members
 /// need not peak at the same moment), and the best `/proc` offers without a cgroup.

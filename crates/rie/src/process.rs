@@ -244,6 +244,22 @@ impl SandboxHandle for ProcessHandle {
         Box::pin(async {})
     }
 
+    /// SIGTERM to the group's leader, then the whole group killed once `grace` has passed
+    /// (or at once, with none): an init leading the group stops the runtime and waits for
+    /// its extensions meanwhile, as a container's init does under `docker stop`.
+    fn terminate(&self, grace: std::time::Duration) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if self.exit.get().is_none() && !grace.is_zero() {
+                crate::pgroup::terminate_leader(self.pid);
+                if tokio::time::timeout(grace, self.exit.wait()).await.is_ok() {
+                    return;
+                }
+            }
+            self.kill().await;
+            self.wait().await;
+        })
+    }
+
     fn max_memory_used_bytes(&self) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async move {
             if self.exit.get().is_none() {

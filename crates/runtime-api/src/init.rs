@@ -23,6 +23,11 @@ pub const ARG: &str = "init";
 /// The flag that makes the init relay the Runtime API from [`inside`] to [`SOCKET_PATH`].
 pub const RELAY_FLAG: &str = "--relay";
 
+/// The flag that keeps the runtime and the extensions in the init's own process group: where
+/// the init is not a container's first process (lamina-ric's embedded emulator runs it as a
+/// process), killing that group is what ends the whole environment.
+pub const SAME_GROUP_FLAG: &str = "--same-group";
+
 /// Where the sandbox mounts the host's `lamina-ric` in the container (read-only).
 pub const RIC_PATH: &str = "/run/lamina/lamina-ric";
 
@@ -53,6 +58,19 @@ pub fn command(relay: bool, entrypoint: &[String], command: &[String]) -> Vec<St
     out.push("--".to_owned());
     out.extend(entrypoint.iter().cloned());
     out.extend(command.iter().cloned());
+    out
+}
+
+/// The command line of an init run as a process rather than a container's command: the init
+/// binary `init`, keeping everything in its process group, in front of `program`.
+pub fn process_command(init: &str, program: &[String]) -> Vec<String> {
+    let mut out = vec![
+        init.to_owned(),
+        ARG.to_owned(),
+        SAME_GROUP_FLAG.to_owned(),
+        "--".to_owned(),
+    ];
+    out.extend(program.iter().cloned());
     out
 }
 
@@ -144,22 +162,29 @@ pub struct Relay {
     pub listen: String,
 }
 
-/// What [`command`] put after `lamina-ric init`.
+/// What [`command`] or [`process_command`] put after `lamina-ric init`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     /// The Runtime API relay, if asked for.
     pub relay: Option<Relay>,
+    /// Keep the runtime and the extensions in the init's process group ([`SAME_GROUP_FLAG`]).
+    pub same_group: bool,
     /// The runtime: the image's entrypoint and command.
     pub program: Vec<String>,
 }
 
 impl Args {
-    /// Parse the arguments after [`ARG`]: `[--relay SOCKET HOST:PORT] -- PROGRAM [ARG…]`.
+    /// Parse the arguments after [`ARG`]:
+    /// `[--same-group] [--relay SOCKET HOST:PORT] -- PROGRAM [ARG…]`.
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let usage = || {
             format!(
-                "usage: lamina-ric {ARG} [{RELAY_FLAG} SOCKET HOST:PORT] -- PROGRAM [ARG...] (got {args:?})"
+                "usage: lamina-ric {ARG} [{SAME_GROUP_FLAG}] [{RELAY_FLAG} SOCKET HOST:PORT] -- PROGRAM [ARG...] (got {args:?})"
             )
+        };
+        let (same_group, args) = match args {
+            [flag, rest @ ..] if flag == SAME_GROUP_FLAG => (true, rest),
+            rest => (false, rest),
         };
         let (relay, rest) = match args {
             [flag, socket, listen, rest @ ..] if flag == RELAY_FLAG => (
@@ -174,6 +199,7 @@ impl Args {
         match rest {
             [dashes, program @ ..] if dashes == "--" && !program.is_empty() => Ok(Self {
                 relay,
+                same_group,
                 program: program.to_vec(),
             }),
             _ => Err(usage()),
@@ -212,6 +238,30 @@ mod tests {
                 strings(&["/lambda-entrypoint.sh", "app.handler"])
             );
         }
+    }
+
+    #[test]
+    fn a_process_init_keeps_its_group_and_parses_back() {
+        let cmd = process_command(
+            "/var/runtime/lamina-ric",
+            &strings(&["/var/runtime/lamina-ric", "app.handler"]),
+        );
+        assert_eq!(
+            &cmd[..3],
+            strings(&["/var/runtime/lamina-ric", ARG, SAME_GROUP_FLAG])
+        );
+        let args = Args::parse(&cmd[2..]).unwrap();
+        assert!(args.same_group);
+        assert_eq!(args.relay, None);
+        assert_eq!(
+            args.program,
+            strings(&["/var/runtime/lamina-ric", "app.handler"])
+        );
+        assert!(
+            !Args::parse(&command(false, &strings(&["x"]), &[])[2..])
+                .unwrap()
+                .same_group
+        );
     }
 
     #[test]
