@@ -368,7 +368,9 @@ fn a_plain_docker_run_starts_the_images_extensions_before_its_runtime() {
         std::thread::sleep(Duration::from_millis(200));
     };
     // `docker stop`: the extension hears SHUTDOWN with SPINDOWN before it is stopped.
-    let _ = common::engine_cli().args(["stop", "-t", "5", &name]).output();
+    let _ = common::engine_cli()
+        .args(["stop", "-t", "5", &name])
+        .output();
     let logs = common::engine_cli()
         .args(["logs", &name])
         .output()
