@@ -245,8 +245,8 @@ impl Subscriber {
                 }
                 let s = &self.subscription;
                 let mut taken = false;
-                for v in logs_api::records(record, s.api, &s.schema_version) {
-                    taken |= self.buffer(v.to_string());
+                for json in logs_api::records(record, s.api, &s.schema_version) {
+                    taken |= self.buffer(json);
                 }
                 taken
             }
@@ -293,9 +293,7 @@ fn take_batch(s: &mut Subscriber) -> Batch {
             s.dropped_bytes,
         )));
         let sub = &s.subscription;
-        for v in logs_api::records(&dropped, sub.api, &sub.schema_version) {
-            items.push(v.to_string());
-        }
+        items.extend(logs_api::records(&dropped, sub.api, &sub.schema_version));
         s.dropped_records = 0;
         s.dropped_bytes = 0;
     }

@@ -14,52 +14,59 @@ use super::{PlatformEvent, PlatformRecord};
 use crate::telemetry::{Api, LOGS_RUNTIME_DONE_SCHEMA};
 
 /// `record` as `api` delivers it to a subscriber of `schema_version`: none, one or two
-/// records (`{"time","type","record"}`), in order.
-pub fn records(record: &PlatformRecord, api: Api, schema_version: &str) -> Vec<Value> {
+/// records (`{"time","type","record"}`, JSON text), in order.
+pub fn records(record: &PlatformRecord, api: Api, schema_version: &str) -> Vec<String> {
+    match api {
+        // Written straight from the record: the Telemetry API's shapes are serde's.
+        Api::Telemetry => match record.event {
+            PlatformEvent::LogsSubscription(_) => Vec::new(),
+            _ => serde_json::to_string(record).ok().into_iter().collect(),
+        },
+        Api::Logs => logs_records(record, schema_version)
+            .iter()
+            .map(Value::to_string)
+            .collect(),
+    }
+}
+
+/// The Logs API's records of `record`, as JSON values.
+fn logs_records(record: &PlatformRecord, schema_version: &str) -> Vec<Value> {
     let to_value = |r: &PlatformRecord| serde_json::to_value(r).ok();
     let event = &record.event;
-    match api {
-        Api::Telemetry => match event {
-            PlatformEvent::LogsSubscription(_) => Vec::new(),
-            _ => to_value(record).into_iter().collect(),
-        },
-        Api::Logs => {
-            let envelope = |kind: &str, body: Value| {
-                let mut v = to_value(record).unwrap_or_else(|| json!({}));
-                v["type"] = Value::from(kind);
-                v["record"] = body;
-                v
-            };
-            match event {
-                PlatformEvent::Start(e) => vec![envelope(
-                    "platform.start",
-                    json!({"requestId": e.request_id, "version": e.version}),
-                )],
-                PlatformEvent::RuntimeDone(e) => {
-                    let mut out = Vec::new();
-                    // Dates compare as strings: the schema versions are ISO dates.
-                    if schema_version >= LOGS_RUNTIME_DONE_SCHEMA {
-                        out.push(envelope(
-                            "platform.runtimeDone",
-                            json!({"requestId": e.request_id, "status": e.status}),
-                        ));
-                    }
-                    out.push(envelope("platform.end", json!({"requestId": e.request_id})));
-                    out
-                }
-                PlatformEvent::Report(e) => vec![envelope(
-                    "platform.report",
-                    json!({"requestId": e.request_id, "metrics": e.metrics}),
-                )],
-                PlatformEvent::Extension(_)
-                | PlatformEvent::LogsSubscription(_)
-                | PlatformEvent::LogsDropped(_) => to_value(record).into_iter().collect(),
-                PlatformEvent::InitStart(_)
-                | PlatformEvent::InitRuntimeDone(_)
-                | PlatformEvent::InitReport(_)
-                | PlatformEvent::TelemetrySubscription(_) => Vec::new(),
+    let envelope = |kind: &str, body: Value| {
+        let mut v = to_value(record).unwrap_or_else(|| json!({}));
+        v["type"] = Value::from(kind);
+        v["record"] = body;
+        v
+    };
+    match event {
+        PlatformEvent::Start(e) => vec![envelope(
+            "platform.start",
+            json!({"requestId": e.request_id, "version": e.version}),
+        )],
+        PlatformEvent::RuntimeDone(e) => {
+            let mut out = Vec::new();
+            // Dates compare as strings: the schema versions are ISO dates.
+            if schema_version >= LOGS_RUNTIME_DONE_SCHEMA {
+                out.push(envelope(
+                    "platform.runtimeDone",
+                    json!({"requestId": e.request_id, "status": e.status}),
+                ));
             }
+            out.push(envelope("platform.end", json!({"requestId": e.request_id})));
+            out
         }
+        PlatformEvent::Report(e) => vec![envelope(
+            "platform.report",
+            json!({"requestId": e.request_id, "metrics": e.metrics}),
+        )],
+        PlatformEvent::Extension(_)
+        | PlatformEvent::LogsSubscription(_)
+        | PlatformEvent::LogsDropped(_) => to_value(record).into_iter().collect(),
+        PlatformEvent::InitStart(_)
+        | PlatformEvent::InitRuntimeDone(_)
+        | PlatformEvent::InitReport(_)
+        | PlatformEvent::TelemetrySubscription(_) => Vec::new(),
     }
 }
 
@@ -68,8 +75,15 @@ mod tests {
     use super::*;
     use crate::platform::{Report, RuntimeDone, Start, Status, Subscribed};
 
+    fn parsed(texts: Vec<String>) -> Vec<Value> {
+        texts
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect()
+    }
+
     fn logs(event: PlatformEvent, schema: &str) -> Vec<Value> {
-        records(&PlatformRecord::now(event), Api::Logs, schema)
+        parsed(records(&PlatformRecord::now(event), Api::Logs, schema))
     }
 
     #[test]
@@ -132,7 +146,7 @@ mod tests {
         assert!(records(&record, Api::Logs, "2021-03-18").is_empty());
         let record = PlatformRecord::now(PlatformEvent::LogsSubscription(subscribed()));
         assert!(records(&record, Api::Telemetry, "2022-12-13").is_empty());
-        let logs = records(&record, Api::Logs, "2021-03-18");
+        let logs = parsed(records(&record, Api::Logs, "2021-03-18"));
         assert_eq!(logs[0]["type"], "platform.logsSubscription");
         assert_eq!(
             logs[0]["record"],
