@@ -352,32 +352,12 @@ fn a_plain_docker_run_starts_the_images_extensions_before_its_runtime() {
         &format!("127.0.0.1:{port}:8080"),
         tag,
     ]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let answer = loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let a = post(port, INVOKE, &[], b"{}");
-            if a.status != 502 {
-                break a;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no answer: {}",
-            common::docker(&["logs", &name])
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let answer = common::first_answer(port, &name);
     // `docker stop`: the extension hears SHUTDOWN with SPINDOWN before it is stopped.
     let _ = common::engine_cli()
         .args(["stop", "-t", "5", &name])
         .output();
-    let logs = common::engine_cli()
-        .args(["logs", &name])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-        })
-        .unwrap_or_default();
+    let logs = common::container_logs(&name);
     let _ = common::engine_cli().args(["rm", "-f", &name]).output();
     let _ = common::engine_cli().args(["rmi", "-f", tag]).output();
     assert_eq!(

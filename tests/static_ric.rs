@@ -4,7 +4,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::*;
 
@@ -60,32 +59,10 @@ fn runs_in_an_image_with_nothing_else() {
         image,
         "/var/task/missing",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let answer = loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let a = post(port, INVOKE, &[], b"{}");
-            if a.status != 502 {
-                break a;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no answer: {}",
-            docker(&["logs", &name])
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let logs = common::engine_cli()
-        .args(["logs", &name])
-        .output()
-        .expect("logs");
+    let answer = common::first_answer(port, &name);
+    let logs = common::container_logs(&name);
     let _ = common::engine_cli().args(["rm", "-f", &name]).output();
     let _ = common::engine_cli().args(["rmi", "-f", image]).output();
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&logs.stdout),
-        String::from_utf8_lossy(&logs.stderr)
-    );
     assert_eq!(answer.status, 200, "{}\n{logs}", answer.text());
     assert_eq!(
         answer.header("x-amz-function-error"),

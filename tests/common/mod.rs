@@ -366,6 +366,38 @@ pub fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The first answer of an emulator serving in container `name` on `port` (an image's own
+/// lamina-ric under `docker run -p`): `{}` posted until it answers other than 502, for at most
+/// 30 s, then a panic showing the container's log.
+pub fn first_answer(port: u16, name: &str) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let a = post(port, INVOKE, &[], b"{}");
+            if a.status != 502 {
+                return a;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer: {}",
+            container_logs(name)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Container `name`'s log, stdout then stderr ("" when the engine cannot give it).
+pub fn container_logs(name: &str) -> String {
+    engine_cli()
+        .args(["logs", name])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        })
+        .unwrap_or_default()
+}
+
 /// The engine's id of image `reference`: its config digest, `sha256:…` (Podman's CLI shows
 /// the hex alone).
 pub fn image_id(reference: &str) -> String {
