@@ -21,6 +21,9 @@
 #   aws-rie+lamina-ric    AWS's RIE running lamina-ric inside the lamina-built image, published
 #                     on 127.0.0.1:9303 (separates client cost from emulator cost)
 # Warm p50 in alternation (ROUNDS=R): lamina and aws-rie+awsric only, R rounds of N each.
+# BASELINE=/path/to/another/lamina (ROUNDS mode only) adds that build as a third contender,
+# "lamina-baseline", with its own image built by it (its lamina-ric inside): an A/B of two
+# commits against the same peer in one sitting.
 # Cold start (COLD_RUNS=5): `lamina rie IMAGE` start to first answer against `docker run` of
 # the RIE image to first answer (COLD_ONLY=1: only this part). KEEP_IMAGES=1 keeps the bench-*
 # images for a rerun.
@@ -62,7 +65,7 @@ cleanup() {
   done
   "$DOCKER" rm -f bench-awsric bench-awsric-host bench-rie-laminaric bench-awsric-mc >/dev/null 2>&1 || true
   [ "${KEEP_IMAGES:-0}" = 1 ] ||
-    "$DOCKER" rmi -f bench-awsric:latest bench-rie-laminaric:latest bench-calc:latest >/dev/null 2>&1 || true
+    "$DOCKER" rmi -f bench-awsric:latest bench-rie-laminaric:latest bench-calc:latest bench-calc-baseline:latest >/dev/null 2>&1 || true
   [ "${CLEAN_BASE:-0}" = 1 ] && "$DOCKER" rmi -f bench-base:py313 >/dev/null 2>&1
   rm -rf "$W"
 }
@@ -177,10 +180,11 @@ start_lamina() { # PORT CONC
   "$LAMINA" --store "$STORE" rie bench-calc --port "$1" --concurrency "$2" >"$W/lamina-$1.log" 2>&1 &
   RIE_PIDS+=($!)
 }
-stop_lamina() {
+stop_lamina() { # the last one started; forgotten once it has exited (cleanup kills it otherwise)
   local p=${RIE_PIDS[-1]}
   kill -INT "$p"
   for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$p" 2>/dev/null || unset 'RIE_PIDS[-1]'
 }
 FRAMING_FAILED=0
 framing() { # NAME PORT: every `bench invoke ID` line of lamina's log between START ID and END ID
@@ -217,12 +221,22 @@ PY
 if [ "${ROUNDS:-0}" -gt 0 ] && "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
   start_lamina 9300 1
   wait_ready 9300
+  if [ -n "${BASELINE:-}" ]; then
+    "$BASELINE" --store "$W/store-baseline" build "$FN" --tag bench-calc-baseline --load >/dev/null
+    "$BASELINE" --store "$W/store-baseline" rie bench-calc-baseline --port 9304 >"$W/lamina-9304.log" 2>&1 &
+    RIE_PIDS+=($!)
+    wait_ready 9304
+  fi
   "$DOCKER" run -d --name bench-awsric --memory 128m -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
   wait_ready 9301
   for _ in $(seq "$ROUNDS"); do
     record lamina round "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency 9300 "$N" 5 "$LAT_SECONDS.0")"
     record aws-rie+awsric round "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency 9301 "$N" 5 "$LAT_SECONDS.0")"
+    if [ -n "${BASELINE:-}" ]; then
+      record lamina-baseline round "$(timeout $((LAT_SECONDS + 120)) python3 "$CLIENT" latency 9304 "$N" 5 "$LAT_SECONDS.0")"
+    fi
   done
+  [ -n "${BASELINE:-}" ] && stop_lamina
   stop_lamina
   "$DOCKER" rm -f bench-awsric >/dev/null
   python3 - "$RESULTS" <<'PY' | tee "$OUTDIR/invoke-rounds.md"
@@ -237,6 +251,9 @@ for name, v in by.items():
     print(f"| {name} | {len(v)} | {', '.join(f'{x:.3f}' for x in v)} | {statistics.median(v):.3f} |")
 mine, theirs = statistics.median(by["lamina"]), statistics.median(by["aws-rie+awsric"])
 print(f"\nlamina / aws-rie+awsric, medians of the rounds' p50: {mine / theirs:.2f}x")
+if "lamina-baseline" in by:
+    base = statistics.median(by["lamina-baseline"])
+    print(f"lamina-baseline / aws-rie+awsric: {base / theirs:.2f}x; lamina / lamina-baseline: {mine / base:.2f}x")
 PY
   exit 0
 fi

@@ -159,13 +159,13 @@ impl Worker for ExecWorker {
 async fn copy_tail(mut from: impl AsyncRead + Unpin) -> Vec<u8> {
     let mut tail = Vec::new();
     let mut buf = vec![0u8; 8192];
-    let mut ours = tokio::io::stderr();
+    let mut ours = crate::stdio::writer(crate::stdio::Stream::Stderr);
     while let Ok(n) = from.read(&mut buf).await {
         if n == 0 {
             break;
         }
-        // tokio's stderr hands the write to a blocking thread: flush, so the bytes are on fd 2
-        // before the invoke is reported (and its END line printed), and never lost on exit.
+        // Flush (tokio's stderr, where fd 2 is not a pipe, writes on a blocking thread), so the
+        // bytes are on fd 2 before the invoke is reported (and its END line printed), and never lost on exit.
         let _ = ours.write_all(&buf[..n]).await;
         let _ = ours.flush().await;
         tail.extend_from_slice(&buf[..n]);

@@ -32,6 +32,7 @@ mod process;
 mod python;
 mod reaper;
 mod runtime;
+mod stdio;
 
 use crate::client::RuntimeClient;
 use crate::config::{Config, RuntimeKind};

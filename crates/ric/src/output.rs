@@ -16,6 +16,8 @@ use lamina_runtime_api::logs::OUTPUT_MARK_PREFIX;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::stdio::{self, Stream};
+
 /// How long the loop waits for the forwarders to reach an invoke's marks (they were written
 /// before the answer, so they are already in the pipes; a handler that closed its stdout
 /// never writes one): past it, every mark is expected. The emulator's own bound for a
@@ -55,11 +57,16 @@ impl Output {
         let done = vec![
             tokio::spawn(forward_stream(
                 stdout,
-                tokio::io::stdout(),
+                stdio::writer(Stream::Stdout),
                 true,
                 tx.clone(),
             )),
-            tokio::spawn(forward_stream(stderr, tokio::io::stderr(), false, tx)),
+            tokio::spawn(forward_stream(
+                stderr,
+                stdio::writer(Stream::Stderr),
+                false,
+                tx,
+            )),
         ];
         Self {
             seen,
@@ -109,7 +116,7 @@ async fn join_all(handles: &mut Vec<tokio::task::JoinHandle<()>>) {
 ///
 /// What is read goes out in one write per batch, and output not yet followed by a mark
 /// lingers up to [`LINGER`] for more: a handler's line and the invoke's mark then cost the
-/// container's log pipeline (and the blocking pool `tokio::io::stdout` writes on) one trip,
+/// container's log pipeline one trip,
 /// not two.
 async fn forward_stream<R, W>(
     mut from: R,
