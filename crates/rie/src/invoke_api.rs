@@ -4,6 +4,10 @@
 //!
 //! Sync invokes answer as soon as the runtime does; `Event` invokes are accepted with 202 and
 //! run in the background; `DryRun` is validated and answered 204.
+//! `InvokeWithResponseStream` (`POST /2021-11-15/functions/{name}/response-streaming-invocations`,
+//! §4.1) takes the same request and answers with an event stream (`stream`).
+
+mod stream;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,11 +18,13 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
-use lamina_runtime_api::body::ServiceError;
+use lamina_runtime_api::body::{PlatformError, ServiceError};
 use lamina_runtime_api::headers as h;
 use lamina_runtime_api::invocation::function_arn;
-use lamina_runtime_api::limits::{MAX_ASYNC_REQUEST, MAX_CLIENT_CONTEXT, MAX_SYNC_REQUEST};
-use lamina_runtime_api::paths::{invoke_function, percent_decode, DEFAULT_FUNCTION};
+use lamina_runtime_api::limits::{
+    MAX_ASYNC_REQUEST, MAX_CLIENT_CONTEXT, MAX_SYNC_REQUEST, MAX_SYNC_RESPONSE,
+};
+use lamina_runtime_api::paths::{invoke_route, percent_decode, InvokeMode, DEFAULT_FUNCTION};
 use lamina_runtime_api::trace;
 
 use crate::config::{DEFAULT_ACCOUNT_ID, DEFAULT_REGION};
@@ -26,7 +32,7 @@ use crate::events::EventQueue;
 use crate::http_util::{
     empty, read_capped_in_time, respond, respond_body, Body, Capped, BODY_TIMEOUT,
 };
-use crate::invoke::{Answer, InvokeRequest};
+use crate::invoke::{Answer, CollectError, InvokeRequest, ResponseBody};
 use crate::pool::Pool;
 
 /// Longest wait for an invoke's `REPORT` when the invoker asked for its log tail.
@@ -129,10 +135,9 @@ async fn invoke(
         _ => MAX_SYNC_REQUEST,
     };
     let payload = read_capped_in_time(&parts.headers, body, limit).await;
-    let Some(function_ref) =
-        invoke_function(parts.uri.path()).filter(|_| parts.method == Method::POST)
+    let Some((function_ref, mode)) =
+        invoke_route(parts.uri.path()).filter(|_| parts.method == Method::POST)
     else {
-        // TODO: the streaming route, `/2021-11-15/functions/{name}/response-streaming-invocations`.
         return Err(ServiceError {
             status: 404,
             error_type: "UnknownOperationException",
@@ -174,8 +179,14 @@ async fn invoke(
     let headers = &parts.headers;
     let kind = match header(headers, h::INVOCATION_TYPE) {
         None | Some("RequestResponse") => InvocationType::RequestResponse,
-        Some("Event") => InvocationType::Event,
+        Some("Event") if mode == InvokeMode::Buffered => InvocationType::Event,
         Some("DryRun") => InvocationType::DryRun,
+        // `InvokeWithResponseStream` has no `Event` (ResponseStreamingInvocationType).
+        Some(other) if mode == InvokeMode::Streamed => {
+            return Err(ServiceError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [RequestResponse, DryRun]"
+            )))
+        }
         Some(other) => {
             return Err(ServiceError::invalid_parameter(format!(
                 "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
@@ -249,7 +260,15 @@ async fn invoke(
     }
     let admission = pool.admit()?;
     let reply = pool.invoke(admission, req).await;
-    let (mut r, unhandled) = match reply.answer {
+    if mode == InvokeMode::Streamed {
+        let mut r = stream::respond(reply.answer, reply.tail)?;
+        r.headers_mut().insert(
+            HeaderName::from_static(h::EXECUTED_VERSION),
+            HeaderValue::from_static("$LATEST"),
+        );
+        return Ok(r);
+    }
+    let (mut r, unhandled) = match buffered(reply.answer).await {
         Answer::Success { body, content_type } => {
             (respond_body(200, &content_type, body.into_http()), false)
         }
@@ -276,6 +295,34 @@ async fn invoke(
         }
     }
     Ok(r)
+}
+
+/// `Invoke` of a function that streams: the cloud buffers the stream (up to the 6 MB
+/// buffered limit) and answers as for any function, an error in its trailers included.
+async fn buffered(answer: Answer) -> Answer {
+    let Answer::Success {
+        body: body @ ResponseBody::Streamed(_),
+        content_type,
+    } = answer
+    else {
+        return answer;
+    };
+    match body.collect(MAX_SYNC_RESPONSE).await {
+        Ok(b) => Answer::Success {
+            body: ResponseBody::Buffered(b),
+            content_type,
+        },
+        Err(CollectError::TooLarge { size, limit }) => Answer::FunctionError {
+            body: PlatformError::response_too_large(size, limit)
+                .to_json()
+                .into(),
+            content_type: "application/json".into(),
+        },
+        Err(CollectError::Failed { body, .. }) => Answer::FunctionError {
+            body,
+            content_type: "application/json".into(),
+        },
+    }
 }
 
 /// `X-Amz-Client-Context`: at most 3,583 bytes of base64 JSON, delivered decoded (§4). The

@@ -103,10 +103,14 @@ impl Pool {
             .map_err(|_| ServiceError::too_many_requests())
     }
 
-    /// Run an admitted invoke to its answer.
-    pub(crate) async fn invoke(&self, admission: Admission, req: InvokeRequest) -> Reply {
-        let _admission = admission;
-        let Ok(_running) = self.running.clone().acquire_owned().await else {
+    /// Run an admitted invoke to its answer. A streamed answer keeps its environment (and
+    /// its place in the concurrency) busy until the stream is over.
+    pub(crate) async fn invoke(
+        self: &Arc<Self>,
+        admission: Admission,
+        req: InvokeRequest,
+    ) -> Reply {
+        let Ok(running) = self.running.clone().acquire_owned().await else {
             return service("the emulator is shutting down".into());
         };
         let (env, reply) = match self.take_slot() {
@@ -129,6 +133,26 @@ impl Pool {
                 Err(reply) => return reply,
             },
         };
+        match reply.settled {
+            None => self.release(env),
+            Some(settled) => {
+                let pool = self.clone();
+                tokio::spawn(async move {
+                    let _ = settled.await;
+                    pool.release(env);
+                    drop((admission, running));
+                });
+                return Reply {
+                    settled: None,
+                    ..reply
+                };
+            }
+        }
+        reply
+    }
+
+    /// Give `env`'s slot back after an invoke: to the idle list, or to its end.
+    fn release(&self, env: Arc<Environment>) {
         let was_full = env.release_slot();
         if env.is_retiring() {
             tokio::spawn(async move {
@@ -141,7 +165,6 @@ impl Pool {
         } else if was_full && env.is_alive() && !self.closed.load(Ordering::SeqCst) {
             lock(&self.idle).push(env);
         }
-        reply
     }
 
     /// A slot of a running environment: one that stays listed while it has another free.
@@ -246,8 +269,5 @@ enum ColdStart {
 }
 
 fn service(message: String) -> Reply {
-    Reply {
-        answer: Answer::Service(ServiceError::service(message)),
-        tail: None,
-    }
+    Reply::now(Answer::Service(ServiceError::service(message)))
 }

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderMap, CONTENT_TYPE};
 use http::{Method, Request, Response};
@@ -19,9 +18,10 @@ use lamina_runtime_api::limits::MAX_SYNC_RESPONSE;
 use lamina_runtime_api::paths::RuntimeRoute;
 
 use crate::http_util::{read_capped, respond, Body, Capped};
-use crate::invoke::ResponseBody;
+use crate::invoke::{ResponseBody, StreamEnd};
 
 mod state;
+mod stream;
 pub(crate) use state::{Assigned, InitSignal, RuntimeOutcome, RuntimeState};
 
 /// Content type of an error body carrying an X-Ray `errorCause` (§1.5).
@@ -33,6 +33,16 @@ const STREAM_CONTENT_TYPE: &str = "application/octet-stream";
 pub(crate) async fn handle(state: Arc<RuntimeState>, req: Request<Incoming>) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
+    // A streamed response is passed on as it comes, never read whole first.
+    if let (Some(RuntimeRoute::Response(id)), &Method::POST) =
+        (RuntimeRoute::parse(path), &parts.method)
+    {
+        if stream::is_streaming(&parts.headers) {
+            return stream::receive(state.clone(), id, &parts.headers, body)
+                .await
+                .unwrap_or_else(|e| respond(e.status, "application/json", e.to_json()));
+        }
+    }
     // Read (or drain, past the cap) every body before answering, even a refusal: a reply to an
     // unread request makes the server drop the connection, which runtimes take for a crash.
     let body = match read_capped(&parts.headers, body, MAX_SYNC_RESPONSE).await {
@@ -116,50 +126,26 @@ fn response(
     const TO: &str = "InvocationResponse";
     state.check(id, TO)?;
     state.note_output_marks(id, headers);
-    let streaming = match headers.get(h::RESPONSE_MODE) {
-        None => false,
-        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"streaming") => true,
-        Some(_) => {
-            state.complete(id, TO, RuntimeOutcome::InvalidResponseMode)?;
-            return Err(RuntimeApiError::invalid_response_mode());
-        }
-    };
-    // TODO: pass streamed responses through as they come (§1.7); buffered for now.
-    let ct = content_type(
-        headers,
-        if streaming {
-            STREAM_CONTENT_TYPE
-        } else {
-            DEFAULT_CONTENT_TYPE
-        },
-    );
+    // `streaming` went to `stream::receive`; any other mode is refused (§1.4).
+    if headers.get(h::RESPONSE_MODE).is_some() {
+        state.complete(id, TO, RuntimeOutcome::InvalidResponseMode)?;
+        return Err(RuntimeApiError::invalid_response_mode());
+    }
+    let ct = content_type(headers, DEFAULT_CONTENT_TYPE);
     match body {
         Capped::TooLarge { size } => {
             state.complete(id, TO, RuntimeOutcome::TooLarge { size })?;
             Err(RuntimeApiError::too_large(MAX_SYNC_RESPONSE))
         }
         Capped::Whole(bytes, trailers) => {
-            let outcome = match trailers
-                .as_ref()
-                .and_then(|t| t.get(h::FUNCTION_ERROR_TYPE))
-            {
-                Some(ty) => {
-                    let body = trailers
-                        .as_ref()
-                        .and_then(|t| t.get(h::FUNCTION_ERROR_BODY))
-                        .and_then(|b| {
-                            base64::engine::general_purpose::STANDARD
-                                .decode(b.as_bytes())
-                                .ok()
-                        })
-                        .unwrap_or_default();
-                    RuntimeOutcome::Error {
-                        body: body.into(),
-                        content_type: DEFAULT_CONTENT_TYPE.into(),
-                        error_type: normalise_error_type(ty.to_str().unwrap_or_default()),
-                    }
-                }
-                None => RuntimeOutcome::Response {
+            // Error trailers on a buffered response: the same error as a streamed one's.
+            let outcome = match trailers.as_ref().and_then(stream::trailer_error) {
+                Some(StreamEnd::FunctionError { error_type, body }) => RuntimeOutcome::Error {
+                    body,
+                    content_type: DEFAULT_CONTENT_TYPE.into(),
+                    error_type: normalise_error_type(&error_type),
+                },
+                _ => RuntimeOutcome::Response {
                     body: ResponseBody::Buffered(bytes),
                     content_type: ct,
                 },

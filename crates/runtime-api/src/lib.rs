@@ -9,6 +9,7 @@
 pub mod body;
 pub mod env;
 pub mod error;
+pub mod eventstream;
 pub mod extensions;
 pub mod front;
 pub mod function;

@@ -5,6 +5,14 @@
 pub const MAX_SYNC_REQUEST: usize = 6_291_456;
 /// Largest synchronous response the runtime may post: 6 MiB + 100 (AWS emulator `MaxPayloadSize`).
 pub const MAX_SYNC_RESPONSE: usize = 6_291_556;
+/// Largest streamed response: 200 MiB (docs "Response streaming"; whether the cloud counts
+/// MB or MiB is not documented, lamina takes the larger).
+pub const MAX_STREAMED_RESPONSE: u64 = 200 * 1024 * 1024;
+/// A streamed response's first bytes go at full speed: 6 MiB (RIE `interop/model.go`
+/// `ResponseBandwidthBurstSize`, §1.7)...
+pub const STREAM_BURST_BYTES: u64 = 6 * 1024 * 1024;
+/// ...and the rest at 2 MiB/s (`ResponseBandwidthRate`).
+pub const STREAM_BYTES_PER_SECOND: u64 = 2 * 1024 * 1024;
 /// Largest asynchronous (Event) request: 1 MB (current `API_Invoke`).
 pub const MAX_ASYNC_REQUEST: usize = 1_048_576;
 /// Largest `X-Amz-Client-Context`, in bytes of base64.

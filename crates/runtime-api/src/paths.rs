@@ -121,6 +121,11 @@ impl<'a> RuntimeRoute<'a> {
 pub const INVOKE_PREFIX: &str = "/2015-03-31/functions/";
 /// Suffix of the invoke path.
 pub const INVOKE_SUFFIX: &str = "/invocations";
+/// Response-streaming invoke prefix (`POST /2021-11-15/functions/{name}/response-streaming-invocations`,
+/// `InvokeWithResponseStream`, §4.1).
+pub const STREAM_INVOKE_PREFIX: &str = "/2021-11-15/functions/";
+/// Suffix of the response-streaming invoke path.
+pub const STREAM_INVOKE_SUFFIX: &str = "/response-streaming-invocations";
 /// The name AWS's emulator and base images use for the single function they serve.
 pub const DEFAULT_FUNCTION: &str = "function";
 
@@ -140,9 +145,41 @@ pub struct FunctionRef {
 /// partial ARN (`ACCOUNT:function:NAME[:QUALIFIER]`) or a full ARN
 /// (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`).
 pub fn invoke_function(path: &str) -> Option<FunctionRef> {
+    function_segment(
+        path.strip_prefix(INVOKE_PREFIX)?
+            .strip_suffix(INVOKE_SUFFIX)?,
+    )
+}
+
+/// How an invoke path asks for the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// `Invoke`: the whole response in the HTTP body.
+    Buffered,
+    /// `InvokeWithResponseStream`: an event stream of the response's chunks.
+    Streamed,
+}
+
+/// The function an invoke path of either API addresses, and which API it is.
+pub fn invoke_route(path: &str) -> Option<(FunctionRef, InvokeMode)> {
+    if let Some(f) = invoke_function(path) {
+        return Some((f, InvokeMode::Buffered));
+    }
     let raw = path
-        .strip_prefix(INVOKE_PREFIX)?
-        .strip_suffix(INVOKE_SUFFIX)?;
+        .strip_prefix(STREAM_INVOKE_PREFIX)?
+        .strip_suffix(STREAM_INVOKE_SUFFIX)?;
+    Some((function_segment(raw)?, InvokeMode::Streamed))
+}
+
+/// The path of a response-streaming invoke of `function`.
+pub fn stream_invoke_path(function: &str) -> String {
+    format!(
+        "{STREAM_INVOKE_PREFIX}{}{STREAM_INVOKE_SUFFIX}",
+        segment(function)
+    )
+}
+
+fn function_segment(raw: &str) -> Option<FunctionRef> {
     let decoded = percent_decode(raw)?;
     if decoded.is_empty() || decoded.contains('/') {
         return None;
@@ -274,5 +311,33 @@ mod tests {
             invoke_function("/2015-03-31/functions/a/b/invocations"),
             None
         );
+    }
+
+    #[test]
+    fn both_invoke_apis_are_told_apart_and_read_names_alike() {
+        let calc = FunctionRef {
+            name: "calc".into(),
+            qualifier: None,
+        };
+        assert_eq!(
+            invoke_route("/2015-03-31/functions/calc/invocations"),
+            Some((calc.clone(), InvokeMode::Buffered))
+        );
+        assert_eq!(
+            invoke_route(&stream_invoke_path("calc")),
+            Some((calc, InvokeMode::Streamed))
+        );
+        assert_eq!(
+            invoke_route("/2021-11-15/functions/calc%3A%24LATEST/response-streaming-invocations")
+                .map(|(f, _)| f.qualifier),
+            Some(Some("$LATEST".into()))
+        );
+        for bad in [
+            "/2021-11-15/functions/calc/invocations",
+            "/2015-03-31/functions/calc/response-streaming-invocations",
+            "/2021-11-15/functions//response-streaming-invocations",
+        ] {
+            assert_eq!(invoke_route(bad), None, "{bad}");
+        }
     }
 }

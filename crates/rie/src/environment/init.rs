@@ -227,6 +227,10 @@ impl Environment {
         );
         report.timed_out_after_ms = timed_out;
         let tail = self.finish(report, req.want_tail);
-        Reply { answer, tail }
+        Reply {
+            answer,
+            tail,
+            settled: None,
+        }
     }
 }

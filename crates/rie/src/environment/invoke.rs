@@ -15,8 +15,9 @@ use lamina_runtime_api::platform::{Report, Status};
 use lamina_runtime_api::Invocation;
 use tokio::sync::oneshot;
 
+use super::stream::StreamedInvoke;
 use super::{epoch_ms, ms, Environment};
-use crate::invoke::{Answer, InvokeRequest, Reply};
+use crate::invoke::{Answer, InvokeRequest, Reply, ResponseBody};
 use crate::logs::{EndOfInvoke, PumpMsg};
 use crate::runtime_api::{Assigned, RuntimeOutcome};
 use crate::sandbox::ExitStatus;
@@ -84,6 +85,24 @@ impl Environment {
         let outcome = tokio::select! {
             r = rx => r.ok(),
             () = tokio::time::sleep(timeout) => None,
+        };
+        let outcome = match outcome {
+            Some(RuntimeOutcome::Response {
+                body: ResponseBody::Streamed(body),
+                content_type,
+            }) => {
+                return self.answer_streamed(StreamedInvoke {
+                    request_id: id,
+                    started: t0,
+                    limit: timeout,
+                    after_reinit: reinit_started.is_some(),
+                    extension_invokes,
+                    want_tail: req.want_tail,
+                    body,
+                    content_type,
+                })
+            }
+            other => other,
         };
         let duration = t0.elapsed();
         // An OOM kill used all the memory there was; the container may be gone before its
@@ -168,7 +187,11 @@ impl Environment {
         } else {
             self.finish(report, req.want_tail)
         };
-        Reply { answer, tail }
+        Reply {
+            answer,
+            tail,
+            settled: None,
+        }
     }
 
     /// Hand the end of an invoke to the pump; the next event waits for its `END`.
@@ -211,7 +234,7 @@ impl Environment {
 
     /// The end of an invoke as the pump takes it, with the next event's gate set and the
     /// tail's receiver when asked for.
-    fn end_of(
+    pub(super) fn end_of(
         &self,
         report: Report,
         want_tail: bool,
@@ -244,9 +267,5 @@ pub(super) fn platform(e: PlatformError) -> Answer {
 }
 
 pub(super) fn exit_answer(id: &str, status: ExitStatus) -> Answer {
-    platform(match status {
-        ExitStatus::OomKilled => PlatformError::out_of_memory(id),
-        ExitStatus::Code(0) => PlatformError::runtime_exit_ok(id),
-        s => PlatformError::runtime_exit(id, &s.reason()),
-    })
+    platform(crate::invoke::exit_error(id, status))
 }

@@ -14,6 +14,7 @@
 mod init;
 mod invoke;
 mod shutdown;
+mod stream;
 mod vars;
 
 use std::sync::atomic::{AtomicBool, Ordering};
