@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use lamina_build::deps::Installer;
 use lamina_build::pipeline::base::RicChoice;
 use lamina_image::Reference;
-use lamina_runtime_api::front::Payload;
+use lamina_runtime_api::front::{InvokeMode, Payload};
 use lamina_runtime_api::function::{
     Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, HttpSettings,
     MemorySize, Runtime, Settings, Timeout,
@@ -268,6 +268,10 @@ pub struct InvokeArgs {
     /// Print the last 4 KB of the function's log (START … REPORT) on standard error.
     #[arg(long)]
     pub tail: bool,
+    /// Call `InvokeWithResponseStream` and print each chunk as it arrives (a function that
+    /// does not stream answers in one chunk); with `--json`, one JSON line per event.
+    #[arg(long, conflicts_with = "async")]
+    pub stream: bool,
     /// The invoke API to call.
     #[arg(long, default_value = "http://127.0.0.1:9000", value_name = "URL")]
     pub endpoint: String,
@@ -414,6 +418,12 @@ pub struct RieArgs {
     /// apigw-http].
     #[arg(long, value_name = "PAYLOAD", requires = "http")]
     pub http_payload: Option<Payload>,
+    /// How the HTTP front returns answers: BUFFERED (the proxy response, decoded) or
+    /// RESPONSE_STREAM (the body as the function writes it, status and headers from its
+    /// prelude; function-url and apigw-rest) [default: lamina.toml's `[http] invoke_mode`,
+    /// else BUFFERED].
+    #[arg(long, value_name = "MODE", requires = "http")]
+    pub http_invoke_mode: Option<InvokeMode>,
     /// Where `Event` invokes are queued, durably (a restart delivers what was accepted and
     /// not finished) [default: CACHE/rie/events/PORT].
     #[arg(long, value_name = "DIR")]

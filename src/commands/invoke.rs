@@ -1,12 +1,14 @@
 //! `lamina invoke`: one call of the Invoke API (`lamina rie`'s, AWS's emulator's, any
 //! endpoint), the payload printed on stdout, the decoded log tail on stderr with `--tail`, and
 //! the exit code non-zero on a function error, so scripts can test a function the way
-//! `aws lambda invoke` does without an AWS account.
+//! `aws lambda invoke` does without an AWS account. `--stream` calls
+//! `InvokeWithResponseStream` and prints the chunks as they come.
 
 use std::io::{Read, Write};
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
+use lamina_runtime_api::eventstream::{Decoder, Event};
 use lamina_runtime_api::headers as h;
 use serde_json::json;
 
@@ -33,10 +35,20 @@ pub async fn run(globals: &Globals, args: &InvokeArgs) -> Result<bool> {
             args.endpoint
         )
     })?;
+    let route = if args.stream {
+        [
+            "2021-11-15",
+            "functions",
+            &args.name,
+            "response-streaming-invocations",
+        ]
+    } else {
+        ["2015-03-31", "functions", &args.name, "invocations"]
+    };
     url.path_segments_mut()
         .map_err(|()| anyhow::anyhow!("--endpoint {} cannot take a path", args.endpoint))?
         .pop_if_empty()
-        .extend(["2015-03-31", "functions", &args.name, "invocations"]);
+        .extend(route);
     let kind = if args.r#async {
         "Event"
     } else if args.dry_run {
@@ -67,6 +79,9 @@ pub async fn run(globals: &Globals, args: &InvokeArgs) -> Result<bool> {
         .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
         .map(|t| String::from_utf8_lossy(&t).into_owned());
     let error_type = header(h::ERROR_TYPE);
+    if args.stream && status.is_success() {
+        return print_stream(globals, resp).await;
+    }
     let body = resp.bytes().await.context("the answer was cut off")?;
     if !status.is_success() {
         let message = serde_json::from_slice::<serde_json::Value>(&body)
@@ -104,4 +119,49 @@ pub async fn run(globals: &Globals, args: &InvokeArgs) -> Result<bool> {
         eprintln!("{status}: {kind} invoke accepted");
     }
     Ok(function_error.is_none())
+}
+
+/// Print a response stream's chunks as they arrive; the end's error (and log tail) on stderr.
+async fn print_stream(globals: &Globals, mut resp: reqwest::Response) -> Result<bool> {
+    let mut decoder = Decoder::new();
+    let mut out = std::io::stdout().lock();
+    let mut complete = None;
+    while let Some(bytes) = resp
+        .chunk()
+        .await
+        .context("the response stream was cut off")?
+    {
+        for event in decoder
+            .push(&bytes)
+            .context("the endpoint's answer is not an AWS event stream")?
+        {
+            match event {
+                Event::PayloadChunk(chunk) if globals.json => {
+                    writeln!(out, "{}", json!({"chunk": String::from_utf8_lossy(&chunk)}))?;
+                }
+                Event::PayloadChunk(chunk) => out.write_all(&chunk)?,
+                Event::InvokeComplete(c) => complete = Some(c),
+            }
+            out.flush()?;
+        }
+    }
+    let Some(done) = complete else {
+        bail!("the response stream ended without InvokeComplete (cut off by the endpoint)");
+    };
+    if let Some(t) = done
+        .log_result
+        .as_deref()
+        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok())
+    {
+        eprint!("{}", String::from_utf8_lossy(&t));
+    }
+    if globals.json {
+        writeln!(out, "{}", json!({"complete": done}))?;
+    } else if let Some(code) = &done.error_code {
+        eprintln!(
+            "the function failed mid-stream: {code}: {}",
+            done.error_details.as_deref().unwrap_or_default()
+        );
+    }
+    Ok(done.error_code.is_none())
 }

@@ -90,6 +90,7 @@ fn flag_settings(args: &RieArgs) -> ModelSettings {
         concurrency: args.concurrency,
         http: HttpSettings {
             payload: args.http_payload,
+            invoke_mode: args.http_invoke_mode,
             ..HttpSettings::default()
         },
         ..ModelSettings::default()

@@ -53,6 +53,12 @@ pub enum Error {
         /// The other.
         second: String,
     },
+    /// A streaming front on a payload that cannot stream.
+    #[error("function `{function}` asks its HTTP front to stream (invoke_mode RESPONSE_STREAM) with the apigw-http payload, but HTTP APIs cannot stream: use payload function-url or apigw-rest, or invoke_mode BUFFERED")]
+    StreamingHttpApi {
+        /// The function.
+        function: String,
+    },
     /// A destination folder cannot take records.
     #[error("cannot write event records to {flag} {dir}: {reason}; give {flag} a folder this user can write")]
     Destination {

@@ -13,6 +13,8 @@ use lamina_runtime_api::front::{
 };
 use lamina_runtime_api::limits::{MAX_SYNC_REQUEST, MAX_SYNC_RESPONSE};
 
+mod stream;
+
 use crate::error::{Error, Result};
 use crate::http_util::{read_capped_in_time, Body, Capped, Peer};
 use crate::invoke::{Answer, InvokeRequest};
@@ -33,6 +35,12 @@ impl Front {
         let mut pools: Vec<&Arc<Pool>> = pools.collect();
         pools.sort_by(|a, b| a.function().name.cmp(&b.function().name));
         for pool in pools {
+            let http = &pool.function().config.http;
+            if http.streams() && http.payload.unwrap_or_default() == Payload::ApigwHttp {
+                return Err(Error::StreamingHttpApi {
+                    function: pool.function().name.to_string(),
+                });
+            }
             for route in pool.function().config.http.routes_or_default() {
                 if let Some(i) = routes.iter().position(|r: &Route| r.key() == route.key()) {
                     return Err(Error::DuplicateRoute {
@@ -168,6 +176,16 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
             Some(reply.answer)
         }
     };
+    if function.config.http.streams() {
+        let mut out = stream::respond(answer, payload, &request_id).await;
+        if let Some(origin) = allowed.and_then(|o| HeaderValue::try_from(o).ok()) {
+            out.headers_mut().insert(
+                HeaderName::from_static("access-control-allow-origin"),
+                origin,
+            );
+        }
+        return out;
+    }
     let mut out = match answer {
         // The front decodes the function's proxy response, so it needs all of it.
         Some(Answer::Success { body, .. }) => match body.collect(MAX_SYNC_RESPONSE).await {

@@ -3,6 +3,7 @@
 //! and the reply that carries it ([`Reply`]). A leaf: it knows no environment, pool or server.
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 use tokio::sync::{mpsc, oneshot};
@@ -69,6 +70,27 @@ impl Streamed {
                 error_message: "the response stream ended without its end".into(),
             })
         })
+    }
+}
+
+impl Streamed {
+    /// As an HTTP body: `first` (bytes already taken from the stream), then the chunks as
+    /// they come; an error at the end cuts the body off, so the client sees it incomplete.
+    pub(crate) fn into_http(self, first: Option<Bytes>) -> Body {
+        let first =
+            futures_util::stream::iter(first.filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))));
+        let rest = futures_util::stream::unfold(Some(self), |state| async move {
+            let mut s = state?;
+            match s.chunks.recv().await {
+                Some(chunk) => Some((Ok(Frame::data(chunk)), Some(s))),
+                None => s.ending().await.error().map(|(error_type, _)| {
+                    let cut =
+                        std::io::Error::other(format!("the response stream ended in {error_type}"));
+                    (Err(cut), None)
+                }),
+            }
+        });
+        BodyExt::boxed_unsync(http_body_util::StreamBody::new(first.chain(rest)))
     }
 }
 
@@ -142,21 +164,7 @@ impl ResponseBody {
     pub(crate) fn into_http(self) -> Body {
         match self {
             Self::Buffered(b) => crate::http_util::full(b),
-            Self::Streamed(s) => {
-                let frames = futures_util::stream::unfold(Some(s), |state| async move {
-                    let mut s = state?;
-                    match s.chunks.recv().await {
-                        Some(chunk) => Some((Ok(Frame::data(chunk)), Some(s))),
-                        None => s.ending().await.error().map(|(error_type, _)| {
-                            let cut = std::io::Error::other(format!(
-                                "the response stream ended in {error_type}"
-                            ));
-                            (Err(cut), None)
-                        }),
-                    }
-                });
-                BodyExt::boxed_unsync(http_body_util::StreamBody::new(frames))
-            }
+            Self::Streamed(s) => s.into_http(None),
         }
     }
 }

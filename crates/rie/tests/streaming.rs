@@ -274,3 +274,112 @@ async fn the_streaming_route_refuses_event_invokes_and_takes_tail() {
     assert!(log.contains("REPORT RequestId:"), "{log}");
     h.shutdown().await.unwrap();
 }
+
+fn streaming_url_function(name: &str) -> lamina_rie::FunctionConfig {
+    let mut f = fake_function(name);
+    f.config.http.payload = Some(lamina_runtime_api::front::Payload::FunctionUrl);
+    f.config.http.invoke_mode = Some(lamina_runtime_api::front::InvokeMode::ResponseStream);
+    f
+}
+
+/// A plain HTTP POST to the front; each body frame with the instant it arrived.
+async fn front_post(
+    h: &Harness,
+    body: serde_json::Value,
+) -> (u16, http::HeaderMap, Vec<(f64, Bytes)>) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let addr = h.http.expect("started with the HTTP front");
+    let req = http::Request::post(format!("http://{addr}/stream"))
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+        .await
+        .expect("the head timed out")
+        .unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let mut body = resp.into_body();
+    let mut frames = Vec::new();
+    while let Some(f) = body.frame().await {
+        if let Some(d) = f.expect("the body broke").data_ref() {
+            frames.push((now(), d.clone()));
+        }
+    }
+    (status, headers, frames)
+}
+
+#[tokio::test]
+async fn a_streaming_function_url_takes_its_status_and_headers_from_the_prelude_and_streams() {
+    let h = Harness::start_process_http(vec![streaming_url_function("url")]).await;
+    let event = serde_json::json!({
+        "action": "stream", "chunks": 3, "interval": 0.3,
+        "content_type": "application/vnd.awslambda.http-integration-response",
+        "prelude": {"statusCode": 201, "headers": {"content-type": "text/event-stream"},
+                    "cookies": ["a=1", "b=2"]}
+    });
+    let (status, headers, frames) = front_post(&h, event).await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    let cookies: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert!(headers.contains_key("x-amzn-requestid"));
+    let body: Vec<u8> = frames.iter().flat_map(|(_, b)| b.to_vec()).collect();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        !text.contains('\0'),
+        "the prelude is not part of the body: {text:?}"
+    );
+    let chunks: Vec<&str> = text.lines().collect();
+    assert_eq!(chunks.len(), 3, "{text}");
+    // The first chunk reached the client before the runtime wrote the second.
+    let first_arrived = frames
+        .iter()
+        .find(|(_, b)| String::from_utf8_lossy(b).contains("chunk 0"))
+        .map(|(at, _)| *at)
+        .expect("chunk 0 arrived");
+    assert!(first_arrived < written_at(chunks[1]), "{frames:?}");
+    h.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_streaming_function_url_without_a_prelude_answers_200_with_the_stream_as_written() {
+    let h = Harness::start_process_http(vec![streaming_url_function("url")]).await;
+    let (status, headers, frames) =
+        front_post(&h, serde_json::json!({"action": "stream", "chunks": 2})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/octet-stream")
+    );
+    let body: Vec<u8> = frames.iter().flat_map(|(_, b)| b.to_vec()).collect();
+    assert_eq!(String::from_utf8_lossy(&body).lines().count(), 2);
+    h.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_http_api_front_cannot_stream_and_says_which_payloads_can() {
+    let mut f = streaming_url_function("api");
+    f.config.http.payload = Some(lamina_runtime_api::front::Payload::ApigwHttp);
+    let bound = lamina_rie::Emulator::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_http("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let sandbox = std::sync::Arc::new(lamina_rie::ProcessSandbox::default());
+    let err = bound
+        .serve(vec![f], sandbox, lamina_rie::LogSink::discard(), async {})
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("function-url") && text.contains("apigw-rest"),
+        "{text}"
+    );
+}

@@ -27,6 +27,8 @@ pub fn fake_function(name: &str) -> FunctionConfig {
 
 pub struct Harness {
     pub addr: SocketAddr,
+    /// The HTTP front's address, when started with one.
+    pub http: Option<SocketAddr>,
     pub logs: Arc<Mutex<Vec<LogEvent>>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<lamina_rie::Result<()>>>,
@@ -49,10 +51,31 @@ impl Answer {
 
 impl Harness {
     pub async fn start(functions: Vec<FunctionConfig>, sandbox: Arc<dyn Sandbox>) -> Self {
-        let bound = Emulator::bind("127.0.0.1:0".parse().unwrap())
+        Self::start_with(functions, sandbox, false).await
+    }
+
+    /// With the HTTP front on a port of its own too.
+    pub async fn start_process_http(functions: Vec<FunctionConfig>) -> Self {
+        let sandbox = Arc::new(lamina_rie::ProcessSandbox::default());
+        Self::start_with(functions, sandbox, true).await
+    }
+
+    async fn start_with(
+        functions: Vec<FunctionConfig>,
+        sandbox: Arc<dyn Sandbox>,
+        http: bool,
+    ) -> Self {
+        let mut bound = Emulator::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
+        if http {
+            bound = bound
+                .with_http("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+        }
         let addr = bound.local_addr();
+        let http = bound.http_addr();
         let logs = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let logs = logs.clone();
@@ -64,6 +87,7 @@ impl Harness {
         }));
         Self {
             addr,
+            http,
             logs,
             stop: Some(stop),
             task: Some(task),

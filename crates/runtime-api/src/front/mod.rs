@@ -9,14 +9,15 @@
 //! calculator among them — depend on exactly that.
 
 mod event;
+pub mod prelude;
 mod response;
 mod route;
 mod settings;
 
 pub use event::{event, EventContext};
-pub use response::{error_response, not_found, to_http, Answer};
+pub use response::{error_response, front_headers, not_found, to_http, Answer};
 pub use route::{select, Route, RouteMatch};
-pub use settings::{Cors, HttpSettings, Payload};
+pub use settings::{Cors, HttpSettings, InvokeMode, Payload};
 
 /// A plain HTTP request, as the front received it.
 #[derive(Debug, Clone, Default)]

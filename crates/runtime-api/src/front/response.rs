@@ -126,7 +126,8 @@ fn own_answer(
 }
 
 /// The request id header each front adds to every answer.
-fn front_headers(payload: Payload, request_id: &str) -> Vec<(String, String)> {
+/// The headers a front adds to every answer: its request id.
+pub fn front_headers(payload: Payload, request_id: &str) -> Vec<(String, String)> {
     match payload {
         Payload::ApigwHttp => vec![("apigw-requestid".into(), request_id.into())],
         Payload::ApigwRest | Payload::FunctionUrl => {

@@ -1,5 +1,6 @@
 //! A function's HTTP front settings, part of the function model: which payload the front
-//! sends (`apigw-http`, `apigw-rest`, `function-url`), its routes and its CORS origins.
+//! sends (`apigw-http`, `apigw-rest`, `function-url`), how it returns the answer (buffered
+//! or streamed), its routes and its CORS origins.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,6 +58,54 @@ impl<'de> serde::Deserialize<'de> for Payload {
     }
 }
 
+/// How the front returns the function's answer: a function URL's `InvokeMode` (API Gateway
+/// REST's `responseTransferMode` is the same choice, named `BUFFERED` / `STREAM` there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InvokeMode {
+    /// `Invoke`: the whole proxy response, decoded (the default).
+    #[default]
+    Buffered,
+    /// `InvokeWithResponseStream`: the body streamed as the function writes it, status and
+    /// headers from its HTTP-integration prelude (runtime-api.md §8).
+    ResponseStream,
+}
+
+impl InvokeMode {
+    /// The cloud's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvokeMode::Buffered => "BUFFERED",
+            InvokeMode::ResponseStream => "RESPONSE_STREAM",
+        }
+    }
+}
+
+impl fmt::Display for InvokeMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for InvokeMode {
+    type Err = FunctionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "BUFFERED" => Ok(InvokeMode::Buffered),
+            // API Gateway REST's name for the same mode.
+            "RESPONSE_STREAM" | "STREAM" => Ok(InvokeMode::ResponseStream),
+            _ => Err(FunctionError::InvokeMode(s.to_owned())),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for InvokeMode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// CORS as the HTTP API and function URLs configure it: the front answers preflight
 /// `OPTIONS` itself, without invoking the function, and adds the allow headers to answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +134,8 @@ impl Cors {
 pub struct HttpSettings {
     /// Which event the function receives.
     pub payload: Option<Payload>,
+    /// Buffered or streamed answers.
+    pub invoke_mode: Option<InvokeMode>,
     /// Routes to this function; none means every path (`$default`).
     pub routes: Vec<Route>,
     /// CORS, when configured.
@@ -96,6 +147,7 @@ impl HttpSettings {
     pub fn over(self, lower: HttpSettings) -> HttpSettings {
         HttpSettings {
             payload: self.payload.or(lower.payload),
+            invoke_mode: self.invoke_mode.or(lower.invoke_mode),
             routes: if self.routes.is_empty() {
                 lower.routes
             } else {
@@ -116,7 +168,15 @@ impl HttpSettings {
 
     /// Whether nothing is set.
     pub fn is_empty(&self) -> bool {
-        self.payload.is_none() && self.routes.is_empty() && self.cors.is_none()
+        self.payload.is_none()
+            && self.invoke_mode.is_none()
+            && self.routes.is_empty()
+            && self.cors.is_none()
+    }
+
+    /// Whether the front streams the function's answers.
+    pub fn streams(&self) -> bool {
+        self.invoke_mode == Some(InvokeMode::ResponseStream)
     }
 }
 
@@ -126,6 +186,8 @@ impl HttpSettings {
 struct HttpTable {
     #[serde(default)]
     payload: Option<Payload>,
+    #[serde(default)]
+    invoke_mode: Option<InvokeMode>,
     #[serde(default)]
     routes: Vec<Route>,
     #[serde(default)]
@@ -137,6 +199,7 @@ impl<'de> serde::Deserialize<'de> for HttpSettings {
         let t = HttpTable::deserialize(d)?;
         Ok(HttpSettings {
             payload: t.payload,
+            invoke_mode: t.invoke_mode,
             routes: t.routes,
             cors: t.cors.map(|allow_origins| Cors { allow_origins }),
         })
@@ -154,6 +217,22 @@ mod tests {
         }
         let e = "apigw".parse::<Payload>().unwrap_err().to_string();
         assert!(e.contains("`apigw`") && e.contains("function-url"), "{e}");
+    }
+
+    #[test]
+    fn invoke_modes_take_the_function_url_and_rest_names() {
+        assert_eq!(
+            "BUFFERED".parse::<InvokeMode>().unwrap(),
+            InvokeMode::Buffered
+        );
+        for s in ["RESPONSE_STREAM", "STREAM"] {
+            assert_eq!(s.parse::<InvokeMode>().unwrap(), InvokeMode::ResponseStream);
+        }
+        let e = "stream".parse::<InvokeMode>().unwrap_err().to_string();
+        assert!(
+            e.contains("BUFFERED") && e.contains("RESPONSE_STREAM"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub enum FunctionError {
     /// An HTTP front payload lamina does not know.
     #[error("HTTP payload `{0}` is not one lamina serves: use apigw-http (HTTP API, payload 2.0), apigw-rest (REST API, payload 1.0) or function-url")]
     Payload(String),
+    /// An HTTP front invoke mode the cloud does not have.
+    #[error("HTTP invoke mode `{0}` is not one the cloud has: use BUFFERED or RESPONSE_STREAM (a function URL's InvokeMode; STREAM, API Gateway REST's name, is taken too)")]
+    InvokeMode(String),
     /// A route key API Gateway would refuse.
     #[error("route `{route}` is not valid: {why}")]
     Route {

@@ -22,6 +22,8 @@ pub const EPHEMERAL_STORAGE: &str = "dev.lamina.function.ephemeral-storage";
 pub const CONCURRENCY: &str = "dev.lamina.function.concurrency";
 /// The HTTP front's payload (`apigw-http`, `apigw-rest`, `function-url`).
 pub const HTTP_PAYLOAD: &str = "dev.lamina.http.payload";
+/// The HTTP front's invoke mode (`BUFFERED`, `RESPONSE_STREAM`).
+pub const HTTP_INVOKE_MODE: &str = "dev.lamina.http.invoke-mode";
 /// The HTTP front's routes, comma-separated (route keys hold no commas).
 pub const HTTP_ROUTES: &str = "dev.lamina.http.routes";
 /// The HTTP front's CORS origins, comma-separated.
@@ -56,6 +58,9 @@ pub fn write(function: &Function) -> Vec<(String, String)> {
     let http = &c.http;
     if let Some(p) = http.payload {
         out.push((HTTP_PAYLOAD.to_owned(), p.to_string()));
+    }
+    if let Some(m) = http.invoke_mode {
+        out.push((HTTP_INVOKE_MODE.to_owned(), m.to_string()));
     }
     if !http.routes.is_empty() {
         let routes: Vec<String> = http.routes.iter().map(ToString::to_string).collect();
@@ -102,6 +107,7 @@ pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Settings, LabelError
         concurrency: one(&get, CONCURRENCY)?,
         http: HttpSettings {
             payload: one(&get, HTTP_PAYLOAD)?,
+            invoke_mode: one(&get, HTTP_INVOKE_MODE)?,
             routes,
             cors: get(HTTP_CORS).map(|v| Cors {
                 allow_origins: v.split(',').map(|o| o.trim().to_owned()).collect(),
@@ -125,6 +131,7 @@ mod tests {
             timeout: Some("30".parse().unwrap()),
             http: HttpSettings {
                 payload: Some("function-url".parse().unwrap()),
+                invoke_mode: Some("RESPONSE_STREAM".parse().unwrap()),
                 routes: vec!["GET /items/{id}".parse().unwrap()],
                 cors: Some(Cors {
                     allow_origins: vec!["https://a.example".into()],
