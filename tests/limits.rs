@@ -1,6 +1,8 @@
 //! Lambda's limits inside the environment `lamina rie` runs: 1,024 open files, 1,024
 //! processes and threads, and a `/tmp` that is writable *and executable* (Lambda runs
-//! binaries from /tmp; Docker mounts a tmpfs `noexec` unless told otherwise).
+//! binaries from /tmp; Docker mounts a tmpfs `noexec` unless told otherwise), and the
+//! platform's `_HANDLER` (the image's `CMD[0]`, as `/lambda-entrypoint.sh` exports it; AWS's
+//! Node client reads the handler only from there).
 
 mod common;
 
@@ -23,7 +25,8 @@ def handler(event, context):
     shutil.copy("/usr/bin/dash", "/tmp/sh")
     os.chmod("/tmp/sh", 0o755)
     ran = subprocess.run(["/tmp/sh", "-c", "echo from-tmp"], capture_output=True, text=True)
-    return {"nofile": [soft, hard], "pids": pids, "tmp_exec": ran.stdout.strip()}
+    return {"nofile": [soft, hard], "pids": pids, "tmp_exec": ran.stdout.strip(),
+            "handler_env": os.environ.get("_HANDLER")}
 "#;
 
 #[test]
@@ -38,6 +41,7 @@ fn the_environment_has_lambdas_file_and_process_limits_and_an_executable_tmp() {
     assert_eq!(v["nofile"], serde_json::json!([1024, 1024]), "{v}");
     assert_eq!(v["pids"], "1024", "{v}");
     assert_eq!(v["tmp_exec"], "from-tmp", "{v}");
+    assert_eq!(v["handler_env"], "app.handler", "{v}");
 }
 
 const HOG: &str = r#"

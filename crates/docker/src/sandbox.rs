@@ -386,9 +386,21 @@ impl Sandbox for DockerSandbox {
             let memory =
                 i64::try_from(spec.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX);
             let under_init = self.under_init(spec, &image)?;
+            let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            // Lambda gives every image its handler as `_HANDLER` (`CMD[0]`, exported by AWS's
+            // `/lambda-entrypoint.sh`); AWS's Node client v4 reads it from nowhere else.
+            if let Some(handler) = self.handler(spec, &image).filter(|h| !h.is_empty()) {
+                if !spec
+                    .env
+                    .iter()
+                    .any(|(k, _)| k == lamina_runtime_api::env::HANDLER)
+                {
+                    env.push(format!("{}={handler}", lamina_runtime_api::env::HANDLER));
+                }
+            }
             let body = ContainerCreateBody {
                 image: Some(image.clone()),
-                env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                env: Some(env),
                 entrypoint: under_init.as_ref().map(|r| r.entrypoint.clone()),
                 cmd: under_init
                     .as_ref()
