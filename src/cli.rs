@@ -69,7 +69,7 @@ pub struct FunctionArgs {
     #[arg(long)]
     #[serde(default)]
     pub name: Option<FunctionName>,
-    /// Runtime: python3.13, python3.14 or provided [default: python3.13].
+    /// Runtime: python3.13, python3.14, nodejs24 (or nodejs24.x) or provided [default: python3.13].
     #[arg(long)]
     #[serde(default)]
     pub runtime: Option<Runtime>,
@@ -120,7 +120,7 @@ pub struct FunctionArgs {
     #[arg(long = "layer", value_name = "ZIP")]
     #[serde(default)]
     pub layers: Vec<PathBuf>,
-    /// What to build on: a runtime's recipe (python3.13, python3.14, provided), scratch, dir:ROOTFS,
+    /// What to build on: a runtime's recipe (python3.13, python3.14, nodejs24, provided), scratch, dir:ROOTFS,
     /// oci:PATH[:TAG], docker-archive:PATH, docker-daemon:NAME or a registry reference such
     /// as public.ecr.aws/lambda/python:3.13 [default: the runtime's recipe].
     #[arg(long, value_name = "SOURCE")]

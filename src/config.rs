@@ -142,7 +142,9 @@ fn deps(dir: &Path, flags: &FunctionArgs, file: &FunctionArgs, runtime: Runtime)
         };
     }
     let default = dir.join("requirements.txt");
-    if runtime.ric_kind() == Some("python") && default.is_file() {
+    if runtime.ric_kind() == Some(lamina_runtime_api::worker::RuntimeKind::Python)
+        && default.is_file()
+    {
         return Deps::Requirements {
             file: default,
             installer,

@@ -1,7 +1,8 @@
 //! The language adapters' own unit tests, run by the README's test command inside the bases
 //! they ship in: `base-images/python/tests` under the python3.13 and python3.14 bases'
-//! interpreters (not the host's), in a container of an image lamina built. A broken adapter
-//! assertion fails here.
+//! interpreters and `base-images/node/tests` under the nodejs24 base's Node (not the host's),
+//! in a container of an image lamina built, each against the golden frames of
+//! `tests/fixtures/worker-frames.json`. A broken adapter assertion fails here.
 
 mod common;
 
@@ -48,6 +49,7 @@ fn adapter_tests_pass_on(runtime: &str, version: &str) {
         ])
         .arg("-v")
         .arg(format!("{}:/adapter:ro", adapter.display()))
+        .args(golden_frames())
         .args(["--entrypoint", "python3", tag])
         .args(["-m", "unittest", "discover", "-v", "-s", "/adapter/tests"])
         .output()
@@ -87,4 +89,77 @@ fn adapter_tests_pass_on(runtime: &str, version: &str) {
         .output()
         .expect("run docker");
     assert_eq!(String::from_utf8_lossy(&interpreter.stdout).trim(), version);
+}
+
+/// `docker run` arguments that mount the golden frames and name them to the adapters' tests.
+fn golden_frames() -> Vec<String> {
+    let fixtures = root().join("tests/fixtures");
+    vec![
+        "-v".into(),
+        format!("{}:/fixtures:ro", fixtures.display()),
+        "-e".into(),
+        "LAMINA_WORKER_FRAMES=/fixtures/worker-frames.json".into(),
+    ]
+}
+
+#[test]
+fn the_node_adapter_tests_pass_on_the_nodejs24_base() {
+    require_docker();
+    let tag = "lamina-e2e/adapter-tests:nodejs24";
+    run_ok(
+        lamina()
+            .args(["build", "examples/node-hello", "--tag", tag, "--load"])
+            .current_dir(root()),
+    );
+    let adapter = root().join("base-images/node");
+    let out = common::engine_cli()
+        .args(["run", "--rm", "--network", "none"])
+        .arg("-v")
+        .arg(format!("{}:/adapter:ro", adapter.display()))
+        .args(golden_frames())
+        .args(["--entrypoint", "node", tag])
+        .args([
+            "--test",
+            "--test-reporter=tap",
+            "/adapter/tests/bootstrap.test.mjs",
+        ])
+        .output()
+        .expect("run docker");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the adapter's tests failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every test in the folder ran and passed.
+    let defined: usize = std::fs::read_dir(adapter.join("tests"))
+        .expect("list tests")
+        .flatten()
+        .map(|e| {
+            std::fs::read_to_string(e.path())
+                .expect("read test file")
+                .lines()
+                .filter(|l| l.starts_with("test(\""))
+                .count()
+        })
+        .sum();
+    assert!(defined > 0);
+    assert!(
+        text.contains(&format!("# pass {defined}\n")) && text.contains("# fail 0\n"),
+        "expected {defined} tests to run and pass:\n{text}"
+    );
+    let version = common::engine_cli()
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "node",
+            tag,
+        ])
+        .args(["-p", "process.versions.node.split('.')[0]"])
+        .output()
+        .expect("run docker");
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), "24");
 }

@@ -783,11 +783,16 @@ def _open_pipes():
     return os.fdopen(fd_in, "rb"), os.fdopen(fd_out, "wb")
 
 
+# Starts the line that ends an invoke's output (crates/runtime-api/src/logs.rs; the golden
+# frames file lists its bytes).
+OUTPUT_MARK_PREFIX = b"\x1e\x1flamina-end "
+
+
 def mark_output_end(request_id):
     """Tell lamina's emulator that this invoke's output is complete: a mark on stdout and on
     stderr, after everything the invoke wrote there (both are unbuffered), before the response.
     The emulator strips the marks; it asks for them with _LAMINA_OUTPUT_MARKS=1."""
-    mark = ("\x1e\x1flamina-end %s\n" % request_id).encode()
+    mark = OUTPUT_MARK_PREFIX + ("%s\n" % request_id).encode()
     for fd in (1, 2):
         try:
             os.write(fd, mark)

@@ -308,6 +308,23 @@ class TestLogFormats(unittest.TestCase):
 
 
 class TestFraming(unittest.TestCase):
+    def test_every_golden_frame_encodes_byte_for_byte_and_decodes(self):
+        # tests/fixtures/worker-frames.json, shared with the Rust and Node sides
+        # (LAMINA_WORKER_FRAMES names it where the repository is not around this folder).
+        path = os.environ.get("LAMINA_WORKER_FRAMES") or os.path.join(
+            HERE, "..", "..", "..", "tests", "fixtures", "worker-frames.json")
+        with open(path) as f:
+            golden = json.load(f)
+        self.assertGreaterEqual(len(golden["frames"]), 10)
+        for frame in golden["frames"]:
+            body = bytes.fromhex(frame["body_hex"])
+            out = io.BytesIO()
+            bootstrap.write_message(out, frame["header"], body)
+            self.assertEqual(out.getvalue().hex(), frame["wire_hex"], frame["header"])
+            header, got = bootstrap.read_message(io.BytesIO(bytes.fromhex(frame["wire_hex"])))
+            self.assertEqual((header, got), (frame["header"], body))
+        self.assertEqual(bootstrap.OUTPUT_MARK_PREFIX, bytes.fromhex(golden["output_mark_prefix_hex"]))
+
     def test_round_trip_matches_rust_layout(self):
         buf = io.BytesIO()
         bootstrap.write_message(buf, {"type": "response", "content_type": "application/json"}, b"{}")

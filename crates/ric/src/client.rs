@@ -5,11 +5,14 @@
 //! (runtime-api.md §1.2). The event body is handed out unread so a worker can stream it.
 //! Paths and header names come from `lamina_runtime_api`, never from here.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -75,11 +78,72 @@ pub struct Event {
     pub content_length: Option<u64>,
 }
 
+/// A request body: whole, or a stream of frames (a streamed response, its trailers last).
+type ReqBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Frames of a streamed response in flight: few, so a slow platform holds the handler back.
+const STREAM_DEPTH: usize = 4;
+
 /// A client for one Runtime API endpoint.
 pub struct RuntimeClient {
     addr: SocketAddr,
     host: HeaderValue,
-    conn: Option<SendRequest<Full<Bytes>>>,
+    conn: Option<SendRequest<ReqBody>>,
+}
+
+/// A streamed `/response` under way (runtime-api.md §1.7): chunks go out as they are sent,
+/// and [`ResponseStream::finish`] ends it, with the error in trailers when there is one.
+pub struct ResponseStream {
+    path: String,
+    frames: tokio::sync::mpsc::Sender<Frame<Bytes>>,
+    reply: std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response<Incoming>, hyper::Error>> + Send>,
+    >,
+}
+
+impl ResponseStream {
+    /// Send the next chunk; waits while the platform is behind (backpressure).
+    pub async fn send(&mut self, chunk: Bytes) -> Result<(), ClientError> {
+        if self.frames.send(Frame::data(chunk)).await.is_err() {
+            // The request is over: its reply (an error) says why.
+            return self.fail().await;
+        }
+        Ok(())
+    }
+
+    /// End the stream, with `trailers` (the function's error, output marks) when given, and
+    /// wait for the platform's `202`.
+    pub async fn finish(self, trailers: HeaderMap) -> Result<(), ClientError> {
+        let Self {
+            path,
+            frames,
+            reply,
+        } = self;
+        if !trailers.is_empty() {
+            let _ = frames.send(Frame::trailers(trailers)).await;
+        }
+        drop(frames);
+        let resp = reply.await.map_err(|source| ClientError::Http {
+            endpoint: path.clone(),
+            source,
+        })?;
+        drain(expect_status(&path, resp, StatusCode::ACCEPTED).await?).await
+    }
+
+    async fn fail(&mut self) -> Result<(), ClientError> {
+        let resp = (&mut self.reply)
+            .await
+            .map_err(|source| ClientError::Http {
+                endpoint: self.path.clone(),
+                source,
+            })?;
+        expect_status(&self.path, resp, StatusCode::ACCEPTED).await?;
+        Err(ClientError::Status {
+            endpoint: self.path.clone(),
+            status: 202,
+            body: "the platform answered before the stream ended".into(),
+        })
+    }
 }
 
 impl RuntimeClient {
@@ -126,6 +190,47 @@ impl RuntimeClient {
         push_output_marks(&mut headers, output_marks);
         let resp = self.call(Method::POST, &path, body, &headers).await?;
         drain(expect_status(&path, resp, StatusCode::ACCEPTED).await?).await
+    }
+
+    /// Begin a streamed `POST /invocation/{id}/response` of `content_type`.
+    pub async fn open_stream(
+        &mut self,
+        request_id: &str,
+        content_type: &str,
+    ) -> Result<ResponseStream, ClientError> {
+        let path = paths::response(request_id);
+        let (frames, rx) = tokio::sync::mpsc::channel(STREAM_DEPTH);
+        let body = ChannelBody(rx);
+        let trailer = format!(
+            "{}, {}, {}",
+            h::FUNCTION_ERROR_TYPE,
+            h::FUNCTION_ERROR_BODY,
+            lamina_runtime_api::logs::OUTPUT_MARKS_HEADER
+        );
+        let headers = [
+            (header::CONTENT_TYPE.as_str(), content_type),
+            (h::RESPONSE_MODE, "streaming"),
+            (header::TRAILER.as_str(), trailer.as_str()),
+        ];
+        let mut req = self.build(Method::POST, &path, Bytes::new(), &headers)?;
+        *req.body_mut() = BodyExt::boxed_unsync(body);
+        let conn = match self.conn.as_mut() {
+            Some(conn) if !conn.is_closed() => conn,
+            _ => self.conn.insert(self.connect().await?),
+        };
+        if let Err(source) = conn.ready().await {
+            self.conn = None;
+            return Err(ClientError::Http {
+                endpoint: path,
+                source,
+            });
+        }
+        let reply = Box::pin(conn.send_request(req));
+        Ok(ResponseStream {
+            path,
+            frames,
+            reply,
+        })
     }
 
     /// `POST /invocation/{id}/error`. Never carries `Lambda-Runtime-Function-Error-Type`:
@@ -248,8 +353,8 @@ impl RuntimeClient {
         path: &str,
         body: Bytes,
         headers: &[(&str, &str)],
-    ) -> Result<Request<Full<Bytes>>, ClientError> {
-        let mut req = Request::new(Full::new(body));
+    ) -> Result<Request<ReqBody>, ClientError> {
+        let mut req = Request::new(BodyExt::boxed_unsync(Full::new(body)));
         *req.method_mut() = method;
         *req.uri_mut() = path
             .parse()
@@ -274,7 +379,7 @@ impl RuntimeClient {
         Ok(req)
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+    async fn connect(&self) -> Result<SendRequest<ReqBody>, ClientError> {
         let connect_err = |source| ClientError::Connect {
             addr: self.addr,
             source,
@@ -289,6 +394,23 @@ impl RuntimeClient {
             let _ = conn.await;
         });
         Ok(sender)
+    }
+}
+
+/// A request body fed through a channel, frame by frame (hyper's `Body` over tokio's
+/// receiver, written here rather than pulling `tokio-stream` and `futures` into the static
+/// client for one adapter).
+struct ChannelBody(tokio::sync::mpsc::Receiver<Frame<Bytes>>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|f| f.map(Ok))
     }
 }
 

@@ -9,42 +9,11 @@ use std::path::{Path, PathBuf};
 
 use lamina_runtime_api::env;
 
-/// Overrides runtime auto-detection: `python` (or `python3.x`), `node`, `exec`, `bootstrap`.
-pub const ENV_RUNTIME: &str = "LAMINA_RUNTIME";
+pub use lamina_runtime_api::worker::{RuntimeKind, ENV_RUNTIME};
 /// Where the task root is when `LAMBDA_TASK_ROOT` is unset.
 const DEFAULT_TASK_ROOT: &str = "/var/task";
 /// Where the runtime directory is when `LAMBDA_RUNTIME_DIR` is unset.
 const DEFAULT_RUNTIME_DIR: &str = "/var/runtime";
-
-/// How handlers are run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuntimeKind {
-    /// A persistent Python worker running the adapter.
-    Python,
-    /// Node.js (not yet supported).
-    Node,
-    /// One process per invoke: event on stdin, response on stdout.
-    Exec,
-    /// A custom runtime that speaks the Runtime API itself.
-    Bootstrap,
-}
-
-impl RuntimeKind {
-    fn parse(s: &str) -> Option<Self> {
-        let s = s.trim().to_ascii_lowercase();
-        if s.starts_with("python") {
-            Some(Self::Python)
-        } else if s.starts_with("node") {
-            Some(Self::Node)
-        } else if s == "exec" {
-            Some(Self::Exec)
-        } else if s == "bootstrap" || s == "provided" || s.starts_with("provided.") {
-            Some(Self::Bootstrap)
-        } else {
-            None
-        }
-    }
-}
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]

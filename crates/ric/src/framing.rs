@@ -1,84 +1,11 @@
-//! The private protocol between `lamina-ric` and a language worker (the Python adapter).
-//!
-//! The worker's stdout and stderr belong to the user (they are the container's output), so the
-//! RIC and the worker talk over two extra pipes: fd 3 (RIC → worker) and fd 4 (worker → RIC),
-//! named to the worker by `_LAMINA_FD_IN` / `_LAMINA_FD_OUT`.
-//!
-//! Every message is
-//!
-//! ```text
-//! +--------------------+-------------------+--------------------+--------------+
-//! | header len: u32 BE | header: JSON text | body len: u64 BE   | body bytes   |
-//! +--------------------+-------------------+--------------------+--------------+
-//! ```
-//!
-//! The header is a JSON object tagged by `"type"` ([`Header`]); the body is opaque bytes (the
-//! event, the response, or an error JSON). The body length comes before the body so the RIC can
-//! stream a large event from the HTTP response straight into the pipe. The Python side of this
-//! module is the "framing" section of `base-images/python/bootstrap.py`; keep both in step.
+//! The frames lamina-ric and a language worker exchange, read and written on async pipes.
+//! The contract itself — fds, header kinds, lengths — is `lamina_runtime_api::worker`'s,
+//! which the adapters are tested against too (golden frames).
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Environment variable naming the fd the worker reads messages from.
-pub const ENV_FD_IN: &str = "_LAMINA_FD_IN";
-/// Environment variable naming the fd the worker writes messages to.
-pub const ENV_FD_OUT: &str = "_LAMINA_FD_OUT";
-/// The worker's read end (RIC → worker).
-pub const WORKER_FD_IN: i32 = 3;
-/// The worker's write end (worker → RIC).
-pub const WORKER_FD_OUT: i32 = 4;
-
-/// Largest header accepted; headers are a few hundred bytes (an X-Ray cause may be bigger).
-const MAX_HEADER: u32 = 4 << 20;
-/// Largest body accepted from a worker. Far over the 6 MiB sync limit (the Runtime API
-/// answers 413 to what is too large) but keeps a corrupt length from exhausting memory.
-const MAX_BODY: u64 = 1 << 30;
-
-/// A message header, one variant per message kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Header {
-    /// Worker → RIC: the handler is imported; the body is empty.
-    Ready,
-    /// Worker → RIC: init failed; the body is the error JSON to post to `/init/error`.
-    InitError {
-        /// Sent as `Lambda-Runtime-Function-Error-Type`.
-        error_type: String,
-    },
-    /// RIC → worker: run the handler; the body is the event.
-    Invoke {
-        /// `Lambda-Runtime-Aws-Request-Id`.
-        request_id: String,
-        /// Unix epoch ms; `u64::MAX` when the platform sent none.
-        deadline_ms: u64,
-        /// `Lambda-Runtime-Invoked-Function-Arn`.
-        invoked_function_arn: String,
-        /// `Lambda-Runtime-Trace-Id`; `None` means delete `_X_AMZN_TRACE_ID`.
-        trace_id: Option<String>,
-        /// Client context JSON text.
-        client_context: Option<String>,
-        /// Cognito identity JSON text.
-        cognito_identity: Option<String>,
-        /// Tenant id.
-        tenant_id: Option<String>,
-        /// Content type of the event.
-        content_type: String,
-    },
-    /// Worker → RIC: the handler returned; the body is the encoded result.
-    Response {
-        /// `application/json`, or `application/unknown` for `bytes` results.
-        content_type: String,
-    },
-    /// Worker → RIC: the invoke failed; the body is the error JSON to post to `/error`.
-    Error {
-        /// The error's type (informational: never sent as a header on invoke errors).
-        error_type: String,
-        /// X-Ray cause JSON for `Lambda-Runtime-Function-XRay-Error-Cause`, if small enough.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        xray_cause: Option<String>,
-    },
-}
+use lamina_runtime_api::worker::{check_body_len, check_header_len, decode_header, encode_head};
+pub use lamina_runtime_api::worker::{Header, ENV_FD_IN, ENV_FD_OUT, WORKER_FD_IN, WORKER_FD_OUT};
 
 /// Write a header and announce a body of `body_len` bytes; the caller writes the body next.
 pub async fn write_header<W: AsyncWrite + Unpin>(
@@ -86,12 +13,7 @@ pub async fn write_header<W: AsyncWrite + Unpin>(
     header: &Header,
     body_len: u64,
 ) -> std::io::Result<()> {
-    let json = serde_json::to_vec(header).map_err(std::io::Error::other)?;
-    let mut buf = Vec::with_capacity(12 + json.len());
-    buf.extend_from_slice(&(json.len() as u32).to_be_bytes());
-    buf.extend_from_slice(&json);
-    buf.extend_from_slice(&body_len.to_be_bytes());
-    w.write_all(&buf).await
+    w.write_all(&encode_head(header, body_len)).await
 }
 
 /// Write a whole message.
@@ -115,29 +37,20 @@ pub async fn read_message<R: AsyncRead + Unpin>(
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
-    let header_len = u32::from_be_bytes(len);
-    if header_len > MAX_HEADER {
-        return Err(invalid(format!("frame header of {header_len} bytes")));
-    }
-    let mut json = vec![0u8; header_len as usize];
+    let header_len = check_header_len(u32::from_be_bytes(len)).map_err(invalid)?;
+    let mut json = vec![0u8; header_len];
     r.read_exact(&mut json).await?;
-    let header: Header = serde_json::from_slice(&json).map_err(|e| invalid(e.to_string()))?;
+    let header = decode_header(&json).map_err(invalid)?;
     let mut len = [0u8; 8];
     r.read_exact(&mut len).await?;
-    let body_len = u64::from_be_bytes(len);
-    if body_len > MAX_BODY {
-        return Err(invalid(format!("frame body of {body_len} bytes")));
-    }
-    let mut body = vec![0u8; body_len as usize];
+    let body_len = check_body_len(u64::from_be_bytes(len)).map_err(invalid)?;
+    let mut body = vec![0u8; body_len];
     r.read_exact(&mut body).await?;
     Ok(Some((header, body)))
 }
 
-fn invalid(what: String) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidData,
-        format!("bad worker frame: {what}"),
-    )
+fn invalid(e: lamina_runtime_api::worker::FrameError) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! Built fully static (glibc, `+crt-static`), with a current-thread tokio runtime and an
 //! HTTP/1 client only.
 
+mod adapter;
 mod bootstrap;
 mod client;
 mod config;
@@ -29,15 +30,14 @@ mod framing;
 mod init;
 mod output;
 mod process;
-mod python;
 mod reaper;
 mod runtime;
 mod stdio;
 
+use crate::adapter::AdapterWorker;
 use crate::client::RuntimeClient;
 use crate::config::{Config, RuntimeKind};
 use crate::exec::ExecWorker;
-use crate::python::PythonWorker;
 use crate::runtime::{error_body, runtime_loop, Fatal};
 
 /// Exit code for usage and configuration errors.
@@ -81,16 +81,19 @@ fn main() {
 /// Initialise the worker for the configured kind and run the loop until something is fatal.
 async fn serve(config: &Config, client: &mut RuntimeClient) -> Fatal {
     let result = match config.kind {
-        RuntimeKind::Python => match PythonWorker::start(config).await {
-            Ok(mut worker) => runtime_loop(client, &mut worker).await,
-            Err(fatal) => return fatal,
-        },
+        RuntimeKind::Python | RuntimeKind::Node => {
+            let Some(language) = config.kind.adapter() else {
+                return unsupported(config.kind.as_str());
+            };
+            match AdapterWorker::start(config, language).await {
+                Ok(mut worker) => runtime_loop(client, &mut worker).await,
+                Err(fatal) => return fatal,
+            }
+        }
         RuntimeKind::Exec => match ExecWorker::new(config) {
             Ok(mut worker) => runtime_loop(client, &mut worker).await,
             Err(fatal) => return fatal,
         },
-        // TODO(node): a persistent Node worker with the adapter from base-images/node.
-        RuntimeKind::Node => return unsupported("node"),
         RuntimeKind::Bootstrap => {
             unreachable!("bootstrap is exec'ed before the async runtime starts")
         }

@@ -36,6 +36,33 @@ pub enum Outcome {
         /// As for `Response`.
         output_marks: Option<(bool, bool)>,
     },
+    /// Stream the response (runtime-api.md §1.7): its pieces come from
+    /// [`Worker::stream_next`].
+    Stream {
+        /// The stream's content type.
+        content_type: String,
+    },
+}
+
+/// The next piece of a streamed response.
+#[derive(Debug)]
+pub enum StreamItem {
+    /// Bytes to send now.
+    Chunk(Bytes),
+    /// The stream is complete.
+    End {
+        /// As for [`Outcome::Response`].
+        output_marks: Option<(bool, bool)>,
+    },
+    /// The handler failed mid-stream: the error goes in the trailers.
+    Error {
+        /// `Lambda-Runtime-Function-Error-Type`.
+        error_type: String,
+        /// The error JSON (base64 in `Lambda-Runtime-Function-Error-Body`).
+        body: Bytes,
+        /// As for [`Outcome::Response`].
+        output_marks: Option<(bool, bool)>,
+    },
 }
 
 /// Something that ends the runtime.
@@ -68,6 +95,11 @@ pub trait Worker {
     /// Run the handler on `event`, consuming its body.
     fn invoke(&mut self, event: Event)
         -> impl std::future::Future<Output = Result<Outcome, Fatal>>;
+
+    /// The next piece of the response stream [`Worker::invoke`] began.
+    fn stream_next(&mut self) -> impl std::future::Future<Output = Result<StreamItem, Fatal>> {
+        async { Err(Fatal::Protocol("this worker does not stream".into())) }
+    }
 }
 
 /// Serve events until something is fatal. The worker has already initialised.
@@ -97,8 +129,85 @@ pub async fn runtime_loop<W: Worker>(
                     .post_error(&request_id, body, xray_cause.as_deref(), output_marks)
                     .await?
             }
+            Outcome::Stream { content_type } => {
+                stream_response(client, worker, &request_id, &content_type).await?
+            }
         }
     }
+}
+
+/// Pass a worker's streamed response on as it comes. When the platform refuses it midway
+/// (too large, the invoke over), the rest of the stream is read and dropped, the refusal
+/// logged, and the runtime goes on to the next event.
+async fn stream_response<W: Worker>(
+    client: &mut RuntimeClient,
+    worker: &mut W,
+    request_id: &str,
+    content_type: &str,
+) -> Result<(), Fatal> {
+    let mut stream = Some(client.open_stream(request_id, content_type).await?);
+    let mut refused = None;
+    let trailers = loop {
+        match worker.stream_next().await? {
+            StreamItem::Chunk(chunk) => {
+                if let Some(s) = stream.as_mut() {
+                    if let Err(e) = s.send(chunk).await {
+                        refused = Some(e);
+                        stream = None;
+                    }
+                }
+            }
+            StreamItem::End { output_marks } => break trailers(None, output_marks),
+            StreamItem::Error {
+                error_type,
+                body,
+                output_marks,
+            } => break trailers(Some((&error_type, &body)), output_marks),
+        }
+    };
+    let result = match stream {
+        Some(s) => s.finish(trailers).await,
+        None => Err(refused.unwrap_or_else(|| ClientError::Status {
+            endpoint: lamina_runtime_api::paths::response(request_id),
+            status: 0,
+            body: "the stream was refused".into(),
+        })),
+    };
+    if let Err(e) = result {
+        log_client_error(&e);
+    }
+    Ok(())
+}
+
+/// The trailers that end a stream: the error, if any, and lamina's output marks.
+fn trailers(error: Option<(&str, &Bytes)>, marks: Option<(bool, bool)>) -> http::HeaderMap {
+    use base64::Engine as _;
+    let mut map = http::HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name),
+            http::HeaderValue::from_str(&value),
+        ) {
+            map.insert(n, v);
+        }
+    };
+    if let Some((error_type, body)) = error {
+        put(
+            lamina_runtime_api::headers::FUNCTION_ERROR_TYPE,
+            error_type.to_owned(),
+        );
+        put(
+            lamina_runtime_api::headers::FUNCTION_ERROR_BODY,
+            base64::engine::general_purpose::STANDARD.encode(body),
+        );
+    }
+    if let Some((stdout, stderr)) = marks {
+        put(
+            lamina_runtime_api::logs::OUTPUT_MARKS_HEADER,
+            lamina_runtime_api::logs::marked_streams_value(stdout, stderr).to_owned(),
+        );
+    }
+    map
 }
 
 impl Fatal {

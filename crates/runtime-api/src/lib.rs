@@ -22,6 +22,7 @@ pub mod paths;
 pub mod platform;
 pub mod telemetry;
 pub mod trace;
+pub mod worker;
 
 pub use error::{Error, Result};
 pub use invocation::Invocation;

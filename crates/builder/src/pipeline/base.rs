@@ -83,7 +83,7 @@ impl std::str::FromStr for BaseSource {
         }
         s.parse().map(Self::Registry).map_err(|e: lamina_image::Error| {
             bad(&format!(
-                "{e}; use a runtime name (python3.13, python3.14, provided), scratch, dir:PATH, oci:PATH, docker-archive:PATH, docker-daemon:NAME or a registry reference"
+                "{e}; use a runtime name (python3.13, python3.14, nodejs24, provided), scratch, dir:PATH, oci:PATH, docker-archive:PATH, docker-daemon:NAME or a registry reference"
             ))
         })
     }

@@ -20,6 +20,10 @@ pub fn embedded(runtime: Runtime) -> (&'static str, &'static str) {
             include_str!("../../../../base-images/python3.14/recipe.toml"),
             include_str!("../../../../base-images/python3.14/lamina.lock"),
         ),
+        Runtime::Nodejs24 => (
+            include_str!("../../../../base-images/nodejs24/recipe.toml"),
+            include_str!("../../../../base-images/nodejs24/lamina.lock"),
+        ),
         Runtime::Provided => (
             include_str!("../../../../base-images/provided/recipe.toml"),
             include_str!("../../../../base-images/provided/lamina.lock"),

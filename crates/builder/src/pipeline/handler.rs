@@ -1,8 +1,11 @@
 //! Handler strings: check that `module.function` is well formed and that the module's file is
 //! in the function folder, before anything is built.
 //!
-//! Mirrors the Python RIC's resolution (language-runtimes.md §3): the **last** dot separates
-//! the function; `/` or `.` in the module part are package separators.
+//! Mirrors the runtime clients' resolution (language-runtimes.md §3). Python: the **last**
+//! dot separates the function; `/` or `.` in the module part are package separators. Node
+//! (AWS's client v4): the **first** dot of the last path segment separates the module; its
+//! file is the first of `MODULE`, `.js`, `.mjs`, `.cjs` that exists, else a package in
+//! `node_modules`.
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +16,50 @@ use crate::error::{BuildError, Result};
 pub fn check(runtime: Runtime, handler: &str, dir: &Path) -> Result<Option<PathBuf>> {
     match runtime {
         Runtime::Python313 | Runtime::Python314 => check_python(handler, dir).map(Some),
+        Runtime::Nodejs24 => check_node(handler, dir).map(Some),
         Runtime::Provided => check_provided(handler, dir).map(Some),
     }
+}
+
+fn check_node(handler: &str, dir: &Path) -> Result<PathBuf> {
+    let malformed = |why: &str| BuildError::MalformedHandler {
+        handler: handler.to_owned(),
+        why: why.to_owned(),
+    };
+    if handler.contains("..") {
+        return Err(malformed(
+            "`..` is not allowed (Runtime.MalformedHandlerName): name the module from the function folder",
+        ));
+    }
+    let (root, base) = match handler.rsplit_once('/') {
+        Some((root, base)) => (root, base),
+        None => ("", handler),
+    };
+    let Some((module, function)) = base.split_once('.') else {
+        return Err(malformed("expected file.function, e.g. index.handler"));
+    };
+    if module.is_empty() || function.is_empty() || handler.starts_with('/') {
+        return Err(malformed("expected file.function, e.g. index.handler"));
+    }
+    let stem = dir.join(root).join(module);
+    let candidates = ["", ".js", ".mjs", ".cjs"].map(|ext| {
+        let mut p = stem.clone().into_os_string();
+        p.push(ext);
+        PathBuf::from(p)
+    });
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    // As the client falls back to `require.resolve`: a package of that name.
+    let package = dir.join("node_modules").join(module);
+    if package.is_dir() {
+        return Ok(package);
+    }
+    Err(BuildError::HandlerFileMissing {
+        handler: handler.to_owned(),
+        expected: candidates[2].clone(),
+        dir: dir.to_path_buf(),
+    })
 }
 
 fn check_python(handler: &str, dir: &Path) -> Result<PathBuf> {
@@ -88,6 +133,29 @@ fn is_identifier(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_handlers_resolve_as_awss_client_v4_does() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.mjs"),
+            "export const handler = async () => 1;\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("src/api")).unwrap();
+        std::fs::write(
+            dir.path().join("src/api/app.cjs"),
+            "exports.h = async () => 1;\n",
+        )
+        .unwrap();
+        assert!(check(Runtime::Nodejs24, "index.handler", dir.path()).is_ok());
+        assert!(check(Runtime::Nodejs24, "index.nested.handler", dir.path()).is_ok());
+        assert!(check(Runtime::Nodejs24, "src/api/app.h", dir.path()).is_ok());
+        let err = check(Runtime::Nodejs24, "missing.handler", dir.path()).unwrap_err();
+        assert!(err.to_string().contains("missing.mjs"), "{err}");
+        assert!(check(Runtime::Nodejs24, "index", dir.path()).is_err());
+        assert!(check(Runtime::Nodejs24, "../index.handler", dir.path()).is_err());
+    }
 
     #[test]
     fn python_handlers() {

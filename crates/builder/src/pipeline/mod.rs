@@ -34,16 +34,22 @@ use crate::deps::{self, ContainerRunner, Deps, InstallContext};
 use crate::scratch::scratch_dir;
 use crate::zips;
 pub use lamina_runtime_api::function::{Arch, Function, Runtime};
+use lamina_runtime_api::worker::{RuntimeKind, ENV_RUNTIME};
 
 /// Kind and version of the key of the `/opt` layer made from layer ZIPs.
 const LAYER_ZIPS_KEY_VERSION: &str = "lamina-layer-zips/v1";
 
 /// Where lamina-ric lives in the image; the image's ENTRYPOINT.
 pub const RIC_PATH: &str = "/var/runtime/lamina-ric";
-/// The Python adapter that lamina-ric's worker runs.
-pub const PYTHON_ADAPTER_PATH: &str = "var/runtime/lamina/python/bootstrap.py";
-/// The adapter's source, shipped in the client layer.
-pub const PYTHON_ADAPTER: &str = include_str!("../../../../base-images/python/bootstrap.py");
+/// The source of the language adapter lamina-ric's worker runs for `kind` (shipped in the
+/// client layer, at `kind.adapter().path`).
+pub fn adapter_source(kind: RuntimeKind) -> Option<&'static str> {
+    match kind {
+        RuntimeKind::Python => Some(include_str!("../../../../base-images/python/bootstrap.py")),
+        RuntimeKind::Node => Some(include_str!("../../../../base-images/node/bootstrap.mjs")),
+        RuntimeKind::Exec | RuntimeKind::Bootstrap => None,
+    }
+}
 
 /// The environment of Lambda's own base images (images-and-registries.md §2).
 pub const LAMBDA_ENV: [(&str, &str); 6] = [
@@ -191,12 +197,14 @@ pub fn build(
             inputs.ric_binary.to_vec(),
             true,
         )?;
-        if spec.runtime.ric_kind() == Some("python") {
-            client.add_bytes(
-                PYTHON_ADAPTER_PATH,
-                PYTHON_ADAPTER.as_bytes().to_vec(),
-                false,
-            )?;
+        if let Some(kind) = spec.runtime.ric_kind() {
+            if let (Some(adapter), Some(source)) = (kind.adapter(), adapter_source(kind)) {
+                client.add_bytes(
+                    adapter.path.trim_start_matches('/'),
+                    source.as_bytes().to_vec(),
+                    false,
+                )?;
+            }
         }
         let (descriptor, cached) =
             write_layer_reporting(store, &client, &settings, &report("runtime client"))?;
@@ -389,7 +397,7 @@ fn image_spec(
     let mut env = merged_env(&base.config.env);
     if own_client {
         if let Some(kind) = spec.runtime.ric_kind() {
-            env.push(format!("LAMINA_RUNTIME={kind}"));
+            env.push(format!("{ENV_RUNTIME}={}", kind.as_str()));
         }
         if let Some(value) = spec.runtime.execution_env() {
             env.push(format!(

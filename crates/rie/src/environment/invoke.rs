@@ -234,7 +234,19 @@ impl Environment {
 
     /// The end of an invoke as the pump takes it, with the next event's gate set and the
     /// tail's receiver when asked for.
-    pub(super) fn end_of(
+    fn end_of(
+        &self,
+        report: Report,
+        want_tail: bool,
+    ) -> (EndOfInvoke, Option<oneshot::Receiver<Bytes>>) {
+        let (mut end, tail) = self.end_of_open(report, want_tail);
+        end.output_marks = self.rt.end(&end.report.request_id);
+        (end, tail)
+    }
+
+    /// [`Environment::end_of`] for an invoke still under way (a streamed response): the
+    /// invoke stays in flight, and its output marks are read when it ends.
+    pub(super) fn end_of_open(
         &self,
         report: Report,
         want_tail: bool,
@@ -247,13 +259,12 @@ impl Environment {
         } else {
             (None, None)
         };
-        let output_marks = self.rt.end(&report.request_id);
         let end = EndOfInvoke {
             report,
             handle: self.handle.clone(),
             ended,
             tail: tail_tx,
-            output_marks,
+            output_marks: None,
         };
         (end, tail_rx)
     }

@@ -40,7 +40,8 @@ impl Environment {
         report.metrics.init_duration_ms = init.map(ms);
         // The next event waits for this invoke's `END`, set before the environment is
         // handed back.
-        let (mut end, tail) = self.end_of(report, inv.want_tail);
+        let (mut end, tail) = self.end_of_open(report, inv.want_tail);
+        let rt = self.rt.clone();
         let (end_tx, end_rx) = oneshot::channel();
         let (settled_tx, settled) = oneshot::channel();
         let (apis, pump, ending) = (self.apis.clone(), self.pump.clone(), self.ending());
@@ -80,6 +81,8 @@ impl Environment {
                 }
             }
             let _ = end_tx.send(stream_end);
+            // The runtime's trailers said which of its output marks reach the log.
+            end.output_marks = rt.end(&id);
             if inv.extension_invokes > 0 && end.report.timed_out_after_ms.is_none() {
                 match tokio::time::timeout_at(deadline, apis.extensions.all_ready()).await {
                     Ok(Ok(())) => {}

@@ -98,6 +98,8 @@ pub(super) async fn receive(
             Err(frame) => frame,
         };
         if let Ok(t) = frame.into_trailers() {
+            // lamina-ric says in the trailers which output marks it passed on.
+            state.note_output_marks(id, &t);
             trailers = Some(t);
         }
     }

@@ -87,7 +87,7 @@ fn messages_name_the_value_and_the_range() {
         .parse::<Runtime>()
         .unwrap_err()
         .to_string()
-        .contains("python3.13, python3.14, provided"));
+        .contains("python3.13, python3.14, nodejs24, provided"));
 }
 
 #[test]

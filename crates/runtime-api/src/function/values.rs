@@ -106,19 +106,27 @@ pub enum Runtime {
     Python313,
     /// Python 3.14, like Lambda's `python3.14` (from Debian's testing suite).
     Python314,
+    /// Node.js 24, like Lambda's `nodejs24.x` (from Debian's testing suite).
+    Nodejs24,
     /// An OS-only base for custom runtimes (`bootstrap`) and static executables.
     Provided,
 }
 
 impl Runtime {
     /// Every runtime, for listings and error messages.
-    pub const ALL: [Runtime; 3] = [Runtime::Python313, Runtime::Python314, Runtime::Provided];
+    pub const ALL: [Runtime; 4] = [
+        Runtime::Python313,
+        Runtime::Python314,
+        Runtime::Nodejs24,
+        Runtime::Provided,
+    ];
 
     /// The name of the runtime and of its recipe in `base-images/`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Python313 => "python3.13",
             Self::Python314 => "python3.14",
+            Self::Nodejs24 => "nodejs24",
             Self::Provided => "provided",
         }
     }
@@ -131,15 +139,17 @@ impl Runtime {
         match self {
             Self::Python313 => Some("AWS_Lambda_python3.13"),
             Self::Python314 => Some("AWS_Lambda_python3.14"),
+            Self::Nodejs24 => Some("AWS_Lambda_nodejs24.x"),
             Self::Provided => None,
         }
     }
 
     /// The value of `LAMINA_RUNTIME` that tells lamina-ric how to run the handler; `None`
     /// lets it detect a custom runtime (`bootstrap`) or a plain executable handler.
-    pub fn ric_kind(self) -> Option<&'static str> {
+    pub fn ric_kind(self) -> Option<crate::worker::RuntimeKind> {
         match self {
-            Self::Python313 | Self::Python314 => Some("python"),
+            Self::Python313 | Self::Python314 => Some(crate::worker::RuntimeKind::Python),
+            Self::Nodejs24 => Some(crate::worker::RuntimeKind::Node),
             Self::Provided => None,
         }
     }
@@ -151,6 +161,8 @@ impl FromStr for Runtime {
         match s.trim() {
             "python3.13" => Ok(Self::Python313),
             "python3.14" => Ok(Self::Python314),
+            // Lambda's identifier, as users copy it from the console.
+            "nodejs24" | "nodejs24.x" => Ok(Self::Nodejs24),
             "provided" | "provided.al2023" | "provided.al2" => Ok(Self::Provided),
             other => Err(FunctionError::Runtime {
                 given: other.to_owned(),

@@ -1,10 +1,12 @@
-//! The Python worker: one persistent interpreter running `base-images/python/bootstrap.py`.
+//! A language worker: one persistent interpreter running lamina's adapter for the language
+//! (`base-images/python/bootstrap.py`, `base-images/node/bootstrap.mjs`; where each lives
+//! and how it starts is `lamina_runtime_api::worker::Adapter`'s).
 //!
 //! The interpreter's stdout/stderr are inherited (user output goes straight to the container's
 //! output), except under lamina's emulator, where lamina-ric carries them to leave out the
 //! output marks of quiet streams (`output`); RIC and adapter speak the `framing` protocol on
 //! two extra pipes. The handler is
-//! imported once, before the first `/next`: [`PythonWorker::start`] returns only after the
+//! loaded once, before the first `/next`: [`AdapterWorker::start`] returns only after the
 //! adapter said `ready` (or reports its init error).
 
 use std::ffi::OsString;
@@ -21,34 +23,33 @@ use crate::config::Config;
 use crate::framing::{self, Header};
 use crate::output::Output;
 use crate::process::{self, PipedChild};
-use crate::runtime::{error_body, Fatal, Outcome, Worker};
+use crate::runtime::{error_body, Fatal, Outcome, StreamItem, Worker};
 
-/// Overrides the interpreter (default `python3` on `PATH`).
-pub const ENV_INTERPRETER: &str = "LAMINA_PYTHON";
-/// Overrides the adapter's path (tests point it at the repository's copy).
-pub const ENV_ADAPTER: &str = "LAMINA_PYTHON_ADAPTER";
-/// Where `lamina build` puts the adapter.
-pub const DEFAULT_ADAPTER: &str = "/var/runtime/lamina/python/bootstrap.py";
+use lamina_runtime_api::worker::Adapter;
+
 /// Set by lamina's emulator: the adapter marks each invoke's output (and lamina-ric carries it).
 const OUTPUT_MARKS_ENV: &str = lamina_runtime_api::logs::OUTPUT_MARKS_ENV;
 /// The telemetry fd the platform may pass; the worker's pipes must not land on it.
 const TELEMETRY_FD: &str = "_LAMBDA_TELEMETRY_LOG_FD";
 
-/// A running, initialised Python worker.
-pub struct PythonWorker {
+/// A running, initialised language worker.
+pub struct AdapterWorker {
     child: Child,
     to_worker: pipe::Sender,
     from_worker: pipe::Receiver,
     /// The worker's stdout and stderr, when lamina-ric carries them.
     output: Option<Output>,
+    /// The invoke whose response is streaming, between `stream_start` and its end.
+    streaming: Option<String>,
 }
 
-impl PythonWorker {
-    /// Start the interpreter and wait until the handler is imported.
-    pub async fn start(config: &Config) -> Result<Self, Fatal> {
-        let interpreter = std::env::var_os(ENV_INTERPRETER).unwrap_or_else(|| "python3".into());
-        let adapter = std::env::var_os(ENV_ADAPTER)
-            .map_or_else(|| PathBuf::from(DEFAULT_ADAPTER), PathBuf::from);
+impl AdapterWorker {
+    /// Start `language`'s interpreter and wait until the handler is loaded.
+    pub async fn start(config: &Config, language: &'static Adapter) -> Result<Self, Fatal> {
+        let interpreter = std::env::var_os(language.interpreter_env)
+            .unwrap_or_else(|| language.interpreter.into());
+        let adapter = std::env::var_os(language.adapter_env)
+            .map_or_else(|| PathBuf::from(language.path), PathBuf::from);
         let (fd_in, fd_out) = worker_fds();
         // A wrapper script, when the function sets one, runs in front of the interpreter with
         // the interpreter's command line as its arguments, as AWS's runtimes start it.
@@ -62,8 +63,11 @@ impl PythonWorker {
             }
             None => Command::new(&interpreter),
         };
+        // The handler as the first argument (AWS's Python client) and as `_HANDLER` (AWS's
+        // Node client v4 reads only that).
         cmd.arg(&adapter)
             .arg(&config.handler)
+            .env(lamina_runtime_api::env::HANDLER, &config.handler)
             .current_dir(&config.task_root)
             .env(framing::ENV_FD_IN, fd_in.to_string())
             .env(framing::ENV_FD_OUT, fd_out.to_string());
@@ -84,8 +88,14 @@ impl PythonWorker {
             mut child,
             to_child,
             from_child,
-        } = process::spawn_with_pipes(cmd, fd_in, fd_out)
-            .map_err(|e| cannot_start(wrapper.as_ref().unwrap_or(&interpreter), &adapter, e))?;
+        } = process::spawn_with_pipes(cmd, fd_in, fd_out).map_err(|e| {
+            cannot_start(
+                language,
+                wrapper.as_ref().unwrap_or(&interpreter),
+                &adapter,
+                e,
+            )
+        })?;
         let output = match (child.stdout.take(), child.stderr.take()) {
             (Some(out), Some(err)) => Some(Output::forward(out, err)),
             _ => None,
@@ -95,6 +105,7 @@ impl PythonWorker {
             to_worker: to_child,
             from_worker: from_child,
             output,
+            streaming: None,
         };
         match worker.read().await? {
             (Header::Ready, _) => Ok(worker),
@@ -200,7 +211,43 @@ impl From<std::io::Error> for SendError {
     }
 }
 
-impl Worker for PythonWorker {
+impl AdapterWorker {
+    /// Which output marks of `request_id` reach the log, when lamina-ric carries the output.
+    async fn marks_of(&mut self, request_id: &str) -> Option<(bool, bool)> {
+        match self.output.as_mut() {
+            Some(output) => output.marks_of(request_id).await,
+            None => None,
+        }
+    }
+}
+
+impl Worker for AdapterWorker {
+    async fn stream_next(&mut self) -> Result<StreamItem, Fatal> {
+        let Some(request_id) = self.streaming.clone() else {
+            return Err(Fatal::Protocol("a stream frame outside a stream".into()));
+        };
+        match self.read().await? {
+            (Header::StreamChunk, body) => Ok(StreamItem::Chunk(body.into())),
+            (Header::StreamEnd, _) => {
+                self.streaming = None;
+                let output_marks = self.marks_of(&request_id).await;
+                Ok(StreamItem::End { output_marks })
+            }
+            (Header::StreamError { error_type }, body) => {
+                self.streaming = None;
+                let output_marks = self.marks_of(&request_id).await;
+                Ok(StreamItem::Error {
+                    error_type,
+                    body: body.into(),
+                    output_marks,
+                })
+            }
+            (other, _) => Err(Fatal::Protocol(format!(
+                "unexpected {other:?} in a response stream"
+            ))),
+        }
+    }
+
     async fn invoke(&mut self, event: Event) -> Result<Outcome, Fatal> {
         let request_id = event.invocation.request_id.clone();
         match self.send_event(event).await {
@@ -220,11 +267,12 @@ impl Worker for PythonWorker {
             }
         }
         let answer = self.read().await?;
+        if let (Header::StreamStart { content_type }, _) = answer {
+            self.streaming = Some(request_id);
+            return Ok(Outcome::Stream { content_type });
+        }
         // The adapter marked the invoke's output before answering: which marks go on.
-        let output_marks = match self.output.as_mut() {
-            Some(output) => output.marks_of(&request_id).await,
-            None => None,
-        };
+        let output_marks = self.marks_of(&request_id).await;
         match answer {
             (Header::Response { content_type }, body) => Ok(Outcome::Response {
                 content_type,
@@ -255,11 +303,18 @@ fn worker_fds() -> (i32, i32) {
 }
 
 /// An init error for an interpreter or adapter that cannot be started.
-fn cannot_start(interpreter: &OsString, adapter: &std::path::Path, e: std::io::Error) -> Fatal {
+fn cannot_start(
+    language: &Adapter,
+    interpreter: &OsString,
+    adapter: &std::path::Path,
+    e: std::io::Error,
+) -> Fatal {
     let message = format!(
-        "lamina-ric: cannot start the Python worker `{} {}`: {e} (set {ENV_INTERPRETER} to the interpreter's path)",
+        "lamina-ric: cannot start the {} worker `{} {}`: {e} (set {} to the interpreter's path)",
+        language.language,
         interpreter.to_string_lossy(),
-        adapter.display()
+        adapter.display(),
+        language.interpreter_env,
     );
     eprintln!("{message}");
     Fatal::Init {
