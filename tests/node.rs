@@ -1,0 +1,274 @@
+//! Node.js 24 functions against real Docker, compared with AWS's Node client v4 as
+//! `tests/fixtures/node-conformance.json` records it: handler resolution over ES modules,
+//! CommonJS, `.mjs`, `.cjs` and nested paths; every resolution error, a syntax error, an
+//! init failure, a thrown error, a rejected promise and a callback handler, each with its
+//! type, message and log line; `console.*` lines in text and in JSON with a log level; and
+//! the two Node examples under plain `docker run` with no lamina on the host.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const TAG: &str = "lamina-node-test/conformance:test";
+
+fn expected() -> Value {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/node-conformance.json"))
+        .expect("the conformance fixture");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The image under the embedded emulator with `handler` (its CMD) and `env`; the first
+/// answer to `event`, and the container's log once it has the invoke's `END`.
+fn run_case(handler: &str, env: &[(&str, &str)], event: &str) -> (Answer, String) {
+    let port = free_port();
+    let name = format!("lamina-node-case-{port}");
+    let mut args = vec![
+        "run".to_owned(),
+        "-d".into(),
+        "--rm".into(),
+        "--name".into(),
+        name.clone(),
+        "-p".into(),
+        format!("127.0.0.1:{port}:8080"),
+    ];
+    for (k, v) in env {
+        args.push("-e".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.push(TAG.into());
+    args.push(handler.into());
+    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let a = post(
+                port,
+                INVOKE,
+                &[(
+                    "X-Amzn-Trace-Id",
+                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1",
+                )],
+                event.as_bytes(),
+            );
+            if a.status != 502 {
+                break a;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            container_logs(&name)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut logs = container_logs(&name);
+    for _ in 0..50 {
+        if logs.contains("END RequestId") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        logs = container_logs(&name);
+    }
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    (answer, logs)
+}
+
+#[test]
+fn node_handlers_resolve_fail_and_log_as_awss_node_client_v4() {
+    require_docker();
+    build_json(&["tests/fixtures/node-conformance", "--tag", TAG, "--load"]);
+    let want = expected();
+
+    for case in want["success"].as_array().expect("success cases") {
+        let handler = case["handler"].as_str().unwrap_or_default();
+        let (a, logs) = run_case(handler, &[], r#"{"n": 7}"#);
+        assert_eq!(a.status, 200, "{handler}: {}\n{logs}", a.text());
+        assert_eq!(a.header("x-amz-function-error"), None, "{handler}");
+        let body = a.json();
+        assert_eq!(body["ok"], case["ok"], "{handler}: {body}");
+        if handler == "esm.handler" {
+            // The context and environment v4 gives a handler.
+            assert_eq!(body["event"]["n"], 7);
+            assert_eq!(
+                body["requestId"],
+                a.header("x-amzn-requestid").unwrap_or_default()
+            );
+            assert_eq!(body["functionName"], "function");
+            assert_eq!(body["memoryLimitInMB"], "3008", "a string, as v4 gives it");
+            let remaining = body["remaining"].as_i64().unwrap_or_default();
+            assert!(remaining > 290_000 && remaining <= 300_000, "{body}");
+            assert_eq!(body["traceEnv"], body["xRayTraceId"]);
+            assert!(body["traceEnv"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Root=1-5bef4de7"));
+            assert_eq!(body["handlerEnv"], "esm.handler");
+            assert_eq!(body["executionEnv"], "AWS_Lambda_nodejs24.x");
+            assert_eq!(body["nodeMajor"], "24");
+        }
+    }
+
+    for case in want["errors"].as_array().expect("error cases") {
+        let handler = case["handler"].as_str().unwrap_or_default();
+        let (a, logs) = run_case(handler, &[], "{}");
+        assert_eq!(a.status, 200, "{handler}");
+        assert_eq!(
+            a.header("x-amz-function-error"),
+            Some("Unhandled"),
+            "{handler}"
+        );
+        let body = a.json();
+        assert_eq!(body["errorType"], case["errorType"], "{handler}: {body}");
+        let message = body["errorMessage"].as_str().unwrap_or_default();
+        if let Some(exact) = case["errorMessage"].as_str() {
+            assert_eq!(message, exact, "{handler}");
+        }
+        if let Some(prefix) = case["errorMessagePrefix"].as_str() {
+            assert!(message.starts_with(prefix), "{handler}: {message}");
+        }
+        let trace = body["trace"]
+            .as_array()
+            .expect("v4's `trace`, not `stackTrace`");
+        if let Some(prefix) = case["tracePrefix"].as_str() {
+            assert!(
+                trace[0].as_str().unwrap_or_default().starts_with(prefix),
+                "{handler}: {body}"
+            );
+        }
+        // The log line: `<ts>\t<id or ->\tERROR\t<label> \t{…"errorType"…}`.
+        let label = case["log"].as_str().unwrap_or_default();
+        let line = logs
+            .lines()
+            .find(|l| l.contains(&format!("\tERROR\t{label} \t{{")))
+            .unwrap_or_else(|| panic!("{handler}: no {label} line:\n{logs}"));
+        let record: Value = serde_json::from_str(line.split(" \t").nth(1).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{handler}: {e}: {line}"));
+        assert_eq!(record["errorType"], case["errorType"], "{line}");
+        assert!(record["stack"].is_array(), "{line}");
+    }
+}
+
+#[test]
+fn console_lines_are_v4_text_and_json_records_filtered_by_level() {
+    require_docker();
+    build_json(&["tests/fixtures/node-conformance", "--tag", TAG, "--load"]);
+    let want = expected();
+
+    let (a, logs) = run_case("logs.handler", &[], "{}");
+    assert_eq!(a.status, 200, "{}", a.text());
+    let id = a.header("x-amzn-requestid").unwrap_or_default().to_owned();
+    for pattern in want["logs"]["text"]["lines"].as_array().expect("lines") {
+        let pattern = pattern.as_str().unwrap_or_default().replace("{id}", &id);
+        let re = regex_lite::Regex::new(&pattern).expect("pattern");
+        assert!(
+            logs.lines().any(|l| re.is_match(l)),
+            "no line matches {pattern}:\n{logs}"
+        );
+    }
+
+    let json = &want["logs"]["json_warn"];
+    let env: Vec<(String, String)> = json["env"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (a, logs) = run_case("logs.handler", &env, "{}");
+    assert_eq!(a.status, 200);
+    let id = a.header("x-amzn-requestid").unwrap_or_default();
+    let records: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r.get("level").is_some())
+        .collect();
+    for want in json["records"].as_array().expect("records") {
+        let found = records
+            .iter()
+            .find(|r| r["level"] == want["level"])
+            .unwrap_or_else(|| panic!("no {} record:\n{logs}", want["level"]));
+        assert_eq!(found["message"], want["message"], "{found}");
+        assert_eq!(found["requestId"], id, "{found}");
+        assert!(found["timestamp"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with('Z'));
+    }
+    for absent in json["absent"].as_array().expect("absent") {
+        let text = absent.as_str().unwrap_or_default();
+        assert!(
+            !logs.contains(text),
+            "{text} passed the WARN level:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn both_node_examples_answer_under_plain_docker_run() {
+    require_docker();
+    build_json(&[
+        "examples/node-hello",
+        "--tag",
+        "lamina-node-test/hello:test",
+        "--load",
+    ]);
+    let port = free_port();
+    let name = format!("lamina-node-hello-{port}");
+    docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "lamina-node-test/hello:test",
+    ]);
+    let _ = first_answer(port, &name);
+    let event =
+        std::fs::read(root().join("examples/node-hello/events/divide.json")).expect("event");
+    let a = post(port, INVOKE, &[], &event);
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    assert_eq!(a.status, 200);
+    let body: Value =
+        serde_json::from_str(a.json()["body"].as_str().unwrap_or_default()).expect("body");
+    assert_eq!(body["result"], 2);
+
+    build_json(&[
+        "examples/node-stream",
+        "--tag",
+        "lamina-node-test/stream:test",
+        "--load",
+    ]);
+    let port = free_port();
+    let name = format!("lamina-node-stream-{port}");
+    docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        "lamina-node-test/stream:test",
+    ]);
+    let _ = first_answer(port, &name);
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-N", "--max-time", "30", "-XPOST"])
+        .arg(format!(
+            "http://127.0.0.1:{port}{}",
+            lamina_runtime_api::paths::stream_invoke_path("function")
+        ))
+        .args(["-d", r#"{"count": 3}"#])
+        .output()
+        .expect("curl");
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("data: {\"tick\"").count(), 3, "{text}");
+    assert!(text.contains("InvokeComplete"), "{text}");
+}
