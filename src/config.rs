@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use lamina_build::deps::Deps;
+use lamina_build::deps::{Deps, Installer};
 use lamina_build::pipeline::base::{BaseSource, RicChoice};
 use lamina_runtime_api::function::{
     EnvVar, EnvWarning, Environment, Function, FunctionName, Runtime,
 };
+use lamina_runtime_api::worker::RuntimeKind;
 
 use crate::cli::FunctionArgs;
 
@@ -142,15 +143,39 @@ fn deps(dir: &Path, flags: &FunctionArgs, file: &FunctionArgs, runtime: Runtime)
         };
     }
     let default = dir.join("requirements.txt");
-    if runtime.ric_kind() == Some(lamina_runtime_api::worker::RuntimeKind::Python)
-        && default.is_file()
-    {
+    let kind = runtime.ric_kind();
+    if kind == Some(RuntimeKind::Python) && default.is_file() {
         return Deps::Requirements {
             file: default,
             installer,
         };
     }
+    // A Node.js function's `package.json` dependencies, installed by npm in a container of
+    // the base — unless the folder brings its own `node_modules` (a layer of their own).
+    let package = dir.join("package.json");
+    if kind == Some(RuntimeKind::Node)
+        && package.is_file()
+        && !dir.join("node_modules").is_dir()
+        && has_dependencies(&package)
+    {
+        return Deps::Requirements {
+            file: package,
+            installer: Installer::Npm,
+        };
+    }
     Deps::None
+}
+
+/// Whether a `package.json` lists dependencies to install (one npm cannot read counts, so
+/// that npm says what is wrong with it).
+fn has_dependencies(package: &Path) -> bool {
+    let Ok(text) = std::fs::read(package) else {
+        return true;
+    };
+    match serde_json::from_slice::<serde_json::Value>(&text) {
+        Ok(v) => v["dependencies"].as_object().is_some_and(|d| !d.is_empty()),
+        Err(_) => true,
+    }
 }
 
 /// Print the model's warnings about an environment; `baked` when it goes into an image

@@ -14,6 +14,34 @@ use serde_json::Value;
 
 const TAG: &str = "lamina-node-test/conformance:test";
 
+/// Build the conformance folder with a layer ZIP holding a package under `nodejs/node_modules`
+/// (Lambda's layer path for Node.js), into Docker.
+fn build_conformance() {
+    require_docker();
+    let layer = root().join("target/tmp/node-conformance-layer.zip");
+    std::fs::create_dir_all(layer.parent().expect("parent")).expect("target/tmp");
+    let file = std::fs::File::create(&layer).expect("layer zip");
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file(
+        "nodejs/node_modules/lamina-layer-greeting/index.js",
+        options,
+    )
+    .expect("zip entry");
+    std::io::Write::write_all(&mut zip, b"exports.greeting = 'hello from a layer';\n")
+        .expect("write");
+    zip.finish().expect("zip");
+    let layer = layer.to_string_lossy().into_owned();
+    build_json(&[
+        "tests/fixtures/node-conformance",
+        "--layer",
+        &layer,
+        "--tag",
+        TAG,
+        "--load",
+    ]);
+}
+
 fn expected() -> Value {
     let text = std::fs::read_to_string(root().join("tests/fixtures/node-conformance.json"))
         .expect("the conformance fixture");
@@ -78,8 +106,7 @@ fn run_case(handler: &str, env: &[(&str, &str)], event: &str) -> (Answer, String
 
 #[test]
 fn node_handlers_resolve_fail_and_log_as_awss_node_client_v4() {
-    require_docker();
-    build_json(&["tests/fixtures/node-conformance", "--tag", TAG, "--load"]);
+    build_conformance();
     let want = expected();
 
     for case in want["success"].as_array().expect("success cases") {
@@ -153,8 +180,7 @@ fn node_handlers_resolve_fail_and_log_as_awss_node_client_v4() {
 
 #[test]
 fn console_lines_are_v4_text_and_json_records_filtered_by_level() {
-    require_docker();
-    build_json(&["tests/fixtures/node-conformance", "--tag", TAG, "--load"]);
+    build_conformance();
     let want = expected();
 
     let (a, logs) = run_case("logs.handler", &[], "{}");
@@ -271,4 +297,52 @@ fn both_node_examples_answer_under_plain_docker_run() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("data: {\"tick\"").count(), 3, "{text}");
     assert!(text.contains("InvokeComplete"), "{text}");
+}
+
+#[test]
+fn a_package_json_dependency_is_installed_once_and_a_handler_edit_keeps_it() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(&root().join("tests/fixtures/node-deps"), dir.path());
+    let folder = dir.path().to_string_lossy().into_owned();
+    let tag = "lamina-node-test/deps:test";
+    let first = build_json(&[&folder, "--tag", tag, "--load"]);
+    let layer = |b: &Value, name: &str| {
+        b["layers"]
+            .as_array()
+            .and_then(|l| l.iter().find(|l| l["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no {name} layer: {b}"))
+    };
+    let deps = layer(&first, "dependencies");
+
+    let port = free_port();
+    let name = format!("lamina-node-deps-{port}");
+    docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        &name,
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        tag,
+    ]);
+    let a = first_answer(port, &name);
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(
+        a.json(),
+        serde_json::json!({"twoHours": 7_200_000, "back": "2h"})
+    );
+
+    // A handler edit rebuilds the code layer only: npm does not run again.
+    let index = dir.path().join("index.mjs");
+    let mut text = std::fs::read_to_string(&index).expect("handler");
+    text.push_str("// edited\n");
+    std::fs::write(&index, text).expect("edit");
+    let second = build_json(&[&folder, "--tag", tag]);
+    let again = layer(&second, "dependencies");
+    assert_eq!(again["cached"], true, "{second}");
+    assert_eq!(again["digest"], deps["digest"]);
+    assert_eq!(layer(&second, "code")["cached"], false);
 }

@@ -71,6 +71,11 @@ impl AdapterWorker {
             .current_dir(&config.task_root)
             .env(framing::ENV_FD_IN, fd_in.to_string())
             .env(framing::ENV_FD_OUT, fd_out.to_string());
+        for (key, value) in language.env_defaults {
+            if std::env::var_os(key).is_none() {
+                cmd.env(key, value);
+            }
+        }
         // As AWS's Python bootstrap does: the handler's process reports the managed runtime
         // (and its answers keep non-ASCII text as UTF-8), whatever the platform set.
         if let Some(value) = std::env::var(lamina_runtime_api::env::LAMINA_EXECUTION_ENV)

@@ -86,6 +86,8 @@ pub struct Adapter {
     pub interpreter_env: &'static str,
     /// Overrides the adapter's path (tests point it at the repository's copy).
     pub adapter_env: &'static str,
+    /// Variables the managed runtime's own bootstrap sets when the function has not.
+    pub env_defaults: &'static [(&'static str, &'static str)],
 }
 
 /// The Python adapter.
@@ -95,6 +97,7 @@ pub const PYTHON: Adapter = Adapter {
     interpreter: "python3",
     interpreter_env: "LAMINA_PYTHON",
     adapter_env: "LAMINA_PYTHON_ADAPTER",
+    env_defaults: &[],
 };
 
 /// The Node.js adapter.
@@ -104,6 +107,14 @@ pub const NODE: Adapter = Adapter {
     interpreter: "node",
     interpreter_env: "LAMINA_NODE",
     adapter_env: "LAMINA_NODE_ADAPTER",
+    // Layers' packages: Lambda's nodejs24.x `/var/runtime/bootstrap` exports this NODE_PATH
+    // when none is set (as extracted and published at dev.to/wonderfulsoap, "Deep Dive into
+    // AWS Lambda (3): Official Node.js Runtime Analysis"). `require` reads it; `import` does
+    // not, in Lambda as here.
+    env_defaults: &[(
+        "NODE_PATH",
+        "/opt/nodejs/node24/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
+    )],
 };
 
 /// Largest frame header accepted; headers are a few hundred bytes (an X-Ray cause may be

@@ -22,7 +22,7 @@ use lamina_runtime_api::function::Arch;
 
 use crate::error::{BuildError, Result};
 use crate::scratch::scratch_dir;
-pub use tools::{Tool, PIP, UV};
+pub use tools::{Tool, NPM, PIP, UV};
 
 /// Where dependencies go in the image (and where the installer writes them in its container).
 pub const DEPS_PATH: &str = "var/task";
@@ -35,6 +35,8 @@ pub enum Installer {
     Pip,
     /// uv, a static binary: much faster.
     Uv,
+    /// npm, for a Node.js function's `package.json` (`npm ci` when a lock file exists).
+    Npm,
 }
 
 impl Installer {
@@ -43,6 +45,7 @@ impl Installer {
         match self {
             Self::Pip => "pip",
             Self::Uv => "uv",
+            Self::Npm => "npm",
         }
     }
 
@@ -51,6 +54,7 @@ impl Installer {
         match self {
             Self::Pip => &PIP,
             Self::Uv => &UV,
+            Self::Npm => &NPM,
         }
     }
 }
@@ -61,8 +65,9 @@ impl FromStr for Installer {
         match s.trim() {
             "pip" => Ok(Self::Pip),
             "uv" => Ok(Self::Uv),
+            "npm" => Ok(Self::Npm),
             other => Err(format!(
-                "installer `{other}` is not one lamina runs: use pip or uv"
+                "installer `{other}` is not one lamina runs: use pip or uv (Python), npm (Node.js)"
             )),
         }
     }
@@ -187,10 +192,19 @@ pub fn layer(
                 }
             })?;
             let tool = installer.tool();
+            let lock = npm_lock(file, *installer);
+            let lock_bytes = match &lock {
+                Some(path) => std::fs::read(path).map_err(|source| BuildError::Io {
+                    path: path.clone(),
+                    source,
+                })?,
+                None => Vec::new(),
+            };
             let mut key = KeyBuilder::new(DEPS_KEY_VERSION, settings);
             key.field(installer.name().as_bytes())
                 .field(tool.version.as_bytes())
                 .field(&requirements)
+                .field(&lock_bytes)
                 .field(ctx.base_layer.as_str().as_bytes())
                 .field(ctx.arch.name().as_bytes());
             let key = key.finish();
@@ -204,6 +218,15 @@ pub fn layer(
             .map(Some)
         }
     }
+}
+
+/// A Node.js function's lock file beside its `package.json` (npm installs exactly it).
+fn npm_lock(package_json: &Path, installer: Installer) -> Option<PathBuf> {
+    if installer != Installer::Npm {
+        return None;
+    }
+    let lock = package_json.with_file_name("package-lock.json");
+    lock.is_file().then_some(lock)
 }
 
 /// Run the installer into `scratch/out`; the plan of what it installed.
@@ -234,17 +257,30 @@ fn install(
             path: requirements.to_path_buf(),
             source,
         })?;
-    let mut mounts = vec![
-        Mount {
-            host: tool_path,
-            container: tool.mount_path().into(),
-            read_only: true,
-        },
-        Mount {
+    let mut mounts = vec![Mount {
+        host: tool_path,
+        container: tool.mount_path().into(),
+        read_only: true,
+    }];
+    let lock = npm_lock(requirements, installer);
+    if installer == Installer::Npm {
+        // npm reads the manifest (and lock) where it installs: copies in the output folder,
+        // which the layer then takes `node_modules` from.
+        for from in std::iter::once(&abs_requirements).chain(lock.as_ref()) {
+            let to = out.join(from.file_name().unwrap_or_default());
+            std::fs::copy(from, &to).map_err(|source| BuildError::Io {
+                path: from.clone(),
+                source,
+            })?;
+        }
+    } else {
+        mounts.push(Mount {
             host: abs_requirements,
             container: "/lamina/requirements.txt".into(),
             read_only: true,
-        },
+        });
+    }
+    mounts.extend([
         Mount {
             host: out.clone(),
             container: "/lamina/out".into(),
@@ -255,7 +291,7 @@ fn install(
             container: "/lamina/cache".into(),
             read_only: false,
         },
-    ];
+    ]);
     let mut env = vec![
         ("HOME".to_owned(), "/tmp".to_owned()),
         ("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned()),
@@ -268,7 +304,12 @@ fn install(
             container: "/lamina/ca.crt".into(),
             read_only: true,
         });
-        for var in ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"] {
+        for var in [
+            "SSL_CERT_FILE",
+            "PIP_CERT",
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS",
+        ] {
             env.push((var.to_owned(), "/lamina/ca.crt".to_owned()));
         }
     }
@@ -288,6 +329,8 @@ fn install(
         "UV_INDEX_URL",
         "UV_EXTRA_INDEX_URL",
         "UV_HTTP_TIMEOUT",
+        "NPM_CONFIG_REGISTRY",
+        "npm_config_registry",
     ] {
         if let Ok(v) = std::env::var(var) {
             env.push((var.to_owned(), v));
@@ -296,7 +339,7 @@ fn install(
     let job = ContainerJob {
         image: ctx.base_image.clone(),
         name: base_image_name(ctx.base_image)?,
-        command: tool.command(),
+        command: tool.command(lock.is_some()),
         env,
         mounts,
         user,
@@ -322,6 +365,16 @@ fn install(
         });
     }
     let mut plan = LayerPlan::new();
+    if installer == Installer::Npm {
+        // The packages only: the manifest and lock are the code layer's.
+        let modules = out.join("node_modules");
+        if modules.is_dir() {
+            plan.add_tree(&modules, &format!("{DEPS_PATH}/node_modules"), &|_, _| {
+                false
+            })?;
+        }
+        return Ok(plan);
+    }
     plan.add_tree(&out, DEPS_PATH, &|rel, is_dir| {
         // The installer's own byte-code caches are left out (the image compiles its own).
         is_dir && rel.file_name().is_some_and(|n| n == "__pycache__")

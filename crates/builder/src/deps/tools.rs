@@ -1,7 +1,9 @@
-//! The installers lamina runs, pinned by version and sha256 and fetched from PyPI once into
-//! `<cache>/installers/`: pip as its own wheel (a wheel is a zip that Python runs from
-//! directly: `python3 pip.whl/pip install …`), uv as the static binary inside its wheel.
-//! Neither is installed into the image; each is mounted into the installer's container.
+//! The installers lamina runs, pinned by version and sha256 and fetched once into
+//! `<cache>/installers/`: pip as its own wheel from PyPI (a wheel is a zip that Python runs
+//! from directly: `python3 pip.whl/pip install …`), uv as the static binary inside its wheel,
+//! npm as its package from the npm registry (it bundles its own dependencies: `node
+//! npm/bin/npm-cli.js ci`). None is installed into the image; each is mounted into the
+//! installer's container.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,18 +62,54 @@ pub static UV: Tool = Tool {
     },
 };
 
+/// npm 12.2.3, the registry's tarball (sha512 integrity
+/// `ovmNRRe76Jvcp1E6iOePQ6H9Zr4XMOrqgfaeGNhtRvP3XSl2Lo/a9C1N5/jRlLLrsqCem/omgGdZHpZ5a6yn1Q==`,
+/// the registry's; its sha256 pinned here). Needs Node ^24.15, which the nodejs24 base has.
+pub static NPM: Tool = Tool {
+    name: "npm",
+    version: "12.2.3",
+    amd64: NPM_TARBALL,
+    arm64: NPM_TARBALL,
+};
+const NPM_TARBALL: Download = Download {
+    url: "https://registry.npmjs.org/npm/-/npm-12.2.3.tgz",
+    sha256: "fa0711dd513fa1386bbad3962a292cb813461cb57dedf07d6eb7efe76dffe897",
+};
+
 impl Tool {
     /// Where the tool is mounted in the installer's container.
     pub fn mount_path(&self) -> &'static str {
-        if self.name == "pip" {
-            "/lamina/pip.whl"
-        } else {
-            "/lamina/uv"
+        match self.name {
+            "pip" => "/lamina/pip.whl",
+            "npm" => "/lamina/npm",
+            _ => "/lamina/uv",
         }
     }
 
-    /// The install command, reading `/lamina/requirements.txt`, writing `/lamina/out`.
-    pub fn command(&self) -> Vec<String> {
+    /// The install command, reading `/lamina/requirements.txt` (npm: `/lamina/out/package.json`
+    /// and, when `locked`, its lock file), writing `/lamina/out`.
+    pub fn command(&self, locked: bool) -> Vec<String> {
+        if self.name == "npm" {
+            // `npm ci` installs exactly the lock; without one, `npm install` resolves (and
+            // writes no lock into the image). Dev dependencies stay out, as in a deployment.
+            let mut args = vec!["node", "/lamina/npm/bin/npm-cli.js"];
+            args.extend(if locked {
+                &["ci"][..]
+            } else {
+                &["install", "--no-package-lock"][..]
+            });
+            args.extend([
+                "--omit=dev",
+                "--no-audit",
+                "--no-fund",
+                "--no-update-notifier",
+                "--cache",
+                "/lamina/cache",
+                "--prefix",
+                "/lamina/out",
+            ]);
+            return args.into_iter().map(str::to_owned).collect();
+        }
         let args: &[&str] = if self.name == "pip" {
             &[
                 "python3",
@@ -122,8 +160,12 @@ pub fn ensure(tool: &Tool, arch: Arch, cache_root: &Path) -> Result<PathBuf> {
         tool.version,
         arch.name()
     ));
-    let path = dir.join(if tool.name == "pip" { "pip.whl" } else { "uv" });
-    if path.is_file() {
+    let path = dir.join(match tool.name {
+        "pip" => "pip.whl",
+        "npm" => "npm",
+        _ => "uv",
+    });
+    if path.is_file() || path.join("bin/npm-cli.js").is_file() {
         return Ok(path);
     }
     let io = |path: &Path| {
@@ -138,6 +180,19 @@ pub fn ensure(tool: &Tool, arch: Arch, cache_root: &Path) -> Result<PathBuf> {
             path: path.clone(),
             source: e.error,
         })?;
+        return Ok(path);
+    }
+    if tool.name == "npm" {
+        // The tarball's `package/` is npm; unpacked beside, then moved into place whole.
+        let unpacked = tempfile::tempdir_in(&dir).map_err(io(&dir))?;
+        let gz = flate2::read::GzDecoder::new(wheel.reopen().map_err(io(wheel.path()))?);
+        tar::Archive::new(gz)
+            .unpack(unpacked.path())
+            .map_err(|e| BuildError::ToolDownload {
+                url: download.url.into(),
+                reason: format!("not a package tarball: {e}"),
+            })?;
+        std::fs::rename(unpacked.path().join("package"), &path).map_err(io(&path))?;
         return Ok(path);
     }
     // uv: the binary is `uv-<version>.data/scripts/uv` in the wheel.
