@@ -338,7 +338,12 @@ fn a_package_json_dependency_is_installed_once_and_a_handler_edit_keeps_it() {
     // A handler edit rebuilds the code layer only: npm does not run again.
     let index = dir.path().join("index.mjs");
     let mut text = std::fs::read_to_string(&index).expect("handler");
-    text.push_str("// edited\n");
+    // Unique per run: the test store is shared, and an edit seen before is cached.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    text.push_str(&format!("// edited at {nanos}\n"));
     std::fs::write(&index, text).expect("edit");
     let second = build_json(&[&folder, "--tag", tag]);
     let again = layer(&second, "dependencies");
