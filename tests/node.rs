@@ -71,16 +71,12 @@ fn run_case(handler: &str, env: &[(&str, &str)], event: &str) -> (Answer, String
     docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let answer = loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let a = post(
-                port,
-                INVOKE,
-                &[(
-                    "X-Amzn-Trace-Id",
-                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1",
-                )],
-                event.as_bytes(),
-            );
+        let trace = [(
+            "X-Amzn-Trace-Id",
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1",
+        )];
+        // Until the container listens, the published port accepts and then resets.
+        if let Ok(a) = try_post(port, INVOKE, &trace, event.as_bytes()) {
             if a.status != 502 {
                 break a;
             }
@@ -155,6 +151,17 @@ fn node_handlers_resolve_fail_and_log_as_awss_node_client_v4() {
         }
         if let Some(prefix) = case["errorMessagePrefix"].as_str() {
             assert!(message.starts_with(prefix), "{handler}: {message}");
+        }
+        if let Some(suffix) = case["errorMessageSuffix"].as_str() {
+            assert!(message.ends_with(suffix), "{handler}: {message}");
+        }
+        // A process that died: the platform's error, and Node's own report in the log.
+        if let Some(crash) = case["crashLog"].as_str() {
+            assert!(
+                logs.contains(crash),
+                "{handler}: no {crash:?} in the log:\n{logs}"
+            );
+            continue;
         }
         let trace = body["trace"]
             .as_array()
@@ -350,4 +357,129 @@ fn a_package_json_dependency_is_installed_once_and_a_handler_edit_keeps_it() {
     assert_eq!(again["cached"], true, "{second}");
     assert_eq!(again["digest"], deps["digest"]);
     assert_eq!(layer(&second, "code")["cached"], false);
+}
+
+/// `InvokeWithResponseStream` on `port`: each event with when its bytes arrived, and the
+/// response's content type.
+fn stream_events(
+    port: u16,
+) -> (
+    Option<String>,
+    Vec<(f64, lamina_runtime_api::eventstream::Event)>,
+) {
+    use std::io::Read;
+    let url = format!(
+        "http://127.0.0.1:{port}{}",
+        lamina_runtime_api::paths::stream_invoke_path("function")
+    );
+    let mut resp = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+        .post(url)
+        .body("{}")
+        .send()
+        .expect("the streaming route answers");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut decoder = lamina_runtime_api::eventstream::Decoder::new();
+    let mut events = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = resp.read(&mut buf).expect("the stream broke");
+        if n == 0 {
+            break;
+        }
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        for e in decoder.push(&buf[..n]).expect("event-stream frames") {
+            events.push((at, e));
+        }
+    }
+    (content_type, events)
+}
+
+#[test]
+fn a_streaming_node_handler_streams_chunk_by_chunk_and_its_errors_end_in_invoke_complete() {
+    use lamina_runtime_api::eventstream::Event;
+    build_conformance();
+    let want = expected();
+    let serve = |handler: &str| {
+        let port = free_port();
+        let name = format!("lamina-node-stream-case-{port}");
+        docker(&[
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            &name,
+            "-p",
+            &format!("127.0.0.1:{port}:8080"),
+            TAG,
+            handler,
+        ]);
+        let _ = first_answer(port, &name);
+        (port, name)
+    };
+
+    let ok = &want["streaming"]["ok"];
+    let (port, name) = serve(ok["handler"].as_str().unwrap_or_default());
+    let (content_type, events) = stream_events(port);
+    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    assert_eq!(content_type.as_deref(), ok["contentType"].as_str());
+    let chunks: Vec<(f64, String)> = events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            Event::PayloadChunk(b) => Some((*at, String::from_utf8_lossy(b).into_owned())),
+            Event::InvokeComplete(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        chunks.len() as u64,
+        ok["chunks"].as_u64().unwrap_or_default(),
+        "{events:?}"
+    );
+    for pair in chunks.windows(2) {
+        let next_written: f64 = pair[1]
+            .1
+            .split_whitespace()
+            .nth(3)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no timestamp in {:?}", pair[1].1));
+        assert!(pair[0].0 < next_written, "{chunks:?}");
+    }
+    assert!(matches!(events.last(), Some((_, Event::InvokeComplete(c))) if c.error_code.is_none()));
+
+    for key in ["fails", "late"] {
+        let case = &want["streaming"][key];
+        let (port, name) = serve(case["handler"].as_str().unwrap_or_default());
+        let (_, events) = stream_events(port);
+        let logs = container_logs(&name);
+        let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+        if let Some(n) = case["chunks"].as_u64() {
+            let got = events
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::PayloadChunk(_)))
+                .count();
+            assert_eq!(got as u64, n, "{key}: {events:?}");
+        }
+        let Some((_, Event::InvokeComplete(done))) = events.last() else {
+            panic!("{key}: no InvokeComplete: {events:?}\n{logs}");
+        };
+        assert_eq!(
+            done.error_code.as_deref(),
+            case["errorCode"].as_str(),
+            "{key}: {done:?}"
+        );
+        let details: Value =
+            serde_json::from_str(done.error_details.as_deref().unwrap_or_default())
+                .expect("JSON details");
+        assert_eq!(details["errorMessage"], case["errorMessage"], "{key}");
+        assert!(details["trace"].is_array(), "{key}: {details}");
+    }
 }

@@ -14,6 +14,7 @@
 // shared/reference/language-runtimes.md. Node.js 22+, built-in modules only.
 
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import util from "node:util";
 import { createRequire } from "node:module";
@@ -421,9 +422,13 @@ function markOutputEnd(requestId) {
   }
 }
 
+/** Frames from lamina-ric. Read through a pipe handle on the event loop, not
+ * `fs.createReadStream`: that blocks a thread-pool thread in `read()`, and a process whose
+ * handler crashes (an unhandled rejection) then never finishes exiting. */
 async function* messages(fd) {
   const reader = new FrameReader();
-  for await (const chunk of fs.createReadStream(null, { fd, autoClose: false })) {
+  const pipe = new net.Socket({ fd, readable: true, writable: false });
+  for await (const chunk of pipe) {
     for (const m of reader.push(chunk)) yield m;
   }
 }

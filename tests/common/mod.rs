@@ -163,10 +163,31 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
+    try_request(port, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path} on port {port}: {e}"))
+}
+
+/// POST, or why it failed (a published port whose container is not listening yet resets).
+pub fn try_post(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Answer> {
+    try_request(port, "POST", path, headers, body)
+}
+
+/// [`request`], or the I/O error that stopped it.
+pub fn try_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Answer> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -175,20 +196,20 @@ pub fn request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).expect("write");
-    stream.write_all(body).expect("write body");
+    stream.write_all(req.as_bytes())?;
+    stream.write_all(body)?;
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    reader.read_line(&mut line).expect("status line");
+    reader.read_line(&mut line)?;
     let status: u16 = line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {line:?}"));
+        .ok_or_else(|| bad(format!("bad status line {line:?}")))?;
     let mut headers = Vec::new();
     loop {
         line.clear();
-        reader.read_line(&mut line).expect("header");
+        reader.read_line(&mut line)?;
         let l = line.trim_end();
         if l.is_empty() {
             break;
@@ -204,23 +225,24 @@ pub fn request(
     if chunked {
         loop {
             line.clear();
-            reader.read_line(&mut line).expect("chunk size");
-            let size = usize::from_str_radix(line.trim(), 16).expect("chunk size hex");
+            reader.read_line(&mut line)?;
+            let size = usize::from_str_radix(line.trim(), 16)
+                .map_err(|e| bad(format!("chunk size {line:?}: {e}")))?;
             if size == 0 {
                 break;
             }
             let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).expect("chunk");
+            reader.read_exact(&mut chunk)?;
             body.extend_from_slice(&chunk[..size]);
         }
     } else {
-        reader.read_to_end(&mut body).expect("body");
+        reader.read_to_end(&mut body)?;
     }
-    Answer {
+    Ok(Answer {
         status,
         headers,
         body,
-    }
+    })
 }
 
 /// The invoke path of the single function.
@@ -372,8 +394,8 @@ pub fn docker(args: &[&str]) -> String {
 pub fn first_answer(port: u16, name: &str) -> Answer {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let a = post(port, INVOKE, &[], b"{}");
+        // Until the container listens, a published port accepts and then resets.
+        if let Ok(a) = try_post(port, INVOKE, &[], b"{}") {
             if a.status != 502 {
                 return a;
             }
