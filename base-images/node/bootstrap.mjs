@@ -408,6 +408,9 @@ async function invokeBuffered(fn, event, context) {
   return [{ type: "response", content_type: "application/json" }, Buffer.from(text ?? "null")];
 }
 
+/** The variables lamina-ric names its pipes and asks for output marks with. */
+export const ENV = { fdIn: "_LAMINA_FD_IN", fdOut: "_LAMINA_FD_OUT", outputMarks: "_LAMINA_OUTPUT_MARKS" };
+
 /** Starts the line that ends an invoke's output (crates/runtime-api/src/logs.rs). */
 export const OUTPUT_MARK_PREFIX = Buffer.from("\x1e\x1flamina-end ");
 
@@ -436,8 +439,8 @@ async function* messages(fd) {
 export async function run(handlerString, fdIn, fdOut) {
   const channel = new Channel(fdOut);
   // Read once and hidden from the handler (and its subprocesses).
-  const marks = process.env._LAMINA_OUTPUT_MARKS === "1";
-  delete process.env._LAMINA_OUTPUT_MARKS;
+  const marks = process.env[ENV.outputMarks] === "1";
+  delete process.env[ENV.outputMarks];
   installGlobal();
   patchConsole();
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
@@ -474,9 +477,9 @@ export async function run(handlerString, fdIn, fdOut) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const fdIn = Number(process.env._LAMINA_FD_IN ?? 3);
-  const fdOut = Number(process.env._LAMINA_FD_OUT ?? 4);
-  delete process.env._LAMINA_FD_IN;
-  delete process.env._LAMINA_FD_OUT;
+  const fdIn = Number(process.env[ENV.fdIn] ?? 3);
+  const fdOut = Number(process.env[ENV.fdOut] ?? 4);
+  delete process.env[ENV.fdIn];
+  delete process.env[ENV.fdOut];
   await run(process.env._HANDLER || process.argv[2], fdIn, fdOut);
 }

@@ -32,6 +32,8 @@ import traceback
 
 ENV_FD_IN = "_LAMINA_FD_IN"
 ENV_FD_OUT = "_LAMINA_FD_OUT"
+# Set by lamina's emulator: mark where each invoke's output ends.
+ENV_OUTPUT_MARKS = "_LAMINA_OUTPUT_MARKS"
 
 
 def read_message(stream):
@@ -805,7 +807,7 @@ def run(handler, from_ric, to_ric):
     sys.stdout = Unbuffered(sys.stdout)
     sys.stderr = Unbuffered(sys.stderr)
     # Read once and hidden from the handler (and its subprocesses).
-    marks = os.environ.pop("_LAMINA_OUTPUT_MARKS", None) == "1"
+    marks = os.environ.pop(ENV_OUTPUT_MARKS, None) == "1"
 
     with create_log_sink() as log_sink:
         error_result = None

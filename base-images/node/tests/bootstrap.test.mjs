@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 
 import {
   encodeFrame,
+  ENV,
   FrameReader,
   formatError,
   formatLine,
@@ -46,6 +47,7 @@ test("every golden frame encodes byte for byte and decodes whatever the cuts", (
     }
   }
   assert.equal(OUTPUT_MARK_PREFIX.toString("hex"), golden.output_mark_prefix_hex);
+  assert.deepEqual(ENV, { fdIn: golden.env.fd_in, fdOut: golden.env.fd_out, outputMarks: golden.env.output_marks });
 });
 
 test("handler strings split as v4 splits them, with its errors", () => {

@@ -324,6 +324,11 @@ class TestFraming(unittest.TestCase):
             header, got = bootstrap.read_message(io.BytesIO(bytes.fromhex(frame["wire_hex"])))
             self.assertEqual((header, got), (frame["header"], body))
         self.assertEqual(bootstrap.OUTPUT_MARK_PREFIX, bytes.fromhex(golden["output_mark_prefix_hex"]))
+        env = golden["env"]
+        self.assertEqual(
+            (bootstrap.ENV_FD_IN, bootstrap.ENV_FD_OUT, bootstrap.ENV_OUTPUT_MARKS),
+            (env["fd_in"], env["fd_out"], env["output_marks"]),
+        )
 
     def test_round_trip_matches_rust_layout(self):
         buf = io.BytesIO()
