@@ -341,24 +341,14 @@ fn a_plain_docker_run_starts_the_images_extensions_before_its_runtime() {
     );
     // No lamina on the path: the image's own lamina-ric serves the invoke API on 8080 and
     // starts the extension under its init.
-    let port = common::free_port();
-    let name = format!("lamina-ext-embedded-{}", std::process::id());
-    common::docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        tag,
-    ]);
-    let answer = common::first_answer(port, &name);
+    let served = common::Served::start(tag, &[], &[]);
+    let answer = served.first.clone();
     // `docker stop`: the extension hears SHUTDOWN with SPINDOWN before it is stopped.
     let _ = common::engine_cli()
-        .args(["stop", "-t", "5", &name])
+        .args(["stop", "-t", "5", &served.name])
         .output();
-    let logs = common::container_logs(&name);
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let logs = served.logs();
+    drop(served);
     let _ = common::engine_cli().args(["rmi", "-f", tag]).output();
     assert_eq!(
         answer.json(),

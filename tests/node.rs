@@ -48,55 +48,20 @@ fn expected() -> Value {
     serde_json::from_str(&text).expect("JSON")
 }
 
-/// The image under the embedded emulator with `handler` (its CMD) and `env`; the first
-/// answer to `event`, and the container's log once it has the invoke's `END`.
+/// The image under the embedded emulator with `handler` (its CMD) and `env`: its answer to
+/// `event` (with a trace header), and the container's log once it has that invoke's `END`.
 fn run_case(handler: &str, env: &[(&str, &str)], event: &str) -> (Answer, String) {
-    let port = free_port();
-    let name = format!("lamina-node-case-{port}");
-    let mut args = vec![
-        "run".to_owned(),
-        "-d".into(),
-        "--rm".into(),
-        "--name".into(),
-        name.clone(),
-        "-p".into(),
-        format!("127.0.0.1:{port}:8080"),
-    ];
-    for (k, v) in env {
-        args.push("-e".into());
-        args.push(format!("{k}={v}"));
-    }
-    args.push(TAG.into());
-    args.push(handler.into());
-    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let answer = loop {
-        let trace = [(
-            "X-Amzn-Trace-Id",
-            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1",
-        )];
-        // Until the container listens, the published port accepts and then resets.
-        if let Ok(a) = try_post(port, INVOKE, &trace, event.as_bytes()) {
-            if a.status != 502 {
-                break a;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}",
-            container_logs(&name)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut logs = container_logs(&name);
-    for _ in 0..50 {
-        if logs.contains("END RequestId") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        logs = container_logs(&name);
-    }
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let served = Served::start(TAG, env, &[handler]);
+    let trace = [(
+        "X-Amzn-Trace-Id",
+        "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1",
+    )];
+    let answer = post(served.port, INVOKE, &trace, event.as_bytes());
+    let id = answer
+        .header("x-amzn-requestid")
+        .unwrap_or_default()
+        .to_owned();
+    let logs = served.logs_with(&format!("END RequestId: {id}"));
     (answer, logs)
 }
 
@@ -221,9 +186,10 @@ fn console_lines_are_v4_text_and_json_records_filtered_by_level() {
         .filter(|r| r.get("level").is_some())
         .collect();
     for want in json["records"].as_array().expect("records") {
+        // This invoke's record (the emulator's readiness probe ran the handler once before).
         let found = records
             .iter()
-            .find(|r| r["level"] == want["level"])
+            .find(|r| r["level"] == want["level"] && r["requestId"] == id)
             .unwrap_or_else(|| panic!("no {} record:\n{logs}", want["level"]));
         assert_eq!(found["message"], want["message"], "{found}");
         assert_eq!(found["requestId"], id, "{found}");
@@ -250,23 +216,10 @@ fn both_node_examples_answer_under_plain_docker_run() {
         "lamina-node-test/hello:test",
         "--load",
     ]);
-    let port = free_port();
-    let name = format!("lamina-node-hello-{port}");
-    docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        "lamina-node-test/hello:test",
-    ]);
-    let _ = first_answer(port, &name);
+    let hello = Served::start("lamina-node-test/hello:test", &[], &[]);
     let event =
         std::fs::read(root().join("examples/node-hello/events/divide.json")).expect("event");
-    let a = post(port, INVOKE, &[], &event);
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let a = post(hello.port, INVOKE, &[], &event);
     assert_eq!(a.status, 200);
     let body: Value =
         serde_json::from_str(a.json()["body"].as_str().unwrap_or_default()).expect("body");
@@ -278,29 +231,17 @@ fn both_node_examples_answer_under_plain_docker_run() {
         "lamina-node-test/stream:test",
         "--load",
     ]);
-    let port = free_port();
-    let name = format!("lamina-node-stream-{port}");
-    docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        "lamina-node-test/stream:test",
-    ]);
-    let _ = first_answer(port, &name);
+    let stream = Served::start("lamina-node-test/stream:test", &[], &[]);
     let out = std::process::Command::new("curl")
         .args(["-sS", "-N", "--max-time", "30", "-XPOST"])
         .arg(format!(
-            "http://127.0.0.1:{port}{}",
+            "http://127.0.0.1:{}{}",
+            stream.port,
             lamina_runtime_api::paths::stream_invoke_path("function")
         ))
         .args(["-d", r#"{"count": 3}"#])
         .output()
         .expect("curl");
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("data: {\"tick\"").count(), 3, "{text}");
     assert!(text.contains("InvokeComplete"), "{text}");
@@ -322,20 +263,7 @@ fn a_package_json_dependency_is_installed_once_and_a_handler_edit_keeps_it() {
     };
     let deps = layer(&first, "dependencies");
 
-    let port = free_port();
-    let name = format!("lamina-node-deps-{port}");
-    docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        tag,
-    ]);
-    let a = first_answer(port, &name);
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let a = Served::start(tag, &[], &[]).first.clone();
     assert_eq!(a.status, 200, "{}", a.text());
     assert_eq!(
         a.json(),
@@ -409,28 +337,11 @@ fn a_streaming_node_handler_streams_chunk_by_chunk_and_its_errors_end_in_invoke_
     use lamina_runtime_api::eventstream::Event;
     build_conformance();
     let want = expected();
-    let serve = |handler: &str| {
-        let port = free_port();
-        let name = format!("lamina-node-stream-case-{port}");
-        docker(&[
-            "run",
-            "-d",
-            "--rm",
-            "--name",
-            &name,
-            "-p",
-            &format!("127.0.0.1:{port}:8080"),
-            TAG,
-            handler,
-        ]);
-        let _ = first_answer(port, &name);
-        (port, name)
-    };
+    let serve = |handler: &str| Served::start(TAG, &[], &[handler]);
 
     let ok = &want["streaming"]["ok"];
-    let (port, name) = serve(ok["handler"].as_str().unwrap_or_default());
-    let (content_type, events) = stream_events(port);
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let (content_type, events) =
+        stream_events(serve(ok["handler"].as_str().unwrap_or_default()).port);
     assert_eq!(content_type.as_deref(), ok["contentType"].as_str());
     let chunks: Vec<(f64, String)> = events
         .iter()
@@ -457,10 +368,9 @@ fn a_streaming_node_handler_streams_chunk_by_chunk_and_its_errors_end_in_invoke_
 
     for key in ["fails", "late"] {
         let case = &want["streaming"][key];
-        let (port, name) = serve(case["handler"].as_str().unwrap_or_default());
-        let (_, events) = stream_events(port);
-        let logs = container_logs(&name);
-        let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+        let served = serve(case["handler"].as_str().unwrap_or_default());
+        let (_, events) = stream_events(served.port);
+        let logs = served.logs();
         if let Some(n) = case["chunks"].as_u64() {
             let got = events
                 .iter()

@@ -44,24 +44,10 @@ fn runs_in_an_image_with_nothing_else() {
     // Embedded mode: the client serves the invoke API and runs itself as the runtime; the
     // handler (an `exec` kind naming a file that does not exist) fails on invoke, which the
     // emulator reports as a function error. Every step runs without a libc in the image.
-    let port = free_port();
-    let name = format!("lamina-e2e-ric-only-{}", std::process::id());
-    docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        "-e",
-        "LAMINA_RUNTIME=exec",
-        image,
-        "/var/task/missing",
-    ]);
-    let answer = common::first_answer(port, &name);
-    let logs = common::container_logs(&name);
-    let _ = common::engine_cli().args(["rm", "-f", &name]).output();
+    let served =
+        common::Served::start(image, &[("LAMINA_RUNTIME", "exec")], &["/var/task/missing"]);
+    let (answer, logs) = (served.first.clone(), served.logs());
+    drop(served);
     let _ = common::engine_cli().args(["rmi", "-f", image]).output();
     assert_eq!(answer.status, 200, "{}\n{logs}", answer.text());
     assert_eq!(

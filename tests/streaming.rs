@@ -245,23 +245,9 @@ fn a_50_mib_stream_passes_with_lamina_rie_s_memory_flat() {
 #[test]
 fn the_embedded_emulator_streams_with_no_lamina_on_the_host() {
     build();
-    let port = free_port();
-    let name = format!("lamina-streaming-embedded-{port}");
-    docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--name",
-        &name,
-        "-p",
-        &format!("127.0.0.1:{port}:8080"),
-        TAG,
-    ]);
-    let _ = first_answer(port, &name);
-    let events = stream_invoke(port, r#"{"chunks": 3, "interval": 0.3}"#);
+    let served = Served::start(TAG, &[], &[]);
+    let events = stream_invoke(served.port, r#"{"chunks": 3, "interval": 0.3}"#);
     let got = chunks(&events);
-    let logs = container_logs(&name);
-    let _ = engine_cli().args(["rm", "-f", &name]).output();
-    assert_eq!(got.len(), 3, "{events:?}\n{logs}");
+    assert_eq!(got.len(), 3, "{events:?}\n{}", served.logs());
     assert_each_arrives_before_the_next_is_written(&got);
 }

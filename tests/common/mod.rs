@@ -123,7 +123,7 @@ pub fn free_port() -> u16 {
 }
 
 /// A plain HTTP/1.1 answer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -406,6 +406,59 @@ pub fn first_answer(port: u16, name: &str) -> Answer {
             container_logs(name)
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// An image served by its own lamina-ric (the embedded emulator) under `docker run -p`, on a
+/// free loopback port; the container is removed when this is dropped.
+pub struct Served {
+    pub port: u16,
+    pub name: String,
+    /// The answer to the `{}` that showed it was up.
+    pub first: Answer,
+}
+
+impl Served {
+    /// `docker run -d -p 127.0.0.1:PORT:8080 [-e K=V]… IMAGE [ARGS…]`, then `{}` posted until
+    /// it answers.
+    pub fn start(image: &str, env: &[(&str, &str)], args: &[&str]) -> Self {
+        let port = free_port();
+        let name = format!("lamina-served-{}-{port}", std::process::id());
+        let publish = format!("127.0.0.1:{port}:8080");
+        let mut cmd: Vec<String> = ["run", "-d", "--name", &name, "-p", &publish]
+            .map(str::to_owned)
+            .to_vec();
+        for (k, v) in env {
+            cmd.extend(["-e".to_owned(), format!("{k}={v}")]);
+        }
+        cmd.push(image.to_owned());
+        cmd.extend(args.iter().map(|a| (*a).to_owned()));
+        docker(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
+        let first = first_answer(port, &name);
+        Self { port, name, first }
+    }
+
+    /// The container's log so far.
+    pub fn logs(&self) -> String {
+        container_logs(&self.name)
+    }
+
+    /// The log once it holds `needle` (output lands after the answer), or as it is after 5 s.
+    pub fn logs_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) || Instant::now() >= deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = engine_cli().args(["rm", "-f", &self.name]).output();
     }
 }
 

@@ -171,19 +171,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn runtime_kinds() {
-        assert_eq!(RuntimeKind::parse("python3.13"), Some(RuntimeKind::Python));
-        assert_eq!(RuntimeKind::parse("Python"), Some(RuntimeKind::Python));
-        assert_eq!(RuntimeKind::parse("nodejs20.x"), Some(RuntimeKind::Node));
-        assert_eq!(RuntimeKind::parse("exec"), Some(RuntimeKind::Exec));
-        assert_eq!(
-            RuntimeKind::parse("provided.al2023"),
-            Some(RuntimeKind::Bootstrap)
-        );
-        assert_eq!(RuntimeKind::parse("ruby"), None);
-    }
-
-    #[test]
     fn detection() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();

@@ -291,6 +291,7 @@ mod tests {
         }
         assert_eq!(RuntimeKind::parse("nodejs24.x"), Some(RuntimeKind::Node));
         assert_eq!(RuntimeKind::parse("python3.13"), Some(RuntimeKind::Python));
+        assert_eq!(RuntimeKind::parse("Python"), Some(RuntimeKind::Python));
         assert_eq!(
             RuntimeKind::parse("provided.al2023"),
             Some(RuntimeKind::Bootstrap)
