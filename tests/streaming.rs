@@ -37,7 +37,7 @@ fn written_at(chunk: &str) -> f64 {
 }
 
 /// `InvokeWithResponseStream` on `port`: each event with the instant its bytes arrived.
-fn stream_invoke(port: u16, event: &str) -> Vec<(f64, Event)> {
+pub fn stream_invoke(port: u16, event: &str) -> Vec<(f64, Event)> {
     let url = format!("http://127.0.0.1:{port}{}", stream_invoke_path("function"));
     let mut resp = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -250,4 +250,34 @@ fn the_embedded_emulator_streams_with_no_lamina_on_the_host() {
     let got = chunks(&events);
     assert_eq!(got.len(), 3, "{events:?}\n{}", served.logs());
     assert_each_arrives_before_the_next_is_written(&got);
+}
+
+#[test]
+fn a_plain_executables_stdout_streams_and_its_failure_ends_the_stream() {
+    require_docker();
+    let tag = "lamina-streaming-test/exec:test";
+    build_json(&["tests/fixtures/exec-stream", "--tag", tag, "--load"]);
+    let served = Served::start(tag, &[], &[]);
+    let events = stream_invoke(served.port, "{}");
+    let got = chunks(&events);
+    assert_eq!(got.len(), 3, "{events:?}\n{}", served.logs());
+    assert_each_arrives_before_the_next_is_written(&got);
+    assert!(matches!(
+        events.last(),
+        Some((_, Event::InvokeComplete(c))) if c == &InvokeComplete::default()
+    ));
+
+    let events = stream_invoke(served.port, r#"{"fail": true}"#);
+    assert_eq!(chunks(&events).len(), 1, "{events:?}");
+    let Some((_, Event::InvokeComplete(done))) = events.last() else {
+        panic!("no InvokeComplete: {events:?}");
+    };
+    assert_eq!(done.error_code.as_deref(), Some("Runtime.ExitError"));
+    assert!(
+        done.error_details
+            .as_deref()
+            .unwrap_or_default()
+            .contains("gave up after one chunk"),
+        "{done:?}"
+    );
 }

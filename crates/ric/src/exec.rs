@@ -11,7 +11,11 @@
 //! - any other ending: an invoke error (the runtime keeps serving)
 //!   `{"errorMessage": <last 4 KiB of stderr, trimmed, or "exit status N">,
 //!     "errorType": "Runtime.ExitError", "requestId": <id>, "stackTrace": []}`;
-//! - its stderr is copied to the RIC's stderr as it comes.
+//! - its stderr is copied to the RIC's stderr as it comes;
+//! - with `LAMINA_RESPONSE_MODE=streaming` in the function's environment, its stdout is the
+//!   response *streamed* (runtime-api.md §1.7): each piece goes out as it is written, as
+//!   `LAMINA_RESPONSE_CONTENT_TYPE` (default `application/octet-stream`), and an ending other
+//!   than exit 0 is the same error, sent in the stream's trailers.
 
 use std::path::PathBuf;
 
@@ -25,17 +29,37 @@ use tokio::process::Command;
 use crate::client::{ClientError, Event};
 use crate::config::{exec_path, Config};
 use crate::process;
-use crate::runtime::{error_body, Fatal, Outcome, Worker};
+use crate::runtime::{error_body, Fatal, Outcome, StreamItem, Worker};
 
 /// Bytes of stderr kept for the error message.
 const STDERR_TAIL: usize = 4096;
 /// The error type of a failed exec handler.
 const EXIT_ERROR: &str = "Runtime.ExitError";
 
+/// Asks for a streamed response (lamina's, for `exec` handlers).
+const ENV_RESPONSE_MODE: &str = "LAMINA_RESPONSE_MODE";
+/// The streamed response's content type.
+const ENV_RESPONSE_CONTENT_TYPE: &str = "LAMINA_RESPONSE_CONTENT_TYPE";
+/// The default content type of a streamed response (Node's, §1.7).
+const STREAM_CONTENT_TYPE: &str = "application/octet-stream";
+
 /// Runs the handler executable once per event.
 pub struct ExecWorker {
     program: PathBuf,
     task_root: PathBuf,
+    /// Whether the handler's stdout streams.
+    streaming: bool,
+    /// The handler whose stdout is streaming now.
+    running: Option<Running>,
+}
+
+/// A handler process whose output streams.
+struct Running {
+    request_id: String,
+    child: tokio::process::Child,
+    stdout: tokio::process::ChildStdout,
+    tail: tokio::task::JoinHandle<Vec<u8>>,
+    fed: tokio::task::JoinHandle<Result<(), hyper::Error>>,
 }
 
 impl ExecWorker {
@@ -50,9 +74,13 @@ impl ExecWorker {
                 body: error_body(&message, "Runtime.InvalidEntrypoint", "", &[]),
             });
         }
+        let streaming =
+            std::env::var(ENV_RESPONSE_MODE).is_ok_and(|m| m.eq_ignore_ascii_case("streaming"));
         Ok(Self {
             program,
             task_root: config.task_root.clone(),
+            streaming,
+            running: None,
         })
     }
 
@@ -109,6 +137,20 @@ impl Worker for ExecWorker {
             drop(stdin);
             Ok::<_, hyper::Error>(())
         };
+        if self.streaming {
+            self.running = Some(Running {
+                request_id,
+                child,
+                stdout,
+                tail: tokio::spawn(copy_tail(stderr)),
+                fed: tokio::spawn(feed),
+            });
+            let content_type = std::env::var(ENV_RESPONSE_CONTENT_TYPE)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| STREAM_CONTENT_TYPE.into());
+            return Ok(Outcome::Stream { content_type });
+        }
         let collect = async move {
             let mut out = Vec::new();
             let _ = stdout.read_to_end(&mut out).await;
@@ -120,13 +162,7 @@ impl Worker for ExecWorker {
             .await
             .map_err(|e| Fatal::Protocol(format!("cannot wait for handler: {e}")))?;
         process::clear_child();
-        if let Err(source) = fed {
-            return Err(ClientError::Http {
-                endpoint: lamina_runtime_api::paths::NEXT.into(),
-                source,
-            }
-            .into());
-        }
+        fed.map_err(event_error)?;
         if status.success() {
             return Ok(Outcome::Response {
                 content_type: sniff(&out).into(),
@@ -134,25 +170,72 @@ impl Worker for ExecWorker {
                 output_marks: None,
             });
         }
-        let reason = match (
-            status.code(),
-            std::os::unix::process::ExitStatusExt::signal(&status),
-        ) {
-            (Some(c), _) => ExitReason::Code(c.into()),
-            (None, s) => ExitReason::Signal(s.unwrap_or(0)),
-        };
-        let tail = String::from_utf8_lossy(&tail);
-        let message = if tail.trim().is_empty() {
-            reason.to_string()
-        } else {
-            tail.trim().to_owned()
-        };
         Ok(Outcome::Error {
-            body: error_body(&message, EXIT_ERROR, &request_id, &[]),
+            body: failure_body(status, &tail, &request_id),
             xray_cause: None,
             output_marks: None,
         })
     }
+
+    async fn stream_next(&mut self) -> Result<StreamItem, Fatal> {
+        let Some(running) = self.running.as_mut() else {
+            return Err(Fatal::Protocol("no exec handler is streaming".into()));
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        if let Ok(n @ 1..) = running.stdout.read(&mut buf).await {
+            buf.truncate(n);
+            return Ok(StreamItem::Chunk(Bytes::from(buf)));
+        }
+        // Its stdout is closed: the stream ends as the process does.
+        let Some(mut running) = self.running.take() else {
+            return Err(Fatal::Protocol("no exec handler is streaming".into()));
+        };
+        let status = running
+            .child
+            .wait()
+            .await
+            .map_err(|e| Fatal::Protocol(format!("cannot wait for handler: {e}")))?;
+        process::clear_child();
+        let tail = running.tail.await.unwrap_or_default();
+        if let Ok(fed) = running.fed.await {
+            fed.map_err(event_error)?;
+        }
+        if status.success() {
+            return Ok(StreamItem::End { output_marks: None });
+        }
+        Ok(StreamItem::Error {
+            error_type: EXIT_ERROR.into(),
+            body: failure_body(status, &tail, &running.request_id),
+            output_marks: None,
+        })
+    }
+}
+
+/// Reading the event from the Runtime API failed.
+fn event_error(source: hyper::Error) -> Fatal {
+    ClientError::Http {
+        endpoint: lamina_runtime_api::paths::NEXT.into(),
+        source,
+    }
+    .into()
+}
+
+/// The error of a handler process that did not exit 0: its stderr's tail, else its status.
+fn failure_body(status: std::process::ExitStatus, tail: &[u8], request_id: &str) -> Bytes {
+    let reason = match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(c), _) => ExitReason::Code(c.into()),
+        (None, s) => ExitReason::Signal(s.unwrap_or(0)),
+    };
+    let tail = String::from_utf8_lossy(tail);
+    let message = if tail.trim().is_empty() {
+        reason.to_string()
+    } else {
+        tail.trim().to_owned()
+    };
+    error_body(&message, EXIT_ERROR, request_id, &[])
 }
 
 /// Copy a child's stderr to ours as it comes, keeping the last [`STDERR_TAIL`] bytes.

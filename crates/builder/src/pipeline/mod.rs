@@ -147,7 +147,19 @@ pub fn build(
         None => None,
     };
     let code_dir = unpacked_code.as_ref().map_or(dir, |s| s.path());
-    handler::check(spec.runtime, &spec.handler, code_dir)?;
+    let found = handler::check(spec.runtime, &spec.handler, code_dir)?;
+    // What lamina-ric runs: the runtime's worker, else (an OS-only function) the folder's
+    // own `bootstrap` or the executable its handler names — said outright, so that a
+    // handler such as `tool.py` is never mistaken for a Python module.
+    let kind = spec.runtime.ric_kind().or_else(|| {
+        found.map(|p| {
+            if p.file_name().is_some_and(|n| n == "bootstrap") {
+                RuntimeKind::Bootstrap
+            } else {
+                RuntimeKind::Exec
+            }
+        })
+    });
     match Arch::of_elf(inputs.ric_binary) {
         Some(have) if have == spec.arch => {}
         have => {
@@ -304,7 +316,14 @@ pub fn build(
     stage("image config and manifest");
     let image = write_image(
         store,
-        &image_spec(spec, inputs.source_date_epoch, &base, own_client, &layers),
+        &image_spec(
+            spec,
+            kind,
+            inputs.source_date_epoch,
+            &base,
+            own_client,
+            &layers,
+        ),
     )?;
     Ok(BuildOutput { image, layers })
 }
@@ -389,6 +408,7 @@ fn base_only_spec(spec: &Function, epoch: u64, base: &BaseParts) -> ImageSpec {
 
 fn image_spec(
     spec: &Function,
+    kind: Option<RuntimeKind>,
     epoch: u64,
     base: &BaseParts,
     own_client: bool,
@@ -396,7 +416,7 @@ fn image_spec(
 ) -> ImageSpec {
     let mut env = merged_env(&base.config.env);
     if own_client {
-        if let Some(kind) = spec.runtime.ric_kind() {
+        if let Some(kind) = kind {
             env.push(format!("{ENV_RUNTIME}={}", kind.as_str()));
         }
         if let Some(value) = spec.runtime.execution_env() {
