@@ -201,7 +201,7 @@ class HttpResponseStream {
   }
 }
 
-function installGlobal() {
+export function installGlobal() {
   const off = String(process.env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA ?? "").toLowerCase();
   if (off === "1" || off === "true") return;
   globalThis.awslambda = {
@@ -336,6 +336,8 @@ class Channel {
 function responseStream(channel, highWaterMark) {
   let contentType = "application/octet-stream";
   let started = false;
+  // The chunk being written (one at a time: Writable waits for each callback).
+  let inFlight = null;
   const start = () => {
     if (!started) {
       started = true;
@@ -347,7 +349,13 @@ function responseStream(channel, highWaterMark) {
     write(chunk, encoding, callback) {
       start();
       const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding);
-      channel.sendAsync({ type: "stream_chunk" }, bytes, callback);
+      inFlight = new Promise((resolve) =>
+        channel.sendAsync({ type: "stream_chunk" }, bytes, (err) => {
+          inFlight = null;
+          resolve();
+          callback(err);
+        }),
+      );
     },
   });
   stream.setContentType = (t) => {
@@ -358,10 +366,16 @@ function responseStream(channel, highWaterMark) {
   };
   stream.started = () => started;
   stream.startNow = start;
+  /** Drop what is still buffered and wait for the chunk being written, so that no chunk
+   * frame follows the stream's last frame (they share the pipe to lamina-ric). */
+  stream.abandon = async () => {
+    stream.destroy();
+    while (inFlight) await inFlight;
+  };
   return stream;
 }
 
-async function invokeStreaming(fn, event, context, channel) {
+export async function invokeStreaming(fn, event, context, channel) {
   const stream = responseStream(channel, fn[HIGH_WATER_MARK]);
   const finished = new Promise((resolve) => stream.on("finish", resolve));
   let result;
@@ -377,6 +391,7 @@ async function invokeStreaming(fn, event, context, channel) {
     stream.startNow();
     return [{ type: "stream_end" }];
   } catch (err) {
+    await stream.abandon();
     logError("Invoke Error", err);
     const e = formatError(err);
     const body = Buffer.from(JSON.stringify(e));

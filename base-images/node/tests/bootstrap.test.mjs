@@ -16,6 +16,8 @@ import {
   FrameReader,
   formatError,
   formatLine,
+  installGlobal,
+  invokeStreaming,
   loadHandler,
   logLevel,
   makeContext,
@@ -173,4 +175,31 @@ test("the context object has v4's fields and a real deadline", () => {
   const left = ctx.getRemainingTimeInMillis();
   assert.ok(left > 4000 && left <= 5000, String(left));
   assert.equal("callbackWaitsForEmptyEventLoop" in ctx, false);
+});
+
+test("no chunk frame follows a stream's last frame, however slow its write", async () => {
+  // A channel whose chunk writes complete late, as a busy pipe makes them.
+  const frames = [];
+  const channel = {
+    send: (header) => frames.push(header.type),
+    sendAsync: (header, body, callback) =>
+      setTimeout(() => {
+        frames.push(header.type);
+        callback(null);
+      }, 50),
+  };
+  installGlobal();
+  const late = globalThis.awslambda.streamifyResponse(async (event, stream) => {
+    stream.write("x");
+    stream.write("y");
+    stream.setContentType("text/plain");
+  });
+  const [last] = await invokeStreaming(late, {}, {}, channel);
+  frames.push(last.type);
+  // Whatever was still to be written has had its time.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(last.type, "stream_error");
+  assert.equal(last.error_type, "Runtime.InvalidStreamingOperation");
+  assert.equal(frames.at(-1), "stream_error", frames.join(", "));
+  assert.equal(frames[0], "stream_start");
 });
