@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::Value;
 
@@ -287,51 +285,6 @@ fn a_package_json_dependency_is_installed_once_and_a_handler_edit_keeps_it() {
     assert_eq!(layer(&second, "code")["cached"], false);
 }
 
-/// `InvokeWithResponseStream` on `port`: each event with when its bytes arrived, and the
-/// response's content type.
-fn stream_events(
-    port: u16,
-) -> (
-    Option<String>,
-    Vec<(f64, lamina_runtime_api::eventstream::Event)>,
-) {
-    use std::io::Read;
-    let url = format!(
-        "http://127.0.0.1:{port}{}",
-        lamina_runtime_api::paths::stream_invoke_path("function")
-    );
-    let mut resp = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("client")
-        .post(url)
-        .body("{}")
-        .send()
-        .expect("the streaming route answers");
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut decoder = lamina_runtime_api::eventstream::Decoder::new();
-    let mut events = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = resp.read(&mut buf).expect("the stream broke");
-        if n == 0 {
-            break;
-        }
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        for e in decoder.push(&buf[..n]).expect("event-stream frames") {
-            events.push((at, e));
-        }
-    }
-    (content_type, events)
-}
-
 #[test]
 fn a_streaming_node_handler_streams_chunk_by_chunk_and_its_errors_end_in_invoke_complete() {
     use lamina_runtime_api::eventstream::Event;
@@ -341,7 +294,7 @@ fn a_streaming_node_handler_streams_chunk_by_chunk_and_its_errors_end_in_invoke_
 
     let ok = &want["streaming"]["ok"];
     let (content_type, events) =
-        stream_events(serve(ok["handler"].as_str().unwrap_or_default()).port);
+        stream_invoke(serve(ok["handler"].as_str().unwrap_or_default()).port, "{}");
     assert_eq!(content_type.as_deref(), ok["contentType"].as_str());
     let chunks: Vec<(f64, String)> = events
         .iter()
@@ -369,7 +322,7 @@ fn a_streaming_node_handler_streams_chunk_by_chunk_and_its_errors_end_in_invoke_
     for key in ["fails", "late"] {
         let case = &want["streaming"][key];
         let served = serve(case["handler"].as_str().unwrap_or_default());
-        let (_, events) = stream_events(served.port);
+        let (_, events) = stream_invoke(served.port, "{}");
         let logs = served.logs();
         if let Some(n) = case["chunks"].as_u64() {
             let got = events

@@ -5,26 +5,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::*;
-use lamina_runtime_api::eventstream::{Decoder, Event, InvokeComplete};
-use lamina_runtime_api::paths::stream_invoke_path;
+use lamina_runtime_api::eventstream::{Event, InvokeComplete};
 
 const TAG: &str = "lamina-streaming-test/streamer:test";
 
 fn build() {
     require_docker();
     build_json(&["tests/fixtures/streamer", "--tag", TAG]);
-}
-
-fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }
 
 /// The epoch seconds a streamer chunk says it was written at (`chunk I at T…`).
@@ -36,32 +28,9 @@ fn written_at(chunk: &str) -> f64 {
         .unwrap_or_else(|| panic!("no timestamp in {chunk:?}"))
 }
 
-/// `InvokeWithResponseStream` on `port`: each event with the instant its bytes arrived.
-pub fn stream_invoke(port: u16, event: &str) -> Vec<(f64, Event)> {
-    let url = format!("http://127.0.0.1:{port}{}", stream_invoke_path("function"));
-    let mut resp = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()
-        .expect("client")
-        .post(url)
-        .body(event.to_owned())
-        .send()
-        .expect("the streaming route answers");
-    assert_eq!(resp.status(), 200);
-    let mut decoder = Decoder::new();
-    let mut events = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = resp.read(&mut buf).expect("the stream broke");
-        if n == 0 {
-            break;
-        }
-        let at = now();
-        for e in decoder.push(&buf[..n]).expect("event-stream frames") {
-            events.push((at, e));
-        }
-    }
-    events
+/// The events of an `InvokeWithResponseStream` on `port`, each with when it arrived.
+fn stream_invoke(port: u16, event: &str) -> Vec<(f64, Event)> {
+    common::stream_invoke(port, event).1
 }
 
 fn chunks(events: &[(f64, Event)]) -> Vec<(f64, String)> {
@@ -188,7 +157,7 @@ fn a_streamed_response_reaches_the_sdk_the_cli_and_curl_chunk_by_chunk() {
         .expect("curl");
     let mut lines = Vec::new();
     for line in BufReader::new(curl.stdout.take().expect("curl stdout")).lines() {
-        lines.push((now(), line.expect("curl output")));
+        lines.push((epoch_secs(), line.expect("curl output")));
     }
     assert!(curl.wait().expect("curl").success());
     let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();

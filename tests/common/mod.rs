@@ -521,3 +521,55 @@ pub fn run_python(script: &str) {
         String::from_utf8_lossy(&made.stderr)
     );
 }
+
+/// Seconds since the epoch, as a float (to compare with timestamps a handler writes).
+pub fn epoch_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// `InvokeWithResponseStream` of `function` on `port` with `event`: the response's content
+/// type, and each event-stream event with the instant its bytes arrived.
+pub fn stream_invoke(
+    port: u16,
+    event: &str,
+) -> (
+    Option<String>,
+    Vec<(f64, lamina_runtime_api::eventstream::Event)>,
+) {
+    let url = format!(
+        "http://127.0.0.1:{port}{}",
+        lamina_runtime_api::paths::stream_invoke_path("function")
+    );
+    let mut resp = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client")
+        .post(url)
+        .body(event.to_owned())
+        .send()
+        .expect("the streaming route answers");
+    assert_eq!(resp.status(), 200);
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut decoder = lamina_runtime_api::eventstream::Decoder::new();
+    let mut events = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = resp.read(&mut buf).expect("the stream broke");
+        if n == 0 {
+            break;
+        }
+        let at = epoch_secs();
+        for e in decoder.push(&buf[..n]).expect("event-stream frames") {
+            events.push((at, e));
+        }
+    }
+    assert_eq!(decoder.pending(), 0, "a partial message at the end");
+    (content_type, events)
+}
