@@ -89,6 +89,9 @@ pub struct RuntimeClient {
     addr: SocketAddr,
     host: HeaderValue,
     conn: Option<SendRequest<ReqBody>>,
+    /// The last event's request id and `Lambda-Runtime-Invocation-Id`, echoed on its
+    /// answer (runtime-api.md §1.4; aws-lambda-rust-runtime #1159, python RIC #214).
+    invocation_id: Option<(String, HeaderValue)>,
 }
 
 /// A streamed `/response` under way (runtime-api.md §1.7): chunks go out as they are sent,
@@ -156,7 +159,17 @@ impl RuntimeClient {
             addr,
             host,
             conn: None,
+            invocation_id: None,
         }
+    }
+
+    /// The nonce to echo on an answer to `request_id`: the one its `/next` carried.
+    fn echo(&self, request_id: &str) -> Option<String> {
+        self.invocation_id
+            .as_ref()
+            .filter(|(id, _)| id == request_id)
+            .and_then(|(_, v)| v.to_str().ok())
+            .map(str::to_owned)
     }
 
     /// `GET /next`: wait (without timeout) for the next event.
@@ -166,6 +179,10 @@ impl RuntimeClient {
             .await?;
         let resp = expect_status(paths::NEXT, resp, StatusCode::OK).await?;
         let invocation = Invocation::from_headers(resp.headers())?;
+        self.invocation_id = resp
+            .headers()
+            .get(h::INVOCATION_ID)
+            .map(|v| (invocation.request_id.clone(), v.clone()));
         let content_length = resp
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -187,6 +204,8 @@ impl RuntimeClient {
     ) -> Result<(), ClientError> {
         let path = paths::response(request_id);
         let mut headers = vec![(header::CONTENT_TYPE.as_str(), content_type)];
+        let echo = self.echo(request_id);
+        headers.extend(echo.as_deref().map(|v| (h::INVOCATION_ID, v)));
         push_output_marks(&mut headers, output_marks);
         let resp = self.call(Method::POST, &path, body, &headers).await?;
         drain(expect_status(&path, resp, StatusCode::ACCEPTED).await?).await
@@ -207,11 +226,13 @@ impl RuntimeClient {
             h::FUNCTION_ERROR_BODY,
             lamina_runtime_api::logs::OUTPUT_MARKS_HEADER
         );
-        let headers = [
+        let mut headers = vec![
             (header::CONTENT_TYPE.as_str(), content_type),
             (h::RESPONSE_MODE, "streaming"),
             (header::TRAILER.as_str(), trailer.as_str()),
         ];
+        let echo = self.echo(request_id);
+        headers.extend(echo.as_deref().map(|v| (h::INVOCATION_ID, v)));
         let mut req = self.build(Method::POST, &path, Bytes::new(), &headers)?;
         *req.body_mut() = BodyExt::boxed_unsync(body);
         let conn = match self.conn.as_mut() {
@@ -244,6 +265,8 @@ impl RuntimeClient {
     ) -> Result<(), ClientError> {
         let path = paths::error(request_id);
         let mut headers = vec![(header::CONTENT_TYPE.as_str(), "application/json")];
+        let echo = self.echo(request_id);
+        headers.extend(echo.as_deref().map(|v| (h::INVOCATION_ID, v)));
         push_output_marks(&mut headers, output_marks);
         if let Some(cause) = xray_cause.filter(|c| c.len() < MAX_XRAY_CAUSE) {
             if HeaderValue::from_str(cause).is_ok() {

@@ -116,23 +116,38 @@ pub async fn runtime_loop<W: Worker>(
                 body,
                 output_marks,
             } => {
-                client
+                let posted = client
                     .post_response(&request_id, &content_type, body, output_marks)
-                    .await?
+                    .await;
+                survive_refusal(posted)?
             }
             Outcome::Error {
                 body,
                 xray_cause,
                 output_marks,
             } => {
-                client
+                let posted = client
                     .post_error(&request_id, body, xray_cause.as_deref(), output_marks)
-                    .await?
+                    .await;
+                survive_refusal(posted)?
             }
             Outcome::Stream { content_type } => {
                 stream_response(client, worker, &request_id, &content_type).await?
             }
         }
+    }
+}
+
+/// An answer the platform refused with 410 (the invoke timed out, or the answer was stale:
+/// runtime-api.md §1.6) is logged and the loop goes on to `/next`, as AWS's clients do
+/// (aws-lambda-dotnet #2508); any other failure ends the runtime.
+fn survive_refusal(posted: Result<(), ClientError>) -> Result<(), Fatal> {
+    match posted {
+        Err(e @ ClientError::Status { status: 410, .. }) => {
+            log_client_error(&e);
+            Ok(())
+        }
+        other => Ok(other?),
     }
 }
 

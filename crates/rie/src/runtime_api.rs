@@ -108,6 +108,11 @@ async fn next(state: &RuntimeState) -> Result<Response<Body>, RuntimeApiError> {
     Ok(r)
 }
 
+/// The `Lambda-Runtime-Invocation-Id` an answer echoes, if any (§1.4).
+fn invocation_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(h::INVOCATION_ID).and_then(|v| v.to_str().ok())
+}
+
 fn content_type(headers: &HeaderMap, default: &str) -> String {
     headers
         .get(CONTENT_TYPE)
@@ -124,17 +129,18 @@ fn response(
     body: Capped,
 ) -> Result<Response<Body>, RuntimeApiError> {
     const TO: &str = "InvocationResponse";
-    state.check(id, TO)?;
+    let echo = invocation_id(headers);
+    state.check(id, TO, echo)?;
     state.note_output_marks(id, headers);
     // `streaming` went to `stream::receive`; any other mode is refused (§1.4).
     if headers.get(h::RESPONSE_MODE).is_some() {
-        state.complete(id, TO, RuntimeOutcome::InvalidResponseMode)?;
+        state.complete(id, TO, echo, RuntimeOutcome::InvalidResponseMode)?;
         return Err(RuntimeApiError::invalid_response_mode());
     }
     let ct = content_type(headers, DEFAULT_CONTENT_TYPE);
     match body {
         Capped::TooLarge { size } => {
-            state.complete(id, TO, RuntimeOutcome::TooLarge { size })?;
+            state.complete(id, TO, echo, RuntimeOutcome::TooLarge { size })?;
             Err(RuntimeApiError::too_large(MAX_SYNC_RESPONSE))
         }
         Capped::Whole(bytes, trailers) => {
@@ -150,7 +156,7 @@ fn response(
                     content_type: ct,
                 },
             };
-            state.complete(id, TO, outcome)?;
+            state.complete(id, TO, echo, outcome)?;
             Ok(accepted())
         }
     }
@@ -163,7 +169,8 @@ fn error(
     body: Capped,
 ) -> Result<Response<Body>, RuntimeApiError> {
     const TO: &str = "InvocationErrorResponse";
-    state.check(id, TO)?;
+    let echo = invocation_id(headers);
+    state.check(id, TO, echo)?;
     state.note_output_marks(id, headers);
     let (body, content_type) = error_body(headers, body)?;
     let error_type = normalise_error_type(
@@ -175,6 +182,7 @@ fn error(
     state.complete(
         id,
         TO,
+        echo,
         RuntimeOutcome::Error {
             body,
             content_type,

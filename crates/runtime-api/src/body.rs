@@ -64,6 +64,12 @@ impl RuntimeApiError {
             format!("Exceeded maximum allowed payload size ({limit} bytes)."),
         )
     }
+    /// 410 `InvokeTimeout`: an answer to an invoke that already timed out, or one carrying
+    /// a stale `Lambda-Runtime-Invocation-Id` (§1.6; RIE-LMI `RenderInvokeTimeout`, RAPID
+    /// `ErrorRuntimeInvokeTimeout`). The runtime should log it and go back to `/next`.
+    pub fn invoke_timeout() -> Self {
+        Self::new(410, "InvokeTimeout", "Invoke timeout")
+    }
     /// 500 `InternalServerError`.
     pub fn internal() -> Self {
         Self::new(500, "InternalServerError", "Internal Server Error")

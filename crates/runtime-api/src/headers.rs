@@ -14,6 +14,10 @@ pub const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 pub const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
 /// Tenant id (`/next` reply), from the invoke's `X-Amz-Tenant-Id`.
 pub const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+/// Per-invoke nonce on the `/next` reply, echoed by the runtime on `/response` and
+/// `/error` (§1.3, §1.4; July 2026 "cross-wiring protection", aws-lambda-rust-runtime
+/// #1159, python RIC #214): a post whose echo is not the invoke's current nonce is stale.
+pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
 /// Error type the runtime sends with `/init/error` (§1.5).
 pub const FUNCTION_ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 /// Base64 error body in a streamed response's trailers (§1.7).

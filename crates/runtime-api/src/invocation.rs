@@ -28,6 +28,9 @@ pub struct Invocation {
     pub tenant_id: Option<String>,
     /// Content type of the payload; `application/json` when the caller sent none.
     pub content_type: String,
+    /// The invoke's nonce (`Lambda-Runtime-Invocation-Id`), opaque: never parsed, only
+    /// echoed on the answer (§1.3).
+    pub invocation_id: Option<String>,
 }
 
 /// Content type used when the invoker sent none (§1.3).
@@ -49,6 +52,7 @@ impl Invocation {
             (h::CLIENT_CONTEXT, &self.client_context),
             (h::COGNITO_IDENTITY, &self.cognito_identity),
             (h::TENANT_ID, &self.tenant_id),
+            (h::INVOCATION_ID, &self.invocation_id),
         ] {
             if let Some(v) = value {
                 put(&mut map, name, v)?;
@@ -99,6 +103,7 @@ impl Invocation {
             cognito_identity: text(h::COGNITO_IDENTITY)?,
             tenant_id: text(h::TENANT_ID)?,
             content_type,
+            invocation_id: text(h::INVOCATION_ID)?,
         })
     }
 }
@@ -142,6 +147,7 @@ mod tests {
             ),
             tenant_id: None,
             content_type: "application/json".into(),
+            invocation_id: Some("5b0c1a9e-7c1d-4e55-9f60-2b3c4d5e6f70".into()),
         };
         let headers = inv.to_headers().unwrap();
         assert!(
@@ -149,6 +155,10 @@ mod tests {
             "empty headers are not sent"
         );
         assert_eq!(headers.get(h::DEADLINE_MS).unwrap(), "1542409706888");
+        assert_eq!(
+            headers.get(h::INVOCATION_ID).unwrap(),
+            "5b0c1a9e-7c1d-4e55-9f60-2b3c4d5e6f70"
+        );
         assert_eq!(Invocation::from_headers(&headers).unwrap(), inv);
     }
 

@@ -40,6 +40,8 @@ struct State {
     queue: VecDeque<RawEvent>,
     posts: Vec<Recorded>,
     nexts: usize,
+    /// Replies for the next posts, in order, in place of `202`.
+    refusals: VecDeque<(u16, String)>,
 }
 
 /// The fake server; it runs until the test process ends.
@@ -104,6 +106,15 @@ impl FakeApi {
         state.posts.clone()
     }
 
+    /// Answer the next post with `status` and `body` instead of `202` (still recorded).
+    pub fn refuse_next_post(&self, status: u16, body: &str) {
+        let (lock, _) = &*self.state;
+        lock.lock()
+            .unwrap()
+            .refusals
+            .push_back((status, body.to_owned()));
+    }
+
     pub fn posts(&self) -> Vec<Recorded> {
         self.state.0.lock().unwrap().posts.clone()
     }
@@ -120,9 +131,14 @@ impl FakeApi {
                 self.next_event()
             } else {
                 let (lock, cv) = &*self.state;
-                lock.lock().unwrap().posts.push(req);
+                let mut state = lock.lock().unwrap();
+                state.posts.push(req);
+                let refusal = state.refusals.pop_front();
                 cv.notify_all();
-                reply(202, &[], br#"{"status":"OK"}"#)
+                match refusal {
+                    Some((status, body)) => reply(status, &[], body.as_bytes()),
+                    None => reply(202, &[], br#"{"status":"OK"}"#),
+                }
             };
             if writer.write_all(&reply).is_err() {
                 return;

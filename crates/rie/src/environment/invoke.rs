@@ -47,6 +47,9 @@ impl Environment {
             .timeout
             .duration()
             .saturating_sub(reinit_started.map(|t| t.elapsed()).unwrap_or_default());
+        // A fresh nonce per delivery, so an answer from an earlier delivery of the same
+        // request id (an async retry, a timed-out invoke still running) is told apart (§1.3).
+        let nonce = uuid::Uuid::new_v4().to_string();
         let invocation = Invocation {
             request_id: id.clone(),
             deadline_ms: epoch_ms().saturating_add(timeout.as_millis() as u64),
@@ -56,9 +59,10 @@ impl Environment {
             cognito_identity: None,
             tenant_id: req.tenant_id.clone(),
             content_type: lamina_runtime_api::invocation::DEFAULT_CONTENT_TYPE.into(),
+            invocation_id: Some(nonce.clone()),
         };
         let (tx, rx) = oneshot::channel();
-        self.rt.begin(&id, tx);
+        self.rt.begin(&id, &nonce, tx);
         if reinit_started.is_none() {
             let _ = self.pump.send(PumpMsg::Start {
                 request_id: id.clone(),
@@ -86,6 +90,10 @@ impl Environment {
             r = rx => r.ok(),
             () = tokio::time::sleep(timeout) => None,
         };
+        if outcome.is_none() {
+            // A late answer from the runtime, if it lives on, gets 410 (§1.6).
+            self.rt.time_out(&id);
+        }
         let outcome = match outcome {
             Some(RuntimeOutcome::Response {
                 body: ResponseBody::Streamed(body),

@@ -63,8 +63,12 @@ pub(crate) enum InitSignal {
 
 /// One invoke in flight.
 struct InFlight {
-    /// Taken by the first answer (or the runtime's exit).
+    /// Taken by the first answer (or the runtime's exit, or the invoke's timeout).
     reply: Option<oneshot::Sender<RuntimeOutcome>>,
+    /// Its `Lambda-Runtime-Invocation-Id`: an answer that echoes another is stale (§1.4).
+    nonce: String,
+    /// The invoke timed out: an answer gets 410, not 403.
+    timed_out: bool,
     /// Which of (stdout, stderr) carry this invoke's output mark, when lamina-ric said so.
     output_marks: Option<(bool, bool)>,
 }
@@ -77,7 +81,13 @@ pub(super) struct Inner {
     /// is a state transition the platform refuses (403), not an unknown id (400), even once
     /// the next event is queued.
     ended: VecDeque<String>,
+    /// The last invokes that timed out: an answer for one gets 410 `InvokeTimeout` (RIE-LMI
+    /// keeps the same 1,000 in `invoke/timeout/timeout_cache.go`).
+    timed_out: VecDeque<String>,
 }
+
+/// How many timed-out request ids are remembered.
+const TIMED_OUT_KEPT: usize = 1000;
 
 /// The Runtime API's view of one environment.
 pub(crate) struct RuntimeState {
@@ -99,6 +109,7 @@ impl RuntimeState {
                 exited: None,
                 in_flight: HashMap::with_capacity(capacity),
                 ended: VecDeque::with_capacity(capacity),
+                timed_out: VecDeque::new(),
             }),
             next_rx: tokio::sync::Mutex::new(rx),
             init: watch::channel(InitSignal::Running).0,
@@ -116,8 +127,14 @@ impl RuntimeState {
         self.init.subscribe()
     }
 
-    /// Put `request_id` in flight; its outcome is sent to `reply`.
-    pub(crate) fn begin(&self, request_id: &str, reply: oneshot::Sender<RuntimeOutcome>) {
+    /// Put `request_id` in flight under `nonce` (its `Lambda-Runtime-Invocation-Id`); its
+    /// outcome is sent to `reply`.
+    pub(crate) fn begin(
+        &self,
+        request_id: &str,
+        nonce: &str,
+        reply: oneshot::Sender<RuntimeOutcome>,
+    ) {
         let mut inner = self.lock();
         if let Some(status) = inner.exited {
             let _ = reply.send(RuntimeOutcome::Exited(status));
@@ -127,9 +144,25 @@ impl RuntimeState {
             request_id.to_owned(),
             InFlight {
                 reply: Some(reply),
+                nonce: nonce.to_owned(),
+                timed_out: false,
                 output_marks: None,
             },
         );
+    }
+
+    /// Invoke `request_id` timed out: it takes no answer any more, and a late one is told
+    /// so (410) for as long as the id is remembered.
+    pub(crate) fn time_out(&self, request_id: &str) {
+        let mut inner = self.lock();
+        if let Some(f) = inner.in_flight.get_mut(request_id) {
+            f.reply = None;
+            f.timed_out = true;
+        }
+        if inner.timed_out.len() == TIMED_OUT_KEPT {
+            inner.timed_out.pop_front();
+        }
+        inner.timed_out.push_back(request_id.to_owned());
     }
 
     /// Invoke `request_id` is over (answered, timed out or failed): forget it, keeping its
@@ -177,12 +210,26 @@ impl RuntimeState {
         }
     }
 
-    /// Check that `id` is in flight and still unanswered.
-    pub(super) fn check(&self, id: &str, to: &str) -> Result<(), RuntimeApiError> {
+    /// Check that `id` is in flight and still unanswered, and that `echo` (the answer's
+    /// `Lambda-Runtime-Invocation-Id`, if it carries one) is its nonce: an answer without
+    /// one is not checked, so clients older than the header keep working (§1.4).
+    pub(super) fn check(
+        &self,
+        id: &str,
+        to: &str,
+        echo: Option<&str>,
+    ) -> Result<(), RuntimeApiError> {
         let inner = self.lock();
         match inner.in_flight.get(id) {
+            Some(f) if echo.is_some_and(|e| e != f.nonce) => Err(RuntimeApiError::invoke_timeout()),
             Some(InFlight { reply: Some(_), .. }) => Ok(()),
+            Some(InFlight {
+                timed_out: true, ..
+            }) => Err(RuntimeApiError::invoke_timeout()),
             Some(_) => Err(refused(to)),
+            None if inner.timed_out.iter().any(|e| e == id) => {
+                Err(RuntimeApiError::invoke_timeout())
+            }
             None if inner.ended.iter().any(|e| e == id) => Err(refused(to)),
             None => Err(RuntimeApiError::invalid_request_id()),
         }
@@ -199,17 +246,20 @@ impl RuntimeState {
         }
     }
 
-    /// Answer the invoke `id` with `outcome`, if it is still unanswered.
+    /// Answer the invoke `id` with `outcome`, if it is still unanswered and `echo` (as in
+    /// [`RuntimeState::check`]) is its nonce.
     pub(super) fn complete(
         &self,
         id: &str,
         to: &str,
+        echo: Option<&str>,
         outcome: RuntimeOutcome,
     ) -> Result<(), RuntimeApiError> {
         let reply = self
             .lock()
             .in_flight
             .get_mut(id)
+            .filter(|f| echo.is_none_or(|e| e == f.nonce))
             .and_then(|f| f.reply.take());
         match reply {
             Some(r) => {
@@ -217,8 +267,9 @@ impl RuntimeState {
                 Ok(())
             }
             None => {
-                // Tell a second answer (403) from an unknown id (400).
-                self.check(id, to)?;
+                // Tell a stale echo or timed-out invoke (410), a second answer (403) and an
+                // unknown id (400) apart.
+                self.check(id, to, echo)?;
                 Err(refused(to))
             }
         }
@@ -242,24 +293,85 @@ mod tests {
     fn an_invoke_is_answered_once_and_a_late_answer_is_told_from_an_unknown_id() {
         let (state, _tx) = RuntimeState::new(1);
         let (reply, mut answered) = oneshot::channel();
-        state.begin("a", reply);
-        assert!(state.check("a", "x").is_ok());
+        state.begin("a", "n", reply);
+        assert!(state.check("a", "x", None).is_ok());
         let outcome = || RuntimeOutcome::InvalidResponseMode;
-        state.complete("a", "x", outcome()).unwrap();
+        state.complete("a", "x", None, outcome()).unwrap();
         assert!(answered.try_recv().is_ok());
-        assert_eq!(state.complete("a", "x", outcome()).unwrap_err().status, 403);
+        assert_eq!(
+            state
+                .complete("a", "x", None, outcome())
+                .unwrap_err()
+                .status,
+            403
+        );
         state.end("a");
         assert_eq!(
-            state.check("a", "x").unwrap_err().status,
+            state.check("a", "x", None).unwrap_err().status,
             403,
             "still remembered"
         );
-        assert_eq!(state.check("zzz", "x").unwrap_err().status, 400);
+        assert_eq!(state.check("zzz", "x", None).unwrap_err().status, 400);
         // The next invoke pushes the oldest ended id out of a capacity of one.
         let (reply, _b) = oneshot::channel();
-        state.begin("b", reply);
+        state.begin("b", "n", reply);
         state.end("b");
-        assert_eq!(state.check("a", "x").unwrap_err().status, 400);
+        assert_eq!(state.check("a", "x", None).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn an_answer_echoing_another_invocation_id_is_refused_as_stale_and_the_invoke_waits_on() {
+        let (state, _tx) = RuntimeState::new(1);
+        let (reply, mut answered) = oneshot::channel();
+        state.begin("a", "second", reply);
+        let stale = state
+            .complete(
+                "a",
+                "x",
+                Some("first"),
+                RuntimeOutcome::TooLarge { size: 1 },
+            )
+            .unwrap_err();
+        assert_eq!(
+            (stale.status, stale.error_type.as_str()),
+            (410, "InvokeTimeout")
+        );
+        assert!(
+            answered.try_recv().is_err(),
+            "the stale answer was not taken"
+        );
+        state
+            .complete(
+                "a",
+                "x",
+                Some("second"),
+                RuntimeOutcome::TooLarge { size: 2 },
+            )
+            .unwrap();
+        assert!(matches!(
+            answered.try_recv(),
+            Ok(RuntimeOutcome::TooLarge { size: 2 })
+        ));
+    }
+
+    #[test]
+    fn an_answer_after_the_invoke_timed_out_gets_410_while_the_id_is_remembered() {
+        let (state, _tx) = RuntimeState::new(1);
+        let (reply, _a) = oneshot::channel();
+        state.begin("a", "n", reply);
+        state.time_out("a");
+        let late = state
+            .complete("a", "x", None, RuntimeOutcome::TooLarge { size: 1 })
+            .unwrap_err();
+        assert_eq!(
+            (late.status, late.error_type.as_str()),
+            (410, "InvokeTimeout")
+        );
+        state.end("a");
+        let (reply, _b) = oneshot::channel();
+        state.begin("b", "n", reply);
+        state.end("b");
+        assert_eq!(state.check("a", "x", None).unwrap_err().status, 410);
     }
 
     #[test]
@@ -267,10 +379,10 @@ mod tests {
         let (state, _tx) = RuntimeState::new(2);
         let (ra, mut a) = oneshot::channel();
         let (rb, mut b) = oneshot::channel();
-        state.begin("a", ra);
-        state.begin("b", rb);
+        state.begin("a", "n", ra);
+        state.begin("b", "n", rb);
         state
-            .complete("b", "x", RuntimeOutcome::TooLarge { size: 1 })
+            .complete("b", "x", None, RuntimeOutcome::TooLarge { size: 1 })
             .unwrap();
         assert!(a.try_recv().is_err(), "a is still in flight");
         assert!(matches!(

@@ -52,7 +52,8 @@ pub(super) async fn receive(
     mut body: Incoming,
 ) -> Result<Response<Body>, RuntimeApiError> {
     const TO: &str = "InvocationResponse";
-    if let Err(e) = state.check(id, TO) {
+    let echo = super::invocation_id(headers);
+    if let Err(e) = state.check(id, TO, echo) {
         drain(&mut body).await;
         return Err(e);
     }
@@ -62,6 +63,7 @@ pub(super) async fn receive(
     state.complete(
         id,
         TO,
+        echo,
         RuntimeOutcome::Response {
             body: ResponseBody::Streamed(Streamed { chunks, end }),
             content_type: content_type(headers, STREAM_CONTENT_TYPE),
