@@ -12,7 +12,8 @@ use lamina_image::Reference;
 use lamina_runtime_api::front::{InvokeMode, Payload};
 use lamina_runtime_api::function::{
     Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, HttpSettings,
-    MemorySize, Runtime, Settings, Timeout,
+    LogFormat, LogLevel, MaxConcurrency, MemorySize, Runtime, Settings, SystemLogLevel,
+    TenantIsolation, Timeout,
 };
 use lamina_runtime_api::limits;
 use serde::Deserialize;
@@ -136,6 +137,9 @@ pub struct FunctionArgs {
     #[arg(skip)]
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub execution: ExecutionArgs,
     /// The HTTP front of `lamina rie --http` (lamina.toml `[http]`: payload, routes, cors).
     #[arg(skip)]
     #[serde(default)]
@@ -160,9 +164,44 @@ impl FunctionArgs {
             ephemeral_storage: self.ephemeral_storage,
             env: self.env.iter().cloned().collect(),
             concurrency: self.concurrency,
+            max_concurrency: self.execution.max_concurrency,
+            tenant_isolation: self.execution.tenant_isolation,
+            log_format: self.execution.log_format,
+            application_log_level: self.execution.application_log_level,
+            system_log_level: self.execution.system_log_level,
             http: self.http.clone(),
         }
     }
+}
+
+/// How the function's environments run, as Lambda's settings of the same names: flags of
+/// `lamina build` (written into the image) and `lamina rie` (over the image's), keys of
+/// lamina.toml.
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
+pub struct ExecutionArgs {
+    /// Invokes one environment takes at once, 1 to 1600, as a Lambda Managed Instances
+    /// function does (AWS_LAMBDA_MAX_CONCURRENCY; logs are JSON in that mode).
+    #[arg(long, value_name = "N")]
+    #[serde(default)]
+    pub max_concurrency: Option<MaxConcurrency>,
+    /// Give every tenant (X-Amz-Tenant-Id) environments of its own, and require the header,
+    /// as TenantIsolationMode=PER_TENANT does.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default)]
+    pub tenant_isolation: Option<TenantIsolation>,
+    /// Log format: Text or JSON [default: Text; JSON with log levels or max_concurrency].
+    #[arg(long, value_name = "Text|JSON")]
+    #[serde(default)]
+    pub log_format: Option<LogFormat>,
+    /// Lowest level of the function's own JSON records kept: TRACE, DEBUG, INFO, WARN,
+    /// ERROR or FATAL [default: INFO in JSON format].
+    #[arg(long, value_name = "LEVEL")]
+    #[serde(default)]
+    pub application_log_level: Option<LogLevel>,
+    /// Lowest level of the platform's JSON records kept: DEBUG, INFO or WARN [default: INFO].
+    #[arg(long, value_name = "LEVEL")]
+    #[serde(default)]
+    pub system_log_level: Option<SystemLogLevel>,
 }
 
 /// `[env]` in lamina.toml is a table; flags are `KEY=VALUE` strings. Accept the table.
@@ -399,6 +438,8 @@ pub struct RieArgs {
     /// image's, else 1].
     #[arg(long, value_name = "N")]
     pub concurrency: Option<Concurrency>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
     /// Extra environment variable for the function, KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<EnvVar>,

@@ -27,7 +27,7 @@ pub fn load_file(dir: &Path) -> Result<FunctionArgs> {
     };
     toml::from_str(&text).with_context(|| {
         format!(
-            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, base, ric, requirements, installer, deps_dir, zip, layers, concurrency, an [env] table and an [http] table of payload, routes and cors)",
+            "{} is not valid (its keys are name, runtime, handler, memory, timeout, ephemeral_storage, platform, base, ric, requirements, installer, deps_dir, zip, layers, concurrency, max_concurrency, tenant_isolation, log_format, application_log_level, system_log_level, an [env] table and an [http] table of payload, routes and cors)",
             path.display()
         )
     })
@@ -69,7 +69,10 @@ pub fn resolve(dir: &Path, flags: &FunctionArgs) -> Result<Resolved> {
     if settings.name.is_none() {
         settings.name = Some(default_name(dir)?);
     }
-    let function = settings.resolve().with_context(|| {
+    let function = settings
+        .resolve()
+        .with_context(|| format!("the settings of {} do not go together", dir.display()))?
+        .with_context(|| {
         format!(
             "no handler given for {}: set `handler = \"app.handler\"` in {CONFIG_FILE} or pass --handler",
             dir.display()
@@ -307,6 +310,38 @@ mod tests {
             f.config.env.iter().collect::<Vec<_>>(),
             vec![("BB", "2"), ("AA", "2")]
         );
+    }
+
+    #[test]
+    fn the_execution_settings_are_read_from_the_file_and_unknown_keys_still_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "handler = \"app.handler\"\nmax_concurrency = 8\ntenant_isolation = true\napplication_log_level = \"warn\"\n",
+        )
+        .unwrap();
+        let x = resolve(dir.path(), &FunctionArgs::default())
+            .unwrap()
+            .function
+            .config
+            .execution;
+        assert_eq!(x.slots(), 8);
+        assert!(x.tenant_isolation);
+        assert_eq!(x.application_log_level.map(|l| l.name()), Some("WARN"));
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "handler = \"app.handler\"\nmax_concurency = 8\n",
+        )
+        .unwrap();
+        let err = resolve(dir.path(), &FunctionArgs::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("max_concurency"), "{err:#}");
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "handler = \"app.handler\"\nmax_concurrency = 8\nlog_format = \"Text\"\n",
+        )
+        .unwrap();
+        let err = resolve(dir.path(), &FunctionArgs::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("JSON only"), "{err:#}");
     }
 
     #[test]

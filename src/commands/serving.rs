@@ -75,7 +75,10 @@ async fn function_of(
     // The flags over the labels, layered as `lamina build` layers flags over `lamina.toml`.
     let settings = flag_settings(args).over(from_image);
     let mut function =
-        FunctionConfig::from_settings(&settings, FunctionName::sanitised(reference.short_name()));
+        FunctionConfig::from_settings(&settings, FunctionName::sanitised(reference.short_name()))
+            .with_context(|| {
+            format!("the settings of image `{reference}` and the flags do not go together")
+        })?;
     function.image = Some(reference.to_string());
     function.cpu_share = args.cpu_share;
     function.events = event_config(args);
@@ -88,6 +91,11 @@ fn flag_settings(args: &RieArgs) -> ModelSettings {
         memory: args.memory,
         timeout: args.timeout,
         concurrency: args.concurrency,
+        max_concurrency: args.execution.max_concurrency,
+        tenant_isolation: args.execution.tenant_isolation,
+        log_format: args.execution.log_format,
+        application_log_level: args.execution.application_log_level,
+        system_log_level: args.execution.system_log_level,
         http: HttpSettings {
             payload: args.http_payload,
             invoke_mode: args.http_invoke_mode,

@@ -100,12 +100,16 @@ impl FunctionConfig {
     }
 
     /// The function layered `settings` describe (flags over an image's labels, say: the same
-    /// [`Settings::over`] `lamina build` layers by), named `fallback` when they name none.
-    pub fn from_settings(settings: &Settings, fallback: FunctionName) -> Self {
+    /// [`Settings::over`] `lamina build` layers by), named `fallback` when they name none;
+    /// or the rule its settings break together.
+    pub fn from_settings(
+        settings: &Settings,
+        fallback: FunctionName,
+    ) -> Result<Self, lamina_runtime_api::function::FunctionError> {
         let mut function = Self::new(settings.name.clone().unwrap_or(fallback));
         function.runtime = settings.runtime;
-        function.config = settings.configuration();
-        function
+        function.config = settings.configuration()?;
+        Ok(function)
     }
 
     /// The function's ARN (§1.3: derived, never faked).

@@ -28,8 +28,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::sandbox::{OutputStream, SandboxHandle, Stream};
 
+mod concurrent;
+mod format;
 mod lines;
 mod marks;
+pub(crate) use format::LogStyle;
 use lines::Partials;
 use marks::Marks;
 
@@ -153,15 +156,22 @@ pub(crate) struct EndOfInvoke {
     pub(crate) output_marks: Option<(bool, bool)>,
 }
 
-/// Start the pump of one environment.
+/// Start the pump of one environment, writing its log in `style`; `concurrent` when its
+/// invokes overlap (Lambda Managed Instances: see [`concurrent`]).
 pub(crate) fn spawn_pump(
     function: Arc<str>,
     sink: LogSink,
     output: OutputStream,
     settle: Duration,
+    style: LogStyle,
+    concurrent: bool,
 ) -> mpsc::UnboundedSender<PumpMsg> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(pump(function, sink, output, rx, settle));
+    if concurrent {
+        tokio::spawn(concurrent::pump(function, sink, output, rx, settle, style));
+    } else {
+        tokio::spawn(pump(function, sink, output, rx, settle, style));
+    }
     tx
 }
 
@@ -171,6 +181,7 @@ async fn pump(
     mut output: OutputStream,
     mut ctl: mpsc::UnboundedReceiver<PumpMsg>,
     settle: Duration,
+    style: LogStyle,
 ) {
     let mut capture: Option<Vec<u8>> = None;
     let mut partial = Partials::default();
@@ -187,7 +198,12 @@ async fn pump(
             bytes,
         });
     };
-    let emit_output = |bytes: Bytes, capture: &mut Option<Vec<u8>>| emit(bytes, None, capture);
+    // The function's own lines, filtered by level in the JSON format (§6.1).
+    let emit_output = |bytes: Bytes, capture: &mut Option<Vec<u8>>| {
+        if let Some(kept) = style.filter(bytes) {
+            emit(kept, None, capture);
+        }
+    };
     // Output goes out in whole lines, so environments writing at once never glue text into
     // each other's lines; what is left without a newline goes out before the next platform
     // line, as a line of its own (issue 9).
@@ -196,7 +212,7 @@ async fn pump(
             emit_output(rest, capture);
         }
         let record = PlatformRecord::now(event);
-        let lines = record.text();
+        let lines = style.platform_lines(&record);
         if let Some(c) = capture.as_mut() {
             for line in &lines {
                 c.extend_from_slice(line.as_bytes());

@@ -1,11 +1,13 @@
 //! The environments of one function: use a free invoke slot of a running one (each
-//! environment has `environment::CAPACITY` of them), start a new one while under the
-//! function's concurrency, otherwise wait in a bounded queue; a full queue is answered with
-//! `TooManyRequestsException` (429).
+//! environment has one, or the function's `max_concurrency` under Managed Instances), start
+//! a new one while under the function's concurrency, otherwise wait in a bounded queue; a
+//! full queue is answered with `TooManyRequestsException` (429). A Managed-Instances
+//! function has no queue: with every slot busy the invoke is refused at once.
 //!
-//! Two semaphores carry the rules: `admission` (concurrency + queue length) is taken without
-//! waiting when the invoke arrives — failing means 429 — and `running` (concurrency) is
-//! awaited before an environment is taken, so at most `concurrency` environments exist.
+//! Two semaphores carry the rules: `admission` (slots + queue length) is taken without
+//! waiting when the invoke arrives — failing means 429 — and `running` (slots: concurrency ×
+//! slots per environment) is awaited before a slot is taken, so at most `concurrency`
+//! environments exist.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -32,6 +34,9 @@ pub(crate) struct Pool {
     running: Arc<Semaphore>,
     /// Environments with a free invoke slot.
     idle: Mutex<Vec<Arc<Environment>>>,
+    /// Held while an environment whose slots are shared (Managed Instances) starts: the
+    /// invokes that arrive meanwhile take its other slots instead of starting their own.
+    starting: tokio::sync::Mutex<()>,
     live: Mutex<Vec<Weak<Environment>>>,
     numbers: AtomicU64,
     closed: AtomicBool,
@@ -49,10 +54,24 @@ pub(crate) struct Admission(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl Pool {
     pub(crate) fn new(function: FunctionConfig, sandbox: Arc<dyn Sandbox>, sink: LogSink) -> Self {
-        let c = function.config.concurrency.get();
+        let execution = function.config.execution;
+        let slots = function
+            .config
+            .concurrency
+            .get()
+            .saturating_mul(execution.slots());
+        // A Managed-Instances function queues nothing: with every slot of every environment
+        // busy, a new invoke is refused at once ("backpressure", seen as throttling, 429;
+        // runtime-api.md §1.9).
+        let queued = if execution.max_concurrency.is_some() {
+            0
+        } else {
+            function.max_queued
+        };
         Self {
-            admission: Arc::new(Semaphore::new(c.saturating_add(function.max_queued))),
-            running: Arc::new(Semaphore::new(c)),
+            admission: Arc::new(Semaphore::new(slots.saturating_add(queued))),
+            running: Arc::new(Semaphore::new(slots)),
+            starting: tokio::sync::Mutex::new(()),
             function: Mutex::new(Arc::new(function)),
             sandbox,
             sink,
@@ -113,25 +132,20 @@ impl Pool {
         let Ok(running) = self.running.clone().acquire_owned().await else {
             return service("the emulator is shutting down".into());
         };
-        let (env, reply) = match self.take_slot() {
-            Some(env) => {
+        let (env, reply) = match self.slot_or_start(&req).await {
+            Ok(Slot::Taken(env)) => {
                 let reply = env.invoke(req).await;
                 (env, reply)
             }
-            // A fresh environment's first slot is this invoke's.
-            None => match self.cold_start(&req).await {
-                Ok(ColdStart::Ready(env)) => {
-                    env.take_slot();
-                    let reply = env.invoke(req).await;
-                    (env, reply)
-                }
-                Ok(ColdStart::Reinitialised(env, started)) => {
-                    env.take_slot();
-                    let reply = env.invoke_after_reinit(req, started).await;
-                    (env, reply)
-                }
-                Err(reply) => return reply,
-            },
+            Ok(Slot::Started(ColdStart::Ready(env))) => {
+                let reply = env.invoke(req).await;
+                (env, reply)
+            }
+            Ok(Slot::Started(ColdStart::Reinitialised(env, started))) => {
+                let reply = env.invoke_after_reinit(req, started).await;
+                (env, reply)
+            }
+            Err(reply) => return reply,
         };
         match reply.settled {
             None => self.release(env),
@@ -149,6 +163,35 @@ impl Pool {
             }
         }
         reply
+    }
+
+    /// A slot of a running environment, or a fresh environment whose first slot is this
+    /// invoke's. Environments with several slots start one at a time, and an invoke that
+    /// waited for one to start takes a slot of it; one-slot environments start in parallel
+    /// (the `running` permit already bounds how many exist).
+    async fn slot_or_start(&self, req: &InvokeRequest) -> Result<Slot, Reply> {
+        if let Some(env) = self.take_slot() {
+            return Ok(Slot::Taken(env));
+        }
+        let shared = self.function().config.execution.slots() > 1;
+        let _starting = if shared {
+            let guard = self.starting.lock().await;
+            if let Some(env) = self.take_slot() {
+                return Ok(Slot::Taken(env));
+            }
+            Some(guard)
+        } else {
+            None
+        };
+        let started = self.cold_start(req).await?;
+        let env = match &started {
+            ColdStart::Ready(env) | ColdStart::Reinitialised(env, _) => env,
+        };
+        env.take_slot();
+        if env.has_free_slot() {
+            lock(&self.idle).push(env.clone());
+        }
+        Ok(Slot::Started(started))
     }
 
     /// Give `env`'s slot back after an invoke: to the idle list, or to its end.
@@ -258,6 +301,14 @@ impl Pool {
         futures_util::future::join_all(live.iter().map(|env| env.stop(SHUTDOWN_GRACE))).await;
         drop(idle);
     }
+}
+
+/// Where an invoke runs.
+enum Slot {
+    /// A free slot of a running environment.
+    Taken(Arc<Environment>),
+    /// The first slot of an environment started for it.
+    Started(ColdStart),
 }
 
 /// A started environment, ready for its first invoke.

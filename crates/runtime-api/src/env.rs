@@ -16,8 +16,14 @@ pub const FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 pub const LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 /// CloudWatch log stream.
 pub const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
-/// `on-demand`, `provisioned-concurrency` or `snap-start`.
+/// `on-demand`, `provisioned-concurrency`, `snap-start` or `lambda-managed-instances`.
 pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` of a Managed-Instances environment (RIE-LMI
+/// `interop/model.go`, runtime-api.md §1.9).
+pub const MANAGED_INSTANCES_INIT: &str = "lambda-managed-instances";
+/// Invokes the environment takes at once; set only under Lambda Managed Instances, in the
+/// runtime's environment only (runtime-api.md §1.9: any value means multi-concurrent).
+pub const MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 /// Region.
 pub const REGION: &str = "AWS_REGION";
 /// Region, again (current docs set both).

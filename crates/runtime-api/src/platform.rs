@@ -33,6 +33,10 @@ pub enum InitType {
     /// The default.
     #[serde(rename = "on-demand")]
     OnDemand,
+    /// A Lambda Managed Instances environment (RIE-LMI `interop/model.go`; runtime-api.md
+    /// §1.9).
+    #[serde(rename = "lambda-managed-instances")]
+    ManagedInstances,
 }
 
 /// Which phase an init ran in: the environment's own init, or the suppressed re-init the
@@ -440,6 +444,38 @@ impl PlatformRecord {
                 lines
             }
         }
+    }
+}
+
+/// Which platform records the JSON log keeps at each `SystemLogLevel` (§6.1): `INFO` keeps
+/// what the text log shows (init start, start, report, a failed init's report); `DEBUG`
+/// every record; `WARN` only the reports of what failed. The cloud's per-event table is
+/// [unconfirmed]; this follows its one documented fact, "INFO emits start and report".
+pub fn kept_at(event: &PlatformEvent, level: crate::function::SystemLogLevel) -> bool {
+    use crate::function::SystemLogLevel as L;
+    let failed = match event {
+        PlatformEvent::Report(e) => e.status != Status::Success,
+        PlatformEvent::InitReport(e) => e.status != Status::Success,
+        _ => false,
+    };
+    let info = matches!(
+        event,
+        PlatformEvent::InitStart(_) | PlatformEvent::Start(_) | PlatformEvent::Report(_)
+    ) || failed;
+    match level {
+        L::Debug => true,
+        L::Info => info,
+        L::Warn => failed,
+    }
+}
+
+impl PlatformRecord {
+    /// The JSON log's line for this event (§6.1: one `{"time","type","record"}` object, the
+    /// Telemetry API's shape), if `level` keeps it.
+    pub fn json_line(&self, level: crate::function::SystemLogLevel) -> Option<String> {
+        kept_at(&self.event, level)
+            .then(|| serde_json::to_string(self).ok())
+            .flatten()
     }
 }
 

@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
 use lamina_runtime_api::platform::{
-    InitPhase, InitReport, InitReportMetrics, InitRuntimeDone, InitType, PlatformEvent, Report,
-    Status,
+    InitPhase, InitReport, InitReportMetrics, InitRuntimeDone, PlatformEvent, Report, Status,
 };
 use tokio::sync::oneshot;
 
@@ -129,13 +128,13 @@ impl Environment {
         let phase = self.phase;
         for event in [
             PlatformEvent::InitRuntimeDone(InitRuntimeDone {
-                initialization_type: InitType::OnDemand,
+                initialization_type: self.init_type(),
                 phase,
                 status: Status::Success,
                 error_type: None,
             }),
             PlatformEvent::InitReport(InitReport {
-                initialization_type: InitType::OnDemand,
+                initialization_type: self.init_type(),
                 phase,
                 status: Status::Success,
                 error_type: None,
@@ -162,7 +161,7 @@ impl Environment {
         };
         let _ = self.pump.send(PumpMsg::Platform {
             event: PlatformEvent::InitRuntimeDone(InitRuntimeDone {
-                initialization_type: InitType::OnDemand,
+                initialization_type: self.init_type(),
                 phase,
                 status,
                 error_type: error_type.clone(),
@@ -172,7 +171,7 @@ impl Environment {
         let (done, settled) = oneshot::channel();
         let _ = self.pump.send(PumpMsg::Platform {
             event: PlatformEvent::InitReport(InitReport {
-                initialization_type: InitType::OnDemand,
+                initialization_type: self.init_type(),
                 phase,
                 status,
                 error_type,

@@ -36,7 +36,9 @@ impl Environment {
     }
 
     async fn run_invoke(&self, req: InvokeRequest, reinit_started: Option<Instant>) -> Reply {
-        let gate = lock(&self.gate).take();
+        // One invoke at a time: the event waits for the previous invoke's `END`. Overlapping
+        // invokes wait for nothing.
+        let gate = lock(&self.gate).take().filter(|_| !self.concurrent);
         if let Some(gate) = gate {
             let _ = gate.await;
         }
@@ -159,6 +161,16 @@ impl Environment {
                     self.ending().spawn(ShutdownReason::Failure);
                 }
                 (exit_answer(&id, s), Status::Error, None)
+            }
+            None if self.concurrent => {
+                // Managed Instances: that invoke fails, the code is not stopped and the
+                // other invokes go on (runtime-api.md §1.9); a late answer gets 410.
+                let ms_ = self.function.config.timeout.millis();
+                (
+                    platform(PlatformError::timeout(&id, ms_)),
+                    Status::Timeout,
+                    Some(ms_),
+                )
             }
             None if self.apis.extensions.any() => {
                 // The extensions hear of it (SHUTDOWN, TIMEOUT) while the invoker is answered.

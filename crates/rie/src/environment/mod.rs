@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lamina_runtime_api::platform::{InitPhase, InitStart, PlatformEvent};
+use lamina_runtime_api::platform::{InitPhase, InitStart, InitType, PlatformEvent};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -45,10 +45,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// How many invokes an environment takes at once: one, as Lambda's default execution
-/// environments do (Managed Instances take several; issue 23).
-pub(crate) const CAPACITY: usize = 1;
-
 pub(crate) struct Environment {
     function: Arc<FunctionConfig>,
     rt: Arc<RuntimeState>,
@@ -58,8 +54,14 @@ pub(crate) struct Environment {
     handle: Arc<dyn SandboxHandle>,
     pump: mpsc::UnboundedSender<PumpMsg>,
     dead: Arc<AtomicBool>,
-    /// Invokes in flight, at most [`CAPACITY`]: the pool schedules slots, not environments.
+    /// Invokes in flight, at most `slots`: the pool schedules slots, not environments.
     busy: std::sync::atomic::AtomicUsize,
+    /// How many invokes it takes at once: one, as Lambda's default environments do, or
+    /// the function's `max_concurrency` (Managed Instances, runtime-api.md §1.9).
+    slots: usize,
+    /// Its invokes overlap (Managed Instances): no invoke waits for another's `END`, and a
+    /// timed-out invoke leaves the environment running (§1.9 "the code is not stopped").
+    concurrent: bool,
     /// Set when an invoke ended in a way that ends the environment once its output is in
     /// (a response over the limit): the pool does not hand it out again.
     retiring: AtomicBool,
@@ -89,7 +91,9 @@ impl Environment {
         reinit_for: Option<&str>,
     ) -> Result<Self> {
         let api = listener::open(sandbox.runtime_api_reach())?;
-        let (rt, next_tx) = RuntimeState::new(CAPACITY);
+        let execution = function.config.execution;
+        let (slots, concurrent) = (execution.slots(), execution.max_concurrency.is_some());
+        let (rt, next_tx) = RuntimeState::new(slots);
         let spec = EnvSpec {
             function: function.name.to_string(),
             env_number: number,
@@ -137,6 +141,8 @@ impl Environment {
             sink,
             started.output,
             sandbox.output_settle(),
+            logs::LogStyle::of(&execution),
+            concurrent,
         );
         apis.set_pump(&pump);
         // Sent before the pump first runs, so it precedes any output of the runtime.
@@ -145,13 +151,16 @@ impl Environment {
                 request_id: id.to_owned(),
             },
             None => PumpMsg::Platform {
-                event: PlatformEvent::InitStart(InitStart::new(
-                    function.name.as_str(),
-                    function.runtime.map(|r| r.name()),
-                    &function.region,
-                    function.image.as_deref().unwrap_or(function.name.as_str()),
-                    InitPhase::Init,
-                )),
+                event: PlatformEvent::InitStart(InitStart {
+                    initialization_type: init_type(concurrent),
+                    ..InitStart::new(
+                        function.name.as_str(),
+                        function.runtime.map(|r| r.name()),
+                        &function.region,
+                        function.image.as_deref().unwrap_or(function.name.as_str()),
+                        InitPhase::Init,
+                    )
+                }),
                 done: None,
             },
         });
@@ -173,6 +182,8 @@ impl Environment {
             pump,
             dead,
             busy: std::sync::atomic::AtomicUsize::new(0),
+            slots,
+            concurrent,
             retiring: AtomicBool::new(false),
             started_at: started.started_at,
             phase: if reinit_for.is_some() {
@@ -196,20 +207,25 @@ impl Environment {
     pub(crate) fn take_slot(&self) -> bool {
         self.busy
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < CAPACITY).then_some(n + 1)
+                (n < self.slots).then_some(n + 1)
             })
             .is_ok()
     }
 
     /// Whether a slot is free.
     pub(crate) fn has_free_slot(&self) -> bool {
-        self.busy.load(Ordering::SeqCst) < CAPACITY
+        self.busy.load(Ordering::SeqCst) < self.slots
     }
 
     /// Give a slot back; `true` when every slot had been taken (the pool then lists the
     /// environment as having room again).
     pub(crate) fn release_slot(&self) -> bool {
-        self.busy.fetch_sub(1, Ordering::SeqCst) == CAPACITY
+        self.busy.fetch_sub(1, Ordering::SeqCst) == self.slots
+    }
+
+    /// How the platform says this environment was initialised.
+    pub(super) fn init_type(&self) -> InitType {
+        init_type(self.concurrent)
     }
 
     pub(crate) fn is_alive(&self) -> bool {
@@ -254,6 +270,14 @@ impl Drop for Environment {
                 rt.spawn(async move { handle.kill().await });
             }
         }
+    }
+}
+
+fn init_type(concurrent: bool) -> InitType {
+    if concurrent {
+        InitType::ManagedInstances
+    } else {
+        InitType::OnDemand
     }
 }
 

@@ -105,12 +105,31 @@ fn pump_on_channels() -> (
     mpsc::UnboundedSender<PumpMsg>,
     mpsc::UnboundedReceiver<LogEvent>,
 ) {
+    pump_styled(LogStyle::default(), false)
+}
+
+/// [`pump_on_channels`] writing in `style`, for overlapping invokes when `concurrent`.
+fn pump_styled(
+    style: LogStyle,
+    concurrent: bool,
+) -> (
+    mpsc::UnboundedSender<(Stream, Bytes)>,
+    mpsc::UnboundedSender<PumpMsg>,
+    mpsc::UnboundedReceiver<LogEvent>,
+) {
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<(Stream, Bytes)>();
     let output: OutputStream = Box::pin(futures_util::stream::poll_fn(move |cx| {
         out_rx.poll_recv(cx)
     }));
     let (sink, logs) = LogSink::channel();
-    let pump = spawn_pump("fn".into(), sink, output, Duration::from_millis(2));
+    let pump = spawn_pump(
+        "fn".into(),
+        sink,
+        output,
+        Duration::from_millis(2),
+        style,
+        concurrent,
+    );
     (out_tx, pump, logs)
 }
 
@@ -314,4 +333,64 @@ fn stream_name_shape() {
     let hex = rest.strip_prefix("[$LATEST]").unwrap();
     assert_eq!(hex.len(), 32);
     assert!(hex.chars().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[tokio::test]
+async fn overlapping_invokes_get_their_own_records_and_tails_without_waiting_for_each_other() {
+    let execution = lamina_runtime_api::function::Execution::resolve(
+        Some("8".parse().unwrap()),
+        None,
+        None,
+        None,
+        None,
+    )
+    .unwrap();
+    let (out_tx, pump, mut logs) = pump_styled(LogStyle::of(&execution), true);
+    let line = |id: &str, level: &str, text: &str| {
+        format!("{{\"level\":\"{level}\",\"requestId\":\"{id}\",\"message\":\"{text}\"}}\n")
+    };
+    pump.send(start("a")).unwrap();
+    pump.send(start("b")).unwrap();
+    // Half of a's line, then b's whole line on the other stream, then the rest of a's.
+    let whole = line("a", "INFO", "from a");
+    let (first, rest) = whole.split_at(10);
+    out_tx
+        .send((Stream::Stdout, Bytes::from(first.to_owned())))
+        .unwrap();
+    out_tx
+        .send((Stream::Stderr, Bytes::from(line("b", "INFO", "from b"))))
+        .unwrap();
+    out_tx
+        .send((Stream::Stdout, Bytes::from(rest.to_owned())))
+        .unwrap();
+    out_tx
+        .send((Stream::Stdout, Bytes::from(line("b", "DEBUG", "dropped"))))
+        .unwrap();
+    log_until(&mut logs, "from a").await;
+    // b ends first, with its tail; a's END is not waited for.
+    let (ended, gate) = oneshot::channel();
+    let (tail_tx, tail) = oneshot::channel();
+    let end = EndOfInvoke {
+        report: Report::new("b", 1.0, 128, lamina_runtime_api::platform::Status::Success),
+        handle: Arc::new(NoMemory),
+        ended,
+        tail: Some(tail_tx),
+        output_marks: None,
+    };
+    pump.send(PumpMsg::End(Box::new(end))).unwrap();
+    gate.await.unwrap();
+    let tail = String::from_utf8(tail.await.unwrap().to_vec()).unwrap();
+    assert!(
+        tail.contains("from b") && !tail.contains("from a"),
+        "{tail}"
+    );
+    assert!(!tail.contains("dropped"), "below INFO: {tail}");
+    let records: Vec<serde_json::Value> = tail
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v.get("type").is_some())
+        .collect();
+    let types: Vec<&str> = records.iter().filter_map(|r| r["type"].as_str()).collect();
+    assert_eq!(types, ["platform.start", "platform.report"], "{tail}");
+    assert_eq!(records[1]["record"]["requestId"], "b");
 }

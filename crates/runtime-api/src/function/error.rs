@@ -36,6 +36,27 @@ pub enum FunctionError {
     /// Concurrency of zero or beyond the account quota.
     #[error("concurrency `{0}` is not valid: use a whole number of environments from 1 to {MAX_CONCURRENCY}")]
     Concurrency(String),
+    /// Per-environment concurrency outside Managed Instances' range.
+    #[error("max_concurrency `{0}` is not valid: Lambda Managed Instances take a whole number of invokes per environment from 1 to {max}", max = super::execution::MAX_PER_ENVIRONMENT_CONCURRENCY)]
+    MaxConcurrency(String),
+    /// A log format the cloud does not have.
+    #[error("log format `{0}` is not one Lambda has: use Text or JSON")]
+    LogFormat(String),
+    /// An application log level the cloud does not have.
+    #[error("application log level `{0}` is not one Lambda has: use TRACE, DEBUG, INFO, WARN, ERROR or FATAL")]
+    LogLevel(String),
+    /// A system log level the cloud does not have.
+    #[error("system log level `{0}` is not one Lambda has: use DEBUG, INFO or WARN")]
+    SystemLogLevel(String),
+    /// Not a yes or no.
+    #[error("tenant isolation `{0}` is not valid: use true (PER_TENANT) or false")]
+    TenantIsolation(String),
+    /// Text logs asked of a Managed-Instances function.
+    #[error("log_format = \"Text\" cannot go with max_concurrency: Lambda Managed Instances log JSON only; drop log_format or set it to \"JSON\"")]
+    ManagedTextLogs,
+    /// Log levels asked beside text logs.
+    #[error("log levels apply to JSON logs only (Lambda filters by level in the JSON format): set log_format = \"JSON\" or drop application_log_level and system_log_level")]
+    TextLogLevels,
     /// An environment variable name Lambda refuses.
     #[error("environment variable name `{0}` is not valid: Lambda requires a letter followed by one or more letters, digits or underscores")]
     EnvKey(String),

@@ -20,6 +20,16 @@ pub const TIMEOUT: &str = "dev.lamina.function.timeout";
 pub const EPHEMERAL_STORAGE: &str = "dev.lamina.function.ephemeral-storage";
 /// Environments `lamina rie` runs at once.
 pub const CONCURRENCY: &str = "dev.lamina.function.concurrency";
+/// Invokes per environment (Lambda Managed Instances); only when set.
+pub const MAX_CONCURRENCY: &str = "dev.lamina.function.max-concurrency";
+/// Per-tenant isolation; only when on.
+pub const TENANT_ISOLATION: &str = "dev.lamina.function.tenant-isolation";
+/// Log format; only when not the default (Text).
+pub const LOG_FORMAT: &str = "dev.lamina.function.log-format";
+/// Application log level; only in JSON format.
+pub const APPLICATION_LOG_LEVEL: &str = "dev.lamina.function.application-log-level";
+/// System log level; only in JSON format.
+pub const SYSTEM_LOG_LEVEL: &str = "dev.lamina.function.system-log-level";
 /// The HTTP front's payload (`apigw-http`, `apigw-rest`, `function-url`).
 pub const HTTP_PAYLOAD: &str = "dev.lamina.http.payload";
 /// The HTTP front's invoke mode (`BUFFERED`, `RESPONSE_STREAM`).
@@ -55,6 +65,21 @@ pub fn write(function: &Function) -> Vec<(String, String)> {
         ),
         (CONCURRENCY.to_owned(), c.concurrency.to_string()),
     ];
+    // Written only when they say something, so functions without them keep their digests.
+    let x = &c.execution;
+    if let Some(m) = x.max_concurrency {
+        out.push((MAX_CONCURRENCY.to_owned(), m.to_string()));
+    }
+    if x.tenant_isolation {
+        out.push((TENANT_ISOLATION.to_owned(), "true".to_owned()));
+    }
+    if x.log_format != super::LogFormat::Text {
+        out.push((LOG_FORMAT.to_owned(), x.log_format.to_string()));
+        if let Some(l) = x.application_log_level {
+            out.push((APPLICATION_LOG_LEVEL.to_owned(), l.to_string()));
+        }
+        out.push((SYSTEM_LOG_LEVEL.to_owned(), x.system_log_level.to_string()));
+    }
     let http = &c.http;
     if let Some(p) = http.payload {
         out.push((HTTP_PAYLOAD.to_owned(), p.to_string()));
@@ -105,6 +130,11 @@ pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<Settings, LabelError
         timeout: one(&get, TIMEOUT)?,
         ephemeral_storage: one(&get, EPHEMERAL_STORAGE)?,
         concurrency: one(&get, CONCURRENCY)?,
+        max_concurrency: one(&get, MAX_CONCURRENCY)?,
+        tenant_isolation: one(&get, TENANT_ISOLATION)?,
+        log_format: one(&get, LOG_FORMAT)?,
+        application_log_level: one(&get, APPLICATION_LOG_LEVEL)?,
+        system_log_level: one(&get, SYSTEM_LOG_LEVEL)?,
         http: HttpSettings {
             payload: one(&get, HTTP_PAYLOAD)?,
             invoke_mode: one(&get, HTTP_INVOKE_MODE)?,
@@ -129,6 +159,9 @@ mod tests {
             handler: Some("app.handler".into()),
             memory: Some("512".parse().unwrap()),
             timeout: Some("30".parse().unwrap()),
+            max_concurrency: Some("8".parse().unwrap()),
+            tenant_isolation: Some("true".parse().unwrap()),
+            application_log_level: Some("DEBUG".parse().unwrap()),
             http: HttpSettings {
                 payload: Some("function-url".parse().unwrap()),
                 invoke_mode: Some("RESPONSE_STREAM".parse().unwrap()),
@@ -140,15 +173,39 @@ mod tests {
             ..Settings::default()
         }
         .resolve()
+        .unwrap()
         .unwrap();
         let labels: HashMap<String, String> = write(&function).into_iter().collect();
+        assert_eq!(labels[MAX_CONCURRENCY], "8");
+        assert_eq!(labels[LOG_FORMAT], "JSON", "Managed Instances log JSON");
         let back = read(|k| labels.get(k).cloned()).unwrap();
         assert_eq!(
-            back.clone().resolve().map(|f| f.config),
+            back.clone().resolve().unwrap().map(|f| f.config),
             Some(function.config.clone())
         );
         assert_eq!(back.name, Some(function.name));
         assert_eq!(back.runtime, Some(function.runtime));
+    }
+
+    #[test]
+    fn a_function_without_the_newer_settings_writes_no_label_for_them() {
+        let function = Settings {
+            name: Some("calc".parse().unwrap()),
+            handler: Some("app.handler".into()),
+            ..Settings::default()
+        }
+        .resolve()
+        .unwrap()
+        .unwrap();
+        let labels: HashMap<String, String> = write(&function).into_iter().collect();
+        for label in [
+            MAX_CONCURRENCY,
+            TENANT_ISOLATION,
+            LOG_FORMAT,
+            SYSTEM_LOG_LEVEL,
+        ] {
+            assert!(!labels.contains_key(label), "{label}");
+        }
     }
 
     #[test]

@@ -11,11 +11,16 @@
 
 mod environment;
 mod error;
+mod execution;
 pub mod labels;
 mod values;
 
 pub use environment::{EnvVar, EnvWarning, Environment};
 pub use error::FunctionError;
+pub use execution::{
+    Execution, LogFormat, LogLevel, MaxConcurrency, SystemLogLevel, TenantIsolation,
+    MAX_PER_ENVIRONMENT_CONCURRENCY,
+};
 pub use values::{Arch, Concurrency, EphemeralStorage, FunctionName, MemorySize, Runtime, Timeout};
 
 pub use crate::front::HttpSettings;
@@ -36,6 +41,8 @@ pub struct Configuration {
     pub env: Environment,
     /// Environments run at once (the local stand-in for reserved concurrency).
     pub concurrency: Concurrency,
+    /// How each environment runs: invokes at once, tenancy, logging.
+    pub execution: Execution,
     /// The HTTP front (`lamina rie --http`): payload, routes, CORS.
     pub http: HttpSettings,
 }
@@ -78,6 +85,16 @@ pub struct Settings {
     pub env: Environment,
     /// Environments run at once.
     pub concurrency: Option<Concurrency>,
+    /// Invokes one environment takes at once (Lambda Managed Instances).
+    pub max_concurrency: Option<MaxConcurrency>,
+    /// Environments per tenant.
+    pub tenant_isolation: Option<TenantIsolation>,
+    /// `LoggingConfig.LogFormat`.
+    pub log_format: Option<LogFormat>,
+    /// `LoggingConfig.ApplicationLogLevel`.
+    pub application_log_level: Option<LogLevel>,
+    /// `LoggingConfig.SystemLogLevel`.
+    pub system_log_level: Option<SystemLogLevel>,
     /// The HTTP front; each of its settings layered on its own.
     pub http: HttpSettings,
 }
@@ -97,35 +114,50 @@ impl Settings {
             ephemeral_storage: self.ephemeral_storage.or(lower.ephemeral_storage),
             env,
             concurrency: self.concurrency.or(lower.concurrency),
+            max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+            tenant_isolation: self.tenant_isolation.or(lower.tenant_isolation),
+            log_format: self.log_format.or(lower.log_format),
+            application_log_level: self.application_log_level.or(lower.application_log_level),
+            system_log_level: self.system_log_level.or(lower.system_log_level),
             http: self.http.over(lower.http),
         }
     }
 
     /// The configuration these settings give, with Lambda's defaults for what they leave
-    /// out (128 MB, 3 s, 512 MB of `/tmp`, one environment).
-    pub fn configuration(&self) -> Configuration {
-        Configuration {
+    /// out (128 MB, 3 s, 512 MB of `/tmp`, one environment, one invoke at a time, text
+    /// logs), or the rule that settings which cannot go together break.
+    pub fn configuration(&self) -> Result<Configuration, FunctionError> {
+        Ok(Configuration {
             memory: self.memory.unwrap_or_default(),
             timeout: self.timeout.unwrap_or_default(),
             ephemeral_storage: self.ephemeral_storage.unwrap_or_default(),
             env: self.env.clone(),
             concurrency: self.concurrency.unwrap_or_default(),
+            execution: Execution::resolve(
+                self.max_concurrency,
+                self.tenant_isolation,
+                self.log_format,
+                self.application_log_level,
+                self.system_log_level,
+            )?,
             http: self.http.clone(),
-        }
+        })
     }
 
     /// A [`Function`], with Lambda's defaults for what no source said (runtime
     /// `python3.13`, the host's architecture, and [`Settings::configuration`]'s). `None`
     /// when there is no name or no handler: the caller knows what to suggest.
-    pub fn resolve(self) -> Option<Function> {
-        let config = self.configuration();
-        Some(Function {
-            name: self.name?,
-            runtime: self.runtime.unwrap_or_default(),
-            handler: self.handler?,
-            arch: self.arch.unwrap_or_else(Arch::host),
-            config,
-        })
+    pub fn resolve(self) -> Result<Option<Function>, FunctionError> {
+        let config = self.configuration()?;
+        Ok((|| {
+            Some(Function {
+                name: self.name?,
+                runtime: self.runtime.unwrap_or_default(),
+                handler: self.handler?,
+                arch: self.arch.unwrap_or_else(Arch::host),
+                config,
+            })
+        })())
     }
 }
 

@@ -116,6 +116,7 @@ fn defaults_are_the_clouds() {
         ..Default::default()
     }
     .resolve()
+    .unwrap()
     .unwrap();
     assert_eq!(f.config.memory.mb(), 128);
     assert_eq!(f.config.timeout.secs(), 3);
@@ -123,7 +124,9 @@ fn defaults_are_the_clouds() {
     assert_eq!(f.config.concurrency.get(), 1);
     assert_eq!(f.runtime, Runtime::Python313);
     assert_eq!(f.arch, Arch::host());
-    assert!(Settings::default().resolve().is_none());
+    assert_eq!(f.config.execution.slots(), 1);
+    assert_eq!(f.config.execution.log_format, LogFormat::Text);
+    assert!(Settings::default().resolve().unwrap().is_none());
 }
 
 #[test]
