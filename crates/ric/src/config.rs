@@ -32,6 +32,9 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: String,
     },
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` is not a count.
+    #[error("{var}={0:?} is not a number of invokes at once (1 or more)", var = env::MAX_CONCURRENCY)]
+    BadMaxConcurrency(String),
 }
 
 /// The resolved configuration.
@@ -47,6 +50,8 @@ pub struct Config {
     pub bootstrap: Option<PathBuf>,
     /// The Runtime API, or `None` when `AWS_LAMBDA_RUNTIME_API` is unset (embedded mode).
     pub api: Option<SocketAddr>,
+    /// `AWS_LAMBDA_MAX_CONCURRENCY`: invokes at once (Lambda Managed Instances), when set.
+    pub max_concurrency: Option<usize>,
 }
 
 impl Config {
@@ -78,12 +83,23 @@ impl Config {
             Ok(v) if !v.is_empty() => Some(resolve(&v)?),
             _ => None,
         };
+        let max_concurrency = match std::env::var(env::MAX_CONCURRENCY) {
+            Ok(v) => Some(
+                v.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::BadMaxConcurrency(v))?,
+            ),
+            Err(_) => None,
+        };
         Ok(Self {
             handler,
             kind,
             task_root,
             bootstrap,
             api,
+            max_concurrency,
         })
     }
 }

@@ -28,6 +28,7 @@ mod embedded;
 mod exec;
 mod framing;
 mod init;
+mod managed;
 mod output;
 mod process;
 mod reaper;
@@ -80,6 +81,9 @@ fn main() {
 
 /// Initialise the worker for the configured kind and run the loop until something is fatal.
 async fn serve(config: &Config, client: &mut RuntimeClient) -> Fatal {
+    if let (Some(n), Some(api)) = (config.max_concurrency, config.api) {
+        return serve_managed(config, api, n).await;
+    }
     let result = match config.kind {
         RuntimeKind::Python | RuntimeKind::Node => {
             let Some(language) = config.kind.adapter() else {
@@ -101,6 +105,33 @@ async fn serve(config: &Config, client: &mut RuntimeClient) -> Fatal {
     match result {
         Err(fatal) => fatal,
         Ok(never) => match never {},
+    }
+}
+
+/// [`serve`] with `n` workers at once (Lambda Managed Instances, `managed`).
+async fn serve_managed(config: &Config, api: std::net::SocketAddr, n: usize) -> Fatal {
+    let config = config.clone();
+    match config.kind {
+        RuntimeKind::Python | RuntimeKind::Node => {
+            let Some(language) = config.kind.adapter() else {
+                return unsupported(config.kind.as_str());
+            };
+            managed::serve(api, n, move || {
+                let config = config.clone();
+                async move { AdapterWorker::start(&config, language).await }
+            })
+            .await
+        }
+        RuntimeKind::Exec => {
+            managed::serve(api, n, move || {
+                let worker = ExecWorker::new(&config);
+                async move { worker }
+            })
+            .await
+        }
+        RuntimeKind::Bootstrap => {
+            unreachable!("bootstrap is exec'ed before the async runtime starts")
+        }
     }
 }
 

@@ -107,9 +107,21 @@ pub async fn runtime_loop<W: Worker>(
     client: &mut RuntimeClient,
     worker: &mut W,
 ) -> Result<Infallible, Fatal> {
+    runtime_loop_tracking(client, worker, &mut None).await
+}
+
+/// [`runtime_loop`], keeping in `current` the request id of the invoke under way (so that
+/// whoever handles the worker's death can answer it).
+pub async fn runtime_loop_tracking<W: Worker>(
+    client: &mut RuntimeClient,
+    worker: &mut W,
+    current: &mut Option<String>,
+) -> Result<Infallible, Fatal> {
     loop {
+        *current = None;
         let event = client.next().await?;
         let request_id = event.invocation.request_id.clone();
+        *current = Some(request_id.clone());
         match worker.invoke(event).await? {
             Outcome::Response {
                 content_type,
