@@ -24,6 +24,10 @@
 # BASELINE=/path/to/another/lamina (ROUNDS mode only) adds that build as a third contender,
 # "lamina-baseline", with its own image built by it (its lamina-ric inside): an A/B of two
 # commits against the same peer in one sitting.
+# Managed Instances (MANAGED=1): correct answers per second of one environment taking 8
+# invokes at once, at 8 and 32 clients: lamina (built with --max-concurrency 8) against the
+# RIE with AWS_LAMBDA_MAX_CONCURRENCY=8 running awslambdaric; refusals counted apart
+# (benches/out/invoke-managed.md).
 # Cold start (COLD_RUNS=5): `lamina rie IMAGE` start to first answer against `docker run` of
 # the RIE image to first answer (COLD_ONLY=1: only this part). KEEP_IMAGES=1 keeps the bench-*
 # images for a rerun.
@@ -254,6 +258,45 @@ print(f"\nlamina / aws-rie+awsric, medians of the rounds' p50: {mine / theirs:.2
 if "lamina-baseline" in by:
     base = statistics.median(by["lamina-baseline"])
     print(f"lamina-baseline / aws-rie+awsric: {base / theirs:.2f}x; lamina / lamina-baseline: {mine / base:.2f}x")
+PY
+  exit 0
+fi
+
+# MANAGED=1: Lambda Managed Instances (issue 23). One environment taking 8 invokes at once:
+# lamina rie serving the calculator built with --max-concurrency 8, and AWS's emulator in its
+# AWS_LAMBDA_MAX_CONCURRENCY=8 mode running awslambdaric (8 processes), 1,024 MB each. Correct
+# answers per second at 8 and at 32 clients, one contender at a time; refusals for want of
+# capacity counted apart (at 8 clients the capacity takes every invoke, so any is a defect).
+if [ "${MANAGED:-0}" = 1 ] && "$DOCKER" image inspect bench-awsric >/dev/null 2>&1; then
+  "$LAMINA" --store "$STORE" build "$FN" --tag bench-calc-managed --max-concurrency 8 --memory 1024 >/dev/null
+  "$LAMINA" --store "$STORE" rie bench-calc-managed --port 9305 >"$W/lamina-9305.log" 2>&1 &
+  RIE_PIDS+=($!)
+  wait_ready 9305
+  for c in 8 32; do
+    timeout 90 python3 "$CLIENT" throughput 9305 "$c" $((c * 50)) 30.0 >/dev/null || true
+    record "lamina max_concurrency=8" "managed-c$c" "$(timeout $((TP_SECONDS + 60)) python3 "$CLIENT" throughput 9305 "$c" "$TP_N" "$TP_SECONDS.0")"
+  done
+  stop_lamina
+  "$DOCKER" run -d --name bench-awsric-mc --memory 1024m -e AWS_LAMBDA_MAX_CONCURRENCY=8 \
+    -e _HANDLER=app.handler --entrypoint /aws-lambda-rie -p 127.0.0.1:9301:8080 bench-awsric >/dev/null
+  wait_ready 9301
+  for c in 8 32; do
+    timeout 90 python3 "$CLIENT" throughput 9301 "$c" $((c * 50)) 30.0 >/dev/null || true
+    record "aws-rie+awsric MAX_CONCURRENCY=8" "managed-c$c" "$(timeout $((TP_SECONDS + 60)) python3 "$CLIENT" throughput 9301 "$c" "$TP_N" "$TP_SECONDS.0")"
+  done
+  "$DOCKER" rm -f bench-awsric-mc >/dev/null
+  python3 - "$RESULTS" <<'PY' | tee "$OUTDIR/invoke-managed.md"
+import json, sys
+rows = [r for r in map(json.loads, open(sys.argv[1])) if r["mode"].startswith("managed-")]
+print("| contender | clients | answers | correct/s | refused | other errors | p50 ms | p99 ms |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    print(f"| {r['name']} | {r['concurrency']} | {r['n']} | {r['ok_rps']} | {r['refused']} | {r['errors'] - r['refused']} | {r['p50_ms']} | {r['p99_ms']} |")
+by = {(r["name"].split()[0], r["concurrency"]): r["ok_rps"] for r in rows}
+for c in (8, 32):
+    mine, theirs = by.get(("lamina", c)), by.get(("aws-rie+awsric", c))
+    if mine and theirs:
+        print(f"\n{c} clients: lamina / AWS correct answers per second = {mine / theirs:.2f}x")
 PY
   exit 0
 fi

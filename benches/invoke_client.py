@@ -9,8 +9,11 @@ early at MAX_SECONDS (n then says how many ran); prints JSON {n, errors, p50_ms,
 mean_ms, max_ms}.
 throughput: CONCURRENCY threads, each with its own keep-alive connection, share a budget of N
 invokes and stop at MAX_SECONDS whichever comes first; prints JSON {n, errors, seconds, rps,
-ok_rps, p50_ms, p99_ms} (ok_rps counts only correct answers). A response counts as an error unless it is 200 with the calculator's body
-(and no X-Amz-Function-Error header).
+ok_rps, refused, p50_ms, p99_ms} (ok_rps counts only correct answers). A response counts as an error unless it is 200 with the calculator's body
+(and no X-Amz-Function-Error header). A refusal for want of capacity (429, the cloud's throttle;
+or AWS's emulator's 400 `Runtime.Unavailable` in its Managed-Instances mode) is an error too,
+counted apart in `refused`; the thread then backs off 2 ms before its next invoke, as an SDK
+backs off a throttle rather than spinning.
 Every request goes to 127.0.0.1 only; every socket has a 30 s timeout.
 """
 
@@ -31,6 +34,8 @@ class Client:
     def __init__(self, port):
         self.port = port
         self.conn = None
+        # Whether the last invoke was refused for want of capacity.
+        self.refused = False
 
     def invoke(self):
         """One invoke; returns (ok, seconds). Reconnects once if the server closed the connection."""
@@ -51,6 +56,9 @@ class Client:
                     return False, time.perf_counter() - start
                 continue
             took = time.perf_counter() - start
+            self.refused = resp.status == 429 or (
+                resp.status == 400 and b"Runtime.Unavailable" in body
+            )
             ok = (
                 resp.status == 200
                 and resp.getheader("X-Amz-Function-Error") is None
@@ -101,7 +109,7 @@ def latency(port, n=500, warmup=5, max_seconds=120.0):
 def throughput(port, concurrency=4, n=2000, max_seconds=60.0):
     lock = threading.Lock()
     budget = [n]
-    times, errors = [], [0]
+    times, errors, refused = [], [0], [0]
     deadline = time.monotonic() + max_seconds
 
     def worker():
@@ -115,6 +123,9 @@ def throughput(port, concurrency=4, n=2000, max_seconds=60.0):
             with lock:
                 times.append(t)
                 errors[0] += not ok
+                refused[0] += c.refused
+            if c.refused:
+                time.sleep(0.002)
 
     # warm every connection (and, with concurrency, every environment) first
     warm = [threading.Thread(target=lambda: [Client(port).invoke() for _ in range(3)]) for _ in range(concurrency)]
@@ -138,6 +149,7 @@ def throughput(port, concurrency=4, n=2000, max_seconds=60.0):
         "seconds": round(secs, 3),
         "rps": round(len(times) / secs, 1),
         "ok_rps": round((len(times) - errors[0]) / secs, 1),
+        "refused": refused[0],
         "p50_ms": ms(pct(times, 50)),
         "p99_ms": ms(pct(times, 99)),
     }

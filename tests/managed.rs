@@ -39,7 +39,7 @@ fn build() {
     std::fs::write(dir.path().join("app.py"), HANDLER).expect("handler");
     std::fs::write(
         dir.path().join("lamina.toml"),
-        "handler = \"app.handler\"\nmax_concurrency = 8\nmemory = 1024\ntimeout = 3\n",
+        "name = \"managed\"\nhandler = \"app.handler\"\nmax_concurrency = 8\nmemory = 1024\ntimeout = 3\n",
     )
     .expect("lamina.toml");
     run_ok(lamina().arg("build").arg(dir.path()).args(["--tag", TAG]));
@@ -82,7 +82,11 @@ fn one_environment_serves_eight_invokes_at_once_refuses_a_ninth_and_survives_a_c
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     while count_type(&rie.stdout(), "platform.start") < starts_before + 8 {
-        assert!(Instant::now() < deadline, "8 invokes did not start:\n{}", rie.stdout());
+        assert!(
+            Instant::now() < deadline,
+            "8 invokes did not start:\n{}",
+            rie.stdout()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // The ninth finds every slot busy: the cloud throttles it at once (429), no queue.
@@ -115,9 +119,15 @@ fn one_environment_serves_eight_invokes_at_once_refuses_a_ninth_and_survives_a_c
         latest_start < earliest_end,
         "the eight did not all run at once: last start {latest_start}, first end {earliest_end}"
     );
-    let pids: HashSet<i64> = answers.iter().filter_map(|(_, v)| v["pid"].as_i64()).collect();
+    let pids: HashSet<i64> = answers
+        .iter()
+        .filter_map(|(_, v)| v["pid"].as_i64())
+        .collect();
     assert_eq!(pids.len(), 8, "a worker process per slot: {pids:?}");
-    assert!(answers.iter().all(|(_, v)| v["host"] == host), "one container");
+    assert!(
+        answers.iter().all(|(_, v)| v["host"] == host),
+        "one container"
+    );
 
     // Every invoke's record carries its own request id, and its START/REPORT are its own.
     let log = rie.wait_stdout("platform.report", Duration::from_secs(5));
@@ -148,13 +158,21 @@ fn one_environment_serves_eight_invokes_at_once_refuses_a_ninth_and_survives_a_c
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    assert!(!log.contains("START RequestId"), "no text lines in JSON: {log}");
+    assert!(
+        !log.contains("START RequestId"),
+        "no text lines in JSON: {log}"
+    );
 
     // A worker that dies fails its own invoke; the environment serves on, in the same
     // container, with a fresh worker in the slot.
     let crash = post(rie.port, INVOKE, &[], br#"{"crash": true}"#);
     assert_eq!(crash.header("X-Amz-Function-Error"), Some("Unhandled"));
-    assert_eq!(crash.json()["errorType"], "Runtime.ExitError", "{}", crash.text());
+    assert_eq!(
+        crash.json()["errorType"],
+        "Runtime.ExitError",
+        "{}",
+        crash.text()
+    );
     let after: Vec<_> = (10..18)
         .map(|n| invoke_on_thread(rie.port, serde_json::json!({"n": n, "sleep": 0.2})))
         .collect();
@@ -172,7 +190,12 @@ fn an_answer_after_its_invoke_timed_out_gets_410_and_the_next_invoke_is_unaffect
     let rie = Rie::start(TAG, &[]);
     // The function's timeout is 3 s: this invoke fails then, and its worker keeps running.
     let late = post(rie.port, INVOKE, &[], br#"{"n": 1, "sleep": 4}"#);
-    assert_eq!(late.json()["errorType"], "Sandbox.Timedout", "{}", late.text());
+    assert_eq!(
+        late.json()["errorType"],
+        "Sandbox.Timedout",
+        "{}",
+        late.text()
+    );
     let host = {
         let a = post(rie.port, INVOKE, &[], br#"{"n": 2}"#);
         assert_eq!(a.status, 200, "{}", a.text());
@@ -187,5 +210,9 @@ fn an_answer_after_its_invoke_timed_out_gets_410_and_the_next_invoke_is_unaffect
     let report = records(&rie.stdout())
         .into_iter()
         .find(|r| r["type"] == "platform.report" && r["record"]["status"] == "timeout");
-    assert!(report.is_some(), "the timed-out invoke's report:\n{}", rie.stdout());
+    assert!(
+        report.is_some(),
+        "the timed-out invoke's report:\n{}",
+        rie.stdout()
+    );
 }

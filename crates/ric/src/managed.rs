@@ -83,7 +83,10 @@ where
             Err(Fatal::WorkerExited(status)) => {
                 eprintln!("lamina-ric: worker {number} exited ({status}); starting another");
                 if let Some(id) = current {
-                    let reason = match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+                    let reason = match (
+                        status.code(),
+                        std::os::unix::process::ExitStatusExt::signal(&status),
+                    ) {
                         (Some(c), _) => ExitReason::Code(i64::from(c)),
                         (None, Some(s)) => ExitReason::Signal(s),
                         (None, None) => ExitReason::Code(-1),
