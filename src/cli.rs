@@ -311,6 +311,10 @@ pub struct InvokeArgs {
     /// does not stream answers in one chunk); with `--json`, one JSON line per event.
     #[arg(long, conflicts_with = "async")]
     pub stream: bool,
+    /// The tenant to invoke for (X-Amz-Tenant-Id), which a tenant-isolated function
+    /// requires and any other refuses.
+    #[arg(long, value_name = "ID")]
+    pub tenant_id: Option<String>,
     /// The invoke API to call.
     #[arg(long, default_value = "http://127.0.0.1:9000", value_name = "URL")]
     pub endpoint: String,

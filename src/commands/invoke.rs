@@ -63,6 +63,12 @@ pub async fn run(globals: &Globals, args: &InvokeArgs) -> Result<bool> {
     if args.tail {
         req = req.header(h::LOG_TYPE, "Tail");
     }
+    if let Some(tenant) = &args.tenant_id {
+        let value = reqwest::header::HeaderValue::from_str(tenant).map_err(|_| {
+            anyhow::anyhow!("--tenant-id {tenant:?} cannot travel in a header: use letters, digits and ._:/=+-@ or spaces")
+        })?;
+        req = req.header(h::AMZ_TENANT_ID, value);
+    }
     let resp = req
         .send()
         .await

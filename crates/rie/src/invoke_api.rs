@@ -236,6 +236,7 @@ async fn invoke(
     } else {
         payload
     };
+    let tenant_id = tenant_id(headers, pool.function().config.execution.tenant_isolation)?;
     if kind == InvocationType::DryRun {
         return Ok(empty(204));
     }
@@ -245,7 +246,7 @@ async fn invoke(
             .map(str::to_owned)
             .unwrap_or_else(trace::new_trace_header),
         client_context,
-        tenant_id: header(headers, h::AMZ_TENANT_ID).map(str::to_owned),
+        tenant_id,
         payload,
         want_tail,
     };
@@ -347,4 +348,27 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
             )
         })?;
     Ok(Some(decoded))
+}
+
+/// The invoke's tenant (`X-Amz-Tenant-Id`): required by a tenant-isolated function and
+/// refused by any other, with the cloud's `InvalidParameterValueException` for both (docs
+/// "Troubleshooting tenant isolation"; its exact message is the docs' error line), and held
+/// to the API's `TenantId` shape (1 to 256 of `[a-zA-Z0-9._:/=+\-@ ]`, botocore's model).
+fn tenant_id(headers: &HeaderMap, isolated: bool) -> Result<Option<String>, ServiceError> {
+    const MISMATCH: &str = "Tenant ID configuration not specified or passed to a function when tenant isolation is not enabled.";
+    let given = header(headers, h::AMZ_TENANT_ID);
+    match (given, isolated) {
+        (None, false) => Ok(None),
+        (None, true) | (Some(_), false) => Err(ServiceError::invalid_parameter(MISMATCH)),
+        (Some(t), true) => {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "._:/=+-@ ".contains(c);
+            if (1..=256).contains(&t.len()) && t.chars().all(allowed) {
+                Ok(Some(t.to_owned()))
+            } else {
+                Err(ServiceError::invalid_parameter(format!(
+                    "1 validation error detected: Value '{t}' at 'tenantId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9\\._:\\/=+\\-@ ]+ and length 1 to 256"
+                )))
+            }
+        }
+    }
 }

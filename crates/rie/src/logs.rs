@@ -129,8 +129,11 @@ impl LogSink {
 pub(crate) enum PumpMsg {
     /// Let output in flight arrive (e.g. init's, before the first `START`), then say so.
     Settle { done: oneshot::Sender<()> },
-    /// An invoke begins: `START`, and capture output for the tail.
-    Start { request_id: String },
+    /// An invoke begins: `START` (with its tenant, if any), and capture output for the tail.
+    Start {
+        request_id: String,
+        tenant_id: Option<String>,
+    },
     /// A platform event of init (`INIT_START`, `INIT_REPORT`): with `done`, emitted once the
     /// output in flight has settled (init's own output goes before its report), then said so.
     Platform {
@@ -274,10 +277,10 @@ async fn pump(
                 Some(PumpMsg::ExtensionOutput { extension, bytes }) => {
                     emit(bytes, Some(extension), &mut capture);
                 }
-                Some(PumpMsg::Start { request_id }) => {
+                Some(PumpMsg::Start { request_id, tenant_id }) => {
                     marks.start_invoke(&request_id);
                     capture = Some(Vec::new());
-                    let start = Start { request_id, version: "$LATEST".into() };
+                    let start = Start { request_id, version: "$LATEST".into(), tenant_id };
                     platform(PlatformEvent::Start(start), &mut capture, &mut partial);
                 }
                 Some(PumpMsg::End(end)) => {

@@ -94,7 +94,7 @@ impl Pool {
     pub(crate) async fn update(&self, new: FunctionConfig) -> Result<(), String> {
         let new = Arc::new(new);
         let env = self
-            .launch_version(new.clone(), None)
+            .launch_version(new.clone(), None, None)
             .await
             .map_err(|_| format!("cannot start an environment for `{}`", new.name))?;
         if let Err((failure, init)) = env.wait_init(Duration::from_millis(INIT_TIMEOUT_MS)).await {
@@ -170,19 +170,23 @@ impl Pool {
     /// waited for one to start takes a slot of it; one-slot environments start in parallel
     /// (the `running` permit already bounds how many exist).
     async fn slot_or_start(&self, req: &InvokeRequest) -> Result<Slot, Reply> {
-        if let Some(env) = self.take_slot() {
+        let tenant = req.tenant_id.as_deref();
+        if let Some(env) = self.take_slot(tenant) {
             return Ok(Slot::Taken(env));
         }
         let shared = self.function().config.execution.slots() > 1;
         let _starting = if shared {
             let guard = self.starting.lock().await;
-            if let Some(env) = self.take_slot() {
+            if let Some(env) = self.take_slot(tenant) {
                 return Ok(Slot::Taken(env));
             }
             Some(guard)
         } else {
             None
         };
+        if tenant.is_some() {
+            self.make_room_for_a_tenant().await;
+        }
         let started = self.cold_start(req).await?;
         let env = match &started {
             ColdStart::Ready(env) | ColdStart::Reinitialised(env, _) => env,
@@ -210,18 +214,45 @@ impl Pool {
         }
     }
 
-    /// A slot of a running environment: one that stays listed while it has another free.
-    fn take_slot(&self) -> Option<Arc<Environment>> {
+    /// A slot of a running environment of `tenant` (environments of a tenant-isolated
+    /// function serve their own tenant only; others have none): one that stays listed while
+    /// it has another free.
+    fn take_slot(&self, tenant: Option<&str>) -> Option<Arc<Environment>> {
         let mut idle = lock(&self.idle);
-        while let Some(env) = idle.pop() {
-            if env.is_alive() && env.take_slot() {
-                if env.has_free_slot() {
-                    idle.push(env.clone());
-                }
-                return Some(env);
-            }
+        idle.retain(|env| env.is_alive());
+        let at = idle
+            .iter()
+            .rposition(|env| env.tenant() == tenant && env.take_slot())?;
+        let env = if idle[at].has_free_slot() {
+            idle[at].clone()
+        } else {
+            idle.remove(at)
+        };
+        Some(env)
+    }
+
+    /// Before an environment starts for a new tenant: when the function already has as many
+    /// environments as tenant isolation allows, the one idle longest stops. The cloud keeps
+    /// at most 2,500 tenant environments per 1,000 of concurrency (docs, "Troubleshooting
+    /// tenant isolation"); the same ratio bounds the containers on a laptop.
+    async fn make_room_for_a_tenant(&self) {
+        let concurrency = self.function().config.concurrency.get();
+        let cap = concurrency.saturating_mul(5).div_ceil(2);
+        let live = {
+            let mut live = lock(&self.live);
+            live.retain(|w| w.upgrade().is_some_and(|e| e.is_alive()));
+            live.len()
+        };
+        if live < cap {
+            return;
         }
-        None
+        let oldest = {
+            let mut idle = lock(&self.idle);
+            (!idle.is_empty() && !idle[0].is_busy()).then(|| idle.remove(0))
+        };
+        if let Some(env) = oldest {
+            env.stop(SHUTDOWN_GRACE).await;
+        }
     }
 
     /// Start an environment for `req`. An init that fails (error, exit, or past the 10 s
@@ -229,7 +260,7 @@ impl Pool {
     /// within the function's timeout — the cloud's "suppressed init" (Lambda's lifecycle
     /// docs, "Failures during the init phase"); only if that fails too does the invoke fail.
     async fn cold_start(&self, req: &InvokeRequest) -> Result<ColdStart, Reply> {
-        let env = self.launch(None).await?;
+        let env = self.launch(None, req.tenant_id.as_deref()).await?;
         let (failure, init) = match env.wait_init(Duration::from_millis(INIT_TIMEOUT_MS)).await {
             Ok(()) => return Ok(ColdStart::Ready(env)),
             Err(failed) => failed,
@@ -237,7 +268,9 @@ impl Pool {
         env.report_init(InitPhase::Init, &failure, init).await;
         drop(env);
         let started = Instant::now();
-        let env = self.launch(Some(&req.request_id)).await?;
+        let env = self
+            .launch(Some(&req.request_id), req.tenant_id.as_deref())
+            .await?;
         match env
             .wait_init(env.function().config.timeout.duration())
             .await
@@ -250,14 +283,20 @@ impl Pool {
         }
     }
 
-    async fn launch(&self, reinit_for: Option<&str>) -> Result<Arc<Environment>, Reply> {
-        self.launch_version(self.function(), reinit_for).await
+    async fn launch(
+        &self,
+        reinit_for: Option<&str>,
+        tenant: Option<&str>,
+    ) -> Result<Arc<Environment>, Reply> {
+        self.launch_version(self.function(), reinit_for, tenant)
+            .await
     }
 
     async fn launch_version(
         &self,
         function: Arc<FunctionConfig>,
         reinit_for: Option<&str>,
+        tenant: Option<&str>,
     ) -> Result<Arc<Environment>, Reply> {
         let number = self.numbers.fetch_add(1, Ordering::Relaxed);
         let name = function.name.clone();
@@ -267,6 +306,7 @@ impl Pool {
             self.sink.clone(),
             number,
             reinit_for,
+            tenant,
         )
         .await
         .map_err(|e| {

@@ -162,6 +162,10 @@ pub struct Start {
     pub request_id: String,
     /// The version invoked.
     pub version: String,
+    /// The invoke's tenant, for a tenant-isolated function (RIE classic's `tenantId`; not in
+    /// the docs' schema, runtime-api.md §3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
 }
 
 /// `metrics` of `platform.runtimeDone`.

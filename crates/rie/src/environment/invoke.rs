@@ -68,6 +68,7 @@ impl Environment {
         if reinit_started.is_none() {
             let _ = self.pump.send(PumpMsg::Start {
                 request_id: id.clone(),
+                tenant_id: req.tenant_id.clone(),
             });
         }
         let t0 = reinit_started.unwrap_or_else(Instant::now);

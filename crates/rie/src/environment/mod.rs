@@ -59,6 +59,8 @@ pub(crate) struct Environment {
     /// How many invokes it takes at once: one, as Lambda's default environments do, or
     /// the function's `max_concurrency` (Managed Instances, runtime-api.md §1.9).
     slots: usize,
+    /// The tenant it serves, for a tenant-isolated function (its invokes all carry it).
+    tenant: Option<String>,
     /// Its invokes overlap (Managed Instances): no invoke waits for another's `END`, and a
     /// timed-out invoke leaves the environment running (§1.9 "the code is not stopped").
     concurrent: bool,
@@ -89,6 +91,7 @@ impl Environment {
         sink: LogSink,
         number: u64,
         reinit_for: Option<&str>,
+        tenant: Option<&str>,
     ) -> Result<Self> {
         let api = listener::open(sandbox.runtime_api_reach())?;
         let execution = function.config.execution;
@@ -149,6 +152,7 @@ impl Environment {
         let _ = pump.send(match reinit_for {
             Some(id) => PumpMsg::Start {
                 request_id: id.to_owned(),
+                tenant_id: tenant.map(str::to_owned),
             },
             None => PumpMsg::Platform {
                 event: PlatformEvent::InitStart(InitStart {
@@ -183,6 +187,7 @@ impl Environment {
             dead,
             busy: std::sync::atomic::AtomicUsize::new(0),
             slots,
+            tenant: tenant.map(str::to_owned),
             concurrent,
             retiring: AtomicBool::new(false),
             started_at: started.started_at,
@@ -210,6 +215,16 @@ impl Environment {
                 (n < self.slots).then_some(n + 1)
             })
             .is_ok()
+    }
+
+    /// The tenant this environment serves, if its function isolates tenants.
+    pub(crate) fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// Whether an invoke is under way.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst) > 0
     }
 
     /// Whether a slot is free.

@@ -77,6 +77,7 @@ mod tests {
             payload: r#"{"a": 1}"#.into(),
             trace_id: String::new(),
             client_context: None,
+            tenant_id: None,
             accepted_ms: 0,
             attempts: 3,
             not_before_ms: 0,

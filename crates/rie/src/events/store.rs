@@ -24,6 +24,10 @@ pub(crate) struct QueuedEvent {
     pub(crate) trace_id: String,
     /// Decoded client context, if any.
     pub(crate) client_context: Option<String>,
+    /// `X-Amz-Tenant-Id` of the invoke (a tenant-isolated function's event runs in its
+    /// tenant's environments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant_id: Option<String>,
     /// Accepted at, ms since the epoch (for the maximum event age).
     pub(crate) accepted_ms: u64,
     /// Attempts begun so far (written before each attempt: an attempt cut short by a crash
@@ -217,6 +221,7 @@ mod tests {
             payload: "{}".into(),
             trace_id: "Root=1-0-0".into(),
             client_context: None,
+            tenant_id: None,
             accepted_ms: 1,
             attempts: 0,
             not_before_ms: 0,

@@ -108,9 +108,9 @@ pub(super) async fn pump(
                     }
                 }
                 Some(PumpMsg::ExtensionOutput { extension, bytes }) => emit(bytes, Some(extension)),
-                Some(PumpMsg::Start { request_id }) => {
+                Some(PumpMsg::Start { request_id, tenant_id }) => {
                     tails.0.insert(request_id.clone(), Vec::new());
-                    let start = Start { request_id, version: "$LATEST".into() };
+                    let start = Start { request_id, version: "$LATEST".into(), tenant_id };
                     platform(PlatformEvent::Start(start), &mut tails);
                 }
                 Some(PumpMsg::End(end)) => {

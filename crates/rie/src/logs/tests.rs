@@ -96,6 +96,7 @@ fn assert_before(text: &str, first: &str, then: &str) {
 fn start(id: &str) -> PumpMsg {
     PumpMsg::Start {
         request_id: id.into(),
+        tenant_id: None,
     }
 }
 
@@ -195,6 +196,7 @@ async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
     let mark = wire::output_mark("id-0");
     pump.send(PumpMsg::Start {
         request_id: "id-0".into(),
+        tenant_id: None,
     })
     .unwrap();
     out_tx
@@ -208,6 +210,7 @@ async fn output_held_past_a_mark_is_not_lost_when_the_runtime_exits() {
     // gone before its stderr mark.
     pump.send(PumpMsg::Start {
         request_id: "id-1".into(),
+        tenant_id: None,
     })
     .unwrap();
     let m1 = wire::output_mark("id-1");

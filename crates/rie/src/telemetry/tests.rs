@@ -99,6 +99,7 @@ async fn a_logs_api_subscriber_gets_start_end_and_report_in_the_logs_api_shapes(
     t.observe(&platform(PlatformEvent::Start(Start {
         request_id: "r1".into(),
         version: "$LATEST".into(),
+        tenant_id: None,
     })));
     t.observe(&output("hello\n"));
     t.observe(&platform(PlatformEvent::RuntimeDone(RuntimeDone {

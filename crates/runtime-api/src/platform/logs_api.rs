@@ -125,6 +125,7 @@ mod tests {
             PlatformEvent::Start(Start {
                 request_id: "id".into(),
                 version: "$LATEST".into(),
+                tenant_id: None,
             }),
             "2020-08-15",
         );

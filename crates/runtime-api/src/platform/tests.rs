@@ -29,7 +29,8 @@ fn report_matches_reference_layout() {
     assert_eq!(
         text(PlatformEvent::Start(Start {
             request_id: "id".into(),
-            version: "$LATEST".into()
+            version: "$LATEST".into(),
+            tenant_id: None,
         })),
         ["START RequestId: id Version: $LATEST"]
     );
@@ -163,6 +164,7 @@ fn every_platform_event_serialises_as_the_telemetry_api_documents_it() {
         PlatformEvent::Start(Start {
             request_id: "id".into(),
             version: "$LATEST".into(),
+            tenant_id: None,
         }),
         PlatformEvent::RuntimeDone(RuntimeDone {
             request_id: "id".into(),
