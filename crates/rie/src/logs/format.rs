@@ -63,9 +63,15 @@ pub(super) fn split_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The level of one line: its JSON `"level"` when it has a valid one, else `INFO` (§6.1).
+/// AWS's Python client writes its unhandled-error record with `"log_level"` instead; in the
+/// cloud that record travels in an `ERROR` telemetry frame, so the platform knows its level
+/// (language-runtimes.md, telemetry log fd): read from a stdout line, the key says it.
 fn level_of(line: &[u8]) -> LogLevel {
     record(line)
-        .and_then(|v| v.get("level")?.as_str().and_then(LogLevel::of_record))
+        .and_then(|v| {
+            let level = v.get("level").or_else(|| v.get("log_level"))?;
+            level.as_str().and_then(LogLevel::of_record)
+        })
         .unwrap_or(LogLevel::Info)
 }
 
@@ -96,16 +102,19 @@ mod tests {
     #[test]
     fn json_lines_below_the_application_level_are_dropped_and_plain_lines_count_as_info() {
         let lines = Bytes::from_static(
-            b"{\"level\":\"DEBUG\",\"message\":\"d\"}\nplain print\n{\"level\":\"WARNING\",\"message\":\"w\"}\n{\"level\":\"bogus\"}\n",
+            b"{\"level\":\"DEBUG\",\"message\":\"d\"}\nplain print\n{\"level\":\"WARNING\",\"message\":\"w\"}\n{\"level\":\"bogus\"}\n{\"log_level\":\"ERROR\"}\n",
         );
         let kept = json_at("WARN").filter(lines.clone()).unwrap();
-        assert_eq!(&kept[..], b"{\"level\":\"WARNING\",\"message\":\"w\"}\n");
+        assert_eq!(
+            &kept[..],
+            b"{\"level\":\"WARNING\",\"message\":\"w\"}\n{\"log_level\":\"ERROR\"}\n"
+        );
         let kept = json_at("INFO").filter(lines.clone()).unwrap();
         assert_eq!(
             &kept[..],
-            b"plain print\n{\"level\":\"WARNING\",\"message\":\"w\"}\n{\"level\":\"bogus\"}\n"
+            b"plain print\n{\"level\":\"WARNING\",\"message\":\"w\"}\n{\"level\":\"bogus\"}\n{\"log_level\":\"ERROR\"}\n"
         );
-        assert!(json_at("ERROR").filter(lines.clone()).is_none());
+        assert!(json_at("FATAL").filter(lines.clone()).is_none());
         let text = LogStyle::of(&Execution::default());
         assert_eq!(text.filter(lines.clone()), Some(lines), "text keeps all");
     }

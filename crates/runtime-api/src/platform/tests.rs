@@ -200,3 +200,29 @@ fn every_platform_event_serialises_as_the_telemetry_api_documents_it() {
         }
     }
 }
+
+#[test]
+fn the_json_log_keeps_platform_records_by_the_system_level() {
+    use crate::function::SystemLogLevel as L;
+    let start = PlatformRecord::now(PlatformEvent::Start(Start {
+        request_id: "id".into(),
+        version: "$LATEST".into(),
+        tenant_id: Some("blue".into()),
+    }));
+    let line = start.json_line(L::Info).expect("INFO keeps start");
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["type"], "platform.start");
+    assert_eq!(v["record"]["tenantId"], "blue");
+    assert!(start.json_line(L::Warn).is_none());
+    let ok = PlatformRecord::now(PlatformEvent::Report(report(Status::Success)));
+    let failed = PlatformRecord::now(PlatformEvent::Report(report(Status::Timeout)));
+    assert!(ok.json_line(L::Info).is_some() && ok.json_line(L::Warn).is_none());
+    assert!(failed.json_line(L::Warn).is_some());
+    let done = PlatformRecord::now(PlatformEvent::RuntimeDone(RuntimeDone {
+        request_id: "id".into(),
+        status: Status::Success,
+        error_type: None,
+        metrics: None,
+    }));
+    assert!(done.json_line(L::Info).is_none() && done.json_line(L::Debug).is_some());
+}
