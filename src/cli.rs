@@ -11,9 +11,8 @@ use lamina_build::pipeline::base::RicChoice;
 use lamina_image::Reference;
 use lamina_runtime_api::front::{InvokeMode, Payload};
 use lamina_runtime_api::function::{
-    Arch, Concurrency, EnvVar, Environment, EphemeralStorage, FunctionName, HttpSettings,
-    LogFormat, LogLevel, MaxConcurrency, MemorySize, Runtime, Settings, SystemLogLevel,
-    TenantIsolation, Timeout,
+    Arch, Concurrency, EnvVar, Environment, EphemeralStorage, Flag, FunctionName, HttpSettings,
+    LogFormat, LogLevel, MaxConcurrency, MemorySize, Runtime, Settings, SystemLogLevel, Timeout,
 };
 use lamina_runtime_api::limits;
 use serde::Deserialize;
@@ -166,6 +165,7 @@ impl FunctionArgs {
             concurrency: self.concurrency,
             max_concurrency: self.execution.max_concurrency,
             tenant_isolation: self.execution.tenant_isolation,
+            snapstart: self.execution.snapstart,
             log_format: self.execution.log_format,
             application_log_level: self.execution.application_log_level,
             system_log_level: self.execution.system_log_level,
@@ -188,7 +188,13 @@ pub struct ExecutionArgs {
     /// as TenantIsolationMode=PER_TENANT does.
     #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
     #[serde(default)]
-    pub tenant_isolation: Option<TenantIsolation>,
+    pub tenant_isolation: Option<Flag>,
+    /// SnapStart: `lamina build` labels the image for Lambda to publish with SnapStart;
+    /// `lamina rie` runs init, the before-snapshot hooks, a restore and the after-restore
+    /// hooks before the first invoke, as a published SnapStart version does.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    #[serde(default)]
+    pub snapstart: Option<Flag>,
     /// Log format: Text or JSON [default: Text; JSON with log levels or max_concurrency].
     #[arg(long, value_name = "Text|JSON")]
     #[serde(default)]

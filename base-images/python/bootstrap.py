@@ -802,6 +802,104 @@ def mark_output_end(request_id):
             pass  # the handler closed it; the emulator falls back to waiting
 
 
+# SnapStart (shared/reference/runtime-api.md §1.10, language-runtimes.md §6). AWS's managed
+# Python runtimes ship `snapshot_restore_py` (PyPI snapshot-restore-py) for the hooks; this
+# adapter provides the same API when the function does not bring its own copy.
+_SNAPSHOT_RESTORE_PY = """
+_before_snapshot_registry = []
+_after_restore_registry = []
+
+
+def register_before_snapshot(func, *args, **kwargs):
+    _before_snapshot_registry.append((func, args, kwargs))
+    return func
+
+
+def register_after_restore(func, *args, **kwargs):
+    _after_restore_registry.append((func, args, kwargs))
+    return func
+
+
+def get_before_snapshot():
+    return _before_snapshot_registry
+
+
+def get_after_restore():
+    return _after_restore_registry
+"""
+SNAP_START = "snap-start"
+BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
+AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
+
+
+def _install_snapshot_restore_py():
+    import importlib.util
+    import types
+
+    try:
+        if importlib.util.find_spec("snapshot_restore_py") is not None:
+            return
+    except (ImportError, ValueError):
+        pass
+    module = types.ModuleType("snapshot_restore_py")
+    exec(_SNAPSHOT_RESTORE_PY, module.__dict__)
+    sys.modules["snapshot_restore_py"] = module
+
+
+def run_before_snapshot():
+    """Before-snapshot hooks, last registered first (awslambdaric lambda_runtime_hooks_runner)."""
+    module = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        return
+    hooks = module.get_before_snapshot()
+    while hooks:
+        func, args, kwargs = hooks.pop()
+        func(*args, **kwargs)
+
+
+def run_after_restore():
+    """After-restore hooks, in the order they were registered."""
+    module = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        return
+    for func, args, kwargs in module.get_after_restore():
+        func(*args, **kwargs)
+
+
+def _snapshot_and_restore(from_ric, to_ric, log_sink):
+    """A snap-start environment: before-snapshot hooks, `ready` (lamina-ric then waits for the
+    restore), and on its `restore`, the after-restore hooks. A hook that raises is the init's
+    error (exit 64) or the restore's (exit 65), as AWS's client reports them."""
+    try:
+        run_before_snapshot()
+    except Exception:
+        error_result = build_fault_result(sys.exc_info(), None)
+        log_error(error_result, log_sink)
+        write_message(
+            to_ric,
+            {"type": "init_error", "error_type": BEFORE_SNAPSHOT_ERROR},
+            to_json(error_result).encode("utf-8"),
+        )
+        sys.exit(64)
+    write_message(to_ric, {"type": "ready"})
+    message = read_message(from_ric)
+    if message is None:
+        sys.exit(0)  # the RIC is gone
+    if message[0].get("type") != "restore":
+        raise RuntimeError("lamina adapter: unexpected message %r" % message[0].get("type"))
+    try:
+        run_after_restore()
+    except Exception:
+        error_result = build_fault_result(sys.exc_info(), None)
+        log_error(error_result, log_sink)
+        write_message(
+            to_ric,
+            {"type": "init_error", "error_type": AFTER_RESTORE_ERROR},
+            to_json(error_result).encode("utf-8"),
+        )
+        sys.exit(65)
+
+
 def run(handler, from_ric, to_ric):
     global _GLOBAL_AWS_REQUEST_ID, _GLOBAL_TENANT_ID
     sys.stdout = Unbuffered(sys.stdout)
@@ -814,6 +912,7 @@ def run(handler, from_ric, to_ric):
         try:
             _setup_logging(_AWS_LAMBDA_LOG_FORMAT, _AWS_LAMBDA_LOG_LEVEL, log_sink)
             _log_preview_runtime_warning()
+            _install_snapshot_restore_py()
             request_handler = _get_handler(handler)
         except FaultException as e:
             error_result = make_error(e.msg, e.exception_type, e.trace)
@@ -830,6 +929,8 @@ def run(handler, from_ric, to_ric):
             )
             sys.exit(1)
 
+        if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == SNAP_START:
+            _snapshot_and_restore(from_ric, to_ric, log_sink)
         write_message(to_ric, {"type": "ready"})
         while True:
             message = read_message(from_ric)

@@ -93,6 +93,7 @@ fn flag_settings(args: &RieArgs) -> ModelSettings {
         concurrency: args.concurrency,
         max_concurrency: args.execution.max_concurrency,
         tenant_isolation: args.execution.tenant_isolation,
+        snapstart: args.execution.snapstart,
         log_format: args.execution.log_format,
         application_log_level: args.execution.application_log_level,
         system_log_level: args.execution.system_log_level,

@@ -307,6 +307,38 @@ class TestLogFormats(unittest.TestCase):
         self.assertTrue(bootstrap.LAMBDA_UNHANDLED_EXCEPTION_WARNING.endswith("runtimes-update.html\r"))
 
 
+class TestSnapStartHooks(unittest.TestCase):
+    """AWS's order (awslambdaric lambda_runtime_hooks_runner.py): before-snapshot hooks last
+    registered first, after-restore hooks in registration order, with their arguments."""
+
+    def test_hooks_run_in_the_clouds_order_through_snapshot_restore_py(self):
+        saved = sys.modules.pop("snapshot_restore_py", None)
+        try:
+            bootstrap._install_snapshot_restore_py()
+            import snapshot_restore_py as hooks
+            ran = []
+
+            @hooks.register_before_snapshot
+            def first():
+                ran.append("before 1")
+
+            hooks.register_before_snapshot(ran.append, "before 2")
+            hooks.register_after_restore(ran.append, "after 1")
+
+            @hooks.register_after_restore
+            def second():
+                ran.append("after 2")
+
+            bootstrap.run_before_snapshot()
+            bootstrap.run_after_restore()
+            self.assertEqual(ran, ["before 2", "before 1", "after 1", "after 2"])
+            self.assertEqual(hooks.get_before_snapshot(), [], "popped as they ran")
+        finally:
+            sys.modules.pop("snapshot_restore_py", None)
+            if saved is not None:
+                sys.modules["snapshot_restore_py"] = saved
+
+
 class TestFraming(unittest.TestCase):
     def test_every_golden_frame_encodes_byte_for_byte_and_decodes(self):
         # tests/fixtures/worker-frames.json, shared with the Rust and Node sides

@@ -41,6 +41,8 @@ pub struct AdapterWorker {
     output: Option<Output>,
     /// The invoke whose response is streaming, between `stream_start` and its end.
     streaming: Option<String>,
+    /// It runs SnapStart's after-restore hooks when told (`Adapter::snapshot_hooks`).
+    snapshot_hooks: bool,
 }
 
 impl AdapterWorker {
@@ -111,6 +113,7 @@ impl AdapterWorker {
             from_worker: from_child,
             output,
             streaming: None,
+            snapshot_hooks: language.snapshot_hooks,
         };
         match worker.read().await? {
             (Header::Ready, _) => Ok(worker),
@@ -227,6 +230,30 @@ impl AdapterWorker {
 }
 
 impl Worker for AdapterWorker {
+    async fn after_restore(&mut self) -> Result<(), Fatal> {
+        if !self.snapshot_hooks {
+            return Ok(());
+        }
+        framing::write_message(&mut self.to_worker, &Header::Restore, b"")
+            .await
+            .map_err(|e| Fatal::Protocol(format!("cannot tell the worker of the restore: {e}")))?;
+        match self.read().await? {
+            (Header::Ready, _) => Ok(()),
+            (Header::InitError { error_type }, body) => {
+                // The adapter exits 65 by itself after reporting.
+                let _ = self.child.wait().await;
+                self.drain_output().await;
+                Err(Fatal::Restore {
+                    error_type,
+                    body: body.into(),
+                })
+            }
+            (other, _) => Err(Fatal::Protocol(format!(
+                "unexpected {other:?} after the restore"
+            ))),
+        }
+    }
+
     async fn stream_next(&mut self) -> Result<StreamItem, Fatal> {
         let Some(request_id) = self.streaming.clone() else {
             return Err(Fatal::Protocol("a stream frame outside a stream".into()));

@@ -293,6 +293,31 @@ impl RuntimeClient {
         drain(expect_status(paths::INIT_ERROR, resp, StatusCode::ACCEPTED).await?).await
     }
 
+    /// `GET /restore/next` (SnapStart, runtime-api.md §1.10): returns once the snapshot this
+    /// process was part of has been restored.
+    pub async fn restore_next(&mut self) -> Result<(), ClientError> {
+        let resp = self
+            .call(Method::GET, paths::RESTORE_NEXT, Bytes::new(), &[])
+            .await?;
+        drain(expect_status(paths::RESTORE_NEXT, resp, StatusCode::OK).await?).await
+    }
+
+    /// `POST /restore/error` with `Lambda-Runtime-Function-Error-Type: <error_type>`.
+    pub async fn post_restore_error(
+        &mut self,
+        error_type: &str,
+        body: Bytes,
+    ) -> Result<(), ClientError> {
+        let headers = [
+            (header::CONTENT_TYPE.as_str(), "application/json"),
+            (h::FUNCTION_ERROR_TYPE, error_type),
+        ];
+        let resp = self
+            .call(Method::POST, paths::RESTORE_ERROR, body, &headers)
+            .await?;
+        drain(expect_status(paths::RESTORE_ERROR, resp, StatusCode::ACCEPTED).await?).await
+    }
+
     /// `POST path` with a JSON body; the reply's status and body.
     pub async fn post_for_body(
         &mut self,

@@ -39,7 +39,7 @@ use crate::adapter::AdapterWorker;
 use crate::client::RuntimeClient;
 use crate::config::{Config, RuntimeKind};
 use crate::exec::ExecWorker;
-use crate::runtime::{error_body, runtime_loop, Fatal};
+use crate::runtime::{error_body, restore_if_snapshotted, runtime_loop, Fatal};
 
 /// Exit code for usage and configuration errors.
 pub(crate) const EXIT_USAGE: i32 = 2;
@@ -90,12 +90,18 @@ async fn serve(config: &Config, client: &mut RuntimeClient) -> Fatal {
                 return unsupported(config.kind.as_str());
             };
             match AdapterWorker::start(config, language).await {
-                Ok(mut worker) => runtime_loop(client, &mut worker).await,
+                Ok(mut worker) => match restore_if_snapshotted(client, &mut worker).await {
+                    Ok(()) => runtime_loop(client, &mut worker).await,
+                    Err(fatal) => Err(fatal),
+                },
                 Err(fatal) => return fatal,
             }
         }
         RuntimeKind::Exec => match ExecWorker::new(config) {
-            Ok(mut worker) => runtime_loop(client, &mut worker).await,
+            Ok(mut worker) => match restore_if_snapshotted(client, &mut worker).await {
+                Ok(()) => runtime_loop(client, &mut worker).await,
+                Err(fatal) => Err(fatal),
+            },
             Err(fatal) => return fatal,
         },
         RuntimeKind::Bootstrap => {

@@ -77,6 +77,14 @@ pub enum Fatal {
         /// The error JSON.
         body: Bytes,
     },
+    /// A SnapStart restore failed (an after-restore hook raised): post `/restore/error`,
+    /// then exit 65, as AWS's Python client does (runtime-api.md §1.10).
+    Restore {
+        /// `Lambda-Runtime-Function-Error-Type` (`Runtime.AfterRestoreError`).
+        error_type: String,
+        /// The error JSON.
+        body: Bytes,
+    },
     /// The worker process ended (crash, `sys.exit`, OOM kill): exit the same way, so the
     /// platform reports `Runtime.ExitError` with the worker's status.
     WorkerExited(ExitStatus),
@@ -95,6 +103,11 @@ pub trait Worker {
     /// Run the handler on `event`, consuming its body.
     fn invoke(&mut self, event: Event)
         -> impl std::future::Future<Output = Result<Outcome, Fatal>>;
+
+    /// The snapshot was restored (SnapStart): run what the worker does after a restore.
+    fn after_restore(&mut self) -> impl std::future::Future<Output = Result<(), Fatal>> {
+        async { Ok(()) }
+    }
 
     /// The next piece of the response stream [`Worker::invoke`] began.
     fn stream_next(&mut self) -> impl std::future::Future<Output = Result<StreamItem, Fatal>> {
@@ -245,7 +258,18 @@ impl Fatal {
                 if let Err(e) = client.post_init_error(&error_type, body).await {
                     log_client_error(&e);
                 }
-                process::exit_code(1)
+                // A before-snapshot hook's failure exits 64, as AWS's Python client does.
+                process::exit_code(if error_type == BEFORE_SNAPSHOT_ERROR {
+                    64
+                } else {
+                    1
+                })
+            }
+            Self::Restore { error_type, body } => {
+                if let Err(e) = client.post_restore_error(&error_type, body).await {
+                    log_client_error(&e);
+                }
+                process::exit_code(65)
             }
             Self::WorkerExited(status) => process::exit_like(status),
             Self::Client(e) => {
@@ -258,6 +282,25 @@ impl Fatal {
             }
         }
     }
+}
+
+/// The init error type of a failed before-snapshot hook (runtime-api.md §1.10).
+pub const BEFORE_SNAPSHOT_ERROR: &str = "Runtime.BeforeSnapshotError";
+
+/// When this environment is a SnapStart one (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`):
+/// wait for the restore (`/restore/next`), then let the worker run its after-restore work;
+/// any other environment goes straight on (runtime-api.md §1.10).
+pub async fn restore_if_snapshotted<W: Worker>(
+    client: &mut RuntimeClient,
+    worker: &mut W,
+) -> Result<(), Fatal> {
+    let snap = std::env::var(lamina_runtime_api::env::INITIALIZATION_TYPE)
+        .is_ok_and(|v| v == lamina_runtime_api::env::SNAP_START_INIT);
+    if !snap {
+        return Ok(());
+    }
+    client.restore_next().await?;
+    worker.after_restore().await
 }
 
 fn log_client_error(e: &ClientError) {

@@ -22,8 +22,11 @@ use crate::invoke::{ResponseBody, StreamEnd};
 
 mod state;
 mod stream;
+use state::Restore;
 pub(crate) use state::{Assigned, InitSignal, RuntimeOutcome, RuntimeState};
 
+/// Longest wait of `/restore/next` for the environment to log the snapshot.
+const RESTORE_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Content type of an error body carrying an X-Ray `errorCause` (§1.5).
 const ERROR_CAUSE_CONTENT_TYPE: &str = "application/vnd.aws.lambda.error.cause+json";
 /// Default content type of a streamed response (Node `ResponseStream.js`, §1.7).
@@ -61,6 +64,10 @@ pub(crate) async fn handle(state: Arc<RuntimeState>, req: Request<Incoming>) -> 
             answer_first(error(&state, id, &parts.headers, body)).await
         }
         (Some(RuntimeRoute::InitError), &Method::POST) => init_error(&state, &parts.headers, body),
+        (Some(RuntimeRoute::RestoreNext), &Method::GET) => restore_next(&state).await,
+        (Some(RuntimeRoute::RestoreError), &Method::POST) => {
+            restore_error(&state, &parts.headers, body)
+        }
         (Some(RuntimeRoute::Ping), &Method::GET) => Ok(respond(200, "text/plain", "pong")),
         // The Extensions, Telemetry and Logs APIs share this listener (`env_api` routes them).
         _ => Err(RuntimeApiError::not_found()),
@@ -203,6 +210,64 @@ fn init_error(
             "InitError",
             "State transition is not allowed",
         ));
+    }
+    let (body, content_type) = error_body(headers, body)?;
+    state
+        .init
+        .send_replace(InitSignal::Failed { body, content_type });
+    Ok(accepted())
+}
+
+/// `GET /restore/next` (SnapStart, §1.10): the snapshot is "taken" and "restored" at once
+/// (lamina cannot checkpoint a process: the process that ran the before-snapshot hooks goes
+/// on, as a restored one would), and the answer is the cloud's 200 with an empty body.
+/// Served only in a SnapStart environment (RIE registers the route only then), once, and
+/// before the first `/next`; otherwise 403 as RIE's `InvalidStateTransition`.
+async fn restore_next(state: &RuntimeState) -> Result<Response<Body>, RuntimeApiError> {
+    {
+        let mut inner = state.lock();
+        match inner.restore {
+            Restore::Off => return Err(RuntimeApiError::not_found()),
+            Restore::Awaiting if !inner.initialized => inner.restore = Restore::Restored,
+            _ => {
+                return Err(RuntimeApiError::invalid_state_transition(
+                    "Ready",
+                    "RestoreNext",
+                    "State transition is not allowed",
+                ))
+            }
+        }
+    }
+    let restored = state.restored.notified();
+    state
+        .init
+        .send_replace(InitSignal::Restoring(Instant::now()));
+    // Answered once the environment has logged the snapshot (bounded: an environment that
+    // stopped listening must not hold the runtime forever).
+    let _ = tokio::time::timeout(RESTORE_ANSWER_WAIT, restored).await;
+    Ok(Response::new(crate::http_util::full(Bytes::new())))
+}
+
+/// `POST /restore/error`: an after-restore hook failed (§1.10); the restore fails as an
+/// init does, with this body.
+fn restore_error(
+    state: &RuntimeState,
+    headers: &HeaderMap,
+    body: Capped,
+) -> Result<Response<Body>, RuntimeApiError> {
+    {
+        let inner = state.lock();
+        match inner.restore {
+            Restore::Off => return Err(RuntimeApiError::not_found()),
+            Restore::Restored if !inner.initialized => {}
+            _ => {
+                return Err(RuntimeApiError::invalid_state_transition(
+                    "Ready",
+                    "RestoreError",
+                    "State transition is not allowed",
+                ))
+            }
+        }
     }
     let (body, content_type) = error_body(headers, body)?;
     state

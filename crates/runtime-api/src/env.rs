@@ -18,6 +18,9 @@ pub const LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 pub const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
 /// `on-demand`, `provisioned-concurrency`, `snap-start` or `lambda-managed-instances`.
 pub const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` of a SnapStart environment: the runtime runs its
+/// before-snapshot hooks and calls `/restore/next` (runtime-api.md §1.10).
+pub const SNAP_START_INIT: &str = "snap-start";
 /// `AWS_LAMBDA_INITIALIZATION_TYPE` of a Managed-Instances environment (RIE-LMI
 /// `interop/model.go`, runtime-api.md §1.9).
 pub const MANAGED_INSTANCES_INIT: &str = "lambda-managed-instances";

@@ -47,6 +47,10 @@ pub const MAX_ENVIRONMENT_BYTES: usize = 4_096;
 /// Most concurrent executions of one function: the default account quota, which is what a
 /// function's reserved concurrency can at most be set to.
 pub const MAX_CONCURRENCY: usize = 1_000;
+/// Invokes one Lambda Managed Instances environment takes at once, at most
+/// (`PerExecutionEnvironmentMaxConcurrency`, 1 to 1,600: API reference,
+/// `LambdaManagedInstancesCapacityProviderConfig`).
+pub const MAX_PER_ENVIRONMENT_CONCURRENCY: usize = 1_600;
 /// Memory the AWS emulator (`aws-lambda-rie`) reports when `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
 /// is unset (it is not the cloud's default).
 pub const RIE_DEFAULT_MEMORY_MB: u64 = 3_008;

@@ -9,6 +9,10 @@ pub const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 pub const INIT_ERROR: &str = "/2018-06-01/runtime/init/error";
 /// Prefix of `/runtime/invocation/{id}/response` and `/runtime/invocation/{id}/error`.
 pub const INVOCATION_PREFIX: &str = "/2018-06-01/runtime/invocation/";
+/// `GET /runtime/restore/next` (SnapStart, §1.10).
+pub const RESTORE_NEXT: &str = "/2018-06-01/runtime/restore/next";
+/// `POST /runtime/restore/error` (SnapStart, §1.10).
+pub const RESTORE_ERROR: &str = "/2018-06-01/runtime/restore/error";
 /// `GET /ping` — kept by AWS's emulator for compatibility (§1.2).
 pub const PING: &str = "/ping";
 
@@ -91,6 +95,10 @@ pub enum RuntimeRoute<'a> {
     Error(&'a str),
     /// `POST /runtime/init/error`
     InitError,
+    /// `GET /runtime/restore/next`
+    RestoreNext,
+    /// `POST /runtime/restore/error`
+    RestoreError,
     /// `GET /ping`
     Ping,
 }
@@ -101,6 +109,8 @@ impl<'a> RuntimeRoute<'a> {
         match path {
             NEXT => return Some(Self::Next),
             INIT_ERROR => return Some(Self::InitError),
+            RESTORE_NEXT => return Some(Self::RestoreNext),
+            RESTORE_ERROR => return Some(Self::RestoreError),
             PING => return Some(Self::Ping),
             _ => {}
         }
@@ -266,6 +276,14 @@ mod tests {
         assert_eq!(
             RuntimeRoute::parse("/2018-06-01/runtime/invocation/x/other"),
             None
+        );
+        assert_eq!(
+            RuntimeRoute::parse(RESTORE_NEXT),
+            Some(RuntimeRoute::RestoreNext)
+        );
+        assert_eq!(
+            RuntimeRoute::parse(RESTORE_ERROR),
+            Some(RuntimeRoute::RestoreError)
         );
         assert_eq!(RuntimeRoute::parse("/nope"), None);
     }

@@ -88,6 +88,10 @@ pub struct Adapter {
     pub adapter_env: &'static str,
     /// Variables the managed runtime's own bootstrap sets when the function has not.
     pub env_defaults: &'static [(&'static str, &'static str)],
+    /// It runs SnapStart hooks (Python's `snapshot_restore_py`): before `Ready` in a
+    /// snap-start environment, and after a [`Header::Restore`]. AWS's Node client v4 has
+    /// none (language-runtimes.md §6), so lamina-ric does the restore handshake alone.
+    pub snapshot_hooks: bool,
 }
 
 /// The Python adapter.
@@ -98,6 +102,7 @@ pub const PYTHON: Adapter = Adapter {
     interpreter_env: "LAMINA_PYTHON",
     adapter_env: "LAMINA_PYTHON_ADAPTER",
     env_defaults: &[],
+    snapshot_hooks: true,
 };
 
 /// The Node.js adapter.
@@ -115,6 +120,7 @@ pub const NODE: Adapter = Adapter {
         "NODE_PATH",
         "/opt/nodejs/node24/node_modules:/opt/nodejs/node_modules:/var/runtime/node_modules:/var/runtime:/var/task",
     )],
+    snapshot_hooks: false,
 };
 
 /// Largest frame header accepted; headers are a few hundred bytes (an X-Ray cause may be
@@ -163,6 +169,11 @@ pub enum Header {
         /// Content type of the event.
         content_type: String,
     },
+    /// RIC → worker: the snapshot was restored (SnapStart, runtime-api.md §1.10): run the
+    /// after-restore hooks, then answer [`Header::Ready`], or [`Header::InitError`] with
+    /// `Runtime.AfterRestoreError`. The body is empty. Sent only to a worker that ran its
+    /// before-snapshot hooks (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`) before `Ready`.
+    Restore,
     /// Worker → RIC: the handler returned; the body is the encoded result.
     Response {
         /// `application/json`, or `application/unknown` for `bytes` results.

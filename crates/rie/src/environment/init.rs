@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use lamina_runtime_api::body::PlatformError;
 use lamina_runtime_api::platform::{
-    InitPhase, InitReport, InitReportMetrics, InitRuntimeDone, PlatformEvent, Report, Status,
+    InitPhase, InitReport, InitReportMetrics, InitRuntimeDone, InitStart, PlatformEvent, Report,
+    RestoreDone, RestoreStart, Status,
 };
 use tokio::sync::oneshot;
 
@@ -27,6 +28,9 @@ impl InitFailure {
             InitFailure::Error { body, .. } => {
                 format!("its init failed: {}", String::from_utf8_lossy(body))
             }
+            InitFailure::Restore { body, .. } => {
+                format!("its restore failed: {}", String::from_utf8_lossy(body))
+            }
             InitFailure::Exit(s) => format!("its runtime exited during init ({})", s.reason()),
             InitFailure::Timeout => "its init took longer than Lambda's 10 s".to_owned(),
             InitFailure::Extension { message, .. } => {
@@ -40,6 +44,9 @@ impl InitFailure {
 pub(crate) enum InitFailure {
     /// The runtime posted `/init/error` with this body.
     Error { body: Bytes, content_type: String },
+    /// The runtime posted `/restore/error` with this body (SnapStart; its
+    /// `RESTORE_REPORT … Status: error` is out already).
+    Restore { body: Bytes, content_type: String },
     /// The runtime exited before its first `/next`.
     Exit(ExitStatus),
     /// No `/next` within the init limit.
@@ -57,9 +64,32 @@ impl Environment {
     ) -> std::result::Result<(), (InitFailure, Duration)> {
         let mut rx = self.rt.init_rx();
         let deadline = tokio::time::Instant::from_std(self.started_at + limit);
+        // SnapStart: when the runtime asked for the restore (its init is over then).
+        let mut restored_at = None;
         loop {
             let signal = rx.borrow_and_update().clone();
             match signal {
+                InitSignal::Restoring(at) => {
+                    if restored_at.is_none() {
+                        restored_at = Some(at);
+                        let d = at.saturating_duration_since(self.started_at);
+                        self.init_done(ms(d));
+                        self.restore_started().await;
+                        self.rt.restored.notify_one();
+                    }
+                }
+                InitSignal::Ready(at) if restored_at.is_some() => {
+                    let restored = restored_at.unwrap_or(at);
+                    self.apis.extensions.close_registration();
+                    self.apis.telemetry.close();
+                    let d = at.saturating_duration_since(restored);
+                    *lock(&self.restore_duration) = Some(d);
+                    let (done, settled) = oneshot::channel();
+                    let _ = self.pump.send(PumpMsg::Settle { done });
+                    self.restore_done(ms(d));
+                    *lock(&self.gate) = Some(settled);
+                    return Ok(());
+                }
                 InitSignal::Ready(at) => {
                     self.apis.extensions.close_registration();
                     if self.apis.extensions.any() {
@@ -90,6 +120,13 @@ impl Environment {
                 }
                 InitSignal::Failed { body, content_type } => {
                     self.kill().await;
+                    if let Some(restored) = restored_at {
+                        self.restore_failed(ms(restored.elapsed()));
+                        return Err((
+                            InitFailure::Restore { body, content_type },
+                            self.started_at.elapsed(),
+                        ));
+                    }
                     return Err((
                         InitFailure::Error { body, content_type },
                         self.started_at.elapsed(),
@@ -145,6 +182,62 @@ impl Environment {
         }
     }
 
+    /// A SnapStart environment's restore begins: `RESTORE_START` (§1.10), once the init's
+    /// output is out.
+    async fn restore_started(&self) {
+        let init = InitStart {
+            initialization_type: self.init_type(),
+            ..InitStart::new(
+                self.function.name.as_str(),
+                self.function.runtime.map(|r| r.name()),
+                &self.function.region,
+                self.function
+                    .image
+                    .as_deref()
+                    .unwrap_or(self.function.name.as_str()),
+                InitPhase::Init,
+            )
+        };
+        let (done, logged) = oneshot::channel();
+        let _ = self.pump.send(PumpMsg::Platform {
+            event: PlatformEvent::RestoreStart(RestoreStart::from(&init)),
+            done: Some(done),
+        });
+        let _ = logged.await;
+    }
+
+    /// A successful restore's `platform.restoreRuntimeDone` and `RESTORE_REPORT`.
+    fn restore_done(&self, duration_ms: f64) {
+        self.restore_ended(Status::Success, None, duration_ms);
+    }
+
+    /// A failed restore's records (an after-restore hook raised), once its output is out.
+    fn restore_failed(&self, duration_ms: f64) {
+        let error_type = Some("Runtime.AfterRestoreError".to_owned());
+        self.restore_ended(Status::Error, error_type, duration_ms);
+    }
+
+    fn restore_ended(&self, status: Status, error_type: Option<String>, duration_ms: f64) {
+        let done = |metrics| RestoreDone {
+            status,
+            error_type: error_type.clone(),
+            metrics,
+        };
+        let (settled, _) = oneshot::channel();
+        for (event, settle) in [
+            (PlatformEvent::RestoreRuntimeDone(done(None)), Some(settled)),
+            (
+                PlatformEvent::RestoreReport(done(Some(InitReportMetrics { duration_ms }))),
+                None,
+            ),
+        ] {
+            let _ = self.pump.send(PumpMsg::Platform {
+                event,
+                done: settle,
+            });
+        }
+    }
+
     /// Log `INIT_REPORT` for this environment's failed init in `phase`, once init's output
     /// is out.
     pub(crate) async fn report_init(
@@ -154,6 +247,8 @@ impl Environment {
         init: Duration,
     ) {
         let (status, error_type) = match failure {
+            // Its own RESTORE_REPORT said it.
+            InitFailure::Restore { .. } => return,
             InitFailure::Timeout => (Status::Timeout, None),
             InitFailure::Error { .. } => (Status::Error, None),
             InitFailure::Exit(_) => (Status::Error, Some("Runtime.ExitError".to_owned())),
@@ -195,8 +290,10 @@ impl Environment {
         let id = &req.request_id;
         let timeout_ms = self.function.config.timeout.millis();
         let (answer, status, timed_out) = match failure {
-            // §5: init failure → the body posted to /init/error, 200 + Unhandled.
-            InitFailure::Error { body, content_type } => (
+            // §5: init failure → the body posted to /init/error, 200 + Unhandled; a
+            // restore's → the body posted to /restore/error.
+            InitFailure::Error { body, content_type }
+            | InitFailure::Restore { body, content_type } => (
                 Answer::FunctionError { body, content_type },
                 Status::Error,
                 None,

@@ -202,6 +202,10 @@ impl Environment {
             report.metrics.max_memory_used_mb = self.function.config.memory.mb();
         }
         report.metrics.init_duration_ms = init.map(ms);
+        report.metrics.restore_duration_ms = lock(&self.restore_duration)
+            .take()
+            .filter(|_| reinit_started.is_none())
+            .map(ms);
         report.timed_out_after_ms = timed_out;
         let tail = if extension_invokes > 0 && timed_out.is_none() && self.is_alive() {
             self.finish_after_extensions(report, req.want_tail, t0, timeout)

@@ -71,6 +71,8 @@ pub(crate) struct Environment {
     /// Which phase its init runs in: its own (`init`), or inside an invoke (`invoke`).
     phase: InitPhase,
     init_duration: Mutex<Option<Duration>>,
+    /// A SnapStart environment's restore time, for its first `REPORT` (in place of init's).
+    restore_duration: Mutex<Option<Duration>>,
     /// Resolves once the previous invoke's `END` is out; the next event waits for it.
     gate: Mutex<Option<oneshot::Receiver<()>>>,
     /// The listener's task: shared with an ending under way, whose `SHUTDOWN` goes out on it.
@@ -96,7 +98,7 @@ impl Environment {
         let api = listener::open(sandbox.runtime_api_reach())?;
         let execution = function.config.execution;
         let (slots, concurrent) = (execution.slots(), execution.max_concurrency.is_some());
-        let (rt, next_tx) = RuntimeState::new(slots);
+        let (rt, next_tx) = RuntimeState::with_restore(slots, execution.snapstart);
         let spec = EnvSpec {
             function: function.name.to_string(),
             env_number: number,
@@ -156,7 +158,7 @@ impl Environment {
             },
             None => PumpMsg::Platform {
                 event: PlatformEvent::InitStart(InitStart {
-                    initialization_type: init_type(concurrent),
+                    initialization_type: init_type(&execution),
                     ..InitStart::new(
                         function.name.as_str(),
                         function.runtime.map(|r| r.name()),
@@ -197,6 +199,7 @@ impl Environment {
                 InitPhase::Init
             },
             init_duration: Mutex::new(None),
+            restore_duration: Mutex::new(None),
             gate: Mutex::new(None),
             server,
             _socket_dir: api.dir,
@@ -240,7 +243,7 @@ impl Environment {
 
     /// How the platform says this environment was initialised.
     pub(super) fn init_type(&self) -> InitType {
-        init_type(self.concurrent)
+        init_type(&self.function.config.execution)
     }
 
     pub(crate) fn is_alive(&self) -> bool {
@@ -288,9 +291,11 @@ impl Drop for Environment {
     }
 }
 
-fn init_type(concurrent: bool) -> InitType {
-    if concurrent {
+fn init_type(execution: &lamina_runtime_api::function::Execution) -> InitType {
+    if execution.max_concurrency.is_some() {
         InitType::ManagedInstances
+    } else if execution.snapstart {
+        InitType::SnapStart
     } else {
         InitType::OnDemand
     }

@@ -34,7 +34,15 @@ pub(super) fn environment_variables(
             // not by where one invoke's output ends.
         ]),
         None => platform.extend([
-            (vars::INITIALIZATION_TYPE, "on-demand".into()),
+            (
+                vars::INITIALIZATION_TYPE,
+                if x.snapstart {
+                    vars::SNAP_START_INIT
+                } else {
+                    "on-demand"
+                }
+                .into(),
+            ),
             // lamina's adapter then marks where each invoke's output ends (no quiet period).
             (lamina_runtime_api::logs::OUTPUT_MARKS_ENV, "1".into()),
         ]),

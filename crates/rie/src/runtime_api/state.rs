@@ -49,6 +49,10 @@ pub(crate) enum RuntimeOutcome {
 #[derive(Debug, Clone)]
 pub(crate) enum InitSignal {
     Running,
+    /// SnapStart: the runtime asked for the restore (`/restore/next`) at this instant: its
+    /// init and before-snapshot hooks are done, the "snapshot" is taken, and the restore
+    /// runs until its first `/next`.
+    Restoring(Instant),
     /// The runtime's first `/next` arrived at this instant: init is over.
     Ready(Instant),
     /// The runtime posted `/init/error`.
@@ -73,8 +77,20 @@ struct InFlight {
     output_marks: Option<(bool, bool)>,
 }
 
+/// Where a SnapStart environment's restore stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Restore {
+    /// Not a SnapStart environment: the restore routes are not served.
+    Off,
+    /// The runtime has not asked for the restore yet.
+    Awaiting,
+    /// `/restore/next` was answered.
+    Restored,
+}
+
 pub(super) struct Inner {
     pub(super) initialized: bool,
+    pub(super) restore: Restore,
     exited: Option<ExitStatus>,
     in_flight: HashMap<String, InFlight>,
     /// The last invokes that ended (as many as the capacity): a late second answer for one
@@ -94,18 +110,36 @@ pub(crate) struct RuntimeState {
     inner: Mutex<Inner>,
     pub(super) next_rx: tokio::sync::Mutex<mpsc::Receiver<Assigned>>,
     pub(super) init: watch::Sender<InitSignal>,
+    /// SnapStart: told once the environment has logged the snapshot's end (its output, then
+    /// `RESTORE_START`); `/restore/next` answers then.
+    pub(crate) restored: tokio::sync::Notify,
     capacity: usize,
 }
 
 impl RuntimeState {
     /// A fresh state for an environment that takes `capacity` invokes at once (at least
     /// one), and the sender events are assigned through.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> (Arc<Self>, mpsc::Sender<Assigned>) {
+        Self::with_restore(capacity, false)
+    }
+
+    /// [`RuntimeState::new`], for a SnapStart environment when `snapstart` (the restore
+    /// routes are served, §1.10).
+    pub(crate) fn with_restore(
+        capacity: usize,
+        snapstart: bool,
+    ) -> (Arc<Self>, mpsc::Sender<Assigned>) {
         let capacity = capacity.max(1);
         let (tx, rx) = mpsc::channel(capacity);
         let state = Self {
             inner: Mutex::new(Inner {
                 initialized: false,
+                restore: if snapstart {
+                    Restore::Awaiting
+                } else {
+                    Restore::Off
+                },
                 exited: None,
                 in_flight: HashMap::with_capacity(capacity),
                 ended: VecDeque::with_capacity(capacity),
@@ -113,6 +147,7 @@ impl RuntimeState {
             }),
             next_rx: tokio::sync::Mutex::new(rx),
             init: watch::channel(InitSignal::Running).0,
+            restored: tokio::sync::Notify::new(),
             capacity,
         };
         (Arc::new(state), tx)
@@ -196,7 +231,7 @@ impl RuntimeState {
         inner.exited = Some(status);
         if !inner.initialized {
             self.init.send_if_modified(|s| {
-                let running = matches!(s, InitSignal::Running);
+                let running = matches!(s, InitSignal::Running | InitSignal::Restoring(_));
                 if running {
                     *s = InitSignal::Exited(status);
                 }

@@ -37,7 +37,7 @@ pub enum FunctionError {
     #[error("concurrency `{0}` is not valid: use a whole number of environments from 1 to {MAX_CONCURRENCY}")]
     Concurrency(String),
     /// Per-environment concurrency outside Managed Instances' range.
-    #[error("max_concurrency `{0}` is not valid: Lambda Managed Instances take a whole number of invokes per environment from 1 to {max}", max = super::execution::MAX_PER_ENVIRONMENT_CONCURRENCY)]
+    #[error("max_concurrency `{0}` is not valid: Lambda Managed Instances take a whole number of invokes per environment from 1 to {max}", max = crate::limits::MAX_PER_ENVIRONMENT_CONCURRENCY)]
     MaxConcurrency(String),
     /// A log format the cloud does not have.
     #[error("log format `{0}` is not one Lambda has: use Text or JSON")]
@@ -49,8 +49,11 @@ pub enum FunctionError {
     #[error("system log level `{0}` is not one Lambda has: use DEBUG, INFO or WARN")]
     SystemLogLevel(String),
     /// Not a yes or no.
-    #[error("tenant isolation `{0}` is not valid: use true (PER_TENANT) or false")]
-    TenantIsolation(String),
+    #[error("`{0}` is not a yes or no: use true or false")]
+    Flag(String),
+    /// SnapStart asked of a Managed-Instances function.
+    #[error("snapstart cannot go with max_concurrency: Lambda Managed Instances environments are never snapshotted; drop one of them")]
+    ManagedSnapStart,
     /// Text logs asked of a Managed-Instances function.
     #[error("log_format = \"Text\" cannot go with max_concurrency: Lambda Managed Instances log JSON only; drop log_format or set it to \"JSON\"")]
     ManagedTextLogs,

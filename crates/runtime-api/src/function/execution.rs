@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::error::{deserialize_scalar, FunctionError};
+use crate::limits::MAX_PER_ENVIRONMENT_CONCURRENCY;
 
 /// Invokes one environment takes at once: Lambda Managed Instances'
 /// `PerExecutionEnvironmentMaxConcurrency`, 1 to 1,600 (API reference,
@@ -15,9 +16,6 @@ use super::error::{deserialize_scalar, FunctionError};
 /// (`AWS_LAMBDA_MAX_CONCURRENCY`, runtime-api.md §1.9), even at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MaxConcurrency(usize);
-
-/// The cloud's upper bound for [`MaxConcurrency`].
-pub const MAX_PER_ENVIRONMENT_CONCURRENCY: usize = 1_600;
 
 impl MaxConcurrency {
     /// Invokes at once.
@@ -174,29 +172,29 @@ impl fmt::Display for SystemLogLevel {
     }
 }
 
-/// Per-tenant isolation (`TenancyConfig.TenantIsolationMode = PER_TENANT`): every tenant
-/// id gets environments of its own, and every invoke must name one.
+/// A setting that is on or off (`tenant_isolation`, `snapstart`): `true` or `false`, from a
+/// flag, a label or a TOML boolean alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TenantIsolation(pub bool);
+pub struct Flag(pub bool);
 
-impl FromStr for TenantIsolation {
+impl FromStr for Flag {
     type Err = FunctionError;
     fn from_str(s: &str) -> Result<Self, FunctionError> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "per_tenant" => Ok(Self(true)),
+            "true" => Ok(Self(true)),
             "false" => Ok(Self(false)),
-            _ => Err(FunctionError::TenantIsolation(s.to_owned())),
+            _ => Err(FunctionError::Flag(s.to_owned())),
         }
     }
 }
 
-impl fmt::Display for TenantIsolation {
+impl fmt::Display for Flag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
-impl<'de> serde::Deserialize<'de> for TenantIsolation {
+impl<'de> serde::Deserialize<'de> for Flag {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         #[derive(serde::Deserialize)]
         #[serde(untagged)]
@@ -228,8 +226,12 @@ deserialize_from_str!(MaxConcurrency, LogFormat, LogLevel, SystemLogLevel);
 pub struct Execution {
     /// Set: a Managed-Instances environment taking this many invokes at once.
     pub max_concurrency: Option<MaxConcurrency>,
-    /// Environments per tenant.
+    /// Environments per tenant (`TenancyConfig.TenantIsolationMode = PER_TENANT`): every
+    /// tenant id gets environments of its own, and every invoke must name one.
     pub tenant_isolation: bool,
+    /// SnapStart (§1.10): the image is one Lambda publishes with SnapStart (`lamina build`
+    /// labels it), and `lamina rie` runs init → snapshot → restore.
+    pub snapstart: bool,
     /// Log format; always JSON under Managed Instances.
     pub log_format: LogFormat,
     /// Application log level, JSON format only (`AWS_LAMBDA_LOG_LEVEL`); `INFO` by default
@@ -245,7 +247,7 @@ impl Execution {
     /// them only there), so a level without a format means JSON, and with `Text` is refused.
     pub fn resolve(
         max_concurrency: Option<MaxConcurrency>,
-        tenant_isolation: Option<TenantIsolation>,
+        tenant_isolation: Option<Flag>,
         log_format: Option<LogFormat>,
         application_log_level: Option<LogLevel>,
         system_log_level: Option<SystemLogLevel>,
@@ -262,12 +264,26 @@ impl Execution {
         Ok(Self {
             max_concurrency,
             tenant_isolation: tenant_isolation.is_some_and(|t| t.0),
+            snapstart: false,
             log_format,
             application_log_level: match log_format {
                 LogFormat::Json => Some(application_log_level.unwrap_or(LogLevel::Info)),
                 LogFormat::Text => None,
             },
             system_log_level: system_log_level.unwrap_or_default(),
+        })
+    }
+
+    /// These settings with SnapStart on or off: SnapStart is for on-demand environments,
+    /// not Managed Instances (their environments are never snapshotted).
+    pub fn with_snapstart(self, snapstart: Option<Flag>) -> Result<Self, FunctionError> {
+        let on = snapstart.is_some_and(|f| f.0);
+        if on && self.max_concurrency.is_some() {
+            return Err(FunctionError::ManagedSnapStart);
+        }
+        Ok(Self {
+            snapstart: on,
+            ..self
         })
     }
 
@@ -323,6 +339,7 @@ mod tests {
         assert!("0".parse::<MaxConcurrency>().is_err());
         assert!("1601".parse::<MaxConcurrency>().is_err());
         assert_eq!("1600".parse::<MaxConcurrency>().unwrap().get(), 1600);
-        assert!("maybe".parse::<TenantIsolation>().is_err());
+        assert!("maybe".parse::<Flag>().is_err());
+        assert_eq!("TRUE".parse::<Flag>(), Ok(Flag(true)));
     }
 }

@@ -30,6 +30,11 @@ pub const LOG_FORMAT: &str = "dev.lamina.function.log-format";
 pub const APPLICATION_LOG_LEVEL: &str = "dev.lamina.function.application-log-level";
 /// System log level; only in JSON format.
 pub const SYSTEM_LOG_LEVEL: &str = "dev.lamina.function.system-log-level";
+/// Lambda's own label for an image it may publish with SnapStart without hooks
+/// (images-and-registries.md §1.2, runtime-api.md §1.10). Written for a SnapStart function,
+/// never read back: `lamina rie` serves `$LATEST`, which the cloud never snapshots, unless
+/// told `--snapstart`.
+pub const AWS_SNAPSTART: &str = "com.amazonaws.lambda.feature.snapstart";
 /// The HTTP front's payload (`apigw-http`, `apigw-rest`, `function-url`).
 pub const HTTP_PAYLOAD: &str = "dev.lamina.http.payload";
 /// The HTTP front's invoke mode (`BUFFERED`, `RESPONSE_STREAM`).
@@ -69,6 +74,9 @@ pub fn write(function: &Function) -> Vec<(String, String)> {
     let x = &c.execution;
     if let Some(m) = x.max_concurrency {
         out.push((MAX_CONCURRENCY.to_owned(), m.to_string()));
+    }
+    if x.snapstart {
+        out.push((AWS_SNAPSTART.to_owned(), "Allow".to_owned()));
     }
     if x.tenant_isolation {
         out.push((TENANT_ISOLATION.to_owned(), "true".to_owned()));

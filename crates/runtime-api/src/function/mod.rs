@@ -17,10 +17,7 @@ mod values;
 
 pub use environment::{EnvVar, EnvWarning, Environment};
 pub use error::FunctionError;
-pub use execution::{
-    Execution, LogFormat, LogLevel, MaxConcurrency, SystemLogLevel, TenantIsolation,
-    MAX_PER_ENVIRONMENT_CONCURRENCY,
-};
+pub use execution::{Execution, Flag, LogFormat, LogLevel, MaxConcurrency, SystemLogLevel};
 pub use values::{Arch, Concurrency, EphemeralStorage, FunctionName, MemorySize, Runtime, Timeout};
 
 pub use crate::front::HttpSettings;
@@ -88,7 +85,9 @@ pub struct Settings {
     /// Invokes one environment takes at once (Lambda Managed Instances).
     pub max_concurrency: Option<MaxConcurrency>,
     /// Environments per tenant.
-    pub tenant_isolation: Option<TenantIsolation>,
+    pub tenant_isolation: Option<Flag>,
+    /// SnapStart.
+    pub snapstart: Option<Flag>,
     /// `LoggingConfig.LogFormat`.
     pub log_format: Option<LogFormat>,
     /// `LoggingConfig.ApplicationLogLevel`.
@@ -116,6 +115,7 @@ impl Settings {
             concurrency: self.concurrency.or(lower.concurrency),
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
             tenant_isolation: self.tenant_isolation.or(lower.tenant_isolation),
+            snapstart: self.snapstart.or(lower.snapstart),
             log_format: self.log_format.or(lower.log_format),
             application_log_level: self.application_log_level.or(lower.application_log_level),
             system_log_level: self.system_log_level.or(lower.system_log_level),
@@ -139,7 +139,8 @@ impl Settings {
                 self.log_format,
                 self.application_log_level,
                 self.system_log_level,
-            )?,
+            )?
+            .with_snapstart(self.snapstart)?,
             http: self.http.clone(),
         })
     }

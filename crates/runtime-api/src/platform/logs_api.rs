@@ -66,6 +66,9 @@ fn logs_records(record: &PlatformRecord, schema_version: &str) -> Vec<Value> {
         PlatformEvent::InitStart(_)
         | PlatformEvent::InitRuntimeDone(_)
         | PlatformEvent::InitReport(_)
+        | PlatformEvent::RestoreStart(_)
+        | PlatformEvent::RestoreRuntimeDone(_)
+        | PlatformEvent::RestoreReport(_)
         | PlatformEvent::TelemetrySubscription(_) => Vec::new(),
     }
 }

@@ -173,6 +173,23 @@ fn every_platform_event_serialises_as_the_telemetry_api_documents_it() {
             metrics: Some(RuntimeDoneMetrics { duration_ms: 1.25 }),
         }),
         PlatformEvent::Report(report),
+        PlatformEvent::RestoreStart(RestoreStart::from(&InitStart::new(
+            "calc",
+            Some("python3.13"),
+            "us-east-1",
+            "calc:latest",
+            InitPhase::Init,
+        ))),
+        PlatformEvent::RestoreRuntimeDone(RestoreDone {
+            status: Status::Success,
+            error_type: None,
+            metrics: None,
+        }),
+        PlatformEvent::RestoreReport(RestoreDone {
+            status: Status::Error,
+            error_type: Some("Runtime.AfterRestoreError".into()),
+            metrics: Some(InitReportMetrics { duration_ms: 3.5 }),
+        }),
     ];
     for event in events {
         let json = serde_json::to_value(PlatformRecord::now(event)).unwrap();
@@ -225,4 +242,35 @@ fn the_json_log_keeps_platform_records_by_the_system_level() {
         metrics: None,
     }));
     assert!(done.json_line(L::Info).is_none() && done.json_line(L::Debug).is_some());
+}
+
+#[test]
+fn a_restore_has_its_own_lines_and_its_duration_on_the_first_report() {
+    let start = RestoreStart::from(&InitStart::new(
+        "calc",
+        Some("python3.13"),
+        "us-east-1",
+        "calc:latest",
+        InitPhase::Init,
+    ));
+    let line = &text(PlatformEvent::RestoreStart(start))[0];
+    assert!(
+        line.starts_with("RESTORE_START Runtime Version: python:3.13."),
+        "{line}"
+    );
+    assert!(line.contains("\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:"));
+    let report = RestoreDone {
+        status: Status::Success,
+        error_type: None,
+        metrics: Some(InitReportMetrics {
+            duration_ms: 270.734,
+        }),
+    };
+    assert_eq!(
+        text(PlatformEvent::RestoreReport(report)),
+        ["RESTORE_REPORT Restore Duration: 270.73 ms"]
+    );
+    let mut first = Report::new("id", 1.0, 128, Status::Success);
+    first.metrics.restore_duration_ms = Some(12.345);
+    assert!(text(PlatformEvent::Report(first))[0].ends_with("Restore Duration: 12.35 ms\t"));
 }
