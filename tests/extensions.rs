@@ -252,28 +252,11 @@ fn a_foreign_image_whose_entrypoint_is_not_lamina_ric_gets_its_extensions_too() 
 }
 
 /// `tests/fixtures/rust-extension` (the `lambda-extension` crate's basic and logs examples), built
-/// once into lamina's cache (its own target folder, so a rerun compiles nothing) and packed
-/// as a layer ZIP holding `extensions/rust-ext`.
+/// once into lamina's cache (`common::tools::rust_fixture`) and packed as a layer ZIP holding
+/// `extensions/rust-ext`.
 fn rust_extension_layer(dir: &std::path::Path) -> std::path::PathBuf {
-    let cache = std::env::var_os("LAMINA_CACHE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/lamina")
-        });
-    let target = cache.join("tools/rust-extension");
-    let built = std::process::Command::new("cargo")
-        .args(["build", "--release", "--locked", "--manifest-path"])
-        .arg(root().join("tests/fixtures/rust-extension/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target)
-        .output()
-        .expect("run cargo");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let binary = std::fs::read(target.join("release/rust-ext")).expect("the built extension");
+    let binary = std::fs::read(common::tools::rust_fixture("rust-extension", "rust-ext"))
+        .expect("the built extension");
     let zip = dir.join("rust-ext.zip");
     let mut w = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
     let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);

@@ -216,3 +216,111 @@ fn an_answer_after_its_invoke_timed_out_gets_410_and_the_next_invoke_is_unaffect
         rie.stdout()
     );
 }
+
+/// AWS's Python client in its own Managed-Instances mode: N processes polling one Runtime
+/// API, started as an AWS-style image starts it (a `bootstrap` running `python3 -m
+/// awslambdaric`), its package installed by `lamina build` from PyPI.
+const AWSRIC_HANDLER: &str = r#"
+import os, sys, time
+
+def handler(event, context):
+    started = time.time()
+    time.sleep(event.get("sleep", 0))
+    return {"pid": os.getpid(), "started": started, "ended": time.time(),
+            "max": os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY"),
+            "aws_client": "awslambdaric" in sys.modules}
+"#;
+
+#[test]
+fn aws_python_client_in_its_managed_instances_mode_works_unchanged() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(root.join("app.py"), AWSRIC_HANDLER).expect("handler");
+    std::fs::write(root.join("requirements.txt"), "awslambdaric==4.2.2\n").expect("reqs");
+    let bootstrap = root.join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        "#!/bin/sh\nexec python3 -m awslambdaric \"$_HANDLER\"\n",
+    )
+    .expect("bootstrap");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::create_dir(root.join("lib")).expect("lib");
+    std::fs::copy(common::tools::libstdcxx(), root.join("lib/libstdc++.so.6")).expect("lib");
+    std::fs::write(
+        root.join("lamina.toml"),
+        "name = \"awsric-managed\"\nhandler = \"app.handler\"\nmax_concurrency = 4\nmemory = 1024\n[env]\nLAMINA_RUNTIME = \"bootstrap\"\n",
+    )
+    .expect("lamina.toml");
+    let tag = "lamina-managed-test/awsric:test";
+    run_ok(lamina().arg("build").arg(root).args(["--tag", tag]));
+    let rie = Rie::start(tag, &[]);
+    let first = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(first.status, 200, "{}\n{}", first.text(), rie.stdout());
+    assert_eq!(first.json()["max"], "4");
+    assert_eq!(first.json()["aws_client"], true, "AWS's client ran it");
+    let answers = four_at_once(&rie);
+    let pids: HashSet<i64> = answers.iter().filter_map(|v| v["pid"].as_i64()).collect();
+    assert_eq!(
+        pids.len(),
+        4,
+        "a process per slot, as AWS's client runs them: {pids:?}"
+    );
+}
+
+/// Four overlapping invokes of one-second sleeps: their answers, after checking that all
+/// four ran at once.
+fn four_at_once(rie: &Rie) -> Vec<Value> {
+    let calls: Vec<_> = (0..4)
+        .map(|_| invoke_on_thread(rie.port, serde_json::json!({"sleep": 1.0})))
+        .collect();
+    let answers: Vec<Value> = calls
+        .into_iter()
+        .map(|c| {
+            let a = c.join().expect("invoke thread");
+            assert_eq!(a.status, 200, "{}\n{}", a.text(), rie.stdout());
+            a.json()
+        })
+        .collect();
+    let latest_start = answers
+        .iter()
+        .filter_map(|v| v["started"].as_f64())
+        .fold(f64::MIN, f64::max);
+    let earliest_end = answers
+        .iter()
+        .filter_map(|v| v["ended"].as_f64())
+        .fold(f64::MAX, f64::min);
+    assert!(
+        latest_start < earliest_end,
+        "the client did not run the four at once:\n{answers:?}"
+    );
+    answers
+}
+
+#[test]
+fn the_lambda_runtime_crates_run_concurrent_works_unchanged() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let bootstrap = root.join("bootstrap");
+    std::fs::copy(
+        common::tools::rust_fixture("rust-concurrent", "rust-concurrent"),
+        &bootstrap,
+    )
+    .expect("bootstrap");
+    std::fs::write(
+        root.join("lamina.toml"),
+        "name = \"rust-managed\"\nruntime = \"provided\"\nhandler = \"bootstrap\"\nmax_concurrency = 4\nmemory = 512\n",
+    )
+    .expect("lamina.toml");
+    let tag = "lamina-managed-test/rust:test";
+    run_ok(lamina().arg("build").arg(root).args(["--tag", tag]));
+    let rie = Rie::start(tag, &[]);
+    let first = post(rie.port, INVOKE, &[], b"{}");
+    assert_eq!(first.status, 200, "{}\n{}", first.text(), rie.stdout());
+    assert_eq!(first.json()["max"], "4");
+    let answers = four_at_once(&rie);
+    let pids: HashSet<i64> = answers.iter().filter_map(|v| v["pid"].as_i64()).collect();
+    assert_eq!(pids.len(), 1, "one process, four tokio tasks: {pids:?}");
+}

@@ -76,3 +76,86 @@ pub fn aws_cli() -> PathBuf {
         "aws",
     )
 }
+
+/// `libstdc++.so.6` from Debian's `libstdc++6` package (the host's release, through
+/// `apt-get download`; cached under `~/.cache/lamina/tools/libstdcxx`): AWS's Python client
+/// links it, and lamina's minimal Python bases do not carry it (AWS's own bases do).
+pub fn libstdcxx() -> PathBuf {
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = std::env::var_os("LAMINA_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lamina")))
+        .expect("HOME or LAMINA_CACHE");
+    let dir = cache.join("tools").join("libstdcxx");
+    let lib = dir.join("libstdc++.so.6");
+    if lib.is_file() {
+        return lib;
+    }
+    let work = tempfile::tempdir().expect("temp dir");
+    let fetched = Command::new("apt-get")
+        .args(["download", "libstdc++6"])
+        .current_dir(work.path())
+        .output()
+        .expect("run apt-get");
+    assert!(
+        fetched.status.success(),
+        "apt-get download libstdc++6 failed (the Debian mirror must be reachable): {}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let deb = std::fs::read_dir(work.path())
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .expect("the downloaded .deb");
+    let root = work.path().join("root");
+    let ok = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&root)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "dpkg-deb -x {} failed", deb.display());
+    let found = ["usr/lib/x86_64-linux-gnu", "usr/lib/aarch64-linux-gnu"]
+        .iter()
+        .map(|d| root.join(d).join("libstdc++.so.6"))
+        .find(|p| p.exists())
+        .expect("libstdc++.so.6 in the package");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // Copied through a temporary name: a half-written library is never taken for one.
+    let part = dir.join("libstdc++.so.6.part");
+    std::fs::copy(&found, &part).expect("copy libstdc++");
+    std::fs::rename(&part, &lib).expect("rename");
+    lib
+}
+
+/// The release binary `bin` of the Rust project `tests/fixtures/NAME` (clients of Lambda's
+/// APIs written with AWS's Rust crates), built with its own lock file into lamina's cache —
+/// one target folder for all of them, so their shared crates compile once and a rerun
+/// compiles nothing.
+pub fn rust_fixture(name: &str, bin: &str) -> PathBuf {
+    let _one = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = std::env::var_os("LAMINA_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/lamina")))
+        .expect("HOME or LAMINA_CACHE");
+    let target = cache.join("tools/rust-extension");
+    let manifest = super::root()
+        .join("tests/fixtures")
+        .join(name)
+        .join("Cargo.toml");
+    let built = Command::new("cargo")
+        .args(["build", "--release", "--locked", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .output()
+        .expect("run cargo");
+    assert!(
+        built.status.success(),
+        "cannot build {}: {}",
+        manifest.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    target.join("release").join(bin)
+}
