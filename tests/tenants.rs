@@ -123,6 +123,25 @@ print(r["Payload"].read().decode())
     assert_eq!(v["environment"], green.as_str());
     drop(rie);
 
+    // Through the HTTP front (a function URL, or a REST API mapping a client value onto the
+    // header), the tenant comes from X-Amz-Tenant-Id; without it the integration fails.
+    let front = free_port();
+    let rie = Rie::start(
+        TAG,
+        &[
+            "--http",
+            &front.to_string(),
+            "--http-payload",
+            "function-url",
+        ],
+    );
+    let a = request(front, "GET", "/", &[("X-Amz-Tenant-Id", "blue")], b"");
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.json()["tenant"], "blue");
+    let a = request(front, "GET", "/", &[], b"");
+    assert_eq!(a.status, 500, "{}", a.text());
+    drop(rie);
+
     // A function without tenant isolation refuses a tenant id.
     build_handler(
         PLAIN,

@@ -156,6 +156,28 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
     if event.len() > MAX_SYNC_REQUEST {
         return too_large();
     }
+    // A tenant-isolated function takes its tenant from `X-Amz-Tenant-Id`, onto which a REST
+    // API (or the caller of a function URL) maps it; HTTP APIs cannot invoke such functions
+    // (docs "Invoking Lambda functions with tenant isolation"). Without one, the integration
+    // fails as API Gateway's does: 500.
+    let tenant_id = if function.config.execution.tenant_isolation {
+        let given = request
+            .headers
+            .iter()
+            .find(|(k, _)| k == lamina_runtime_api::headers::AMZ_TENANT_ID)
+            .map(|(_, v)| v.clone())
+            .filter(|t| payload != Payload::ApigwHttp && crate::invoke_api::valid_tenant_id(t));
+        if given.is_none() {
+            tracing::warn!(
+                "function `{}` isolates tenants: the HTTP front needs an X-Amz-Tenant-Id header, and an HTTP API (apigw-http) cannot invoke it; use apigw-rest or function-url",
+                function.name
+            );
+            return to_hyper(front::error_response(payload, 500, &request_id));
+        }
+        given
+    } else {
+        None
+    };
     ctx.now = std::time::SystemTime::now();
     let answer = match pool.admit() {
         Err(_) => None,
@@ -167,7 +189,7 @@ pub(crate) async fn handle(front: Arc<Front>, req: Request<Incoming>) -> Respons
                         request_id: lamina_runtime_api::trace::request_id(),
                         trace_id: ctx.trace_header.clone(),
                         client_context: None,
-                        tenant_id: None,
+                        tenant_id,
                         payload: Bytes::from(event),
                         want_tail: false,
                     },

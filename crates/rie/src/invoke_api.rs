@@ -350,6 +350,12 @@ fn client_context(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
     Ok(Some(decoded))
 }
 
+/// Whether `t` has the API's `TenantId` shape.
+pub(crate) fn valid_tenant_id(t: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._:/=+-@ ".contains(c);
+    (1..=256).contains(&t.len()) && t.chars().all(allowed)
+}
+
 /// The invoke's tenant (`X-Amz-Tenant-Id`): required by a tenant-isolated function and
 /// refused by any other, with the cloud's `InvalidParameterValueException` for both (docs
 /// "Troubleshooting tenant isolation"; its exact message is the docs' error line), and held
@@ -361,8 +367,7 @@ fn tenant_id(headers: &HeaderMap, isolated: bool) -> Result<Option<String>, Serv
         (None, false) => Ok(None),
         (None, true) | (Some(_), false) => Err(ServiceError::invalid_parameter(MISMATCH)),
         (Some(t), true) => {
-            let allowed = |c: char| c.is_ascii_alphanumeric() || "._:/=+-@ ".contains(c);
-            if (1..=256).contains(&t.len()) && t.chars().all(allowed) {
+            if valid_tenant_id(t) {
                 Ok(Some(t.to_owned()))
             } else {
                 Err(ServiceError::invalid_parameter(format!(

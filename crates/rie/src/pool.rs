@@ -11,10 +11,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lamina_runtime_api::body::ServiceError;
-use lamina_runtime_api::limits::INIT_TIMEOUT_MS;
 use lamina_runtime_api::platform::InitPhase;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -97,7 +96,7 @@ impl Pool {
             .launch_version(new.clone(), None, None)
             .await
             .map_err(|_| format!("cannot start an environment for `{}`", new.name))?;
-        if let Err((failure, init)) = env.wait_init(Duration::from_millis(INIT_TIMEOUT_MS)).await {
+        if let Err((failure, init)) = env.wait_init(env.init_limit()).await {
             env.report_init(InitPhase::Init, &failure, init).await;
             return Err(failure.describe());
         }
@@ -261,7 +260,7 @@ impl Pool {
     /// docs, "Failures during the init phase"); only if that fails too does the invoke fail.
     async fn cold_start(&self, req: &InvokeRequest) -> Result<ColdStart, Reply> {
         let env = self.launch(None, req.tenant_id.as_deref()).await?;
-        let (failure, init) = match env.wait_init(Duration::from_millis(INIT_TIMEOUT_MS)).await {
+        let (failure, init) = match env.wait_init(env.init_limit()).await {
             Ok(()) => return Ok(ColdStart::Ready(env)),
             Err(failed) => failed,
         };

@@ -45,6 +45,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The shortest init limit of a Managed-Instances environment (runtime-api.md §1.9).
+const MANAGED_INIT_LIMIT: Duration = Duration::from_secs(130);
+
 pub(crate) struct Environment {
     function: Arc<FunctionConfig>,
     rt: Arc<RuntimeState>,
@@ -122,6 +125,7 @@ impl Environment {
                 function_version: "$LATEST".into(),
                 handler: started.handler.clone().unwrap_or_default(),
                 account_id: function.account_id.clone(),
+                shutdown_only: concurrent,
             }),
         ));
         let served = apis.clone();
@@ -239,6 +243,17 @@ impl Environment {
     /// environment as having room again).
     pub(crate) fn release_slot(&self) -> bool {
         self.busy.fetch_sub(1, Ordering::SeqCst) == self.slots
+    }
+
+    /// How long its init may take: Lambda's 10 s, or under Managed Instances the larger of
+    /// 130 s and the function's timeout (runtime-api.md §1.9, "Init complete").
+    pub(crate) fn init_limit(&self) -> Duration {
+        let classic = Duration::from_millis(lamina_runtime_api::limits::INIT_TIMEOUT_MS);
+        if self.concurrent {
+            MANAGED_INIT_LIMIT.max(self.function.config.timeout.duration())
+        } else {
+            classic
+        }
     }
 
     /// How the platform says this environment was initialised.

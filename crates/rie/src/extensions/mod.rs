@@ -63,6 +63,8 @@ pub(crate) struct FunctionInfo {
     pub(crate) function_version: String,
     pub(crate) handler: String,
     pub(crate) account_id: String,
+    /// A Managed-Instances environment: extensions may register for `SHUTDOWN` only.
+    pub(crate) shutdown_only: bool,
 }
 
 /// One environment's extensions.
@@ -158,6 +160,14 @@ impl Extensions {
             ));
         }
         let req = RegisterRequest::parse(body)?;
+        // Invokes overlap under Managed Instances; extensions hear of none (RIE-LMI
+        // `core/externalagent.go` `ValidateExternalAgentEvent`, runtime-api.md §1.9).
+        if self.info.shutdown_only && req.events.contains(&EventType::Invoke) {
+            return Err(Refusal::forbidden(
+                ext::INVALID_EVENT_TYPE,
+                "INVOKE: ErrorInvalidEventType",
+            ));
+        }
         let mut inner = lock(&self.inner);
         let id = match inner.agents.iter_mut().find(|a| a.name == name) {
             Some(a) if a.external && a.state == State::Launched => {

@@ -6,12 +6,31 @@ use super::*;
 use lamina_runtime_api::extensions::ShutdownReason;
 
 fn extensions() -> Extensions {
+    extensions_of(false)
+}
+
+fn extensions_of(shutdown_only: bool) -> Extensions {
     Extensions::new(FunctionInfo {
         function_name: "calc".into(),
         function_version: "$LATEST".into(),
         handler: "app.handler".into(),
         account_id: "123456789012".into(),
+        shutdown_only,
     })
+}
+
+#[test]
+fn under_managed_instances_an_extension_may_register_for_shutdown_only() {
+    let x = extensions_of(true);
+    x.launched(&["secrets".into(), "watcher".into()]);
+    let refused = x.register("secrets", BOTH, false).unwrap_err();
+    assert_eq!(
+        (refused.status, refused.error_type.as_str()),
+        (403, ext::INVALID_EVENT_TYPE)
+    );
+    assert!(x
+        .register("watcher", br#"{"events":["SHUTDOWN"]}"#, false)
+        .is_ok());
 }
 
 const BOTH: &[u8] = br#"{"events":["INVOKE","SHUTDOWN"]}"#;
