@@ -873,14 +873,7 @@ def _snapshot_and_restore(from_ric, to_ric, log_sink):
     try:
         run_before_snapshot()
     except Exception:
-        error_result = build_fault_result(sys.exc_info(), None)
-        log_error(error_result, log_sink)
-        write_message(
-            to_ric,
-            {"type": "init_error", "error_type": BEFORE_SNAPSHOT_ERROR},
-            to_json(error_result).encode("utf-8"),
-        )
-        sys.exit(64)
+        _hook_failed(to_ric, log_sink, BEFORE_SNAPSHOT_ERROR, 64)
     write_message(to_ric, {"type": "ready"})
     message = read_message(from_ric)
     if message is None:
@@ -890,14 +883,19 @@ def _snapshot_and_restore(from_ric, to_ric, log_sink):
     try:
         run_after_restore()
     except Exception:
-        error_result = build_fault_result(sys.exc_info(), None)
-        log_error(error_result, log_sink)
-        write_message(
-            to_ric,
-            {"type": "init_error", "error_type": AFTER_RESTORE_ERROR},
-            to_json(error_result).encode("utf-8"),
-        )
-        sys.exit(65)
+        _hook_failed(to_ric, log_sink, AFTER_RESTORE_ERROR, 65)
+
+
+def _hook_failed(to_ric, log_sink, error_type, exit_code):
+    """Report the exception being handled as the hook's failure, then exit `exit_code`."""
+    error_result = build_fault_result(sys.exc_info(), None)
+    log_error(error_result, log_sink)
+    write_message(
+        to_ric,
+        {"type": "init_error", "error_type": error_type},
+        to_json(error_result).encode("utf-8"),
+    )
+    sys.exit(exit_code)
 
 
 def run(handler, from_ric, to_ric):

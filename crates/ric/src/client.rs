@@ -283,14 +283,24 @@ impl RuntimeClient {
         error_type: &str,
         body: Bytes,
     ) -> Result<(), ClientError> {
+        self.post_typed_error(paths::INIT_ERROR, error_type, body)
+            .await
+    }
+
+    /// `POST path` with an error JSON and `Lambda-Runtime-Function-Error-Type: <error_type>`
+    /// (`/init/error`, `/restore/error`).
+    async fn post_typed_error(
+        &mut self,
+        path: &str,
+        error_type: &str,
+        body: Bytes,
+    ) -> Result<(), ClientError> {
         let headers = [
             (header::CONTENT_TYPE.as_str(), "application/json"),
             (h::FUNCTION_ERROR_TYPE, error_type),
         ];
-        let resp = self
-            .call(Method::POST, paths::INIT_ERROR, body, &headers)
-            .await?;
-        drain(expect_status(paths::INIT_ERROR, resp, StatusCode::ACCEPTED).await?).await
+        let resp = self.call(Method::POST, path, body, &headers).await?;
+        drain(expect_status(path, resp, StatusCode::ACCEPTED).await?).await
     }
 
     /// `GET /restore/next` (SnapStart, runtime-api.md §1.10): returns once the snapshot this
@@ -308,14 +318,8 @@ impl RuntimeClient {
         error_type: &str,
         body: Bytes,
     ) -> Result<(), ClientError> {
-        let headers = [
-            (header::CONTENT_TYPE.as_str(), "application/json"),
-            (h::FUNCTION_ERROR_TYPE, error_type),
-        ];
-        let resp = self
-            .call(Method::POST, paths::RESTORE_ERROR, body, &headers)
-            .await?;
-        drain(expect_status(paths::RESTORE_ERROR, resp, StatusCode::ACCEPTED).await?).await
+        self.post_typed_error(paths::RESTORE_ERROR, error_type, body)
+            .await
     }
 
     /// `POST path` with a JSON body; the reply's status and body.

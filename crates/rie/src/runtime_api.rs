@@ -205,17 +205,27 @@ fn init_error(
     body: Capped,
 ) -> Result<Response<Body>, RuntimeApiError> {
     if state.lock().initialized {
-        return Err(RuntimeApiError::invalid_state_transition(
-            "Ready",
-            "InitError",
-            "State transition is not allowed",
-        ));
+        return Err(not_now("InitError"));
     }
+    fail_init(state, headers, body)
+}
+
+/// Init (or the restore) failed with the posted error body.
+fn fail_init(
+    state: &RuntimeState,
+    headers: &HeaderMap,
+    body: Capped,
+) -> Result<Response<Body>, RuntimeApiError> {
     let (body, content_type) = error_body(headers, body)?;
     state
         .init
         .send_replace(InitSignal::Failed { body, content_type });
     Ok(accepted())
+}
+
+/// RIE's refusal of a call out of the lifecycle's order.
+fn not_now(to: &str) -> RuntimeApiError {
+    RuntimeApiError::invalid_state_transition("Ready", to, "State transition is not allowed")
 }
 
 /// `GET /restore/next` (SnapStart, §1.10): the snapshot is "taken" and "restored" at once
@@ -229,13 +239,7 @@ async fn restore_next(state: &RuntimeState) -> Result<Response<Body>, RuntimeApi
         match inner.restore {
             Restore::Off => return Err(RuntimeApiError::not_found()),
             Restore::Awaiting if !inner.initialized => inner.restore = Restore::Restored,
-            _ => {
-                return Err(RuntimeApiError::invalid_state_transition(
-                    "Ready",
-                    "RestoreNext",
-                    "State transition is not allowed",
-                ))
-            }
+            _ => return Err(not_now("RestoreNext")),
         }
     }
     let restored = state.restored.notified();
@@ -260,20 +264,10 @@ fn restore_error(
         match inner.restore {
             Restore::Off => return Err(RuntimeApiError::not_found()),
             Restore::Restored if !inner.initialized => {}
-            _ => {
-                return Err(RuntimeApiError::invalid_state_transition(
-                    "Ready",
-                    "RestoreError",
-                    "State transition is not allowed",
-                ))
-            }
+            _ => return Err(not_now("RestoreError")),
         }
     }
-    let (body, content_type) = error_body(headers, body)?;
-    state
-        .init
-        .send_replace(InitSignal::Failed { body, content_type });
-    Ok(accepted())
+    fail_init(state, headers, body)
 }
 
 /// An error body, verbatim, except that an X-Ray `errorCause` is not shown to the caller

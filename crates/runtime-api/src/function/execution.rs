@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::error::{deserialize_scalar, FunctionError};
+use super::error::FunctionError;
 use crate::limits::MAX_PER_ENVIRONMENT_CONCURRENCY;
 
 /// Invokes one environment takes at once: Lambda Managed Instances'
@@ -209,15 +209,6 @@ impl<'de> serde::Deserialize<'de> for Flag {
     }
 }
 
-macro_rules! deserialize_from_str {
-    ($($t:ty),*) => {$(
-        impl<'de> serde::Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                deserialize_scalar(d)
-            }
-        }
-    )*};
-}
 deserialize_from_str!(MaxConcurrency, LogFormat, LogLevel, SystemLogLevel);
 
 /// How a function's environments run, resolved: the cloud's defaults filled in and its

@@ -9,6 +9,18 @@
 //! (or the typed values) into what it needs: the builder's image config, the emulator's
 //! function config, the RIC's embedded emulator.
 
+/// `Deserialize` through `FromStr`, accepting numbers and strings alike (one rule, one
+/// message, whether a value comes from a flag or a file).
+macro_rules! deserialize_from_str {
+    ($($t:ty),*) => {$(
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::function::error::deserialize_scalar(d)
+            }
+        }
+    )*};
+}
+
 mod environment;
 mod error;
 mod execution;

@@ -4,23 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::error::{deserialize_scalar, FunctionError};
+use super::error::FunctionError;
 use crate::limits::{
     DEFAULT_EPHEMERAL_STORAGE_MB, DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, MAX_CONCURRENCY,
     MAX_EPHEMERAL_STORAGE_MB, MAX_FUNCTION_NAME, MAX_MEMORY_MB, MAX_TIMEOUT_S,
     MIN_EPHEMERAL_STORAGE_MB, MIN_MEMORY_MB, MIN_TIMEOUT_S,
 };
 
-/// `Deserialize` through `FromStr`, accepting numbers and strings alike.
-macro_rules! deserialize_from_str {
-    ($($t:ty),*) => {$(
-        impl<'de> serde::Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                deserialize_scalar(d)
-            }
-        }
-    )*};
-}
 deserialize_from_str!(
     FunctionName,
     Runtime,
