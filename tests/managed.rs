@@ -25,6 +25,8 @@ def handler(event, context):
         os._exit(3)
     n = event.get("n")
     log.info("working on %s", n)
+    # A print longer than a pipe keeps whole (PIPE_BUF), written as text then newline.
+    print(f"long {n} " + "x" * 6000 + f" end {n}")
     started = time.time()
     time.sleep(event.get("sleep", 0))
     return {"n": n, "pid": os.getpid(), "host": socket.gethostname(),
@@ -162,6 +164,18 @@ fn one_environment_serves_eight_invokes_at_once_refuses_a_ninth_and_survives_a_c
         !log.contains("START RequestId"),
         "no text lines in JSON: {log}"
     );
+    // Each invoke's long print is one whole line, never cut by another worker's output.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for n in 1..=8 {
+        let whole = format!("long {n} {} end {n}", "x".repeat(6000));
+        while !rie.stdout().lines().any(|l| l == whole) {
+            assert!(
+                Instant::now() < deadline,
+                "invoke {n}'s long line is not whole in the log"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 
     // A worker that dies fails its own invoke; the environment serves on, in the same
     // container, with a fresh worker in the slot.

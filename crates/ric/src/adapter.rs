@@ -87,7 +87,9 @@ impl AdapterWorker {
             cmd.env(lamina_runtime_api::env::EXECUTION_ENV, value);
         }
         let carry = std::env::var(OUTPUT_MARKS_ENV).as_deref() == Ok("1");
-        if carry {
+        // Several workers share the container's streams: lamina-ric keeps their lines whole.
+        let shared = config.max_concurrency.is_some();
+        if carry || shared {
             cmd.stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped());
         }
@@ -104,7 +106,11 @@ impl AdapterWorker {
             )
         })?;
         let output = match (child.stdout.take(), child.stderr.take()) {
-            (Some(out), Some(err)) => Some(Output::forward(out, err)),
+            (Some(out), Some(err)) if carry => Some(Output::forward(out, err)),
+            (Some(out), Some(err)) => {
+                crate::lines::forward(out, err);
+                None
+            }
             _ => None,
         };
         let mut worker = Self {

@@ -28,6 +28,7 @@ mod embedded;
 mod exec;
 mod framing;
 mod init;
+mod lines;
 mod managed;
 mod output;
 mod process;
