@@ -17,6 +17,8 @@ use lamina_runtime_api::function::{
 use lamina_runtime_api::limits;
 use serde::Deserialize;
 
+use crate::examples;
+
 /// Build AWS Lambda container images without a daemon, and run them locally with the cloud's
 /// event flow.
 #[derive(Debug, Parser)]
@@ -42,22 +44,35 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build a function image from a handler folder.
+    #[command(after_help = examples::BUILD)]
     Build(Box<BuildArgs>),
     /// Serve a function image (or a folder, built first) on the Lambda invoke API.
+    #[command(after_help = examples::RIE)]
     Rie(RieArgs),
     /// Invoke a function on `lamina rie` (or any Lambda invoke API) and print its answer.
+    #[command(after_help = examples::INVOKE)]
     Invoke(InvokeArgs),
     /// Print a ready-made event of a Lambda trigger (API Gateway, S3, SQS, …) as JSON.
+    #[command(after_help = examples::EVENT)]
     Event(EventArgs),
     /// Push an image from lamina's store to a registry (ECR or any OCI registry).
+    #[command(after_help = examples::PUSH)]
     Push(PushArgs),
     /// Pull an image from a registry into lamina's store.
+    #[command(after_help = examples::PULL)]
     Pull(PullArgs),
     /// Say whether Lambda will accept an image, and why not.
+    #[command(after_help = examples::CHECK)]
     Check(CheckArgs),
     /// Assemble, lock and list base runtimes.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = examples::BASE)]
     Base(BaseCommand),
+    /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Function settings, from flags or from `lamina.toml` (flags win). Every value is one of the

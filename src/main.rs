@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod examples;
 mod output;
 mod ric;
 
@@ -80,6 +81,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Base(cmd) => commands::base::run(&globals, cmd)?,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "lamina",
+                &mut std::io::stdout(),
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
