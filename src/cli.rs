@@ -43,6 +43,9 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a function folder from a template: handler, lamina.toml, a test event.
+    #[command(after_help = examples::INIT)]
+    Init(InitArgs),
     /// Build a function image from a handler folder.
     #[command(after_help = examples::BUILD)]
     Build(Box<BuildArgs>),
@@ -73,6 +76,50 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `lamina init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to write into (made if missing) [default: this one].
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Runtime: python3.13, python3.14, nodejs24 (or nodejs24.x) or provided.
+    #[arg(long, default_value = "python3.13")]
+    pub runtime: Runtime,
+    /// What the function does: hello (an event in, JSON out), api (an HTTP API's request in,
+    /// an HTTP response out), stream (a response streamed as it is written).
+    #[arg(long, value_enum, default_value_t = Template::Hello)]
+    pub template: Template,
+    /// Function name [default: the folder's name].
+    #[arg(long)]
+    pub name: Option<FunctionName>,
+}
+
+/// The templates of `lamina init`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// An event in, JSON out.
+    Hello,
+    /// Behind an HTTP API (API Gateway, payload 2.0).
+    Api,
+    /// Response streaming.
+    Stream,
+}
+
+impl Template {
+    /// Every template.
+    #[cfg(test)]
+    pub const ALL: [Template; 3] = [Template::Hello, Template::Api, Template::Stream];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hello => "hello",
+            Self::Api => "api",
+            Self::Stream => "stream",
+        }
+    }
 }
 
 /// Function settings, from flags or from `lamina.toml` (flags win). Every value is one of the

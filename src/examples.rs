@@ -2,6 +2,11 @@
 //! lines a user can copy. Every line that starts with `lamina ` parses (a test below runs
 //! them through the CLI's own parser), so an example cannot drift from the flags.
 
+/// `lamina init`.
+pub const INIT: &str = "Examples:
+  lamina init hello-fn
+  lamina init my-api --runtime nodejs24 --template api";
+
 /// `lamina build`.
 pub const BUILD: &str = "Examples:
   lamina build examples/calculator --tag calculator

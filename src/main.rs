@@ -63,6 +63,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let runtime = runtime.enable_all().build()?;
     match &cli.command {
+        Command::Init(args) => commands::init::run(&globals, args)?,
         Command::Build(args) => runtime.block_on(commands::build::run(&globals, args))?,
         Command::Rie(args) => runtime.block_on(commands::rie::run(&globals, args))?,
         // A function error exits 1 after the payload is printed, as scripts expect.

@@ -6,6 +6,7 @@ pub mod build;
 pub mod check;
 pub mod credentials;
 pub mod event;
+pub mod init;
 pub mod invoke;
 pub mod push;
 pub mod rie;

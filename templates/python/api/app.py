@@ -1,0 +1,18 @@
+"""A Lambda function behind an HTTP API (API Gateway, payload 2.0): the event describes the
+HTTP request, the answer is the HTTP response.
+
+Try it: lamina rie . --http 8080 (in one terminal), then curl 'localhost:8080/hello?name=you'
+or lamina invoke --event events/event.json
+"""
+import json
+
+
+def handler(event, context):
+    params = event.get("queryStringParameters") or {}
+    name = params.get("name", "world")
+    body = {"message": f"Hello, {name}!", "path": event.get("rawPath", "/")}
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(body),
+    }
