@@ -70,12 +70,67 @@ pub enum Command {
     /// Assemble, lock and list base runtimes.
     #[command(subcommand, after_help = examples::BASE)]
     Base(BaseCommand),
+    /// List the images in lamina's store.
+    #[command(after_help = examples::IMAGES)]
+    Images,
+    /// Look into an image of lamina's store.
+    #[command(subcommand, after_help = examples::IMAGE)]
+    Image(ImageCommand),
+    /// Remove images (their tags) from lamina's store; `lamina prune` reclaims their blobs.
+    #[command(after_help = examples::RMI)]
+    Rmi {
+        /// The images, by tag.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+    /// Reclaim space: blobs no image uses, and with --all the build cache.
+    #[command(after_help = examples::PRUNE)]
+    Prune(PruneArgs),
+    /// What lamina keeps on this machine.
+    #[command(subcommand, after_help = examples::SYSTEM)]
+    System(SystemCommand),
     /// Print a completion script for a shell (bash, zsh, fish, powershell, elvish).
     #[command(after_help = examples::COMPLETIONS)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `lamina image …`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// An image's config and layers (with what each holds: base, runtime client,
+    /// dependencies, code), as JSON.
+    Inspect {
+        /// The image, by tag.
+        reference: String,
+    },
+}
+
+/// `lamina system …`.
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Bytes per area of lamina's cache, and what a prune would reclaim.
+    Df,
+}
+
+/// `lamina prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove the build cache too (layers no image uses, kept for the next build).
+    #[arg(long)]
+    pub all: bool,
+    /// Remove the build cache not used for this long (e.g. 24h, 7days).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<humantime::Duration>,
+    /// Remove the least recently used build cache until the store holds at most this (e.g.
+    /// 10GB), as BuildKit's --keep-storage.
+    #[arg(long, value_name = "SIZE", value_parser = crate::commands::keep::parse_size)]
+    pub keep_storage: Option<u64>,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `lamina init`.

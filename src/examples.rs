@@ -49,6 +49,29 @@ pub const BASE: &str = "Examples:
   lamina base list
   lamina base build python3.13";
 
+/// `lamina images`.
+pub const IMAGES: &str = "Examples:
+  lamina images
+  lamina images --json";
+
+/// `lamina image`.
+pub const IMAGE: &str = "Examples:
+  lamina image inspect calculator";
+
+/// `lamina rmi`.
+pub const RMI: &str = "Examples:
+  lamina rmi calculator old-function:v1";
+
+/// `lamina prune`.
+pub const PRUNE: &str = "Examples:
+  lamina prune --dry-run
+  lamina prune --all --older-than 7days
+  lamina prune --keep-storage 10GB";
+
+/// `lamina system`.
+pub const SYSTEM: &str = "Examples:
+  lamina system df";
+
 /// `lamina completions`.
 pub const COMPLETIONS: &str = "Examples:
   lamina completions bash > ~/.local/share/bash-completion/completions/lamina

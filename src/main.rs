@@ -82,6 +82,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Base(cmd) => commands::base::run(&globals, cmd)?,
+        Command::Images => commands::keep::images(&globals)?,
+        Command::Image(cli::ImageCommand::Inspect { reference }) => {
+            commands::keep::inspect(&globals, reference)?
+        }
+        Command::Rmi { references } => commands::keep::rmi(&globals, references)?,
+        Command::Prune(args) => commands::keep::prune(&globals, args)?,
+        Command::System(cli::SystemCommand::Df) => commands::keep::df(&globals)?,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

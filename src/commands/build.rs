@@ -123,7 +123,8 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         .as_deref()
         .map(OutputTarget::parse)
         .transpose()?;
-    let store = globals.store()?;
+    let cache_max = super::keep::cache_max()?;
+    let (store, in_use) = globals.store_in_use()?;
     let runner = std::sync::Arc::new(lamina_docker::DockerRunner::new(
         tokio::runtime::Handle::current(),
         store.clone(),
@@ -218,6 +219,10 @@ pub async fn run(globals: &Globals, args: &BuildArgs) -> Result<()> {
         &pushed,
         &caches,
     );
+    drop(in_use);
+    if let Some(limit) = cache_max {
+        super::keep::enforce_cache_max(&store, limit);
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod event;
 pub mod init;
 pub mod invoke;
+pub mod keep;
 pub mod push;
 pub mod rie;
 pub mod serving;
@@ -32,6 +33,18 @@ impl Globals {
     pub fn store(&self) -> Result<lamina_image::Store> {
         lamina_image::Store::open(&self.store)
             .with_context(|| format!("cannot open lamina's store in {}", self.store.display()))
+    }
+}
+
+impl Globals {
+    /// The store, shared with other users while the returned lock lives: what a build, a
+    /// push, a pull or an image load holds, so that `lamina prune` waits for it
+    /// (`lamina_image::lock`).
+    pub fn store_in_use(&self) -> Result<(lamina_image::Store, lamina_image::lock::StoreLock)> {
+        let store = self.store()?;
+        let lock = lamina_image::lock::StoreLock::shared(&store)
+            .with_context(|| format!("cannot lock lamina's store in {}", self.store.display()))?;
+        Ok((store, lock))
     }
 }
 

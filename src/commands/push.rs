@@ -24,7 +24,7 @@ pub async fn run(globals: &Globals, args: &PushArgs) -> Result<()> {
         )?,
         args.registry.insecure,
     )?;
-    let store = globals.store()?;
+    let (store, _in_use) = globals.store_in_use()?;
     let manifest = source_manifest(&store, &args.source).await?;
     let report = push_one(globals, &client, &store, &manifest, &args.target).await?;
     print_report(globals, &args.target, &report);
@@ -75,7 +75,7 @@ pub async fn pull(globals: &Globals, args: &PullArgs) -> Result<()> {
         )?,
         args.registry.insecure,
     )?;
-    let store = globals.store()?;
+    let (store, _in_use) = globals.store_in_use()?;
     let arch = args
         .platform
         .unwrap_or_else(lamina_runtime_api::function::Arch::host);

@@ -31,7 +31,9 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let store = globals.store()?;
+    // Shared while images are built and loaded; then a lease keeps what they reach from
+    // any prune for as long as this emulator serves them.
+    let (store, in_use) = globals.store_in_use()?;
     let runner =
         lamina_docker::DockerRunner::new(tokio::runtime::Handle::current(), store.clone(), None);
     let mut images = Vec::new();
@@ -95,6 +97,10 @@ pub async fn run(globals: &Globals, args: &RieArgs) -> Result<()> {
                 .await?,
         );
     }
+    let served: Vec<lamina_image::Digest> = images.iter().filter_map(|(_, m)| m.clone()).collect();
+    let _lease = lamina_image::lock::Lease::take(&store, &served)
+        .context("cannot record which images this emulator serves")?;
+    drop(in_use);
     let sandbox = DockerSandbox::new(
         docker,
         &lamina_docker::new_session_id(),

@@ -80,6 +80,15 @@ pub async fn run(r: Rebuilder<'_>, mut folders: Vec<Watched>) -> Result<()> {
 /// Rebuild one folder and hand its new version over; say what happened.
 async fn rebuild(r: &Rebuilder<'_>, f: &mut Watched) {
     let t0 = Instant::now();
+    // Shared while building and loading: a prune waits for the rebuild (the lease of the
+    // versions served is the emulator's; a superseded version's blobs may then go).
+    let _in_use = match lamina_image::lock::StoreLock::shared(r.store) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("rebuild of {} failed: {e}", f.dir.display());
+            return;
+        }
+    };
     let built = build_dir(
         r.globals,
         r.store,

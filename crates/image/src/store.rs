@@ -215,7 +215,14 @@ impl Store {
             }
         };
         match serde_json::from_slice(&data) {
-            Ok(desc) => Ok(Some(desc)),
+            Ok(desc) => {
+                // The entry's time is its last use: what `lamina prune --older-than` and
+                // `--keep-storage` go by (losing it costs only an earlier prune).
+                if let Ok(f) = fs::File::options().write(true).open(&path) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
+                Ok(Some(desc))
+            }
             Err(e) => {
                 // A corrupt entry is a miss: the layer is rewritten and the entry replaced.
                 tracing::warn!(path = %path.display(), error = %e, "ignoring corrupt layer cache entry");
@@ -322,6 +329,29 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::Io {
                 action: "read ref",
+                path,
+                source: e,
+            }),
+        }
+    }
+
+    /// When a tag was last pointed at its manifest (its file's time).
+    pub fn ref_modified(&self, reference: &Reference) -> Option<std::time::SystemTime> {
+        let path = self.ref_path(reference).ok()?;
+        fs::metadata(path).and_then(|m| m.modified()).ok()
+    }
+
+    /// Remove a tag (its blobs stay for `lamina prune`); `false` when there was none.
+    pub fn remove_ref(&self, reference: &Reference) -> Result<bool> {
+        let path = self.ref_path(reference)?;
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                sync_dir(&self.root.join("refs"))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::Io {
+                action: "remove ref",
                 path,
                 source: e,
             }),
