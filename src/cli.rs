@@ -143,7 +143,8 @@ pub struct InitArgs {
     #[arg(long, default_value = "python3.13")]
     pub runtime: Runtime,
     /// What the function does: hello (an event in, JSON out), api (an HTTP API's request in,
-    /// an HTTP response out), stream (a response streamed as it is written).
+    /// an HTTP response out), stream (a response streamed as it is written), extension (with
+    /// an external extension beside it).
     #[arg(long, value_enum, default_value_t = Template::Hello)]
     pub template: Template,
     /// Function name [default: the folder's name].
@@ -160,12 +161,19 @@ pub enum Template {
     Api,
     /// Response streaming.
     Stream,
+    /// With an external extension (a folder given as a layer: `/opt/extensions`).
+    Extension,
 }
 
 impl Template {
     /// Every template.
     #[cfg(test)]
-    pub const ALL: [Template; 3] = [Template::Hello, Template::Api, Template::Stream];
+    pub const ALL: [Template; 4] = [
+        Template::Hello,
+        Template::Api,
+        Template::Stream,
+        Template::Extension,
+    ];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
@@ -173,6 +181,7 @@ impl Template {
             Self::Hello => "hello",
             Self::Api => "api",
             Self::Stream => "stream",
+            Self::Extension => "extension",
         }
     }
 }

@@ -14,7 +14,9 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("python3.13", "api", "py313-api", "Hello, lamina!"),
     ("python3.14", "hello", "py314-hello", "Hello, lamina!"),
     ("python3.14", "api", "py314-api", "Hello, lamina!"),
+    ("python3.13", "extension", "py313-ext", "hello-extension"),
     ("nodejs24", "hello", "node-hello-tpl", "Hello, lamina!"),
+    ("nodejs24", "extension", "node-ext-tpl", "hello-extension"),
     ("nodejs24", "api", "node-api-tpl", "Hello, lamina!"),
     ("nodejs24", "stream", "node-stream-tpl", "line 3 of 3"),
     ("provided", "hello", "sh-hello", "Hello from a shell!"),
@@ -88,4 +90,6 @@ fn an_existing_file_is_never_overwritten_and_nothing_is_written_beside_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--runtime nodejs24"));
     let out = init(&work.path().join("other"), "python3.13", "extension-x");
     assert!(!out.status.success());
+    let out = init(&work.path().join("other"), "provided", "extension");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("static binary"));
 }

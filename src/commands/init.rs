@@ -35,6 +35,17 @@ fn handler_of(runtime: Runtime, template: Template) -> Result<(File, &'static st
             file("app.py", include_str!("../../templates/python/api/app.py"), false),
             "app.handler",
         ),
+        (Runtime::Python313 | Runtime::Python314, Template::Extension) => (
+            file("app.py", include_str!("../../templates/python/extension/app.py"), false),
+            "app.handler",
+        ),
+        (Runtime::Nodejs24, Template::Extension) => (
+            file("index.mjs", include_str!("../../templates/node/extension/index.mjs"), false),
+            "index.handler",
+        ),
+        (Runtime::Provided, Template::Extension) => bail!(
+            "the extension template writes its extension in the runtime's language, and the provided base has no interpreter: use --runtime python3.13 or nodejs24 (on provided, ship an extension as a static binary, e.g. built with the lambda-extension crate, in a layer)"
+        ),
         (Runtime::Python313 | Runtime::Python314, Template::Stream) => bail!(
             "the stream template needs a runtime that streams responses: AWS's Python runtime does not; use --runtime nodejs24, or provided (a plain executable)"
         ),
@@ -76,6 +87,9 @@ fn files(name: &FunctionName, runtime: Runtime, template: Template) -> Result<Ve
     );
     match template {
         Template::Hello => {}
+        Template::Extension => toml.push_str(
+            "# The folder `layer` is a Lambda layer: its files land in /opt, extensions/ among them.\nlayers = [\"layer\"]\n",
+        ),
         Template::Api => toml.push_str("\n[http]\npayload = \"apigw-http\"\n"),
         Template::Stream if runtime == Runtime::Provided => toml.push_str(
             "\n[env]\nLAMINA_RESPONSE_MODE = \"streaming\"\nLAMINA_RESPONSE_CONTENT_TYPE = \"text/plain\"\n",
@@ -85,7 +99,7 @@ fn files(name: &FunctionName, runtime: Runtime, template: Template) -> Result<Ve
         }
     }
     let event = match template {
-        Template::Hello => include_str!("../../templates/common/event.json"),
+        Template::Hello | Template::Extension => include_str!("../../templates/common/event.json"),
         Template::Api => include_str!("../../templates/common/apigw-http-event.json"),
         Template::Stream => include_str!("../../templates/common/stream-event.json"),
     };
@@ -99,12 +113,26 @@ fn files(name: &FunctionName, runtime: Runtime, template: Template) -> Result<Ve
         text: text.to_owned(),
         executable: false,
     };
-    Ok(vec![
+    let mut files = vec![
         handler,
         text("lamina.toml", &toml),
         text("events/event.json", event),
         text(".gitignore", ignore),
-    ])
+    ];
+    if template == Template::Extension {
+        let script = match runtime {
+            Runtime::Nodejs24 => {
+                include_str!("../../templates/node/extension/layer/extensions/hello-extension")
+            }
+            _ => include_str!("../../templates/python/extension/layer/extensions/hello-extension"),
+        };
+        files.push(File {
+            path: "layer/extensions/hello-extension",
+            text: script.to_owned(),
+            executable: true,
+        });
+    }
+    Ok(files)
 }
 
 /// Write the folder, or say which files are in the way (writing none).
@@ -186,13 +214,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_runtime_has_every_template_but_pythons_stream() {
+    fn every_runtime_has_every_template_but_pythons_stream_and_provideds_extension() {
         let name: FunctionName = "f".parse().unwrap();
         for runtime in Runtime::ALL {
             for template in Template::ALL {
                 let made = files(&name, runtime, template);
                 let python = matches!(runtime, Runtime::Python313 | Runtime::Python314);
-                if python && template == Template::Stream {
+                let refused = (python && template == Template::Stream)
+                    || (runtime == Runtime::Provided && template == Template::Extension);
+                if refused {
                     let e = made.err().expect("refused").to_string();
                     assert!(e.contains("nodejs24"), "{e}");
                     continue;

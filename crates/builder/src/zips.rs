@@ -1,6 +1,7 @@
 //! Lambda's own packages: a deployment ZIP (→ `/var/task`) and layer ZIPs (→ `/opt`, in
-//! order, later layers overwriting earlier files, as Lambda merges them), unpacked into a
-//! staging folder that then becomes a layer.
+//! order, later layers overwriting earlier files, as Lambda merges them; a folder may stand
+//! for a layer ZIP, its files copied as the ZIP's would be unpacked), unpacked into a staging
+//! folder that then becomes a layer.
 //!
 //! Every entry is checked before anything is written, and the error names the entry:
 //! absolute names and `..` (zip-slip), backslashes, two entries for one path, device files,
@@ -98,6 +99,30 @@ fn open(zip: &Path) -> Result<File> {
             }
         }
     })
+}
+
+/// Copy the folder `from` over `dest` (a folder given as a Lambda layer: its files land in
+/// `/opt` as a ZIP of them would): files with their modes, folders, symbolic links as links.
+/// An existing file where one goes is replaced (a later layer wins).
+pub fn copy_tree(from: &Path, dest: &Path) -> Result<()> {
+    fs::create_dir_all(dest).map_err(io_err(dest))?;
+    for entry in fs::read_dir(from).map_err(io_err(from))? {
+        let entry = entry.map_err(io_err(from))?;
+        let source = entry.path();
+        let target = dest.join(entry.file_name());
+        let kind = entry.file_type().map_err(io_err(&source))?;
+        if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else if kind.is_symlink() {
+            let link = fs::read_link(&source).map_err(io_err(&source))?;
+            let _ = fs::remove_file(&target);
+            std::os::unix::fs::symlink(&link, &target).map_err(io_err(&target))?;
+        } else {
+            let _ = fs::remove_file(&target);
+            fs::copy(&source, &target).map_err(io_err(&source))?;
+        }
+    }
+    Ok(())
 }
 
 /// The sha256 of a ZIP file, streamed.

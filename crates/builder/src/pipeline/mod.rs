@@ -229,16 +229,31 @@ pub fn build(
 
     if !inputs.layer_zips.is_empty() {
         stage("Lambda layers");
-        // Keyed by the ZIPs' own digests, so unchanged layers are not even unpacked.
+        // Keyed by the ZIPs' own digests (so unchanged layers are not even unpacked), and a
+        // folder given as a layer by its files, as a ZIP of them would be.
         let mut key = KeyBuilder::new(LAYER_ZIPS_KEY_VERSION, &settings);
-        for zip in inputs.layer_zips {
-            key.field(zips::digest(zip)?.as_str().as_bytes());
+        for input in inputs.layer_zips {
+            if input.is_dir() {
+                let mut plan = LayerPlan::new();
+                plan.add_tree(input, "opt", &|_, _| false)?;
+                key.field(
+                    lamina_image::plan_key(&plan, &settings)?
+                        .as_str()
+                        .as_bytes(),
+                );
+            } else {
+                key.field(zips::digest(input)?.as_str().as_bytes());
+            }
         }
         let opt = scratch_dir(cache_root, "opt-")?;
         let (descriptor, cached) =
             layer_for_key(store, &key.finish(), &settings, &report("layers"), || {
-                for zip in inputs.layer_zips {
-                    zips::unpack(zip, opt.path())?;
+                for input in inputs.layer_zips {
+                    if input.is_dir() {
+                        zips::copy_tree(input, opt.path())?;
+                    } else {
+                        zips::unpack(input, opt.path())?;
+                    }
                 }
                 let mut plan = LayerPlan::new();
                 plan.add_tree(opt.path(), "opt", &|_, _| false)?;
