@@ -22,6 +22,16 @@ fn on(store: &Path) -> Command {
     cmd
 }
 
+/// `lamina prune ARGS` on the store at `store`, its cache beside it: `--all` empties the
+/// cache's installer caches, and the shared one other tests install from must stay.
+fn prune(store: &Path, args: &[&str]) -> Command {
+    let mut cmd = on(store);
+    cmd.env("LAMINA_CACHE", store.with_file_name("cache"))
+        .arg("prune")
+        .args(args);
+    cmd
+}
+
 fn json_of(cmd: &mut Command) -> Value {
     let out = run_ok(cmd.arg("--json"));
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
@@ -105,14 +115,19 @@ fn images_df_rmi_and_a_prune_that_removes_exactly_what_its_dry_run_said() {
         "two's manifest and config: {df}"
     );
 
-    for args in [&["prune"][..], &["prune", "--all"]] {
-        let dry = json_of(on(&store).args(args).arg("--dry-run"));
-        let real = json_of(on(&store).args(args));
+    // The installers' download caches are build cache too.
+    let downloads = store.with_file_name("cache").join("installers/uv/cache");
+    std::fs::create_dir_all(&downloads).unwrap();
+    std::fs::write(downloads.join("wheel.whl"), vec![0u8; 4096]).unwrap();
+    for args in [&[][..], &["--all"]] {
+        let dry = json_of(prune(&store, args).arg("--dry-run"));
+        let real = json_of(&mut prune(&store, args));
         assert_eq!(
             dry["blobs"], real["blobs"],
             "{args:?}: dry run {dry}, prune {real}"
         );
         assert_eq!(dry["bytes"], real["bytes"]);
+        assert_eq!(dry["installer_caches"], real["installer_caches"]);
         for d in real["blobs"].as_array().unwrap() {
             let hex = d.as_str().unwrap().trim_start_matches("sha256:");
             assert!(
@@ -121,6 +136,7 @@ fn images_df_rmi_and_a_prune_that_removes_exactly_what_its_dry_run_said() {
             );
         }
     }
+    assert!(!downloads.exists(), "prune --all empties the installers' caches");
     // Only what the two images use is left: a rebuild makes nothing again, and each image
     // still pushes and serves.
     let df = json_of(on(&store).args(["system", "df"]));
@@ -223,17 +239,16 @@ fn a_prune_killed_midway_leaves_a_store_that_lists_builds_and_prunes() {
             .unwrap();
         }
     }
-    let mut prune = on(&store)
-        .args(["prune", "--all"])
+    let mut pruning = prune(&store, &["--all"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(40));
     let _ = Command::new("kill")
-        .args(["-9", &prune.id().to_string()])
+        .args(["-9", &pruning.id().to_string()])
         .status();
-    let _ = prune.wait();
+    let _ = pruning.wait();
     // Whatever it got through: no cache entry names a missing blob, the image is whole.
     for entry in std::fs::read_dir(store.join("layers")).unwrap().flatten() {
         let v: Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
@@ -250,7 +265,7 @@ fn a_prune_killed_midway_leaves_a_store_that_lists_builds_and_prunes() {
     }
     assert!(tags(&store).contains("kept:v1"));
     build(&store, &f, "kept:v1");
-    let done = json_of(on(&store).args(["prune", "--all"]));
+    let done = json_of(&mut prune(&store, &["--all"]));
     assert!(done["bytes"].is_u64(), "{done}");
     let df = json_of(on(&store).args(["system", "df"]));
     assert_eq!(df["store"]["dangling"], 0, "{df}");
@@ -287,7 +302,7 @@ fn a_prune_beside_a_running_build_and_a_running_rie_breaks_neither() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pruned = run(on(&store).args(["prune", "--all"]));
+    let pruned = run(&mut prune(&store, &["--all"]));
     assert!(
         pruned.status.success(),
         "{}",

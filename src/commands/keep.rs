@@ -143,6 +143,52 @@ fn size_of(path: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// The installers' download caches (`installers/<tool>/cache`): what `prune --all` empties
+/// (they fill again with what the next builds download), and the trash a killed prune left.
+fn installer_caches(cache: &Path) -> Vec<std::path::PathBuf> {
+    let root = cache.join("installers");
+    let Ok(tools) = std::fs::read_dir(&root) else {
+        return Vec::new();
+    };
+    let pruned = |p: &std::path::PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".pruned-"))
+    };
+    let mut out: Vec<_> = tools
+        .flatten()
+        .flat_map(|t| {
+            let p = t.path();
+            let trash: Vec<_> = std::fs::read_dir(&p)
+                .map(|d| d.flatten().map(|e| e.path()).filter(pruned).collect())
+                .unwrap_or_default();
+            std::iter::once(p.join("cache")).chain(trash)
+        })
+        .filter(|p| p.exists())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Empty the installers' download caches: each is renamed away first (at once: a cache is
+/// whole or gone, never half there for the next build), then deleted. Returns the bytes.
+fn empty_installer_caches(cache: &Path) -> Result<u64> {
+    let mut freed = 0;
+    for dir in installer_caches(cache) {
+        freed += size_of(&dir);
+        let trash = if dir.file_name().is_some_and(|n| n == "cache") {
+            let trash = dir.with_file_name(format!(".pruned-{}", std::process::id()));
+            std::fs::rename(&dir, &trash)
+                .with_context(|| format!("cannot move {} aside", dir.display()))?;
+            trash
+        } else {
+            dir
+        };
+        std::fs::remove_dir_all(&trash)
+            .with_context(|| format!("cannot remove {}", trash.display()))?;
+    }
+    Ok(freed)
+}
+
 /// `lamina system df`.
 pub fn df(globals: &Globals) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -212,12 +258,18 @@ pub fn df(globals: &Globals) -> Result<()> {
         human_size(usage.build_cache),
         human_size(usage.dangling),
     )?;
+    let caches: u64 = installer_caches(cache).iter().map(|p| size_of(p)).sum();
     for (name, size, what) in rows {
+        let reclaimable = if name == "installers" {
+            human_size(caches)
+        } else {
+            "-".to_owned()
+        };
         writeln!(
             out,
             "{name:<14} {:>10} {:>12}  {what}",
             human_size(size),
-            "-"
+            reclaimable
         )?;
     }
     Ok(())
@@ -348,6 +400,16 @@ pub fn prune(globals: &Globals, args: &PruneArgs) -> Result<()> {
     } else {
         gc::execute(&store, &plan)?
     };
+    // The installers' download caches are build cache too: `--all` empties them (no build
+    // runs meanwhile: the lock above).
+    let caches = match (args.all, args.dry_run) {
+        (false, _) => 0,
+        (true, true) => installer_caches(&globals.cache)
+            .iter()
+            .map(|p| size_of(p))
+            .sum(),
+        (true, false) => empty_installer_caches(&globals.cache)?,
+    };
     drop(lock);
     let verb = if args.dry_run {
         "would remove"
@@ -359,7 +421,8 @@ pub fn prune(globals: &Globals, args: &PruneArgs) -> Result<()> {
         writeln!(
             out,
             "{}",
-            json!({"dry_run": args.dry_run, "blobs": blobs, "cache_entries": plan.entries.len(), "bytes": freed})
+            json!({"dry_run": args.dry_run, "blobs": blobs, "cache_entries": plan.entries.len(),
+                   "bytes": freed, "installer_caches": caches})
         )?;
     } else {
         for (d, size) in &plan.blobs {
@@ -371,6 +434,12 @@ pub fn prune(globals: &Globals, args: &PruneArgs) -> Result<()> {
             plan.entries.len(),
             human_size(freed)
         );
+        if args.all {
+            eprintln!(
+                "{verb} the installers' download caches: {}",
+                human_size(caches)
+            );
+        }
     }
     Ok(())
 }
