@@ -126,7 +126,7 @@ pub struct PruneArgs {
     pub older_than: Option<humantime::Duration>,
     /// Remove the least recently used build cache until the store holds at most this (e.g.
     /// 10GB), as BuildKit's --keep-storage.
-    #[arg(long, value_name = "SIZE", value_parser = crate::commands::keep::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
     pub keep_storage: Option<u64>,
     /// Say what would be removed, remove nothing.
     #[arg(long)]

@@ -1,4 +1,5 @@
-//! How lamina talks to its user: a spinner on a terminal, silence when piped, JSON on `--json`.
+//! How lamina talks to its user: a spinner on a terminal, silence when piped, JSON on `--json`;
+//! and sizes for people, both ways (printed, and read from a flag such as `--keep-storage`).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -87,6 +88,32 @@ pub fn short(digest: &str) -> &str {
     &digest[..end]
 }
 
+/// A size for `--keep-storage`: bytes, or with a unit (`500MB`, `10g`, `1GiB`; as Docker's,
+/// every unit is a power of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write bytes, or e.g. 500MB or 10GB"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        other => {
+            return Err(format!(
+                "`{other}` in `{text}` is not a unit: use B, KB, MB, GB or TB"
+            ))
+        }
+    };
+    Ok((value * scale as f64) as u64)
+}
+
 /// Sizes for people: `12.3 MB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
@@ -100,5 +127,19 @@ pub fn human_size(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_dockers_units() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("2KB"), Ok(2048));
+        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").unwrap_err().contains("parsecs"));
     }
 }

@@ -136,7 +136,10 @@ fn images_df_rmi_and_a_prune_that_removes_exactly_what_its_dry_run_said() {
             );
         }
     }
-    assert!(!downloads.exists(), "prune --all empties the installers' caches");
+    assert!(
+        !downloads.exists(),
+        "prune --all empties the installers' caches"
+    );
     // Only what the two images use is left: a rebuild makes nothing again, and each image
     // still pushes and serves.
     let df = json_of(on(&store).args(["system", "df"]));

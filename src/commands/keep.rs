@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::Globals;
 use crate::cli::PruneArgs;
-use crate::output::{human_size, short};
+use crate::output::{human_size, parse_size, short};
 
 /// How long a prune waits for the builds, pushes and pulls under way to finish.
 const PRUNE_WAIT: Duration = Duration::from_secs(600);
@@ -311,32 +311,6 @@ pub fn rmi(globals: &Globals, references: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A size for `--keep-storage`: bytes, or with a unit (`500MB`, `10g`, `1GiB`; as Docker's,
-/// every unit is a power of 1024).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size: write bytes, or e.g. 500MB or 10GB"))?;
-    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        other => {
-            return Err(format!(
-                "`{other}` in `{text}` is not a unit: use B, KB, MB, GB or TB"
-            ))
-        }
-    };
-    Ok((value * scale as f64) as u64)
-}
-
 /// The store's size cap, `LAMINA_CACHE_MAX` (e.g. `20GB`), if set.
 pub fn cache_max() -> Result<Option<u64>> {
     match std::env::var("LAMINA_CACHE_MAX") {
@@ -442,18 +416,4 @@ pub fn prune(globals: &Globals, args: &PruneArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_take_dockers_units() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("2KB"), Ok(2048));
-        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5 parsecs").unwrap_err().contains("parsecs"));
-    }
 }
